@@ -1,0 +1,31 @@
+"""chainrule: a source-to-source gradient compiler for Python and NumPy.
+
+    >>> import numpy as np
+    >>> from chainrule import grad
+    >>> def f(x):
+    ...     return np.sum(np.tanh(x) ** 2)
+    >>> df = grad(f)
+    >>> print(df.source)  # doctest: +SKIP
+
+`grad(f)` reads f's source, writes the adjoint function as ordinary Python,
+and runs it.  See docs/ for the supported subset and how it works.
+"""
+
+__version__ = "0.1.0"
+
+from .api import check_grad, grad, show, source, value_and_grad, vjp  # noqa: E402
+from .errors import CompileError  # noqa: E402
+from .rules import adjoint, nondifferentiable  # noqa: E402
+
+__all__ = [
+    "CompileError",
+    "adjoint",
+    "check_grad",
+    "grad",
+    "nondifferentiable",
+    "show",
+    "source",
+    "value_and_grad",
+    "vjp",
+    "__version__",
+]

@@ -1,0 +1,176 @@
+"""Stage 7, codegen: from AST to readable source, and from source to a function.
+
+Rendering uses astor, as designed; when astor cannot render a node (or the
+environment variable CHAINRULE_RENDERER=unparse asks for it) we fall back to
+`ast.unparse`.  astor's import-time DeprecationWarnings on Python 3.12+ are
+kept away from users.
+
+Comments do not exist in Python's AST, so the other stages insert marker
+statements (`comment(text)`) that are turned into `# text` lines after
+rendering.
+
+The function we hand back is built from the rendered text itself, so what
+the user reads is what runs:
+
+* names the user's function reads from its module (np, data, helpers) are
+  looked up in the *live* module dict, exactly as in the original function;
+* helpers that derivative templates use (unbroadcast, ...) and the user's
+  closure variables reach it as closure cells, which are as fast to read as
+  locals;
+* the text is registered with linecache, so tracebacks and debuggers show
+  the generated lines.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import linecache
+import os
+import types
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+_COMMENT_MARK = "__chainrule_comment__"
+
+
+def comment(text: str) -> ast.stmt:
+    """A statement that renders as `# text`."""
+    node = ast.Expr(value=ast.Name(id=_COMMENT_MARK, ctx=ast.Load()))
+    node.comment_text = text  # type: ignore[attr-defined]
+    return node
+
+
+def is_comment(node: ast.AST) -> bool:
+    return hasattr(node, "comment_text")
+
+
+_astor: Any = None
+
+
+def _load_astor() -> Any:
+    global _astor
+    if _astor is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ast.Num & co. are deprecated on 3.12+
+            try:
+                import astor  # noqa: PLC0415
+            except ImportError:  # pragma: no cover - astor is a dependency
+                astor = False
+        _astor = astor
+    return _astor
+
+
+def renderer() -> str:
+    """Which renderer is in use: "astor" or "unparse"."""
+    if os.environ.get("CHAINRULE_RENDERER", "").lower() == "unparse" or not _load_astor():
+        return "unparse"
+    return "astor"
+
+
+def _to_source(node: ast.AST) -> str:
+    if renderer() == "astor":
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return _astor.to_source(node)
+        except Exception:  # astor does not know every node of newer Pythons
+            pass
+    return ast.unparse(ast.fix_missing_locations(node)) + "\n"
+
+
+def render_expr(node: ast.AST) -> str:
+    """One expression or statement as a single line of source."""
+    text = _to_source(ast.Module(body=[ast.Expr(value=node)], type_ignores=[])) \
+        if isinstance(node, ast.expr) else _to_source(node)
+    return " ".join(text.split("\n")).strip()
+
+
+def render(module: ast.Module) -> str:
+    """Render a module, turning comment markers into comments."""
+    texts: list[str] = []
+    for node in ast.walk(module):
+        if is_comment(node):
+            node.value.id = f"{_COMMENT_MARK}{len(texts)}"  # type: ignore[attr-defined]
+            texts.append(node.comment_text)  # type: ignore[attr-defined]
+    source = _to_source(module)
+    lines = []
+    for line in source.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(_COMMENT_MARK):
+            indent = line[: len(line) - len(line.lstrip())]
+            index = int(stripped[len(_COMMENT_MARK):])
+            lines.append(f"{indent}# {texts[index]}")
+        else:
+            lines.append(line)
+    return _tidy("\n".join(lines)) + "\n"
+
+
+def _tidy(source: str) -> str:
+    """Blank line before each comment that opens a block of the backward pass."""
+    out: list[str] = []
+    for line in source.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith("# ") and out and not out[-1].lstrip().startswith("#") \
+                and not out[-1].rstrip().endswith(":") and out[-1].strip():
+            out.append("")
+        out.append(line)
+    return "\n".join(out)
+
+
+@dataclass
+class Built:
+    function: Any
+    source: str
+    filename: str
+
+
+def build_function(
+    module: ast.Module,
+    name: str,
+    imports: list[str],
+    cells: dict[str, Any],
+    user_cells: dict[str, Any],
+    user_globals: dict,
+    defaults: tuple | None,
+    label: str,
+) -> Built:
+    """Render `module` (one FunctionDef named `name`) and turn it into a function.
+
+    `imports` are the lines that make the displayed source a standalone
+    module; in the executed version they are replaced by closure cells
+    (`cells`, objects by name) so that names keep their meaning.
+    """
+    body = render(module)
+    display = [f"# {label}", *imports, "", ""]
+    source = "\n".join(display) + "\n" + body
+    digest = hashlib.sha1(source.encode()).hexdigest()[:10]
+    filename = f"<chainrule {name} {digest}>"
+    free = list(cells) + list(user_cells)
+    # The executed text: line 1 becomes the factory's `def`, the import lines
+    # become `pass` (their names arrive as factory parameters, i.e. closure
+    # cells), and everything else is indented once.  Line numbers match the
+    # displayed source, so tracebacks point at the right generated line.
+    lines = source.splitlines()
+    factory = [f"def __chainrule_factory__({', '.join(free)}):"]
+    for i, line in enumerate(lines[1:], start=1):
+        if i < len(display):
+            factory.append("    pass")
+        else:
+            factory.append("    " + line if line.strip() else "")
+    factory_source = "\n".join(factory) + "\n"
+    code = compile(factory_source, filename, "exec")
+    factory_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
+    inner = next(
+        c for c in factory_code.co_consts if isinstance(c, types.CodeType) and c.co_name == name
+    )
+    closure = []
+    for var in inner.co_freevars:
+        if var in cells:
+            closure.append(types.CellType(cells[var]))
+        else:
+            closure.append(user_cells[var])
+    fn = types.FunctionType(inner, user_globals, name, defaults, tuple(closure))
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    return Built(fn, source, filename)

@@ -1,0 +1,754 @@
+"""Stage 2, normalize: one operation per statement, one assignment per name.
+
+Reverse mode needs every intermediate value that a derivative rule reads to
+have a name, and needs every name to keep its value until the backward pass
+reads it.  This stage rewrites the function body so that:
+
+* every statement that can carry a gradient performs exactly one operation on
+  *atoms* (names or constants): `t1 = yhat - y`, `t2 = t1 ** 2`, `L = t2 / 2`
+  (A-normal form).  Subexpressions that cannot carry a gradient (shapes,
+  comparisons, masks, data that does not depend on the differentiated
+  arguments) are left intact, so the primal part stays close to what the
+  user wrote;
+* every name is assigned once (SSA).  Reassigning `x` creates `x_1`, `x_2`,
+  ... so the adjoint still sees each earlier value;
+* `a if c else b` becomes an `if` statement assigning one name in both
+  branches, so only the chosen side is evaluated, as in Python.
+
+Each emitted statement is annotated (`annotate`) with the primitive it
+applies (looked up by identity in the rule registry), its bound arguments,
+and the user's statement it came from, for comments and error positions.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import operator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .parse import MISSING, Parsed
+from .rules import is_nondifferentiable
+from .rules.arithmetic import IDENTITY
+
+BINOPS: dict[type, Any] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+    ast.MatMult: operator.matmul,
+    ast.BitAnd: operator.and_,
+    ast.BitOr: operator.or_,
+    ast.BitXor: operator.xor,
+    ast.LShift: operator.lshift,
+    ast.RShift: operator.rshift,
+}
+UNARYOPS: dict[type, Any] = {
+    ast.USub: operator.neg,
+    ast.UAdd: operator.pos,
+    ast.Invert: operator.invert,
+    ast.Not: operator.not_,
+}
+# attributes of arrays that describe them rather than hold their values
+DESCRIPTIVE_ATTRS = frozenset({"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "flags"})
+# functions whose result shares memory with an argument (matters for `+=`)
+VIEW_ATTRS = frozenset({"T", "reshape", "transpose", "ravel", "swapaxes", "squeeze", "view"})
+
+
+class Unpack:
+    """Primitive of `a, b = x` for an array x: reads x[0], x[1], ..."""
+
+    __name__ = "tuple unpacking"
+
+
+UNPACK = Unpack()
+
+
+@dataclass
+class Method:
+    """A method called on a local value that is not an ndarray method."""
+
+    name: str
+
+
+@dataclass
+class Names:
+    """Allocates collision-free names: user names are never reused."""
+
+    taken: set[str]
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def fresh(self, base: str) -> str:
+        if base not in self.taken:
+            self.taken.add(base)
+            return base
+        n = self.counters.get(base, 0)
+        while True:
+            n += 1
+            candidate = f"{base}_{n}"
+            if candidate not in self.taken:
+                self.counters[base] = n
+                self.taken.add(candidate)
+                return candidate
+
+    def temp(self) -> str:
+        n = self.counters.get("#t", 0)
+        while True:
+            n += 1
+            candidate = f"t{n}"
+            if candidate not in self.taken:
+                self.counters["#t"] = n
+                self.taken.add(candidate)
+                return candidate
+
+
+@dataclass
+class Function:
+    """A normalized function: ANF + SSA body and the atom it returns."""
+
+    parsed: Parsed
+    params: list[str]
+    body: list[ast.stmt]
+    result: ast.expr
+    names: Names
+    return_node: ast.AST
+
+
+def annotate(
+    stmt: ast.stmt,
+    origin: ast.AST,
+    site: ast.AST | None = None,
+    prim: Any = None,
+    args: list[ast.expr] | None = None,
+    kwargs: dict[str, ast.expr] | None = None,
+) -> ast.stmt:
+    """Attach what later stages need to a normalized statement.
+
+    prim is None for statements that can carry no gradient ("inert").
+    """
+    stmt.origin = origin  # type: ignore[attr-defined]
+    stmt.site = site if site is not None else origin  # type: ignore[attr-defined]
+    stmt.prim = prim  # type: ignore[attr-defined]
+    stmt.args = args or []  # type: ignore[attr-defined]
+    stmt.kwargs = kwargs or {}  # type: ignore[attr-defined]
+    ast.copy_location(stmt, origin)
+    return stmt
+
+
+def is_atom(expr: ast.expr) -> bool:
+    return isinstance(expr, (ast.Name, ast.Constant))
+
+
+def _all_identifiers(node: ast.AST) -> set[str]:
+    out: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            out.add(sub.id)
+        elif isinstance(sub, ast.arg):
+            out.add(sub.arg)
+    return out
+
+
+class Normalizer:
+    def __init__(self, parsed: Parsed, varied_params: set[str]) -> None:
+        self.p = parsed
+        self.names = Names(_all_identifiers(parsed.node) | set(parsed.params))
+        self.current: dict[str, str] = {name: name for name in parsed.params}
+        self.varied_user = possibly_varied(parsed, varied_params)
+        self.root: dict[str, str] = {}  # SSA name -> the value it may share memory with
+        self.loads = [
+            (n.lineno, n.id)
+            for n in ast.walk(parsed.node)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        ]
+        self.out: list[ast.stmt] = []
+        self.origin: ast.AST = parsed.node
+
+    # -- helpers -------------------------------------------------------------
+    def error(self, node: ast.AST, message: str) -> Exception:
+        return self.p.error(node, message)
+
+    def emit(self, stmt: ast.stmt) -> None:
+        self.out.append(stmt)
+
+    def define(self, user_name: str) -> str:
+        """A new SSA name for an assignment to `user_name`."""
+        ssa = user_name if user_name not in self.current and user_name not in self.p.params \
+            else self.names.fresh(user_name)
+        if ssa == user_name:
+            self.names.taken.add(ssa)
+        self.current[user_name] = ssa
+        return ssa
+
+    def rename(self, expr: ast.expr) -> ast.expr:
+        """Copy `expr`, replacing reads of local names by their current SSA names."""
+        return _Renamer(self.current).visit(copy.deepcopy(expr))
+
+    def varied(self, expr: ast.AST) -> bool:
+        return expr_varied(expr, self.varied_user, self.p)
+
+    # -- statements ----------------------------------------------------------
+    def run(self) -> Function:
+        node = self.p.node
+        body = list(node.body)
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            body = body[1:]
+        if not body or not isinstance(body[-1], ast.Return):
+            last = body[-1] if body else node
+            self._check_nested_returns(body)
+            raise self.error(
+                last,
+                f"{self.p.func.__name__!r} must end with a `return` statement giving the "
+                "value to differentiate",
+            )
+        for stmt in body[:-1]:
+            self.statement(stmt)
+        ret = body[-1]
+        self.origin = ret
+        if ret.value is None:
+            raise self.error(ret, "`return` needs a value to differentiate")
+        if isinstance(ret.value, ast.Tuple):
+            raise self.error(
+                ret.value,
+                "returning a tuple is not supported: return a single scalar or array "
+                "(stack several outputs with np.stack)",
+            )
+        result = self.atom(ret.value)
+        return Function(self.p, list(self.p.params), self.out, result, self.names, ret)
+
+    def _check_nested_returns(self, body: list[ast.stmt]) -> None:
+        for stmt in body:
+            for sub in ast.walk(stmt):
+                if isinstance(sub, ast.Return):
+                    raise self.error(
+                        sub,
+                        "`return` inside a block is not supported yet; assign the value to "
+                        "a variable and return it once, at the end of the function",
+                    )
+
+    def statement(self, stmt: ast.stmt) -> None:
+        self.origin = stmt
+        if isinstance(stmt, ast.Assign):
+            if len(stmt.targets) == 1:
+                self.assign(stmt.targets[0], stmt.value)
+            else:  # a = b = expr: evaluate once, bind every target
+                varied = self.varied(stmt.value)
+                value = _Frozen(self.atom(stmt.value), varied) if varied else stmt.value
+                for target in stmt.targets:
+                    self.assign(target, value)
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            self.assign(stmt.target, stmt.value)
+        elif isinstance(stmt, ast.AugAssign):
+            self.augassign(stmt)
+        elif isinstance(stmt, ast.Expr):
+            self.emit(annotate(ast.Expr(value=self.rename(stmt.value)), stmt))
+        elif isinstance(stmt, (ast.Assert, ast.Raise)):
+            self.emit(annotate(self.rename(stmt), stmt))  # type: ignore[arg-type]
+        elif isinstance(stmt, ast.Pass):
+            return
+        elif isinstance(stmt, ast.Return):
+            raise self.error(
+                stmt, "`return` must be the last statement; statements after it never run"
+            )
+        else:
+            raise self.error(stmt, unsupported_statement(stmt))
+
+    def assign(self, target: ast.expr, value: ast.expr) -> None:
+        if isinstance(target, ast.Name):
+            self.assign_name(target.id, value)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            self.assign_tuple(target, value)
+        elif isinstance(target, ast.Subscript):
+            raise self.error(
+                target,
+                "assigning into an array element or slice (x[i] = ...) is not supported "
+                "yet; build the array with np.where, np.concatenate or np.stack instead",
+            )
+        elif isinstance(target, ast.Attribute):
+            raise self.error(
+                target, "assigning to an attribute is not supported; use a local variable"
+            )
+        else:
+            raise self.error(target, "this assignment target is not supported; assign to a name")
+
+    def assign_name(self, name: str, value: ast.expr) -> None:
+        if isinstance(value, _Frozen):  # an atom computed earlier (unpacking, a = b = ...)
+            atom, prim = value.inner, (IDENTITY if value.varied else None)
+            ssa = self.define(name)
+            stmt = ast.Assign(targets=[ast.Name(id=ssa, ctx=ast.Store())], value=atom)
+            self.emit(annotate(stmt, self.origin, value.inner, prim, [atom]))
+            self._track_view(ssa, atom)
+            return
+        if isinstance(value, ast.Name) and not isinstance(value.ctx, ast.Load):
+            value = ast.Name(id=value.id, ctx=ast.Load())
+        if not self.varied(value):
+            renamed = self.rename(value)
+            ssa = self.define(name)
+            stmt = ast.Assign(targets=[ast.Name(id=ssa, ctx=ast.Store())], value=renamed)
+            self.emit(annotate(stmt, self.origin, value))
+            self._track_view(ssa, renamed)
+            return
+        if isinstance(value, ast.IfExp):
+            self.lower_ifexp(value, lambda: self.define(name))
+            return
+        if is_atom(value):
+            op = self.rename(value)
+            prim, args, kwargs = IDENTITY, [op], {}
+        else:
+            op, prim, args, kwargs = self.operation(value)
+        ssa = self.define(name)
+        stmt = ast.Assign(targets=[ast.Name(id=ssa, ctx=ast.Store())], value=op)
+        self.emit(annotate(stmt, self.origin, value, prim, args, kwargs))
+        self._track_view(ssa, op)
+
+    def assign_tuple(self, target: ast.Tuple | ast.List, value: ast.expr) -> None:
+        for elt in target.elts:
+            if isinstance(elt, ast.Starred):
+                raise self.error(elt, "starred assignment (a, *b = ...) is not supported")
+        if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts) \
+                and not any(isinstance(e, ast.Starred) for e in value.elts):
+            # evaluate every right-hand side first: `a, b = b, a` swaps
+            atoms = [
+                _Frozen(self.atom(e), True) if self.varied(e) else _Frozen(self.rename(e), False)
+                for e in value.elts
+            ]
+            for sub, atom in zip(target.elts, atoms):
+                self.assign(sub, atom)
+            return
+        if not all(isinstance(e, ast.Name) for e in target.elts):
+            raise self.error(target, "nested unpacking of a computed value is not supported")
+        if not self.varied(value):
+            renamed = self.rename(value)
+            names = [self.define(e.id) for e in target.elts]  # type: ignore[attr-defined]
+            tgt = ast.Tuple(elts=[ast.Name(id=n, ctx=ast.Store()) for n in names], ctx=ast.Store())
+            self.emit(annotate(ast.Assign(targets=[tgt], value=renamed), self.origin, value))
+            return
+        source = self.atom(value)
+        names = [self.define(e.id) for e in target.elts]  # type: ignore[attr-defined]
+        tgt = ast.Tuple(elts=[ast.Name(id=n, ctx=ast.Store()) for n in names], ctx=ast.Store())
+        stmt = ast.Assign(targets=[tgt], value=source)
+        self.emit(annotate(stmt, self.origin, value, UNPACK, [source]))
+
+    def augassign(self, stmt: ast.AugAssign) -> None:
+        target = stmt.target
+        if not isinstance(target, ast.Name):
+            raise self.error(
+                target,
+                "augmented assignment into an array element or attribute is not supported "
+                "yet; write x = x + ... with a new array instead",
+            )
+        current = self.current.get(target.id)
+        if current is not None:
+            self._check_inplace_alias(stmt, target.id, current)
+        value = ast.BinOp(left=ast.Name(id=target.id, ctx=ast.Load()), op=stmt.op,
+                          right=stmt.value)
+        ast.copy_location(value, stmt)
+        self.assign_name(target.id, value)
+
+    def _check_inplace_alias(self, stmt: ast.AugAssign, name: str, ssa: str) -> None:
+        """`y += 1` mutates an array that other names may share; refuse if they do."""
+        root = self.root.get(ssa, ssa)
+        sharing = {
+            user for user, s in self.current.items()
+            if user != name and self.root.get(s, s) == root
+        }
+        later = {n for line, n in self.loads if line > stmt.lineno}
+        clash = sorted(sharing & later)
+        if clash:
+            raise self.error(
+                stmt,
+                f"`{name} {_op_text(stmt.op)}= ...` changes an array that {clash[0]!r} may "
+                f"share, and {clash[0]!r} is used later; write `{name} = {name} "
+                f"{_op_text(stmt.op)} ...` to make a new array instead",
+            )
+
+    def _track_view(self, ssa: str, value: ast.expr) -> None:
+        base = None
+        if isinstance(value, ast.Name):
+            base = value.id
+        elif isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name):
+            base = value.value.id
+        elif isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name) \
+                and value.attr in VIEW_ATTRS:
+            base = value.value.id
+        elif isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) \
+                and isinstance(value.func.value, ast.Name) and value.func.attr in VIEW_ATTRS:
+            base = value.func.value.id
+        if base is not None:
+            self.root[ssa] = self.root.get(base, base)
+
+    # -- expressions -----------------------------------------------------------
+    def atom(self, expr: ast.expr) -> ast.expr:
+        """Emit statements computing `expr` and return a name or constant for it."""
+        if isinstance(expr, _Frozen):
+            return expr.inner
+        if isinstance(expr, ast.Constant):
+            return expr
+        if isinstance(expr, ast.Name):
+            return self.rename(expr)
+        folded = _fold_constant(expr)
+        if folded is not None:
+            return folded
+        if not self.varied(expr):
+            name = self.names.temp()
+            stmt = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())],
+                              value=self.rename(expr))
+            self.emit(annotate(stmt, self.origin, expr))
+            return ast.Name(id=name, ctx=ast.Load())
+        if isinstance(expr, ast.IfExp):
+            holder: list[str] = []
+            self.lower_ifexp(expr, lambda: holder.append(self.names.temp()) or holder[0])
+            return ast.Name(id=holder[0], ctx=ast.Load())
+        op, prim, args, kwargs = self.operation(expr)
+        name = self.names.temp()
+        stmt = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=op)
+        self.emit(annotate(stmt, self.origin, expr, prim, args, kwargs))
+        self._track_view(name, op)
+        return ast.Name(id=name, ctx=ast.Load())
+
+    def static(self, expr: ast.expr) -> ast.expr:
+        """An argument in a position that carries no gradient (axis=, shapes, indices).
+
+        Cheap, pure expressions stay inline; anything else gets a name.
+        """
+        if _is_cheap(expr) and not self.varied(expr):
+            return self.rename(expr)
+        return self.atom(expr)
+
+    def argument(self, expr: ast.expr) -> ast.expr:
+        """A call argument: lists and tuples of values stay displays of atoms."""
+        if isinstance(expr, (ast.List, ast.Tuple)) and self.varied(expr):
+            elts = []
+            for e in expr.elts:
+                if isinstance(e, ast.Starred):
+                    raise self.error(e, "starred arguments (*xs) are not supported here")
+                elts.append(self.argument(e))
+            return type(expr)(elts=elts, ctx=ast.Load())
+        if not self.varied(expr):
+            return self.static(expr)
+        return self.atom(expr)
+
+    def index(self, expr: ast.expr) -> ast.expr:
+        if isinstance(expr, ast.Slice):
+            parts = [None if p is None else self.static(p)
+                     for p in (expr.lower, expr.upper, expr.step)]
+            return ast.Slice(lower=parts[0], upper=parts[1], step=parts[2])
+        if isinstance(expr, ast.Tuple):
+            return ast.Tuple(elts=[self.index(e) for e in expr.elts], ctx=ast.Load())
+        if self.varied(expr):
+            raise self.error(
+                expr,
+                "an index computed from a differentiated value is not differentiable; "
+                "compute the index from data that does not depend on it",
+            )
+        return self.static(expr)
+
+    def operation(self, expr: ast.expr):
+        """Flatten `expr` to one operation on atoms: (op_expr, prim, args, kwargs)."""
+        if isinstance(expr, ast.BinOp):
+            left, right = self.atom(expr.left), self.atom(expr.right)
+            op = ast.BinOp(left=left, op=expr.op, right=right)
+            return op, BINOPS[type(expr.op)], [left, right], {}
+        if isinstance(expr, ast.UnaryOp):
+            operand = self.atom(expr.operand)
+            return ast.UnaryOp(op=expr.op, operand=operand), UNARYOPS[type(expr.op)], [operand], {}
+        if isinstance(expr, ast.Call):
+            return self.call(expr)
+        if isinstance(expr, ast.Attribute):
+            obj = self.p.resolve(expr)
+            if obj is not MISSING:  # a module attribute holding a constant array
+                return self.rename(expr), None, [], {}
+            base = self.atom(expr.value)
+            prim = getattr(np.ndarray, expr.attr, None) or Method(expr.attr)
+            return ast.Attribute(value=base, attr=expr.attr, ctx=ast.Load()), prim, [base], {}
+        if isinstance(expr, ast.Subscript):
+            base = self.atom(expr.value)
+            index = self.index(expr.slice)
+            op = ast.Subscript(value=base, slice=index, ctx=ast.Load())
+            return op, operator.getitem, [base, index], {}
+        raise self.error(expr, unsupported_expression(expr))
+
+    def call(self, expr: ast.Call):
+        func = expr.func
+        for kw in expr.keywords:
+            if kw.arg is None:
+                raise self.error(kw.value, "`**kwargs` in a call is not supported; "
+                                 "pass each keyword argument by name")
+        callee = self.p.resolve(func)
+        if callee is MISSING and isinstance(func, ast.Name) and not self.p.is_local(func.id):
+            raise self.error(func, f"name {func.id!r} is not defined when the function is "
+                             "first differentiated; define it before calling the gradient")
+        if callee is MISSING and isinstance(func, ast.Name):
+            raise self.error(
+                func,
+                f"calling the local variable {func.id!r} is not supported; call the "
+                "function by the name it was defined or imported under",
+            )
+        if callee is MISSING and isinstance(func, ast.Attribute):
+            # a method called on a computed value: x.sum(axis=0)
+            receiver = self.atom(func.value)
+            args = [self.argument(a) for a in self._positional(expr)]
+            kwargs = {kw.arg: self.argument(kw.value) for kw in expr.keywords}
+            prim = getattr(np.ndarray, func.attr, None) or Method(func.attr)
+            op = ast.Call(
+                func=ast.Attribute(value=receiver, attr=func.attr, ctx=ast.Load()),
+                args=args,
+                keywords=[ast.keyword(arg=k, value=v) for k, v in kwargs.items()],
+            )
+            return op, prim, [receiver, *args], kwargs
+        if callee is MISSING:
+            raise self.error(func, "this kind of call is not supported; call a function "
+                             "by name")
+        args = [self.argument(a) for a in self._positional(expr)]
+        kwargs = {kw.arg: self.argument(kw.value) for kw in expr.keywords}
+        op = ast.Call(
+            func=self.rename(func),
+            args=args,
+            keywords=[ast.keyword(arg=k, value=v) for k, v in kwargs.items()],
+        )
+        return op, callee, args, kwargs
+
+    def _positional(self, expr: ast.Call) -> list[ast.expr]:
+        for a in expr.args:
+            if isinstance(a, ast.Starred):
+                raise self.error(a, "starred arguments (*xs) are not supported; pass each "
+                                 "argument separately")
+        return list(expr.args)
+
+    def lower_ifexp(self, expr: ast.IfExp, target) -> None:
+        """`z = a if c else b` -> `if c: ... z = a` / `else: ... z = b` (lazy, like Python)."""
+        test = self.atom(expr.test) if not _is_cheap_name(expr.test) else self.rename(expr.test)
+        branches = []
+        outer = self.out
+        for side in (expr.body, expr.orelse):
+            self.out = []
+            value = self.atom(side)
+            branches.append((self.out, value, side))
+        self.out = outer
+        name = target()
+        for stmts, value, side in branches:
+            copy_stmt = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=value)
+            prim = IDENTITY if isinstance(value, ast.Name) else None
+            stmts.append(annotate(copy_stmt, self.origin, side, prim, [value]))
+        node = ast.If(test=test, body=branches[0][0], orelse=branches[1][0])
+        self.emit(annotate(node, self.origin, expr))
+
+
+class _Frozen(ast.expr):
+    """An already-normalized atom passed back through `assign` (tuple unpacking)."""
+
+    def __init__(self, inner: ast.expr, varied: bool) -> None:
+        super().__init__()
+        self.inner = inner
+        self.varied = varied
+
+
+class _Renamer(ast.NodeTransformer):
+    def __init__(self, current: dict[str, str]) -> None:
+        self.current = current
+        self.bound: list[set[str]] = []
+
+    def visit_Name(self, node: ast.Name) -> ast.Name:
+        if isinstance(node.ctx, ast.Load) and not any(node.id in b for b in self.bound):
+            new = self.current.get(node.id)
+            if new is not None:
+                node.id = new
+        return node
+
+    def _scoped(self, node, bound: set[str]):
+        self.bound.append(bound)
+        self.generic_visit(node)
+        self.bound.pop()
+        return node
+
+    def visit_Lambda(self, node: ast.Lambda):
+        a = node.args
+        return self._scoped(node, {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs})
+
+    def _comp(self, node):
+        bound = {n.id for g in node.generators for n in ast.walk(g.target)
+                 if isinstance(n, ast.Name)}
+        return self._scoped(node, bound)
+
+    visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _comp
+
+
+def _op_text(op: ast.operator) -> str:
+    return {
+        ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**",
+        ast.MatMult: "@", ast.FloorDiv: "//", ast.Mod: "%",
+    }.get(type(op), "op")
+
+
+def _fold_constant(expr: ast.expr) -> ast.Constant | None:
+    if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, (ast.USub, ast.UAdd)) \
+            and isinstance(expr.operand, ast.Constant) \
+            and isinstance(expr.operand.value, (int, float)) \
+            and not isinstance(expr.operand.value, bool):
+        value = expr.operand.value
+        return ast.Constant(value=-value if isinstance(expr.op, ast.USub) else value)
+    return None
+
+
+def _is_cheap_name(expr: ast.expr) -> bool:
+    return isinstance(expr, (ast.Name, ast.Constant))
+
+
+def _is_cheap(expr: ast.expr) -> bool:
+    """Pure and trivially cheap: fine to leave inline and to read again later."""
+    if isinstance(expr, (ast.Name, ast.Constant)):
+        return True
+    if _fold_constant(expr) is not None:
+        return True
+    if isinstance(expr, (ast.Tuple, ast.List)):
+        return all(_is_cheap(e) for e in expr.elts)
+    if isinstance(expr, ast.Attribute):
+        return isinstance(expr.value, ast.Name)
+    if isinstance(expr, ast.Subscript):
+        return _is_cheap(expr.value) and _is_cheap(expr.slice)
+    if isinstance(expr, ast.Slice):
+        return all(p is None or _is_cheap(p) for p in (expr.lower, expr.upper, expr.step))
+    return False
+
+
+def expr_varied(expr: ast.AST, varied: set[str], parsed: Parsed) -> bool:
+    """Could `expr` depend differentiably on a varied name?  (Conservative.)"""
+    if isinstance(expr, _Frozen):
+        return expr.varied
+    if isinstance(expr, ast.Name):
+        return expr.id in varied and parsed.is_local(expr.id)
+    if isinstance(expr, (ast.Constant, ast.Compare)):
+        return False
+    if isinstance(expr, ast.UnaryOp):
+        return not isinstance(expr.op, (ast.Not, ast.Invert)) and \
+            expr_varied(expr.operand, varied, parsed)
+    if isinstance(expr, ast.BinOp) and isinstance(
+        expr.op, (ast.BitAnd, ast.BitOr, ast.BitXor, ast.FloorDiv, ast.LShift, ast.RShift)
+    ):
+        return False
+    if isinstance(expr, ast.Attribute):
+        if expr.attr in DESCRIPTIVE_ATTRS:
+            return False
+        return expr_varied(expr.value, varied, parsed)
+    if isinstance(expr, ast.Subscript):
+        return expr_varied(expr.value, varied, parsed)
+    if isinstance(expr, ast.Call):
+        callee = parsed.resolve(expr.func)
+        if callee is not MISSING and is_nondifferentiable(callee):
+            return False
+        if isinstance(expr.func, ast.Attribute) and callee is MISSING:
+            method = getattr(np.ndarray, expr.func.attr, None)
+            if method is not None and is_nondifferentiable(method):
+                return False
+            if expr_varied(expr.func.value, varied, parsed):
+                return True
+        parts = list(expr.args) + [k.value for k in expr.keywords]
+        return any(expr_varied(a, varied, parsed) for a in parts)
+    if isinstance(expr, ast.IfExp):
+        return expr_varied(expr.body, varied, parsed) or expr_varied(expr.orelse, varied, parsed)
+    return any(expr_varied(child, varied, parsed) for child in ast.iter_child_nodes(expr))
+
+
+def possibly_varied(parsed: Parsed, seeds: set[str]) -> set[str]:
+    """User variables that may depend on the differentiated parameters.
+
+    Flow-insensitive fixpoint over every assignment in the function: cheap,
+    conservative, and good enough to decide what to leave unflattened.
+    """
+    varied = set(seeds)
+    assigns: list[tuple[list[str], ast.expr]] = []
+    for node in ast.walk(parsed.node):
+        if isinstance(node, ast.Assign):
+            targets = [n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+            assigns.append((targets, node.value))
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)) and node.value is not None:
+            targets = [n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)]
+            value = node.value
+            if isinstance(node, ast.AugAssign):
+                value = ast.BinOp(left=ast.Name(id=targets[0], ctx=ast.Load()) if targets
+                                  else node.target, op=node.op, right=node.value)
+            assigns.append((targets, value))
+    changed = True
+    while changed:
+        changed = False
+        for targets, value in assigns:
+            if set(targets) <= varied:
+                continue
+            if expr_varied(value, varied, parsed):
+                varied.update(targets)
+                changed = True
+    return varied
+
+
+_STATEMENT_ADVICE = {
+    ast.For: "`for` loops are not supported yet; write the computation with whole-array "
+    "NumPy operations",
+    ast.While: "`while` loops are not supported yet; write the computation with whole-array "
+    "NumPy operations",
+    ast.If: "`if` statements are not supported yet; use a conditional expression "
+    "(a if cond else b) or np.where",
+    ast.FunctionDef: "defining a function inside the function being differentiated is not "
+    "supported; define it at module level",
+    ast.ClassDef: "defining a class inside the function being differentiated is not "
+    "supported; define it at module level",
+    ast.With: "`with` blocks are not supported; move them outside the differentiated function",
+    ast.Try: "`try` blocks are not supported; move error handling outside the differentiated "
+    "function",
+    ast.Import: "importing inside the function is not supported; import at module level",
+    ast.ImportFrom: "importing inside the function is not supported; import at module level",
+    ast.Global: "`global` statements are not supported; pass the value as an argument",
+    ast.Nonlocal: "`nonlocal` statements are not supported; pass the value as an argument",
+    ast.Delete: "`del` is not supported; simply stop using the name",
+}
+
+
+def unsupported_statement(stmt: ast.stmt) -> str:
+    for kind, advice in _STATEMENT_ADVICE.items():
+        if isinstance(stmt, kind):
+            return advice
+    return f"the statement `{type(stmt).__name__}` is not supported in a differentiated function"
+
+
+_EXPRESSION_ADVICE = {
+    ast.ListComp: "a list comprehension over differentiated values is not supported yet; "
+    "use whole-array NumPy operations",
+    ast.GeneratorExp: "a generator expression over differentiated values is not supported "
+    "yet; use whole-array NumPy operations",
+    ast.SetComp: "a set comprehension over differentiated values is not supported",
+    ast.DictComp: "a dict comprehension over differentiated values is not supported",
+    ast.Lambda: "a lambda that uses differentiated values is not supported yet; define a "
+    "module-level function",
+    ast.Dict: "a dict of differentiated values is not supported yet; use separate variables",
+    ast.Set: "a set of differentiated values is not supported",
+    ast.NamedExpr: "the walrus operator (:=) is not supported; use a separate assignment",
+    ast.BoolOp: "`and`/`or` on differentiated values selects a value by its truth; write "
+    "`a if cond else b` instead",
+    ast.JoinedStr: "f-strings of differentiated values carry no gradient; compute them "
+    "outside the function",
+    ast.Await: "`await` is not supported",
+    ast.Yield: "`yield` is not supported: generators cannot be differentiated",
+    ast.Tuple: "a tuple of differentiated values is not supported here; use separate "
+    "variables or np.stack",
+    ast.List: "a list of differentiated values is not supported here; use np.array([...]) "
+    "or np.stack",
+    ast.Starred: "starred expressions are not supported",
+}
+
+
+def unsupported_expression(expr: ast.expr) -> str:
+    for kind, advice in _EXPRESSION_ADVICE.items():
+        if isinstance(expr, kind):
+            return advice
+    return f"the expression `{type(expr).__name__}` is not supported here"
+
+
+def normalize(parsed: Parsed, varied_params: set[str]) -> Function:
+    """Rewrite `parsed` into ANF + SSA (see the module docstring)."""
+    return Normalizer(parsed, varied_params).run()

@@ -1,0 +1,576 @@
+"""Stage 5, reverse: emit the adjoint of a normalized function.
+
+The adjoint is the primal statements followed by the derivative of each
+active statement in reverse order.  For every statement `z = prim(x, y)` we
+instantiate the primitive's template (rules/) with `z`, `dz`, `x`, `y` bound
+to the actual names, keep only the gradients of active inputs, and route each
+one into its input's gradient variable:
+
+* the first contribution to `dx` is a plain assignment `dx = ...`;
+* later ones are sums `dx = dx + ...` (the copy gate: a value used several
+  times receives the sum of its uses' gradients).  We never write `dx += ...`
+  because `dx` may be the very array another gradient name refers to (the add
+  gate hands out the same `dz` to both inputs).
+
+Gradient variables are named `d` + the primal name (`dW1`, `dh`), or the
+first free variant of that (`d_W1`, `d_W1_1`...) when the user already uses
+the name.  The result is an `Adjoint`: statement lists that codegen wraps
+into the `grad`, `value_and_grad` or `vjp` function.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .analyze import Activity, analyze, bind, names_in, rule_for
+from .codegen import comment
+from .normalize import UNPACK, Function, Method, Names
+from .parse import MISSING
+from .rules import Rule, display_name, is_nondifferentiable
+from .rules.arithmetic import IDENTITY
+
+
+@dataclass
+class Bindings:
+    """Names under which generated code reaches objects that templates use."""
+
+    names: Names
+    parsed_globals: dict
+    user_names: set[str]
+    by_id: dict[int, str] = field(default_factory=dict)
+    cells: dict[str, Any] = field(default_factory=dict)  # generated name -> object
+
+    def name_for(self, obj: Any, preferred: str) -> str:
+        key = id(obj)
+        if key in self.by_id:
+            return self.by_id[key]
+        # reuse the user's own global name for this object (np, math, ...)
+        for candidate in [preferred, *sorted(self.user_names)]:
+            if candidate in self.user_names and self.parsed_globals.get(candidate, MISSING) is obj:
+                self.by_id[key] = candidate
+                return candidate
+        name = self.names.fresh(preferred)
+        self.by_id[key] = name
+        self.cells[name] = obj
+        return name
+
+
+@dataclass
+class Adjoint:
+    fn: Function
+    wrt: list[str]
+    activity: Activity
+    primal: list[ast.stmt]
+    backward: list[ast.stmt]
+    seed_name: str  # gradient variable of the result (assigned by the seed)
+    grads: list[str]  # gradient variable returned for each wrt parameter
+    bindings: Bindings
+
+
+class Reverser:
+    def __init__(self, fn: Function, wrt: list[str]) -> None:
+        self.fn = fn
+        self.wrt = wrt
+        self.p = fn.parsed
+        self.names = fn.names
+        self.activity = analyze(fn, wrt)
+        self.gradname: dict[str, str] = {}
+        self.defined: set[str] = set()  # gradient variables holding a value so far
+        self.summed: set[str] = set()  # gradient variables already explained as copy gates
+        user_names = {n for n in self.names.taken}
+        self.bindings = Bindings(self.names, self.p.globals, user_names)
+        self.ops_per_origin: dict[int, int] = {}
+        for stmt in _walk(fn.body):
+            if self.is_active_stmt(stmt):
+                key = id(stmt.origin)  # type: ignore[attr-defined]
+                self.ops_per_origin[key] = self.ops_per_origin.get(key, 0) + 1
+        self.last_origin: Any = None
+
+    # -- names -----------------------------------------------------------
+    def grad(self, name: str) -> str:
+        g = self.gradname.get(name)
+        if g is None:
+            g = self.names.fresh("d" + name)
+            if g == "d" + name and False:  # pragma: no cover
+                pass
+            self.gradname[name] = g
+        return g
+
+    def active(self, name: str) -> bool:
+        return self.activity.active(name)
+
+    def is_active_stmt(self, stmt: ast.stmt) -> bool:
+        return isinstance(stmt, ast.Assign) and getattr(stmt, "prim", None) is not None and any(
+            self.active(t) for t in names_in(stmt.targets[0])
+        )
+
+    # -- driving ---------------------------------------------------------
+    def run(self) -> Adjoint:
+        result = self.fn.result
+        seed = self.grad(result.id) if isinstance(result, ast.Name) else self.names.fresh("dout")
+        if isinstance(result, ast.Name) and self.active(result.id):
+            self.defined.add(seed)
+        backward = self.block(self.fn.body) if seed in self.defined else []
+        grads = []
+        for param in self.wrt:
+            g = self.grad(param)
+            if g not in self.defined:
+                backward.append(comment(f"{param} does not affect the output: its gradient is 0"))
+                zeros = self.template_call("zeros_like", np.zeros_like, [ast.Name(param, ast.Load())])
+                backward.append(_assign(g, zeros))
+                self.defined.add(g)
+            grads.append(g)
+        return Adjoint(self.fn, self.wrt, self.activity, self.fn.body, backward, seed, grads,
+                       self.bindings)
+
+    def block(self, body: list[ast.stmt]) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for stmt in reversed(body):
+            if isinstance(stmt, ast.If):
+                out.extend(self.branch(stmt))
+            elif self.is_active_stmt(stmt):
+                out.extend(self.statement(stmt))
+        return out
+
+    def branch(self, stmt: ast.If) -> list[ast.stmt]:
+        before = set(self.defined)
+        saved_origin = self.last_origin
+        body = self.block(stmt.body)
+        after_body = self.defined
+        self.defined = set(before)
+        self.last_origin = saved_origin
+        orelse = self.block(stmt.orelse)
+        after_else = self.defined
+        self.last_origin = None
+        # a gradient that only one branch starts must exist after both
+        primal_of = {g: n for n, g in self.gradname.items()}
+        for g in sorted(after_body - after_else):
+            orelse.append(self.zeros_for(g, primal_of[g]))
+        for g in sorted(after_else - after_body):
+            body.append(self.zeros_for(g, primal_of[g]))
+        self.defined = after_body | after_else
+        if not body and not orelse:
+            return []
+        return [ast.If(test=copy.deepcopy(stmt.test), body=body or [ast.Pass()], orelse=orelse)]
+
+    def zeros_for(self, g: str, primal: str) -> ast.stmt:
+        zeros = self.template_call("zeros_like", np.zeros_like, [ast.Name(primal, ast.Load())])
+        return _assign(g, zeros)
+
+    # -- one statement -------------------------------------------------------
+    def statement(self, stmt: ast.stmt) -> list[ast.stmt]:
+        target = stmt.targets[0]  # type: ignore[attr-defined]
+        prim = stmt.prim  # type: ignore[attr-defined]
+        out: list[ast.stmt] = []
+        if prim is UNPACK:
+            return self.header(stmt, None) + self.unpack(stmt)
+        if isinstance(prim, Method):
+            raise self.p.error(
+                stmt.site,  # type: ignore[attr-defined]
+                f"the method .{prim.name}() has no derivative rule; use the NumPy function "
+                "instead (for example np.sum(x) for x.sum()), or register a rule for it",
+            )
+        if not isinstance(target, ast.Name):  # pragma: no cover - normalize guarantees it
+            raise self.p.error(stmt, "internal: unexpected assignment target")
+        if is_nondifferentiable(prim):
+            return []
+        rule = rule_for(stmt)
+        if rule is None:
+            raise self.p.error(stmt.site, _no_rule_message(prim))  # type: ignore[attr-defined]
+        out.extend(self.header(stmt, rule))
+        out.extend(self.instantiate(rule, stmt, target.id))
+        return out
+
+    def header(self, stmt: ast.stmt, rule: Rule | None) -> list[ast.stmt]:
+        """Comments quoting the user's line and naming the local rule."""
+        out = []
+        origin = stmt.origin  # type: ignore[attr-defined]
+        if origin is not self.last_origin:
+            self.last_origin = origin
+            text = self.p.line_text(getattr(origin, "lineno", 0))
+            if text:
+                end = getattr(origin, "end_lineno", None)
+                if end and end != origin.lineno:
+                    text += " ..."
+                out.append(comment(text))
+        note = rule.note if rule is not None else "unpacking: each name receives its row's gradient"
+        if self.ops_per_origin.get(id(origin), 0) > 1:
+            from .codegen import render_expr
+
+            text = f"{render_expr(stmt.targets[0])} = {render_expr(stmt.value)}"  # type: ignore
+            out.append(comment(f"{text}: {note}" if note else text))
+        elif note:
+            out.append(comment(note))
+        return out
+
+    def instantiate(self, rule: Rule, stmt: ast.stmt, target: str) -> list[ast.stmt]:
+        try:
+            bound = bind(rule, stmt)
+        except TypeError as exc:
+            raise self.p.error(
+                stmt.site,  # type: ignore[attr-defined]
+                f"{rule.name} is called with arguments its derivative rule does not accept "
+                f"({exc}); pass only {', '.join(rule.params)}",
+            ) from None
+        subst: dict[str, ast.expr] = {}
+        for param, value in bound.items():
+            subst[param] = value if isinstance(value, ast.AST) else _literal(value, rule, stmt, self)
+        subst[rule.result] = ast.Name(target, ast.Load())
+        subst["d" + rule.result] = ast.Name(self.grad(target), ast.Load())
+        outputs = {"d" + p: p for p in rule.differentiable}
+        needed = {
+            "d" + p
+            for p in rule.differentiable
+            if any(self.active(n) for n in names_in(subst.get(p)))
+        }
+        body = _resolve_static_ifs(copy.deepcopy(rule.body), subst)
+        body = _prune(body, set(outputs) - needed, outputs)
+        temps: dict[str, str] = {}
+        free = _free_names(body, set(subst) | set(outputs))
+        local = {n for s in body for n in _stored(s)} - set(outputs)
+        for name in sorted(local):
+            temps[name] = self.names.temp()
+        for name in sorted(free - local):
+            obj = _resolve_template_name(rule, name)
+            temps[name] = self.bindings.name_for(obj, name)
+        out: list[ast.stmt] = []
+        for tstmt in body:
+            out.extend(self.route(tstmt, outputs, subst, temps))
+        return out
+
+    def route(self, tstmt: ast.stmt, outputs, subst, temps) -> list[ast.stmt]:
+        """Substitute names in one template statement; accumulate gradient outputs."""
+        if isinstance(tstmt, ast.If):
+            body = [s for t in tstmt.body for s in self.route(t, outputs, subst, temps)]
+            orelse = [s for t in tstmt.orelse for s in self.route(t, outputs, subst, temps)]
+            test = _substitute(tstmt.test, subst, temps)
+            return [ast.If(test=test, body=body or [ast.Pass()], orelse=orelse)]
+        if isinstance(tstmt, ast.Assign) and len(tstmt.targets) == 1 \
+                and isinstance(tstmt.targets[0], ast.Name) and tstmt.targets[0].id in outputs:
+            param = outputs[tstmt.targets[0].id]
+            value = _substitute(tstmt.value, subst, temps)
+            return self.accumulate(subst[param], value)
+        return [_substitute(tstmt, subst, temps)]
+
+    def accumulate(self, where: ast.expr, value: ast.expr) -> list[ast.stmt]:
+        """Add `value` to the gradient of `where` (a name or a display of names)."""
+        if isinstance(where, ast.Name):
+            if not self.active(where.id):
+                return []
+            return self.add_to(where.id, value)
+        if isinstance(where, (ast.List, ast.Tuple)):
+            # the gradient of a display is a sequence shaped like it: unpack it
+            pending: list[ast.stmt] = []
+            seen: set[str] = set()
+
+            def target_for(elt: ast.expr) -> ast.expr:
+                if isinstance(elt, (ast.List, ast.Tuple)):
+                    return ast.Tuple(elts=[target_for(e) for e in elt.elts], ctx=ast.Store())
+                if isinstance(elt, ast.Name) and self.active(elt.id):
+                    g = self.grad(elt.id)
+                    if g not in self.defined and elt.id not in seen:
+                        seen.add(elt.id)
+                        self.defined.add(g)
+                        return ast.Name(g, ast.Store())
+                    tmp = self.names.temp()
+                    pending.extend(self.add_to(elt.id, ast.Name(tmp, ast.Load())))
+                    return ast.Name(tmp, ast.Store())
+                return ast.Name(self.names.fresh("_"), ast.Store())
+
+            tgt = target_for(where)
+            return [ast.Assign(targets=[tgt], value=value), *pending]
+        return []  # a constant: no gradient
+
+    def add_to(self, name: str, value: ast.expr) -> list[ast.stmt]:
+        g = self.grad(name)
+        if g not in self.defined:
+            self.defined.add(g)
+            return [_assign(g, value)]
+        out: list[ast.stmt] = []
+        if g not in self.summed:
+            self.summed.add(g)
+            out.append(comment(f"copy gate: {name} is used more than once, so its gradients add up"))
+        total = ast.BinOp(left=ast.Name(g, ast.Load()), op=ast.Add(), right=value)
+        out.append(_assign(g, total))
+        return out
+
+    def unpack(self, stmt: ast.stmt) -> list[ast.stmt]:
+        """`a, b = x`: dx is the stack of da, db (zeros for unused rows)."""
+        source = stmt.args[0]  # type: ignore[attr-defined]
+        if not isinstance(source, ast.Name) or not self.active(source.id):
+            return []
+        rows = []
+        targets = stmt.targets[0].elts  # type: ignore[attr-defined]
+        zeros_like = self.bindings.name_for(np.zeros_like, "zeros_like")
+        for i, t in enumerate(targets):
+            g = self.gradname.get(t.id)
+            if g is not None and g in self.defined:
+                rows.append(ast.Name(g, ast.Load()))
+            else:
+                row = ast.Subscript(value=ast.Name(source.id, ast.Load()),
+                                    slice=ast.Constant(i), ctx=ast.Load())
+                rows.append(ast.Call(func=ast.Name(zeros_like, ast.Load()), args=[row],
+                                     keywords=[]))
+        stack = self.template_call("stack", np.stack, [ast.List(elts=rows, ctx=ast.Load())])
+        return self.add_to(source.id, stack)
+
+    def template_call(self, name: str, obj: Any, args: list[ast.expr]) -> ast.expr:
+        """`np.<name>(args)` spelled with whatever name numpy has in generated code."""
+        np_name = self.bindings.name_for(np, "np")
+        func = ast.Attribute(value=ast.Name(np_name, ast.Load()), attr=name, ctx=ast.Load())
+        return ast.Call(func=func, args=args, keywords=[])
+
+
+# -- template helpers ----------------------------------------------------------
+
+
+def _walk(body: list[ast.stmt]):
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, ast.If):
+            yield from _walk(stmt.body)
+            yield from _walk(stmt.orelse)
+
+
+def _assign(name: str, value: ast.expr) -> ast.stmt:
+    return ast.Assign(targets=[ast.Name(name, ast.Store())], value=value)
+
+
+def _stored(stmt: ast.stmt) -> set[str]:
+    return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+
+def _free_names(body: list[ast.stmt], bound: set[str]) -> set[str]:
+    loaded = {
+        n.id
+        for s in body
+        for n in ast.walk(s)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
+    return loaded - bound
+
+
+def _resolve_template_name(rule: Rule, name: str) -> Any:
+    if name in rule.globals:
+        return rule.globals[name]
+    builtins_ns = rule.globals.get("__builtins__")
+    if isinstance(builtins_ns, dict) and name in builtins_ns:
+        return builtins_ns[name]
+    if isinstance(builtins_ns, types.ModuleType) and hasattr(builtins_ns, name):
+        return getattr(builtins_ns, name)
+    raise NameError(f"derivative template for {rule.name} uses an unknown name {name!r}")
+
+
+def _literal(value: Any, rule: Rule, stmt: ast.stmt, rev: Reverser) -> ast.expr:
+    """A template parameter's default value as an AST expression."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return ast.Constant(value)
+    if isinstance(value, tuple) and all(isinstance(v, (int, float, str)) for v in value):
+        return ast.Tuple(elts=[ast.Constant(v) for v in value], ctx=ast.Load())
+    raise rev.p.error(
+        stmt.site,  # type: ignore[attr-defined]
+        f"internal: the derivative rule of {rule.name} has a default value that cannot be "
+        "written into code",
+    )
+
+
+def _static_value(expr: ast.expr) -> Any:
+    """The value of a literal expression (constants, tuples, negation), else MISSING."""
+    try:
+        return ast.literal_eval(expr)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return MISSING
+
+
+def _resolve_static_ifs(body: list[ast.stmt], subst: dict[str, ast.expr]) -> list[ast.stmt]:
+    """Decide template `if`s whose tests only involve literal arguments."""
+    out: list[ast.stmt] = []
+    for stmt in body:
+        if isinstance(stmt, ast.If):
+            names = set(names_in(stmt.test))
+            env = {}
+            static = True
+            for n in names:
+                value = _static_value(subst[n]) if n in subst else MISSING
+                if value is MISSING:
+                    static = False
+                    break
+                env[n] = value
+            if static:
+                try:
+                    chosen = bool(eval(compile(ast.Expression(stmt.test), "<rule>", "eval"),
+                                       {"__builtins__": {}}, env))
+                except Exception:
+                    static = False
+            if static:
+                out.extend(_resolve_static_ifs(stmt.body if chosen else stmt.orelse, subst))
+                continue
+            stmt.body = _resolve_static_ifs(stmt.body, subst)
+            stmt.orelse = _resolve_static_ifs(stmt.orelse, subst)
+        out.append(stmt)
+    return out
+
+
+def _prune(body: list[ast.stmt], drop: set[str], outputs: dict[str, str]) -> list[ast.stmt]:
+    """Remove assignments of unneeded outputs, then template temps nobody reads."""
+
+    def strip(stmts: list[ast.stmt]) -> list[ast.stmt]:
+        kept = []
+        for s in stmts:
+            if isinstance(s, ast.If):
+                s.body, s.orelse = strip(s.body), strip(s.orelse)
+                if not s.body and not s.orelse:
+                    continue
+                if not s.body:
+                    s.body = [ast.Pass()]
+            elif isinstance(s, ast.Assign) and _stored(s) and _stored(s) <= drop:
+                continue
+            kept.append(s)
+        return kept
+
+    body = strip(body)
+    while True:
+        used = {
+            n.id
+            for s in body
+            for n in ast.walk(s)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        }
+        dead = {
+            name
+            for s in _walk(body)
+            if isinstance(s, ast.Assign)
+            for name in _stored(s)
+            if name not in used and name not in outputs
+        }
+        if not dead:
+            return body
+        body = strip_names(body, dead)
+
+
+def strip_names(body: list[ast.stmt], dead: set[str]) -> list[ast.stmt]:
+    kept = []
+    for s in body:
+        if isinstance(s, ast.If):
+            s.body, s.orelse = strip_names(s.body, dead), strip_names(s.orelse, dead)
+            if not s.body and not s.orelse:
+                continue
+            if not s.body:
+                s.body = [ast.Pass()]
+        elif isinstance(s, ast.Assign) and _stored(s) <= dead:
+            continue
+        kept.append(s)
+    return kept
+
+
+class _Substituter(ast.NodeTransformer):
+    def __init__(self, subst: dict[str, ast.expr], temps: dict[str, str]) -> None:
+        self.subst = subst
+        self.temps = temps
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if node.id in self.temps:
+            return ast.Name(self.temps[node.id], node.ctx)
+        if isinstance(node.ctx, ast.Load) and node.id in self.subst:
+            return copy.deepcopy(self.subst[node.id])
+        return node
+
+
+def _substitute(node: Any, subst: dict[str, ast.expr], temps: dict[str, str]) -> Any:
+    return _Substituter(subst, temps).visit(copy.deepcopy(node))
+
+
+def _no_rule_message(prim: Any) -> str:
+    name = display_name(prim)
+    if isinstance(prim, types.FunctionType):
+        return (
+            f"calls to the Python function {name!r} are not differentiated yet; inline its "
+            "body into the function, or register a derivative rule for it with "
+            "chainrule.rules.adjoint"
+        )
+    return (
+        f"{name} has no derivative rule; use a NumPy function that has one, or register a "
+        "rule with chainrule.rules.adjoint (see docs/rules.md)"
+    )
+
+
+def reverse(fn: Function, wrt: list[str]) -> Adjoint:
+    return Reverser(fn, wrt).run()
+
+
+# -- assembling the generated function -------------------------------------------
+
+MODES = ("grad", "value_and_grad", "vjp")
+
+
+def function_name(mode: str, primal_name: str) -> str:
+    base = primal_name if primal_name.isidentifier() else "lambda"
+    return f"{mode}_{base}"
+
+
+def emit_function(adj: Adjoint, mode: str, argnums_is_tuple: bool) -> ast.FunctionDef:
+    """Wrap primal and adjoint statements into the function for `mode`."""
+    fn = adj.fn
+    parsed = fn.parsed
+    result = copy.deepcopy(fn.result)
+    name = function_name(mode, parsed.func.__name__)
+    wrt_text = ", ".join(adj.wrt)
+    returns = [ast.Name(g, ast.Load()) for g in adj.grads]
+    grads_value: ast.expr = (
+        ast.Tuple(elts=returns, ctx=ast.Load()) if argnums_is_tuple or mode == "vjp"
+        else returns[0]
+    )
+    doc = {
+        "grad": f"Gradient of {parsed.func.__name__} with respect to {wrt_text}.",
+        "value_and_grad": f"Value of {parsed.func.__name__} and its gradient with respect "
+        f"to {wrt_text}.",
+        "vjp": f"Value of {parsed.func.__name__} and its vector-Jacobian product function.",
+    }[mode]
+    body: list[ast.stmt] = [ast.Expr(ast.Constant(doc + "\n\n    Generated by chainrule.\n    "))]
+    if adj.primal:
+        body.append(comment("forward pass"))
+        body.extend(adj.primal)
+    np_name = adj.bindings.name_for(np, "np")
+    del np_name  # reserve the name before the seed helper is bound
+    if mode == "vjp":
+        inner = [comment("backward pass: the vector-Jacobian product, last statement first")]
+        inner.extend(adj.backward)
+        inner.append(ast.Return(value=grads_value))
+        backward_name = fn.names.fresh("backward")
+        args = ast.arguments(posonlyargs=[], args=[ast.arg(arg=adj.seed_name)], vararg=None,
+                             kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
+        inner_def = _funcdef(backward_name, args, inner)
+        body.append(inner_def)
+        body.append(ast.Return(value=ast.Tuple(elts=[result, ast.Name(backward_name, ast.Load())],
+                                               ctx=ast.Load())))
+    else:
+        from .runtime import seed_gradient
+
+        seed = adj.bindings.name_for(seed_gradient, "seed_gradient")
+        body.append(comment("backward pass: start from dL/dL = 1 and apply the chain rule "
+                            "backwards, last statement first"))
+        body.append(_assign(adj.seed_name, ast.Call(func=ast.Name(seed, ast.Load()),
+                                                    args=[result], keywords=[])))
+        body.extend(adj.backward)
+        value: ast.expr = grads_value
+        if mode == "value_and_grad":
+            value = ast.Tuple(elts=[copy.deepcopy(fn.result), grads_value], ctx=ast.Load())
+        body.append(ast.Return(value=value))
+    args = copy.deepcopy(parsed.node.args)
+    for a in args.posonlyargs + args.args:
+        a.annotation = None
+    return _funcdef(name, args, body)
+
+
+def _funcdef(name: str, args: ast.arguments, body: list[ast.stmt]) -> ast.FunctionDef:
+    node = ast.FunctionDef(name=name, args=args, body=body, decorator_list=[], returns=None,
+                           type_comment=None)
+    if hasattr(ast.FunctionDef, "type_params"):
+        node.type_params = []
+    return node

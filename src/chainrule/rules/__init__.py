@@ -1,0 +1,222 @@
+"""Stage 4, rules: derivative rules as small Python templates, keyed by the function.
+
+A rule is an ordinary Python function used as a *template*.  Its first
+parameter names the primitive's result, the remaining parameters are the
+primitive's own, and its body assigns the gradient of each differentiable
+input.  The gradient of a name `v` is written `dv`, exactly as it will appear
+in generated code:
+
+    @adjoint(np.tanh)
+    def tanh(y, x):
+        "tanh gate: scale by 1 - y**2, reusing the saved output"
+        dx = dy * (1 - y * y)
+
+When chainrule meets `h = np.tanh(a)` with `a` active, it substitutes
+`y -> h`, `dy -> dh`, `x -> a`, `dx -> da` and inlines the body, so the
+generated code reads `da = dh * (1 - h * h)`.  The docstring becomes the
+comment in front of that line.  Parameters that never get a `d...`
+assignment (axis, keepdims, shapes) are not differentiable.
+
+Templates may branch on parameters whose value is a literal at the call site
+(`if axis is None:`); such tests are decided at compile time and only the
+chosen branch is inlined.  Other names a template uses (`np`, `unbroadcast`)
+are resolved in the module where the template was written, and the generated
+code gets bindings for them.
+
+The registry maps the identity of the primitive (np.tanh, operator.mul,
+np.ndarray.sum, ...) to its Rule.  `adjoint` is the public way to add one;
+`tangent` (forward mode) will sit beside it with the same notation.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class RuleError(ValueError):
+    """A derivative template that cannot be registered (raised at registration)."""
+
+
+@dataclass
+class Rule:
+    """One derivative template for one or more primitives."""
+
+    template: Callable
+    name: str  # how comments and errors name the primitive, e.g. "np.tanh"
+    result: str  # the template's name for the primitive's result
+    signature: inspect.Signature  # the primitive's parameters (result removed)
+    note: str  # first line of the docstring: the comment shown in generated code
+    _body: list[ast.stmt] | None = field(default=None, repr=False)
+    _diff: frozenset[str] | None = field(default=None, repr=False)
+
+    @property
+    def params(self) -> list[str]:
+        return list(self.signature.parameters)
+
+    @property
+    def body(self) -> list[ast.stmt]:
+        if self._body is None:
+            self._parse()
+        return self._body  # type: ignore[return-value]
+
+    @property
+    def differentiable(self) -> frozenset[str]:
+        """Parameters that receive a gradient (the `dp = ...` assignments)."""
+        if self._diff is None:
+            self._parse()
+        return self._diff  # type: ignore[return-value]
+
+    @property
+    def globals(self) -> dict:
+        return self.template.__globals__
+
+    def _parse(self) -> None:
+        source = textwrap.dedent(inspect.getsource(self.template))
+        fn = ast.parse(source).body[0]
+        assert isinstance(fn, ast.FunctionDef)
+        body = list(fn.body)
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            body = body[1:]  # the docstring is the note, not code
+        assigned = {
+            node.id
+            for stmt in body
+            for node in ast.walk(stmt)
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+        }
+        self._diff = frozenset(p for p in self.params if "d" + p in assigned)
+        self._body = body
+
+
+# primitive -> Rule.  Keys are the primitive objects themselves (ufuncs,
+# builtins, method descriptors); unhashable primitives are keyed by id.
+ADJOINTS: dict[Any, Rule] = {}
+# primitives whose output carries no gradient (argmax, floor, shape, ...)
+NONDIFFERENTIABLE: dict[Any, str] = {}
+_keepalive: list[Any] = []
+
+
+def _key(primitive: Any) -> Any:
+    try:
+        hash(primitive)
+    except TypeError:
+        _keepalive.append(primitive)
+        return ("id", id(primitive))
+    return primitive
+
+
+def display_name(primitive: Any) -> str:
+    """A readable name for a primitive: np.tanh, math.exp, ndarray.sum, abs."""
+    module = getattr(primitive, "__module__", None) or ""
+    name = getattr(primitive, "__qualname__", None) or getattr(primitive, "__name__", None)
+    if name is None:
+        return repr(primitive)
+    if isinstance(primitive, type(abs)) and module == "builtins":
+        return name
+    if module.startswith("numpy") or type(primitive).__name__ == "ufunc":
+        prefix = "np.linalg." if "linalg" in module else "np."
+        return prefix + name if not name.startswith("ndarray.") else name
+    if module in ("math", "_operator", "operator"):
+        return f"{module.strip('_')}.{name}"
+    if module and module != "builtins":
+        return f"{module}.{name}"
+    return name
+
+
+def _template_signature(template: Callable) -> tuple[str, inspect.Signature]:
+    sig = inspect.signature(template)
+    params = list(sig.parameters.values())
+    if not params:
+        raise RuleError(
+            f"derivative template {template.__name__!r} needs at least one parameter: "
+            "the name of the primitive's result, followed by the primitive's parameters"
+        )
+    for p in params:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise RuleError(
+                f"derivative template {template.__name__!r} uses *{p.name}; name each "
+                "parameter of the primitive instead"
+            )
+    return params[0].name, sig.replace(parameters=params[1:])
+
+
+def _check_against_primitive(primitive: Any, sig: inspect.Signature, template: Callable) -> None:
+    """Reject a template whose parameters cannot match the primitive's signature."""
+    try:
+        prim_sig = inspect.signature(primitive)
+    except (TypeError, ValueError):
+        return  # ufuncs and many builtins have no inspectable signature
+    prim_params = [
+        p
+        for p in prim_sig.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    required = [p for p in prim_params if p.default is p.empty]
+    tmpl = list(sig.parameters.values())
+    if len(tmpl) < len(required) or (
+        len(tmpl) > len(prim_params)
+        and not any(p.kind == p.VAR_POSITIONAL for p in prim_sig.parameters.values())
+    ):
+        raise RuleError(
+            f"derivative template {template.__name__!r} takes parameters "
+            f"{[p.name for p in tmpl]} after the result, but {display_name(primitive)} "
+            f"takes {[p.name for p in prim_params]}; list the primitive's parameters "
+            "in order after the result name"
+        )
+
+
+def adjoint(*primitives: Any, check_signature: bool = True) -> Callable[[Callable], Callable]:
+    """Register a reverse-mode derivative template for one or more primitives.
+
+    See the module docstring for the notation.  Registering again replaces the
+    previous rule, so users can override a built-in rule.
+    """
+    if not primitives:
+        raise RuleError("adjoint() needs at least one primitive to register the rule for")
+
+    def register(template: Callable) -> Callable:
+        if not inspect.isfunction(template):
+            raise RuleError("a derivative template must be a plain Python function")
+        result, sig = _template_signature(template)
+        doc = inspect.getdoc(template) or ""
+        for primitive in primitives:
+            if check_signature:
+                _check_against_primitive(primitive, sig, template)
+            ADJOINTS[_key(primitive)] = Rule(
+                template=template,
+                name=display_name(primitive),
+                result=result,
+                signature=sig,
+                note=doc.splitlines()[0] if doc else "",
+            )
+        return template
+
+    return register
+
+
+def nondifferentiable(*primitives: Any, why: str = "") -> None:
+    """Declare primitives whose outputs carry no gradient (their inputs get none)."""
+    for primitive in primitives:
+        NONDIFFERENTIABLE[_key(primitive)] = why
+
+
+def lookup(primitive: Any) -> Rule | None:
+    try:
+        return ADJOINTS.get(_key(primitive))
+    except TypeError:  # pragma: no cover - _key handles unhashables
+        return None
+
+
+def is_nondifferentiable(primitive: Any) -> bool:
+    try:
+        return _key(primitive) in NONDIFFERENTIABLE
+    except TypeError:  # pragma: no cover
+        return False
+
+
+# The built-in library.  Imported last: these modules use `adjoint` above.
+from . import arithmetic, builtin_math, indexing, linalg, reductions, shapes  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""Rules: builtin_math (filled in below)."""

@@ -1,0 +1,1 @@
+"""Rules: indexing (filled in below)."""

@@ -1,0 +1,1 @@
+"""Rules: reductions (filled in below)."""

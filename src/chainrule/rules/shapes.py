@@ -1,0 +1,1 @@
+"""Rules: shapes (filled in below)."""
