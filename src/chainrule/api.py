@@ -26,7 +26,7 @@ from . import __version__
 from .codegen import build_function, renderer
 from .errors import CompileError
 from .normalize import normalize
-from .optimize import remove_dead_primal
+from .optimize import remove_dead_primal, remove_noop_unbroadcasts
 from .parse import parse_function
 from .reverse import emit_function, function_name, reverse
 
@@ -47,23 +47,28 @@ _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def _imports(cells: dict[str, Any], free_globals: dict[str, Any], user_module: str | None
              ) -> list[str]:
     """Import lines that make the displayed source a standalone module."""
-    lines = []
+    plain: list[str] = []
+    grouped: dict[str, list[str]] = {}
+    notes: list[str] = []
     for name, obj in list(cells.items()) + list(free_globals.items()):
         if isinstance(obj, type(np)):
             module = obj.__name__
-            lines.append(f"import {module}" if module == name else f"import {module} as {name}")
+            plain.append(f"import {module}" if module == name else f"import {module} as {name}")
             continue
         module = getattr(obj, "__module__", None)
         qual = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
         if name in free_globals and user_module and user_module != "__main__":
             module, qual = user_module, name
-        if module and qual and "<" not in qual and "." not in qual:
-            if module == "chainrule.runtime" or not module.startswith("chainrule"):
-                alias = "" if qual == name else f" as {name}"
-                lines.append(f"from {module} import {qual}{alias}")
-                continue
-        lines.append(f"# {name}: a global of the differentiated function's module")
-    return lines
+        if module and qual and "<" not in qual and "." not in qual and (
+            module == "chainrule.runtime" or not module.startswith("chainrule")
+        ):
+            grouped.setdefault(module, []).append(name if qual == name else f"{qual} as {name}")
+            continue
+        notes.append(f"# {name}: a global of the differentiated function's module")
+    lines = sorted(plain)
+    for module in sorted(grouped):
+        lines.append(f"from {module} import {', '.join(sorted(grouped[module]))}")
+    return lines + notes
 
 
 def _free_globals(node: ast.AST, cells: dict[str, Any], parsed) -> dict[str, Any]:
@@ -115,6 +120,9 @@ def compile_function(f: Callable, argnums: tuple[int, ...], mode: str, as_tuple:
     roots = [s for s in funcdef.body if s not in adj.primal]
     primal = remove_dead_primal(adj.primal, roots)
     funcdef.body = [s for s in funcdef.body if s not in adj.primal or s in primal]
+    env = {**parsed.globals, **adj.bindings.cells}
+    grad_of = {g: n for n, g in adj.gradname.items()}
+    remove_noop_unbroadcasts(params, primal, adj.backward, env, grad_of)
     module = ast.Module(body=[funcdef], type_ignores=[])
     ast.fix_missing_locations(module)
     cells = dict(adj.bindings.cells)

@@ -253,12 +253,58 @@ class Normalizer:
             self.emit(annotate(self.rename(stmt), stmt))  # type: ignore[arg-type]
         elif isinstance(stmt, ast.Pass):
             return
+        elif isinstance(stmt, ast.If):
+            self.if_statement(stmt)
         elif isinstance(stmt, ast.Return):
             raise self.error(
                 stmt, "`return` must be the last statement; statements after it never run"
             )
         else:
             raise self.error(stmt, unsupported_statement(stmt))
+
+    def if_statement(self, stmt: ast.If) -> None:
+        """Both branches in SSA form, then one merged name per variable they change.
+
+        The merge (a phi node) is a copy at the end of each branch: `x_3 = x_1`
+        in one, `x_3 = x` in the other, so after the `if` there is one name
+        whose adjoint routes the gradient into whichever branch ran.
+        """
+        for sub in ast.walk(stmt):
+            if isinstance(sub, ast.Return):
+                raise self.error(
+                    sub,
+                    "`return` inside an `if` is not supported yet; assign the value to a "
+                    "variable in each branch and return it once, at the end",
+                )
+        test = self.rename(stmt.test) if _is_cheap_name(stmt.test) else self.atom(stmt.test)
+        before = dict(self.current)
+        outer = self.out
+        results = []
+        for branch in (stmt.body, stmt.orelse):
+            self.current = dict(before)
+            self.out = []
+            for sub in branch:
+                self.statement(sub)
+            self.origin = stmt
+            results.append((self.out, self.current))
+        (body, body_names), (orelse, else_names) = results
+        merged: dict[str, str] = {}
+        for name in sorted(set(body_names) | set(else_names)):
+            b, e = body_names.get(name), else_names.get(name)
+            if b == e:
+                merged[name] = b  # type: ignore[assignment]
+                continue
+            phi = self.names.fresh(name)
+            for stmts, value in ((body, b), (orelse, e)):
+                if value is not None:  # unbound on the other path, as in Python
+                    atom = ast.Name(id=value, ctx=ast.Load())
+                    copy_stmt = ast.Assign(targets=[ast.Name(id=phi, ctx=ast.Store())],
+                                           value=atom)
+                    stmts.append(annotate(copy_stmt, stmt, stmt, IDENTITY, [atom]))
+            merged[name] = phi
+        self.current = merged
+        self.out = outer
+        self.emit(annotate(ast.If(test=test, body=body or [ast.Pass()], orelse=orelse), stmt))
 
     def assign(self, target: ast.expr, value: ast.expr) -> None:
         if isinstance(target, ast.Name):
@@ -692,8 +738,6 @@ _STATEMENT_ADVICE = {
     "NumPy operations",
     ast.While: "`while` loops are not supported yet; write the computation with whole-array "
     "NumPy operations",
-    ast.If: "`if` statements are not supported yet; use a conditional expression "
-    "(a if cond else b) or np.where",
     ast.FunctionDef: "defining a function inside the function being differentiated is not "
     "supported; define it at module level",
     ast.ClassDef: "defining a class inside the function being differentiated is not "

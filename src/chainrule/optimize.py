@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import ast
 
+import numpy as np
+
 from .analyze import names_in
 
 
@@ -60,3 +62,120 @@ def _filter(body: list[ast.stmt], ids: set[int]) -> list[ast.stmt]:
             s.orelse = _filter(s.orelse, ids)
         out.append(s)
     return out
+
+
+# -- shape classes: drop `unbroadcast` where shapes provably agree ---------------------
+
+_SCALAR = "scalar"
+_ELEMENTWISE_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod)
+
+
+class ShapeClasses:
+    """Which names provably share a shape, from elementwise operations alone.
+
+    `z = x * 2.0`, `z = np.tanh(x)` and `z = x + y` with x, y already known
+    to share a shape all give z the shape of x; anything else (matmul,
+    reductions, broadcasting between unrelated names) gives a fresh, unknown
+    class.  A gradient has its primal's shape.  `unbroadcast(g, x)` is the
+    identity when g's class equals x's, and is then removed: the textbook
+    `dz1 = dh * (0 < z1)` instead of a helper call on every line.
+    """
+
+    def __init__(self, env: dict, grad_of: dict[str, str]) -> None:
+        self.env = env  # names -> objects, to recognise NumPy ufuncs
+        self.grad_of = grad_of  # gradient name -> primal name
+        self.cls: dict[str, object] = {}
+
+    def resolve(self, expr: ast.expr) -> object:
+        if isinstance(expr, ast.Name):
+            return self.env.get(expr.id)
+        if isinstance(expr, ast.Attribute):
+            base = self.resolve(expr.value)
+            return getattr(base, expr.attr, None) if base is not None else None
+        return None
+
+    def of(self, expr: ast.expr) -> object:
+        if isinstance(expr, ast.Name):
+            known = self.cls.get(expr.id)
+            if known is None and expr.id in self.grad_of:  # e.g. the seed dL: shaped like L
+                known = self.cls.get(self.grad_of[expr.id])
+            return known
+        if isinstance(expr, ast.Constant):
+            v = expr.value
+            return _SCALAR if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+        if isinstance(expr, ast.BinOp) and isinstance(expr.op, _ELEMENTWISE_OPS):
+            return self.combine(self.of(expr.left), self.of(expr.right))
+        if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, (ast.USub, ast.UAdd)):
+            return self.of(expr.operand)
+        if isinstance(expr, ast.Compare) and len(expr.comparators) == 1:
+            return self.combine(self.of(expr.left), self.of(expr.comparators[0]))
+        if isinstance(expr, ast.Call) and not expr.keywords:
+            func = self.resolve(expr.func)
+            if isinstance(func, np.ufunc) and func.nout == 1 and func.nin == len(expr.args):
+                if func.nin == 1:
+                    return self.of(expr.args[0])
+                if func.nin == 2:
+                    return self.combine(self.of(expr.args[0]), self.of(expr.args[1]))
+            if getattr(func, "__name__", None) == "unbroadcast" and len(expr.args) == 2:
+                return self.of(expr.args[1])
+        return None
+
+    @staticmethod
+    def combine(a: object, b: object) -> object:
+        if a is None or b is None:
+            return None
+        if a is _SCALAR:
+            return b
+        if b is _SCALAR or a is b:
+            return a
+        return None
+
+    def assign(self, name: str, value: ast.expr) -> None:
+        primal = self.grad_of.get(name)
+        known = self.cls.get(primal) if primal is not None else self.of(value)
+        previous = self.cls.get(name)
+        if previous is not None and known is not previous:
+            known = None  # assigned in two branches with different shapes
+        self.cls[name] = known if known is not None and known is not _SCALAR else object()
+
+    def visit(self, body: list[ast.stmt], rewrite: bool) -> None:
+        for stmt in body:
+            if isinstance(stmt, ast.If):
+                self.visit(stmt.body, rewrite)
+                self.visit(stmt.orelse, rewrite)
+                continue
+            if rewrite:
+                _UnbroadcastRemover(self).visit(stmt)
+            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 \
+                    and isinstance(stmt.targets[0], ast.Name):
+                self.assign(stmt.targets[0].id, stmt.value)
+            elif isinstance(stmt, ast.Assign):
+                for name in names_in(stmt.targets[0]):
+                    self.cls[name] = object()
+
+
+class _UnbroadcastRemover(ast.NodeTransformer):
+    def __init__(self, classes: ShapeClasses) -> None:
+        self.classes = classes
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        self.generic_visit(node)
+        func = self.classes.resolve(node.func)
+        if getattr(func, "__name__", None) == "unbroadcast" and len(node.args) == 2:
+            g, x = node.args
+            cg, cx = self.classes.of(g), self.classes.of(x)
+            if cg is not None and cg is cx:
+                return g
+        return node
+
+
+def remove_noop_unbroadcasts(
+    params: list[str], primal: list[ast.stmt], backward: list[ast.stmt], env: dict,
+    grad_of: dict[str, str],
+) -> None:
+    """Rewrite `backward` in place, dropping unbroadcast calls that cannot change a shape."""
+    classes = ShapeClasses(env, grad_of)
+    for p in params:
+        classes.cls[p] = object()
+    classes.visit(primal, rewrite=False)
+    classes.visit(backward, rewrite=True)

@@ -71,6 +71,7 @@ class Adjoint:
     seed_name: str  # gradient variable of the result (assigned by the seed)
     grads: list[str]  # gradient variable returned for each wrt parameter
     bindings: Bindings
+    gradname: dict[str, str]  # primal name -> gradient variable
 
 
 class Reverser:
@@ -127,7 +128,7 @@ class Reverser:
                 self.defined.add(g)
             grads.append(g)
         return Adjoint(self.fn, self.wrt, self.activity, self.fn.body, backward, seed, grads,
-                       self.bindings)
+                       self.bindings, self.gradname)
 
     def block(self, body: list[ast.stmt]) -> list[ast.stmt]:
         out: list[ast.stmt] = []
@@ -148,13 +149,20 @@ class Reverser:
         orelse = self.block(stmt.orelse)
         after_else = self.defined
         self.last_origin = None
-        # a gradient that only one branch starts must exist after both
+        # A gradient that only one branch starts must exist after both, if its
+        # value was defined before the `if` (gradients of names the branches
+        # define themselves are finished inside the branch).
         primal_of = {g: n for n, g in self.gradname.items()}
+        inside = {t for s in _walk([stmt]) if isinstance(s, ast.Assign)
+                  for t in names_in(s.targets[0])}
         for g in sorted(after_body - after_else):
-            orelse.append(self.zeros_for(g, primal_of[g]))
+            if primal_of[g] not in inside:
+                orelse.append(self.zeros_for(g, primal_of[g]))
         for g in sorted(after_else - after_body):
-            body.append(self.zeros_for(g, primal_of[g]))
-        self.defined = after_body | after_else
+            if primal_of[g] not in inside:
+                body.append(self.zeros_for(g, primal_of[g]))
+        self.defined = (after_body | after_else) - {self.gradname[n] for n in inside
+                                                    if n in self.gradname}
         if not body and not orelse:
             return []
         return [ast.If(test=copy.deepcopy(stmt.test), body=body or [ast.Pass()], orelse=orelse)]
@@ -220,6 +228,8 @@ class Reverser:
             ) from None
         subst: dict[str, ast.expr] = {}
         for param, value in bound.items():
+            if isinstance(value, tuple) and any(isinstance(v, ast.AST) for v in value):
+                value = ast.Tuple(elts=list(value), ctx=ast.Load())  # a *args parameter
             subst[param] = value if isinstance(value, ast.AST) else _literal(value, rule, stmt, self)
         subst[rule.result] = ast.Name(target, ast.Load())
         subst["d" + rule.result] = ast.Name(self.grad(target), ast.Load())

@@ -136,10 +136,10 @@ def _template_signature(template: Callable) -> tuple[str, inspect.Signature]:
             "the name of the primitive's result, followed by the primitive's parameters"
         )
     for p in params:
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+        if p.kind == p.VAR_KEYWORD:
             raise RuleError(
-                f"derivative template {template.__name__!r} uses *{p.name}; name each "
-                "parameter of the primitive instead"
+                f"derivative template {template.__name__!r} uses **{p.name}; name each "
+                "keyword parameter of the primitive instead"
             )
     return params[0].name, sig.replace(parameters=params[1:])
 
