@@ -326,13 +326,16 @@ class ValueAndGradFunction(_Transformed):
         return value, self._finish(grads, args)
 
 
-def grad(f: Callable | None = None, argnums: Argnums = 0) -> Any:
+_NO_FUNCTION: Any = object()
+
+
+def grad(f: Callable = _NO_FUNCTION, argnums: Argnums = 0) -> Any:
     """The gradient of a scalar-valued function `f` with respect to argument(s) `argnums`.
 
     Usable as `grad(f)`, `grad(f, argnums=1)`, `@grad` and `@grad(argnums=(0, 1))`.
     An int `argnums` gives one gradient, a tuple gives a tuple of gradients.
     """
-    if f is None:
+    if f is _NO_FUNCTION:
         return lambda g: GradFunction(g, argnums)
     if isinstance(f, (int, tuple, list)) and not callable(f):
         raise TypeError(
@@ -342,9 +345,9 @@ def grad(f: Callable | None = None, argnums: Argnums = 0) -> Any:
     return GradFunction(f, argnums)
 
 
-def value_and_grad(f: Callable | None = None, argnums: Argnums = 0) -> Any:
+def value_and_grad(f: Callable = _NO_FUNCTION, argnums: Argnums = 0) -> Any:
     """Like `grad`, but the returned function gives `(value, gradient)`."""
-    if f is None:
+    if f is _NO_FUNCTION:
         return lambda g: ValueAndGradFunction(g, argnums)
     return ValueAndGradFunction(f, argnums)
 

@@ -153,11 +153,13 @@ def _find_node(func: Any, tree: ast.Module) -> ast.FunctionDef | None:
 def _same_lambda(node: ast.Lambda, code: Any) -> bool:
     """Tell two lambdas on one line apart by their position, else their bytecode."""
     positions = getattr(code, "co_positions", None)
-    if positions is not None:
-        cols = {p[2] for p in positions() if p[0] == node.lineno and p[2] is not None}
-        body = node.body
-        if cols and body.lineno == node.lineno:
-            return body.col_offset <= min(cols) <= (body.end_col_offset or 10**9)
+    if positions is not None:  # Python 3.11+: columns of every instruction
+        spans = [(p[2], p[3]) for p in positions()
+                 if p[0] == node.lineno and p[2] is not None and p[3] is not None
+                 and p[2] != p[3]]
+        if spans and node.end_col_offset is not None:
+            return node.col_offset <= min(s for s, _ in spans) and \
+                max(e for _, e in spans) <= node.end_col_offset
     try:
         other = compile(ast.Expression(body=node), "<lambda>", "eval").co_consts[0]
     except Exception:  # pragma: no cover - defensive
@@ -183,6 +185,9 @@ def parse_function(func: Any) -> Parsed:
     """Parse `func` into a `Parsed`, or raise CompileError saying why not."""
     func = inspect.unwrap(func)
     if not (inspect.isfunction(func)):
+        primitive = _primitive_wrapper(func)
+        if primitive is not None:
+            return primitive
         raise _unavailable(func, "it is not a Python function")
     if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
         kind = "generator"
@@ -238,3 +243,43 @@ def parse_function(func: Any) -> Parsed:
     parsed.params = [a.arg for a in args.posonlyargs + args.args]
     parsed.local_names = set(parsed.params) | _stored_names(node)
     return parsed
+
+
+def _primitive_wrapper(func: Any) -> Parsed | None:
+    """`grad(np.sin)`: a primitive with a rule becomes `def sin(x): return sin(x)`."""
+    from .rules import display_name, lookup
+
+    rule = lookup(func)
+    if rule is None:
+        return None
+    params = [p.name for p in rule.signature.parameters.values()
+              if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    import math
+    import types
+
+    import numpy
+
+    name = display_name(func)
+    env: dict[str, Any] = {"np": numpy, "math": math}
+    try:
+        found = eval(name, {"__builtins__": {}}, env)  # a dotted name, e.g. np.linalg.det
+    except Exception:
+        found = None
+    if found is not func:
+        name = getattr(func, "__name__", "primitive")
+        env = {name: func}
+    text = f"def {name.replace('.', '_')}({', '.join(params)}):\n    return {name}({', '.join(params)})\n"
+    node = ast.parse(text).body[0]
+    assert isinstance(node, ast.FunctionDef)
+    stub = types.SimpleNamespace(__name__=node.name, __qualname__=name, __defaults__=None)
+    filename = f"<chainrule: {name}>"
+    return Parsed(
+        func=stub,
+        node=node,
+        filename=filename,
+        lines=text.splitlines(True),
+        globals={**env, "__name__": "__main__"},
+        cells={},
+        params=params,
+        local_names=set(params),
+    )

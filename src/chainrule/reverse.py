@@ -95,11 +95,13 @@ class Reverser:
 
     # -- names -----------------------------------------------------------
     def grad(self, name: str) -> str:
+        """The gradient variable of `name`: dname, or d_name (d_name_1, ...) if taken."""
         g = self.gradname.get(name)
         if g is None:
-            g = self.names.fresh("d" + name)
-            if g == "d" + name and False:  # pragma: no cover
-                pass
+            g = "d" + name
+            if g in self.names.taken:
+                g = self.names.fresh("d_" + name)
+            self.names.taken.add(g)
             self.gradname[name] = g
         return g
 
@@ -256,9 +258,18 @@ class Reverser:
 
     def route(self, tstmt: ast.stmt, outputs, subst, temps) -> list[ast.stmt]:
         """Substitute names in one template statement; accumulate gradient outputs."""
-        if isinstance(tstmt, ast.If):
+        if isinstance(tstmt, ast.If):  # a template test decided at run time
+            before = set(self.defined)
             body = [s for t in tstmt.body for s in self.route(t, outputs, subst, temps)]
+            after_body, self.defined = self.defined, set(before)
             orelse = [s for t in tstmt.orelse for s in self.route(t, outputs, subst, temps)]
+            after_else = self.defined
+            primal_of = {g: n for n, g in self.gradname.items()}
+            for g in sorted(after_body - after_else):
+                orelse.append(self.zeros_for(g, primal_of[g]))
+            for g in sorted(after_else - after_body):
+                body.append(self.zeros_for(g, primal_of[g]))
+            self.defined = after_body | after_else
             test = _substitute(tstmt.test, subst, temps)
             return [ast.If(test=test, body=body or [ast.Pass()], orelse=orelse)]
         if isinstance(tstmt, ast.Assign) and len(tstmt.targets) == 1 \
@@ -403,21 +414,18 @@ def _resolve_static_ifs(body: list[ast.stmt], subst: dict[str, ast.expr]) -> lis
     out: list[ast.stmt] = []
     for stmt in body:
         if isinstance(stmt, ast.If):
-            names = set(names_in(stmt.test))
+            stmt.test = _LiteralMarker(subst).visit(stmt.test)
             env = {}
-            static = True
-            for n in names:
+            for n in set(names_in(stmt.test)):
                 value = _static_value(subst[n]) if n in subst else MISSING
-                if value is MISSING:
-                    static = False
-                    break
-                env[n] = value
-            if static:
-                try:
-                    chosen = bool(eval(compile(ast.Expression(stmt.test), "<rule>", "eval"),
-                                       {"__builtins__": {}}, env))
-                except Exception:
-                    static = False
+                if value is not MISSING:
+                    env[n] = value
+            try:  # names that are not literals raise NameError, unless short-circuited
+                chosen = bool(eval(compile(ast.Expression(stmt.test), "<rule>", "eval"),
+                                   {"__builtins__": {}}, env))
+                static = True
+            except Exception:
+                static = False
             if static:
                 out.extend(_resolve_static_ifs(stmt.body if chosen else stmt.orelse, subst))
                 continue
@@ -425,6 +433,22 @@ def _resolve_static_ifs(body: list[ast.stmt], subst: dict[str, ast.expr]) -> lis
             stmt.orelse = _resolve_static_ifs(stmt.orelse, subst)
         out.append(stmt)
     return out
+
+
+class _LiteralMarker(ast.NodeTransformer):
+    """Replace `literal(p)` in a template test by whether p is a literal at the call site."""
+
+    def __init__(self, subst: dict[str, ast.expr]) -> None:
+        self.subst = subst
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id == "literal" and len(node.args) == 1 \
+                and isinstance(node.args[0], ast.Name):
+            name = node.args[0].id
+            is_lit = name in self.subst and _static_value(self.subst[name]) is not MISSING
+            return ast.Constant(is_lit)
+        return node
 
 
 def _prune(body: list[ast.stmt], drop: set[str], outputs: dict[str, str]) -> list[ast.stmt]:
@@ -498,6 +522,11 @@ def _substitute(node: Any, subst: dict[str, ast.expr], temps: dict[str, str]) ->
 
 def _no_rule_message(prim: Any) -> str:
     name = display_name(prim)
+    if name.startswith("ndarray."):
+        return (
+            f"the array method .{name[len('ndarray.'):]}() has no derivative rule; use a "
+            "NumPy function that has one, or register a rule with chainrule.adjoint"
+        )
     if isinstance(prim, types.FunctionType):
         return (
             f"calls to the Python function {name!r} are not differentiated yet; inline its "

@@ -19,7 +19,10 @@ assignment (axis, keepdims, shapes) are not differentiable.
 
 Templates may branch on parameters whose value is a literal at the call site
 (`if axis is None:`); such tests are decided at compile time and only the
-chosen branch is inlined.  Other names a template uses (`np`, `unbroadcast`)
+chosen branch is inlined.  `literal(p)` in a test is True when `p` is a
+literal at the call site, so `if literal(y) and y == 2:` specialises `x ** 2`
+without ever testing an array's truth at run time.  Tests that are not
+decided at compile time stay in the generated code as ordinary `if`s.  Other names a template uses (`np`, `unbroadcast`)
 are resolved in the module where the template was written, and the generated
 code gets bindings for them.
 
@@ -145,27 +148,31 @@ def _template_signature(template: Callable) -> tuple[str, inspect.Signature]:
 
 
 def _check_against_primitive(primitive: Any, sig: inspect.Signature, template: Callable) -> None:
-    """Reject a template whose parameters cannot match the primitive's signature."""
+    """Reject a template whose parameters cannot match the primitive's signature.
+
+    The template lists the primitive's positional parameters in order (names
+    may differ), then optionally some of its keyword-only parameters by name.
+    """
     try:
         prim_sig = inspect.signature(primitive)
     except (TypeError, ValueError):
         return  # ufuncs and many builtins have no inspectable signature
-    prim_params = [
-        p
-        for p in prim_sig.parameters.values()
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
-    required = [p for p in prim_params if p.default is p.empty]
-    tmpl = list(sig.parameters.values())
+    values = list(prim_sig.parameters.values())
+    positional = [p for p in values if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    keyword_only = {p.name for p in values if p.kind == p.KEYWORD_ONLY}
+    has_varargs = any(p.kind == p.VAR_POSITIONAL for p in values)
+    required = [p for p in positional if p.default is p.empty]
+    tmpl = [p for p in sig.parameters.values() if p.kind != p.VAR_POSITIONAL]
+    extra = tmpl[len(positional):]
     if len(tmpl) < len(required) or (
-        len(tmpl) > len(prim_params)
-        and not any(p.kind == p.VAR_POSITIONAL for p in prim_sig.parameters.values())
+        not has_varargs and any(p.name not in keyword_only for p in extra)
     ):
         raise RuleError(
             f"derivative template {template.__name__!r} takes parameters "
             f"{[p.name for p in tmpl]} after the result, but {display_name(primitive)} "
-            f"takes {[p.name for p in prim_params]}; list the primitive's parameters "
-            "in order after the result name"
+            f"takes {[p.name for p in positional]}"
+            + (f" and keyword-only {sorted(keyword_only)}" if keyword_only else "")
+            + "; list the primitive's parameters in order after the result name"
         )
 
 
@@ -196,6 +203,15 @@ def adjoint(*primitives: Any, check_signature: bool = True) -> Callable[[Callabl
         return template
 
     return register
+
+
+def literal(value: Any) -> bool:
+    """Marker for template `if` tests: is this parameter a literal at the call site?
+
+    Only meaningful inside a derivative template, where the compiler replaces
+    it before the test is evaluated; calling it anywhere else is a mistake.
+    """
+    raise RuleError("literal() may only be used in the `if` tests of derivative templates")
 
 
 def nondifferentiable(*primitives: Any, why: str = "") -> None:

@@ -1,0 +1,217 @@
+"""Every refusal is a CompileError at the right line, column and with advice."""
+
+import math
+
+import numpy as np
+import pytest
+
+from chainrule import CompileError, grad, vjp
+
+HERE = __file__
+
+
+def line_of(marker: str) -> int:
+    """Line number of the line in this file that ends with `# <marker>`."""
+    with open(HERE) as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.rstrip().endswith(f"# {marker}"):
+                return number
+    raise AssertionError(marker)
+
+
+def no_rule_helper(x):
+    return x
+
+
+def uses_for(x):
+    total = 0.0
+    for i in range(3):  # for-loop
+        total = total + x
+    return total
+
+
+def uses_while(x):
+    while x < 10:  # while-loop
+        x = x * 2
+    return x
+
+
+def writes_subscript(x):
+    out = np.zeros(3)
+    out[0] = x  # subscript-write
+    return out @ out
+
+
+def aug_subscript(x):
+    out = np.zeros(3)
+    out[1] += x  # aug-subscript
+    return out @ out
+
+
+def comprehension(xs):
+    return sum([x * 2 for x in xs])  # comprehension
+
+
+def calls_python_function(x):
+    return no_rule_helper(x) * 2.0  # python-call
+
+
+def method_without_rule(x):
+    return x.conj() @ x  # method-no-rule
+
+
+def nested_def(x):
+    def inner(y):  # nested-def
+        return y * 2
+
+    return x
+
+
+def uses_global_stmt(x):
+    global COUNTER  # global-stmt
+    return x
+
+
+def and_of_values(x, y):
+    z = x and y  # bool-op
+    return z * 2.0
+
+
+def walrus(x):
+    return (y := x * 2) * y  # walrus
+
+
+def return_in_branch(x):
+    if x > 0:
+        return x  # return-in-if
+    y = -x
+    return y
+
+
+def no_return(x):
+    y = x * 2  # no-return
+
+
+def returns_tuple(x):
+    return x, x * 2  # returns-tuple
+
+
+def generator(x):  # generator
+    yield x
+
+
+async def coroutine(x):  # coroutine
+    return x
+
+
+def star_args(*xs):  # star-args
+    return xs[0]
+
+
+def kw_only(x, *, scale=1.0):  # kw-only
+    return x * scale
+
+
+def undefined_name(x):
+    return not_defined_anywhere(x)  # noqa: F821  # undefined-name
+
+
+def inplace_alias(x):
+    y = x
+    y += 1.0  # inplace-alias
+    return np.sum(x * y)
+
+
+def diff_index(x, i):
+    return x[x[0]]  # diff-index
+
+
+def tries(x):
+    try:  # try-block
+        y = x * 2
+    except ValueError:
+        y = x
+    return y
+
+
+CASES = [
+    (uses_for, "for-loop", "for"),
+    (uses_while, "while-loop", "while"),
+    (writes_subscript, "subscript-write", "x[i] = "),
+    (aug_subscript, "aug-subscript", "array element"),
+    (comprehension, "comprehension", "comprehension"),
+    (calls_python_function, "python-call", "no_rule_helper"),
+    (method_without_rule, "method-no-rule", ".conj()"),
+    (nested_def, "nested-def", "defining a function"),
+    (uses_global_stmt, "global-stmt", "global"),
+    (and_of_values, "bool-op", "and"),
+    (walrus, "walrus", ":="),
+    (return_in_branch, "return-in-if", "return"),
+    (no_return, "no-return", "return"),
+    (returns_tuple, "returns-tuple", "tuple"),
+    (generator, "generator", "generator"),
+    (coroutine, "coroutine", "coroutine"),
+    (star_args, "star-args", "*args"),
+    (kw_only, "kw-only", "keyword-only"),
+    (undefined_name, "undefined-name", "not_defined_anywhere"),
+    (inplace_alias, "inplace-alias", "y = y + "),
+    (diff_index, "diff-index", "index"),
+    (tries, "try-block", "try"),
+]
+
+
+@pytest.mark.parametrize("func, marker, words", CASES, ids=[c[1] for c in CASES])
+def test_refusals_point_at_the_construct(func, marker, words):
+    nargs = func.__code__.co_argcount or 1
+    args = [np.array([0.5, 1.5, 2.5])] + [1.0] * (nargs - 1)
+    with pytest.raises(CompileError) as info:
+        grad(func)(*args)
+    err = info.value
+    assert err.filename == HERE
+    assert err.lineno == line_of(marker), str(err)
+    assert words in err.message
+    text = str(err)
+    assert f"{HERE}:{err.lineno}:" in text
+    assert err.source_line.strip() in text
+    caret_line = text.splitlines()[-1]
+    assert caret_line.strip() == "^"
+    # the caret sits under the reported column
+    src_line = text.splitlines()[-2]
+    code = err.source_line.rstrip("\n")
+    indent = len(code) - len(code.lstrip())
+    assert caret_line.index("^") - 4 == err.col_offset - indent
+    assert src_line.strip() == code.strip()
+
+
+def test_functions_without_source_are_refused_saying_source():
+    namespace = {}
+    exec("def made_by_exec(x):\n    return x * 2\n", namespace)
+    with pytest.raises(CompileError, match="source"):
+        grad(namespace["made_by_exec"])(1.0)
+
+
+def test_builtins_without_rules_are_refused_saying_source():
+    with pytest.raises(CompileError, match="source"):
+        grad(math.gamma)(1.5)
+
+
+def test_a_primitive_with_a_rule_can_be_differentiated_directly():
+    assert grad(np.sin)(0.3) == pytest.approx(np.cos(0.3))
+    assert "def grad_np_sin(x):" in grad(np.sin).source
+
+
+def test_compile_errors_carry_all_fields():
+    with pytest.raises(CompileError) as info:
+        vjp(uses_for, 1.0)
+    err = info.value
+    assert (err.filename, err.lineno) == (HERE, line_of("for-loop"))
+    assert err.col_offset == 4
+    assert "for i in range(3):" in err.source_line
+
+
+def test_inactive_calls_to_unknown_functions_are_fine():
+    def f(x, n):
+        k = len(str(n))  # no rule needed: not on a path from x
+        return x * k
+
+    assert grad(f)(2.0, 123) == pytest.approx(3.0)
