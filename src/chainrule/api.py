@@ -234,6 +234,17 @@ def _shape_gradient(g: Any, x: Any) -> Any:
     return g
 
 
+def _returned(g: Any, x: Any) -> Any:
+    """The gradient as handed to the user: fast path of _shape_gradient."""
+    tx = type(x)
+    if tx is np.ndarray:
+        if type(g) is np.ndarray and g.shape == x.shape and (g.base is None or g.flags.writeable):
+            return g
+    elif tx is float:
+        return float(g)
+    return _shape_gradient(g, x)
+
+
 def _bind(f: Callable, params: list[str], args: tuple, kwargs: dict) -> tuple:
     args = list(args)
     for i in range(len(args), len(params)):
@@ -275,10 +286,19 @@ class _Transformed:
         """The generated Python source of this function."""
         return self.compiled().source
 
-    def _prepare(self, args: tuple, kwargs: dict) -> tuple[Compiled, list]:
-        compiled = self.compiled()
+    def _prepare(self, args: tuple, kwargs: dict) -> tuple[Compiled, tuple]:
+        compiled = self._compiled or self.compiled()
         if kwargs:
             args = _bind(self.fun, compiled.params, args, kwargs)
+        try:
+            for i in self.argnums:  # fast path: floats and float arrays pass untouched
+                a = args[i]
+                if type(a) is not float and (type(a) is not np.ndarray or a.dtype.kind != "f"):
+                    break
+            else:
+                return compiled, args
+        except IndexError:
+            pass
         args = list(args)
         for i in self.argnums:
             if i >= len(args):
@@ -287,23 +307,22 @@ class _Transformed:
                     f"argnums={i} refers to argument {name!r}, which was not passed; pass it "
                     "explicitly to differentiate with respect to it"
                 )
-            a = args[i]
-            if type(a) is not np.ndarray or a.dtype.kind != "f":
-                args[i] = _as_differentiable(a, i, compiled.params[i])
-        return compiled, args
+            args[i] = _as_differentiable(args[i], i, compiled.params[i])
+        return compiled, tuple(args)
 
-    def _finish(self, grads: Any, args: list) -> Any:
-        if self.as_tuple:
-            out = []
-            seen: set[int] = set()
-            for g, i in zip(grads, self.argnums):
-                g = _shape_gradient(g, args[i])
-                if id(g) in seen:
-                    g = g.copy()
-                seen.add(id(g))
-                out.append(g)
-            return tuple(out)
-        return _shape_gradient(grads, args[self.argnums[0]])
+    def _finish(self, grads: Any, args: tuple) -> Any:
+        if not self.as_tuple:
+            return _returned(grads, args[self.argnums[0]])
+        out: list = []
+        for g, i in zip(grads, self.argnums):
+            g = _returned(g, args[i])
+            if type(g) is np.ndarray:  # two arguments must not share one gradient array
+                for other in out:
+                    if other is g:
+                        g = g.copy()
+                        break
+            out.append(g)
+        return tuple(out)
 
     def __repr__(self) -> str:
         return f"<chainrule {self.mode} of {getattr(self.fun, '__qualname__', self.fun)!r}>"
