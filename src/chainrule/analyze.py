@@ -76,12 +76,14 @@ def differentiable_inputs(stmt: ast.stmt) -> list[str]:
         except TypeError:
             rule = None
         else:
-            return [
-                n
-                for p in rule.params
-                if p in rule.differentiable and isinstance(bound.get(p), ast.AST)
-                for n in names_in(bound[p])
-            ]
+            out = []
+            for p in rule.params:
+                if p not in rule.differentiable:
+                    continue
+                value = bound.get(p)
+                parts = value if isinstance(value, tuple) else (value,)  # *args: a tuple
+                out.extend(n for v in parts if isinstance(v, ast.AST) for n in names_in(v))
+            return out
     # no rule: every input might need a gradient; the reverse stage reports it
     kwargs: dict = stmt.kwargs  # type: ignore[attr-defined]
     return [n for a in list(args) + list(kwargs.values()) for n in names_in(a)]

@@ -26,7 +26,7 @@ from . import __version__
 from .codegen import build_function, renderer
 from .errors import CompileError
 from .normalize import normalize
-from .optimize import remove_dead_primal, remove_noop_unbroadcasts
+from .optimize import fold_constants, remove_dead_primal, remove_noop_unbroadcasts
 from .parse import parse_function
 from .reverse import emit_function, function_name, reverse
 
@@ -123,6 +123,7 @@ def compile_function(f: Callable, argnums: tuple[int, ...], mode: str, as_tuple:
     env = {**parsed.globals, **adj.bindings.cells}
     grad_of = {g: n for n, g in adj.gradname.items()}
     remove_noop_unbroadcasts(params, primal, adj.backward, env, grad_of)
+    fold_constants(adj.backward)
     module = ast.Module(body=[funcdef], type_ignores=[])
     ast.fix_missing_locations(module)
     cells = dict(adj.bindings.cells)

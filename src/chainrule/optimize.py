@@ -179,3 +179,36 @@ def remove_noop_unbroadcasts(
         classes.cls[p] = object()
     classes.visit(primal, rewrite=False)
     classes.visit(backward, rewrite=True)
+
+
+# -- constant folding: `x ** (3 - 1)` reads better as `x ** 2` --------------------------
+
+_FOLDABLE = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+}
+
+
+class _ConstantFolder(ast.NodeTransformer):
+    def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
+        self.generic_visit(node)
+        left, right = node.left, node.right
+        fold = _FOLDABLE.get(type(node.op))
+        if fold and _is_number(left) and _is_number(right):
+            value = fold(left.value, right.value)  # type: ignore[attr-defined]
+            return ast.copy_location(ast.Constant(value), node)
+        if isinstance(node.op, ast.Pow) and _is_number(right) and right.value == 1:  # type: ignore
+            return left
+        return node
+
+
+def _is_number(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and type(node.value) in (int, float)
+
+
+def fold_constants(body: list[ast.stmt]) -> None:
+    """Fold arithmetic on numeric literals in generated statements (in place)."""
+    folder = _ConstantFolder()
+    for stmt in body:
+        folder.visit(stmt)

@@ -421,7 +421,8 @@ def _resolve_static_ifs(body: list[ast.stmt], subst: dict[str, ast.expr]) -> lis
                 if value is not MISSING:
                     env[n] = value
             try:  # names that are not literals raise NameError, unless short-circuited
-                chosen = bool(eval(compile(ast.Expression(stmt.test), "<rule>", "eval"),
+                test = ast.fix_missing_locations(ast.Expression(stmt.test))
+                chosen = bool(eval(compile(test, "<rule>", "eval"),
                                    {"__builtins__": {}}, env))
                 static = True
             except Exception:
@@ -447,7 +448,7 @@ class _LiteralMarker(ast.NodeTransformer):
                 and isinstance(node.args[0], ast.Name):
             name = node.args[0].id
             is_lit = name in self.subst and _static_value(self.subst[name]) is not MISSING
-            return ast.Constant(is_lit)
+            return ast.copy_location(ast.Constant(is_lit), node)
         return node
 
 
