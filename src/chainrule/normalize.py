@@ -188,7 +188,7 @@ class Normalizer:
 
     def rename(self, expr: ast.expr) -> ast.expr:
         """Copy `expr`, replacing reads of local names by their current SSA names."""
-        return _Renamer(self.current).visit(copy.deepcopy(expr))
+        return _Renamer(self.current).visit(clone(expr))
 
     def varied(self, expr: ast.AST) -> bool:
         return expr_varied(expr, self.varied_user, self.p)
@@ -585,6 +585,21 @@ class Normalizer:
             stmts.append(annotate(copy_stmt, self.origin, side, prim, [value]))
         node = ast.If(test=test, body=branches[0][0], orelse=branches[1][0])
         self.emit(annotate(node, self.origin, expr))
+
+
+def clone(node: Any) -> Any:
+    """A deep copy of an AST (several times faster than copy.deepcopy)."""
+    if isinstance(node, ast.AST):
+        new = node.__class__()
+        for field, value in ast.iter_fields(node):
+            setattr(new, field, clone(value))
+        for attr in ("lineno", "col_offset", "end_lineno", "end_col_offset"):
+            if hasattr(node, attr):
+                setattr(new, attr, getattr(node, attr))
+        return new
+    if isinstance(node, list):
+        return [clone(v) for v in node]
+    return node
 
 
 class _Frozen(ast.expr):

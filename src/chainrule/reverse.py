@@ -30,7 +30,7 @@ import numpy as np
 
 from .analyze import Activity, analyze, bind, names_in, rule_for
 from .codegen import comment
-from .normalize import UNPACK, Function, Method, Names
+from .normalize import UNPACK, Function, Method, Names, clone
 from .parse import MISSING
 from .rules import Rule, display_name, is_nondifferentiable
 from .rules.arithmetic import IDENTITY
@@ -167,7 +167,7 @@ class Reverser:
                                                     if n in self.gradname}
         if not body and not orelse:
             return []
-        return [ast.If(test=copy.deepcopy(stmt.test), body=body or [ast.Pass()], orelse=orelse)]
+        return [ast.If(test=clone(stmt.test), body=body or [ast.Pass()], orelse=orelse)]
 
     def zeros_for(self, g: str, primal: str) -> ast.stmt:
         zeros = self.template_call("zeros_like", np.zeros_like, [ast.Name(primal, ast.Load())])
@@ -211,9 +211,7 @@ class Reverser:
                 out.append(comment(text))
         note = rule.note if rule is not None else "unpacking: each name receives its row's gradient"
         if self.ops_per_origin.get(id(origin), 0) > 1:
-            from .codegen import render_expr
-
-            text = f"{render_expr(stmt.targets[0])} = {render_expr(stmt.value)}"  # type: ignore
+            text = ast.unparse(stmt)
             out.append(comment(f"{text}: {note}" if note else text))
         elif note:
             out.append(comment(note))
@@ -241,7 +239,7 @@ class Reverser:
             for p in rule.differentiable
             if any(self.active(n) for n in names_in(subst.get(p)))
         }
-        body = _resolve_static_ifs(copy.deepcopy(rule.body), subst)
+        body = _resolve_static_ifs(clone(rule.body), subst)
         body = _prune(body, set(outputs) - needed, outputs)
         temps: dict[str, str] = {}
         free = _free_names(body, set(subst) | set(outputs))
@@ -364,7 +362,12 @@ def _assign(name: str, value: ast.expr) -> ast.stmt:
 
 
 def _stored(stmt: ast.stmt) -> set[str]:
-    return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    """Names a (template) statement assigns, looking only where assignments can be."""
+    if isinstance(stmt, ast.Assign):
+        return {n.id for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    if isinstance(stmt, ast.If):
+        return {n for s in stmt.body + stmt.orelse for n in _stored(s)}
+    return set()
 
 
 def _free_names(body: list[ast.stmt], bound: set[str]) -> set[str]:
@@ -513,12 +516,12 @@ class _Substituter(ast.NodeTransformer):
         if node.id in self.temps:
             return ast.Name(self.temps[node.id], node.ctx)
         if isinstance(node.ctx, ast.Load) and node.id in self.subst:
-            return copy.deepcopy(self.subst[node.id])
+            return clone(self.subst[node.id])
         return node
 
 
 def _substitute(node: Any, subst: dict[str, ast.expr], temps: dict[str, str]) -> Any:
-    return _Substituter(subst, temps).visit(copy.deepcopy(node))
+    return _Substituter(subst, temps).visit(clone(node))
 
 
 def _no_rule_message(prim: Any) -> str:
@@ -558,7 +561,7 @@ def emit_function(adj: Adjoint, mode: str, argnums_is_tuple: bool) -> ast.Functi
     """Wrap primal and adjoint statements into the function for `mode`."""
     fn = adj.fn
     parsed = fn.parsed
-    result = copy.deepcopy(fn.result)
+    result = clone(fn.result)
     name = function_name(mode, parsed.func.__name__)
     wrt_text = ", ".join(adj.wrt)
     returns = [ast.Name(g, ast.Load()) for g in adj.grads]
@@ -600,9 +603,9 @@ def emit_function(adj: Adjoint, mode: str, argnums_is_tuple: bool) -> ast.Functi
         body.extend(adj.backward)
         value: ast.expr = grads_value
         if mode == "value_and_grad":
-            value = ast.Tuple(elts=[copy.deepcopy(fn.result), grads_value], ctx=ast.Load())
+            value = ast.Tuple(elts=[clone(fn.result), grads_value], ctx=ast.Load())
         body.append(ast.Return(value=value))
-    args = copy.deepcopy(parsed.node.args)
+    args = clone(parsed.node.args)
     for a in args.posonlyargs + args.args:
         a.annotation = None
     return _funcdef(name, args, body)
