@@ -109,17 +109,29 @@ def compile_function(f: Callable, argnums: tuple[int, ...], mode: str, as_tuple:
             )
     wrt = params if mode == "vjp" else [params[i] for i in argnums]
     try:
-        fn = normalize(parsed, set(wrt))
-        adj = reverse(fn, wrt)
-        funcdef = emit_function(adj, mode, as_tuple)
+        return _transform(parsed, f, params, wrt, argnums, mode, as_tuple, per_function, key)
     except CompileError:
         raise
     except RecursionError:
         raise parsed.error(parsed.node, "the function is too deeply nested to differentiate; "
                            "split long expressions into several statements") from None
-    roots = [s for s in funcdef.body if s not in adj.primal]
+    except Exception as exc:  # a bug in chainrule: still a CompileError, never a KeyError
+        raise parsed.error(
+            parsed.node,
+            f"chainrule failed on this function with an internal {type(exc).__name__} "
+            f"({exc}); this is a chainrule bug, please report it with the function's source",
+        ) from exc
+
+
+def _transform(parsed, f, params, wrt, argnums, mode, as_tuple, per_function, key) -> Compiled:
+    fn = normalize(parsed, set(wrt))
+    adj = reverse(fn, wrt)
+    funcdef = emit_function(adj, mode, as_tuple)
+    primal_ids = {id(s) for s in adj.primal}
+    roots = [s for s in funcdef.body if id(s) not in primal_ids]
     primal = remove_dead_primal(adj.primal, roots)
-    funcdef.body = [s for s in funcdef.body if s not in adj.primal or s in primal]
+    kept = {id(s) for s in primal}
+    funcdef.body = [s for s in funcdef.body if id(s) not in primal_ids or id(s) in kept]
     env = {**parsed.globals, **adj.bindings.cells}
     grad_of = {g: n for n, g in adj.gradname.items()}
     remove_noop_unbroadcasts(params, primal, adj.backward, env, grad_of)
