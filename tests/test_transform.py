@@ -339,3 +339,21 @@ def test_broadcasting_gradients_are_summed_to_each_shape(shapes, seed):
     dx, dy = grad(f, argnums=(0, 1))(x, y)
     assert np.shape(dx) == np.shape(x) and np.shape(dy) == np.shape(y)
     assert check_grad(f, x, y, argnums=(0, 1)) < 1e-5
+
+
+def test_tracebacks_point_at_the_generated_line():
+    import linecache
+    import traceback
+
+    def vector_valued(x):
+        y = np.tanh(x)
+        return y * 2.0
+
+    g = grad(vector_valued)
+    with pytest.raises(ValueError) as info:
+        g(np.ones(3))
+    frames = [f for f in traceback.extract_tb(info.value.__traceback__) if "chainrule grad_" in f.filename]
+    assert frames, "the generated function should appear in the traceback"
+    line = linecache.getline(frames[-1].filename, frames[-1].lineno)
+    assert "seed_gradient(" in line
+    assert line.strip() in g.source

@@ -67,7 +67,11 @@ def _imports(cells: dict[str, Any], free_globals: dict[str, Any], user_module: s
         notes.append(f"# {name}: a global of the differentiated function's module")
     lines = sorted(plain)
     for module in sorted(grouped):
-        lines.append(f"from {module} import {', '.join(sorted(grouped[module]))}")
+        names = sorted(grouped[module])
+        line = f"from {module} import {', '.join(names)}"
+        if len(line) > 88:
+            line = f"from {module} import (\n" + "".join(f"    {n},\n" for n in names) + ")"
+        lines.append(line)
     return lines + notes
 
 

@@ -143,7 +143,7 @@ def build_function(
     (`cells`, objects by name) so that names keep their meaning.
     """
     body = render(module)
-    display = [f"# {label}", *imports, "", ""]
+    display = [f"# {label}", *"\n".join(imports).splitlines(), "", ""]
     source = "\n".join(display) + "\n" + body
     digest = hashlib.sha1(source.encode()).hexdigest()[:10]
     filename = f"<chainrule {name} {digest}>"
