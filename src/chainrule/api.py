@@ -225,9 +225,9 @@ def _as_differentiable(value: Any, index: int, name: str) -> Any:
             f"argument {index} ({name!r}) is a {t.__name__}; containers of parameters are "
             "not supported yet: pass a NumPy array (np.asarray(...))"
         )
-    what = "None" if value is None else t.__name__
+    what = "None" if value is None else f"a {t.__name__}"
     raise TypeError(
-        f"argument {index} ({name!r}) is a {what}, which cannot be differentiated; "
+        f"argument {index} ({name!r}) is {what}, which cannot be differentiated; "
         "pass a float or a NumPy array of floats"
     )
 
@@ -478,6 +478,7 @@ def check_grad(
     params = parse_function(f).params
     worst = 0.0
     base = [np.array(a, dtype=float) if i in nums else a for i, a in enumerate(args)]
+    scalar = {i for i in nums if not isinstance(args[i], np.ndarray)}  # pass floats as floats
     for k, i in enumerate(nums):
         x = base[i]
         fd = np.zeros(np.shape(x))
@@ -487,8 +488,10 @@ def check_grad(
             plus, minus = x.copy(), x.copy()
             plus.reshape(-1)[j] += h
             minus.reshape(-1)[j] -= h
-            fp = f(*[plus if m == i else _as_arg(a) for m, a in enumerate(base)])
-            fm = f(*[minus if m == i else _as_arg(a) for m, a in enumerate(base)])
+            if i in scalar:
+                plus, minus = float(plus), float(minus)
+            fp = f(*[plus if m == i else _as_arg(a, m in scalar) for m, a in enumerate(base)])
+            fm = f(*[minus if m == i else _as_arg(a, m in scalar) for m, a in enumerate(base)])
             flat[j] = (float(np.sum(fp)) - float(np.sum(fm))) / (2 * h)
         ours = np.asarray(g[k], dtype=float).reshape(fd.shape)
         err = np.abs(ours - fd)
@@ -508,5 +511,5 @@ def check_grad(
     return worst
 
 
-def _as_arg(a: Any) -> Any:
-    return float(a) if isinstance(a, np.ndarray) and a.ndim == 0 else a
+def _as_arg(a: Any, was_scalar: bool) -> Any:
+    return float(a) if was_scalar and isinstance(a, np.ndarray) and a.ndim == 0 else a

@@ -326,7 +326,6 @@ class Reverser:
             return []
         rows = []
         targets = stmt.targets[0].elts  # type: ignore[attr-defined]
-        zeros_like = self.bindings.name_for(np.zeros_like, "zeros_like")
         for i, t in enumerate(targets):
             g = self.gradname.get(t.id)
             if g is not None and g in self.defined:
@@ -334,8 +333,7 @@ class Reverser:
             else:
                 row = ast.Subscript(value=ast.Name(source.id, ast.Load()),
                                     slice=ast.Constant(i), ctx=ast.Load())
-                rows.append(ast.Call(func=ast.Name(zeros_like, ast.Load()), args=[row],
-                                     keywords=[]))
+                rows.append(self.template_call("zeros_like", np.zeros_like, [row]))
         stack = self.template_call("stack", np.stack, [ast.List(elts=rows, ctx=ast.Load())])
         return self.add_to(source.id, stack)
 
@@ -533,13 +531,13 @@ def _no_rule_message(prim: Any) -> str:
         )
     if isinstance(prim, types.FunctionType):
         return (
-            f"calls to the Python function {name!r} are not differentiated yet; inline its "
-            "body into the function, or register a derivative rule for it with "
-            "chainrule.rules.adjoint"
+            f"calls to the Python function {prim.__qualname__!r} are not differentiated yet; "
+            "inline its body into the function, or register a derivative rule for it with "
+            "chainrule.adjoint"
         )
     return (
         f"{name} has no derivative rule; use a NumPy function that has one, or register a "
-        "rule with chainrule.rules.adjoint (see docs/rules.md)"
+        "rule with chainrule.adjoint (see docs/rules.md)"
     )
 
 
