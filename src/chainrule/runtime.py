@@ -111,7 +111,16 @@ def index_grad(g, x, index):
 
     Repeated integer indices read the same element several times, so their
     gradients must add up (np.add.at); plain ints and slices are assigned.
+    A list of equal-shaped arrays (np.split's pieces) gets a stacked gradient.
     """
+    if isinstance(x, (list, tuple)):
+        try:
+            x = np.asarray(x)
+        except ValueError:
+            raise ValueError(
+                "indexing a list of arrays of different shapes (np.array_split's pieces) "
+                "is not differentiable; unpack the list instead: a, b = np.split(x, 2)"
+            ) from None
     dx = np.zeros(np.shape(x), dtype=np.result_type(x, g))
     if _is_basic_index(index):
         dx[index] = g
@@ -136,7 +145,7 @@ def select_grad(g, condition, x):
     return unbroadcast(np.where(condition, g, 0.0), x)
 
 
-def reduce_extreme_grad(g, x, y, axis, keepdims):
+def reduce_extreme_grad(g, x, y, axis=None, keepdims=False):
     """Gradient of max/min over `axis`: routed to the winning elements.
 
     Ties share the gradient equally, so the total that flows back equals `g`.

@@ -1,1 +1,142 @@
-"""Rules: reductions (filled in below)."""
+"""Rules for reductions (sum, mean, prod, max, var, ...) and cumulative sums and products.
+
+Each rule is registered for the NumPy function and for the ndarray method
+(`np.sum(x, 0)` and `x.sum(0)`), and its parameters follow the positional
+order both share (`a, axis`).  `keepdims` is keyword-only here: in NumPy it
+comes after `dtype` and `out`, which have no rule, so passing `dtype=`, `out=`,
+`where=` or `initial=` is reported by the compiler instead of being ignored.
+
+A reduction's gradient is the incoming gradient copied back along the reduced
+axes (`expand_to`), times the local derivative of each element.
+"""
+
+import numpy as np
+
+from ..runtime import cumprod_grad, expand_to, prod_grad, reduce_extreme_grad, restore_axes
+from . import adjoint, literal, nondifferentiable
+from .arithmetic import numpy_attrs
+
+
+@adjoint(np.sum, np.ndarray.sum)
+def sum_(y, a, axis=None, *, keepdims=False):
+    "sum: every summed element receives the output's gradient"
+    if axis is None:
+        da = np.broadcast_to(dy, np.shape(a))
+    elif literal(keepdims) and not keepdims:
+        da = expand_to(dy, a, axis)
+    else:
+        da = expand_to(dy, a, axis, keepdims)
+
+
+@adjoint(np.nansum)
+def nansum(y, a, axis=None, *, keepdims=False):
+    "nansum: the gradient reaches every element that is not NaN"
+    if axis is None:
+        da = dy * ~np.isnan(a)
+    else:
+        da = expand_to(dy, a, axis, keepdims) * ~np.isnan(a)
+
+
+@adjoint(np.mean, np.ndarray.mean)
+def mean(y, a, axis=None, *, keepdims=False):
+    "mean: every element receives the gradient divided by the number averaged"
+    if axis is None:
+        da = np.broadcast_to(dy / np.size(a), np.shape(a))
+    elif literal(keepdims) and not keepdims:
+        da = expand_to(dy / (np.size(a) // np.size(y)), a, axis)
+    else:
+        da = expand_to(dy / (np.size(a) // np.size(y)), a, axis, keepdims)
+
+
+@adjoint(np.prod, np.ndarray.prod, *numpy_attrs("product"))  # product: NumPy < 2
+def prod(y, a, axis=None, *, keepdims=False):
+    "prod: each factor receives the gradient times the product of the others"
+    if axis is None:
+        da = prod_grad(dy, a)
+    elif literal(keepdims) and not keepdims:
+        da = prod_grad(dy, a, axis)
+    else:
+        da = prod_grad(dy, a, axis, keepdims)
+
+
+@adjoint(np.max, np.amax, np.ndarray.max, np.min, np.amin, np.ndarray.min)
+def extreme(y, a, axis=None, *, keepdims=False):
+    "max/min: the gradient goes to the winning elements (ties share it equally)"
+    if axis is None:
+        da = reduce_extreme_grad(dy, a, y)
+    elif literal(keepdims) and not keepdims:
+        da = reduce_extreme_grad(dy, a, y, axis)
+    else:
+        da = reduce_extreme_grad(dy, a, y, axis, keepdims)
+
+
+@adjoint(np.var, np.ndarray.var)
+def var(y, a, axis=None, *, ddof=0, keepdims=False):
+    "var: d var = 2 (a - mean(a)) / (n - ddof), n = the number of elements averaged"
+    if axis is None:
+        if literal(ddof) and ddof == 0:
+            da = dy * 2 * (a - np.mean(a)) / np.size(a)
+        else:
+            da = dy * 2 * (a - np.mean(a)) / (np.size(a) - ddof)
+    else:
+        n = np.size(a) // np.size(y)
+        centered = a - np.mean(a, axis=axis, keepdims=True)
+        da = restore_axes(dy, a, axis, keepdims) * 2 * centered / (n - ddof)
+
+
+@adjoint(np.std, np.ndarray.std)
+def std(y, a, axis=None, *, ddof=0, keepdims=False):
+    "std: d std = (a - mean(a)) / ((n - ddof) std), n = the number of elements averaged"
+    if axis is None:
+        if literal(ddof) and ddof == 0:
+            da = dy * (a - np.mean(a)) / (np.size(a) * y)
+        else:
+            da = dy * (a - np.mean(a)) / ((np.size(a) - ddof) * y)
+    else:
+        n = np.size(a) // np.size(y)
+        centered = a - np.mean(a, axis=axis, keepdims=True)
+        da = restore_axes(dy / y, a, axis, keepdims) * centered / (n - ddof)
+
+
+@adjoint(np.cumsum, np.ndarray.cumsum)
+def cumsum(y, a, axis=None):
+    "cumsum: each element receives the sum of the gradients from its position on"
+    if axis is None:
+        da = np.reshape(np.cumsum(dy[::-1])[::-1], np.shape(a))
+    else:
+        da = np.flip(np.cumsum(np.flip(dy, axis), axis), axis)
+
+
+@adjoint(np.cumprod, np.ndarray.cumprod, *numpy_attrs("cumproduct"))
+def cumprod(y, a, axis=None):
+    "cumprod: each factor receives the later gradients times the other factors"
+    if axis is None:
+        da = cumprod_grad(dy, a)
+    else:
+        da = cumprod_grad(dy, a, axis)
+
+
+if hasattr(np, "cumulative_sum"):  # NumPy >= 2.1: axis is keyword-only
+
+    @adjoint(np.cumulative_sum, check_signature=False)
+    def cumulative_sum(y, x, *, axis=None):
+        "cumulative_sum: each element receives the sum of the gradients from its position on"
+        if axis is None:
+            dx = np.reshape(np.cumsum(dy[::-1])[::-1], np.shape(x))
+        else:
+            dx = np.flip(np.cumsum(np.flip(dy, axis), axis), axis)
+
+    @adjoint(np.cumulative_prod, check_signature=False)
+    def cumulative_prod(y, x, *, axis=None):
+        "cumulative_prod: each factor receives the later gradients times the other factors"
+        dx = cumprod_grad(dy, x, axis)
+
+
+# fmt: off
+nondifferentiable(
+    np.argmax, np.argmin, np.argsort, np.nonzero, np.count_nonzero, np.ndarray.argmax,
+    np.ndarray.argmin, np.ndarray.argsort, np.ndarray.nonzero, np.flatnonzero,
+    np.any, np.all, np.ndarray.any, np.ndarray.all,
+    why="the result is an index, count or truth value",
+)
+# fmt: on

@@ -1,0 +1,58 @@
+"""Shared test helpers.  Append new helpers; do not rewrite the file."""
+
+import numpy as np
+import pytest
+
+import chainrule
+
+# -- vjp against central finite differences (rules tests for array-valued primitives) ----
+
+
+def fd_vjp(f, args, w, argnum):
+    """Central finite differences of sum(f(*args) * w) with respect to args[argnum]."""
+    x = np.array(args[argnum], dtype=float)
+    grad = np.zeros(x.shape)
+    for j in range(x.size):
+        h = 1e-6 * max(1.0, abs(float(x.reshape(-1)[j])))
+        values = []
+        for step in (h, -h):
+            moved = x.copy()
+            moved.reshape(-1)[j] += step
+            call = list(args)
+            call[argnum] = float(moved) if isinstance(args[argnum], float) else moved
+            values.append(float(np.sum(np.asarray(f(*call)) * w)))
+        grad.reshape(-1)[j] = (values[0] - values[1]) / (2 * h)
+    return grad
+
+
+def check_vjp(f, *args, rtol=1e-5, atol=1e-6, seed=1234):
+    """chainrule.vjp(f, *args) against finite differences, for a random cotangent.
+
+    Every argument of `f` is differentiated.  The cotangent is a fixed random
+    array shaped like the output, so each output element counts differently
+    and a gradient that is wrong for one element cannot hide in a sum.
+    Returns the gradients.
+    """
+    out, backward = chainrule.vjp(f, *args)
+    expected = f(*args)
+    np.testing.assert_allclose(out, expected, err_msg=f"value of {f.__name__}")
+    w = np.random.default_rng(seed).normal(size=np.shape(expected))
+    grads = backward(w)
+    assert len(grads) == len(args)
+    for i, g in enumerate(grads):
+        assert np.shape(g) == np.shape(args[i]), (f.__name__, i, np.shape(g))
+        assert np.all(np.isfinite(g)), (f.__name__, i, g)
+        np.testing.assert_allclose(
+            g,
+            fd_vjp(f, args, w, i),
+            rtol=rtol,
+            atol=atol,
+            err_msg=f"gradient of argument {i} of {f.__name__}",
+        )
+    return grads
+
+
+@pytest.fixture(scope="session")
+def vjp_check():
+    """The `check_vjp` helper as a fixture (session-scoped, so hypothesis accepts it)."""
+    return check_vjp
