@@ -334,8 +334,13 @@ class Reverser:
                 row = ast.Subscript(value=ast.Name(source.id, ast.Load()),
                                     slice=ast.Constant(i), ctx=ast.Load())
                 rows.append(self.template_call("zeros_like", np.zeros_like, [row]))
-        stack = self.template_call("stack", np.stack, [ast.List(elts=rows, ctx=ast.Load())])
-        return self.add_to(source.id, stack)
+        from .runtime import unpack_grad
+
+        helper = self.bindings.name_for(unpack_grad, "unpack_grad")
+        value = ast.Call(func=ast.Name(helper, ast.Load()),
+                         args=[ast.List(elts=rows, ctx=ast.Load()), ast.Name(source.id, ast.Load())],
+                         keywords=[])
+        return self.add_to(source.id, value)
 
     def template_call(self, name: str, obj: Any, args: list[ast.expr]) -> ast.expr:
         """`np.<name>(args)` spelled with whatever name numpy has in generated code."""

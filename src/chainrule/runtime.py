@@ -13,6 +13,7 @@ import numpy as np
 __all__ = [
     "unbroadcast",
     "seed_gradient",
+    "unpack_grad",
     "restore_axes",
     "expand_to",
     "index_grad",
@@ -67,6 +68,17 @@ def unbroadcast(g, x):
     if not shape:
         g = g[()] if isinstance(g, np.ndarray) else g
     return g
+
+
+def unpack_grad(rows, source):
+    """Gradient of `a, b = source`: the rows' gradients, shaped like the source.
+
+    An array's rows are stacked back into an array; a list or tuple (np.split's
+    pieces, which may differ in shape) gets a list.
+    """
+    if isinstance(source, np.ndarray):
+        return np.stack(rows)
+    return list(rows)
 
 
 def seed_gradient(y):
