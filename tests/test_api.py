@@ -180,7 +180,7 @@ def my_square(x):
 @chainrule.adjoint(my_square)
 def _deliberately_wrong(y, x):
     "a wrong rule (missing the factor 2), so that check_grad must fail"
-    dx = dy * x
+    dx = dy * x  # noqa: F841, F821  (template notation: dy is bound by the compiler)
 
 
 WEIGHTS = np.array([1.0, -2.0])

@@ -25,7 +25,7 @@ def no_rule_helper(x):
 
 def uses_for(x):
     total = 0.0
-    for i in range(3):  # for-loop
+    for _ in range(3):  # for-loop
         total = total + x
     return total
 
@@ -89,7 +89,7 @@ def return_in_branch(x):
 
 
 def no_return(x):
-    y = x * 2  # no-return
+    y = x * 2  # noqa: F841  # no-return
 
 
 def returns_tuple(x):
@@ -206,7 +206,7 @@ def test_compile_errors_carry_all_fields():
     err = info.value
     assert (err.filename, err.lineno) == (HERE, line_of("for-loop"))
     assert err.col_offset == 4
-    assert "for i in range(3):" in err.source_line
+    assert "for _ in range(3):" in err.source_line
 
 
 def test_inactive_calls_to_unknown_functions_are_fine():

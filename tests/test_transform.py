@@ -176,7 +176,7 @@ def test_activity_no_gradients_for_data():
 
 def test_no_dead_statements_in_generated_code():
     def f(x):
-        unused = np.exp(x)  # dead in the user's code too
+        unused = np.exp(x)  # noqa: F841  (dead in the user's code too)
         y = x * 2.0
         return y @ y
 
@@ -184,7 +184,9 @@ def test_no_dead_statements_in_generated_code():
     assert "unused" not in source
     tree = ast.parse(source)
     fn = tree.body[-1]
-    assigned = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    assigned = {
+        n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
     read = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     assert assigned <= read | {"dx"}
 
@@ -352,7 +354,9 @@ def test_tracebacks_point_at_the_generated_line():
     g = grad(vector_valued)
     with pytest.raises(ValueError) as info:
         g(np.ones(3))
-    frames = [f for f in traceback.extract_tb(info.value.__traceback__) if "chainrule grad_" in f.filename]
+    frames = [
+        f for f in traceback.extract_tb(info.value.__traceback__) if "chainrule grad_" in f.filename
+    ]
     assert frames, "the generated function should appear in the traceback"
     line = linecache.getline(frames[-1].filename, frames[-1].lineno)
     assert "seed_gradient(" in line

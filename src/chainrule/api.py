@@ -44,8 +44,9 @@ class Compiled:
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _imports(cells: dict[str, Any], free_globals: dict[str, Any], user_module: str | None
-             ) -> list[str]:
+def _imports(
+    cells: dict[str, Any], free_globals: dict[str, Any], user_module: str | None
+) -> list[str]:
     """Import lines that make the displayed source a standalone module."""
     plain: list[str] = []
     grouped: dict[str, list[str]] = {}
@@ -59,8 +60,12 @@ def _imports(cells: dict[str, Any], free_globals: dict[str, Any], user_module: s
         qual = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
         if name in free_globals and user_module and user_module != "__main__":
             module, qual = user_module, name
-        if module and qual and "<" not in qual and "." not in qual and (
-            module == "chainrule.runtime" or not module.startswith("chainrule")
+        if (
+            module
+            and qual
+            and "<" not in qual
+            and "." not in qual
+            and (module == "chainrule.runtime" or not module.startswith("chainrule"))
         ):
             grouped.setdefault(module, []).append(name if qual == name else f"{qual} as {name}")
             continue
@@ -92,8 +97,7 @@ def _free_globals(node: ast.AST, cells: dict[str, Any], parsed) -> dict[str, Any
     return out
 
 
-def compile_function(f: Callable, argnums: tuple[int, ...], mode: str, as_tuple: bool
-                     ) -> Compiled:
+def compile_function(f: Callable, argnums: tuple[int, ...], mode: str, as_tuple: bool) -> Compiled:
     """Run the pipeline for `f` (cached): parse, normalize, analyze, reverse, codegen."""
     key = (argnums, mode, as_tuple, renderer())
     try:
@@ -117,8 +121,11 @@ def compile_function(f: Callable, argnums: tuple[int, ...], mode: str, as_tuple:
     except CompileError:
         raise
     except RecursionError:
-        raise parsed.error(parsed.node, "the function is too deeply nested to differentiate; "
-                           "split long expressions into several statements") from None
+        raise parsed.error(
+            parsed.node,
+            "the function is too deeply nested to differentiate; "
+            "split long expressions into several statements",
+        ) from None
     except Exception as exc:  # a bug in chainrule: still a CompileError, never a KeyError
         raise parsed.error(
             parsed.node,
@@ -273,8 +280,9 @@ def _bind(f: Callable, params: list[str], args: tuple, kwargs: dict) -> tuple:
             break
     if kwargs:
         bad = next(iter(kwargs))
-        raise TypeError(f"{getattr(f, '__name__', 'function')}() got an unexpected keyword "
-                        f"argument {bad!r}")
+        raise TypeError(
+            f"{getattr(f, '__name__', 'function')}() got an unexpected keyword argument {bad!r}"
+        )
     return tuple(args)
 
 
@@ -498,8 +506,9 @@ def check_grad(
         err = np.abs(ours - fd)
         bound = atol + rtol * np.abs(fd)
         if err.size and np.any(~(err <= bound)):
-            idx = np.unravel_index(int(np.argmax(np.where(np.isnan(err), np.inf, err - bound))),
-                                   fd.shape)
+            idx = np.unravel_index(
+                int(np.argmax(np.where(np.isnan(err), np.inf, err - bound))), fd.shape
+            )
             where = f"[{', '.join(map(str, idx))}]" if fd.ndim else ""
             name = params[i] if i < len(params) else str(i)
             raise AssertionError(

@@ -82,8 +82,11 @@ def _to_source(node: ast.AST) -> str:
 
 def render_expr(node: ast.AST) -> str:
     """One expression or statement as a single line of source."""
-    text = _to_source(ast.Module(body=[ast.Expr(value=node)], type_ignores=[])) \
-        if isinstance(node, ast.expr) else _to_source(node)
+    text = (
+        _to_source(ast.Module(body=[ast.Expr(value=node)], type_ignores=[]))
+        if isinstance(node, ast.expr)
+        else _to_source(node)
+    )
     return " ".join(text.split("\n")).strip()
 
 
@@ -100,7 +103,7 @@ def render(module: ast.Module) -> str:
         stripped = line.strip()
         if stripped.startswith(_COMMENT_MARK):
             indent = line[: len(line) - len(line.lstrip())]
-            index = int(stripped[len(_COMMENT_MARK):])
+            index = int(stripped[len(_COMMENT_MARK) :])
             lines.append(f"{indent}# {texts[index]}")
         else:
             lines.append(line)
@@ -112,8 +115,13 @@ def _tidy(source: str) -> str:
     out: list[str] = []
     for line in source.splitlines():
         stripped = line.lstrip()
-        if stripped.startswith("# ") and out and not out[-1].lstrip().startswith("#") \
-                and not out[-1].rstrip().endswith(":") and out[-1].strip():
+        if (
+            stripped.startswith("# ")
+            and out
+            and not out[-1].lstrip().startswith("#")
+            and not out[-1].rstrip().endswith(":")
+            and out[-1].strip()
+        ):
             out.append("")
         out.append(line)
     return "\n".join(out)

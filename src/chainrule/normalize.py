@@ -23,7 +23,6 @@ and the user's statement it came from, for comments and error positions.
 from __future__ import annotations
 
 import ast
-import copy
 import operator
 from dataclasses import dataclass, field
 from typing import Any
@@ -179,8 +178,11 @@ class Normalizer:
 
     def define(self, user_name: str) -> str:
         """A new SSA name for an assignment to `user_name`."""
-        ssa = user_name if user_name not in self.current and user_name not in self.p.params \
+        ssa = (
+            user_name
+            if user_name not in self.current and user_name not in self.p.params
             else self.names.fresh(user_name)
+        )
         if ssa == user_name:
             self.names.taken.add(ssa)
         self.current[user_name] = ssa
@@ -197,8 +199,12 @@ class Normalizer:
     def run(self) -> Function:
         node = self.p.node
         body = list(node.body)
-        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                and isinstance(body[0].value.value, str):
+        if (
+            body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             body = body[1:]
         if not body or not isinstance(body[-1], ast.Return):
             last = body[-1] if body else node
@@ -298,8 +304,7 @@ class Normalizer:
             for stmts, value in ((body, b), (orelse, e)):
                 if value is not None:  # unbound on the other path, as in Python
                     atom = ast.Name(id=value, ctx=ast.Load())
-                    copy_stmt = ast.Assign(targets=[ast.Name(id=phi, ctx=ast.Store())],
-                                           value=atom)
+                    copy_stmt = ast.Assign(targets=[ast.Name(id=phi, ctx=ast.Store())], value=atom)
                     stmts.append(annotate(copy_stmt, stmt, stmt, IDENTITY, [atom]))
             merged[name] = phi
         self.current = merged
@@ -358,8 +363,11 @@ class Normalizer:
         for elt in target.elts:
             if isinstance(elt, ast.Starred):
                 raise self.error(elt, "starred assignment (a, *b = ...) is not supported")
-        if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts) \
-                and not any(isinstance(e, ast.Starred) for e in value.elts):
+        if (
+            isinstance(value, (ast.Tuple, ast.List))
+            and len(value.elts) == len(target.elts)
+            and not any(isinstance(e, ast.Starred) for e in value.elts)
+        ):
             # evaluate every right-hand side first: `a, b = b, a` swaps
             atoms = [
                 _Frozen(self.atom(e), True) if self.varied(e) else _Frozen(self.rename(e), False)
@@ -393,8 +401,7 @@ class Normalizer:
         current = self.current.get(target.id)
         if current is not None:
             self._check_inplace_alias(stmt, target.id, current)
-        value = ast.BinOp(left=ast.Name(id=target.id, ctx=ast.Load()), op=stmt.op,
-                          right=stmt.value)
+        value = ast.BinOp(left=ast.Name(id=target.id, ctx=ast.Load()), op=stmt.op, right=stmt.value)
         ast.copy_location(value, stmt)
         self.assign_name(target.id, value)
 
@@ -402,8 +409,7 @@ class Normalizer:
         """`y += 1` mutates an array that other names may share; refuse if they do."""
         root = self.root.get(ssa, ssa)
         sharing = {
-            user for user, s in self.current.items()
-            if user != name and self.root.get(s, s) == root
+            user for user, s in self.current.items() if user != name and self.root.get(s, s) == root
         }
         later = {n for line, n in self.loads if line > stmt.lineno}
         clash = sorted(sharing & later)
@@ -421,11 +427,18 @@ class Normalizer:
             base = value.id
         elif isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name):
             base = value.value.id
-        elif isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name) \
-                and value.attr in VIEW_ATTRS:
+        elif (
+            isinstance(value, ast.Attribute)
+            and isinstance(value.value, ast.Name)
+            and value.attr in VIEW_ATTRS
+        ):
             base = value.value.id
-        elif isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) \
-                and isinstance(value.func.value, ast.Name) and value.func.attr in VIEW_ATTRS:
+        elif (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Attribute)
+            and isinstance(value.func.value, ast.Name)
+            and value.func.attr in VIEW_ATTRS
+        ):
             base = value.func.value.id
         if base is not None:
             self.root[ssa] = self.root.get(base, base)
@@ -444,8 +457,7 @@ class Normalizer:
             return folded
         if not self.varied(expr):
             name = self.names.temp()
-            stmt = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())],
-                              value=self.rename(expr))
+            stmt = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=self.rename(expr))
             self.emit(annotate(stmt, self.origin, expr))
             return ast.Name(id=name, ctx=ast.Load())
         if isinstance(expr, ast.IfExp):
@@ -483,8 +495,9 @@ class Normalizer:
 
     def index(self, expr: ast.expr) -> ast.expr:
         if isinstance(expr, ast.Slice):
-            parts = [None if p is None else self.static(p)
-                     for p in (expr.lower, expr.upper, expr.step)]
+            parts = [
+                None if p is None else self.static(p) for p in (expr.lower, expr.upper, expr.step)
+            ]
             return ast.Slice(lower=parts[0], upper=parts[1], step=parts[2])
         if isinstance(expr, ast.Tuple):
             return ast.Tuple(elts=[self.index(e) for e in expr.elts], ctx=ast.Load())
@@ -525,12 +538,17 @@ class Normalizer:
         func = expr.func
         for kw in expr.keywords:
             if kw.arg is None:
-                raise self.error(kw.value, "`**kwargs` in a call is not supported; "
-                                 "pass each keyword argument by name")
+                raise self.error(
+                    kw.value,
+                    "`**kwargs` in a call is not supported; pass each keyword argument by name",
+                )
         callee = self.p.resolve(func)
         if callee is MISSING and isinstance(func, ast.Name) and not self.p.is_local(func.id):
-            raise self.error(func, f"name {func.id!r} is not defined when the function is "
-                             "first differentiated; define it before calling the gradient")
+            raise self.error(
+                func,
+                f"name {func.id!r} is not defined when the function is "
+                "first differentiated; define it before calling the gradient",
+            )
         if callee is MISSING and isinstance(func, ast.Name):
             raise self.error(
                 func,
@@ -550,8 +568,7 @@ class Normalizer:
             )
             return op, prim, [receiver, *args], kwargs
         if callee is MISSING:
-            raise self.error(func, "this kind of call is not supported; call a function "
-                             "by name")
+            raise self.error(func, "this kind of call is not supported; call a function by name")
         args = [self.argument(a) for a in self._positional(expr)]
         kwargs = {kw.arg: self.argument(kw.value) for kw in expr.keywords}
         op = ast.Call(
@@ -564,8 +581,9 @@ class Normalizer:
     def _positional(self, expr: ast.Call) -> list[ast.expr]:
         for a in expr.args:
             if isinstance(a, ast.Starred):
-                raise self.error(a, "starred arguments (*xs) are not supported; pass each "
-                                 "argument separately")
+                raise self.error(
+                    a, "starred arguments (*xs) are not supported; pass each argument separately"
+                )
         return list(expr.args)
 
     def lower_ifexp(self, expr: ast.IfExp, target) -> None:
@@ -635,8 +653,9 @@ class _Renamer(ast.NodeTransformer):
         return self._scoped(node, {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs})
 
     def _comp(self, node):
-        bound = {n.id for g in node.generators for n in ast.walk(g.target)
-                 if isinstance(n, ast.Name)}
+        bound = {
+            n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)
+        }
         return self._scoped(node, bound)
 
     visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _comp
@@ -644,16 +663,25 @@ class _Renamer(ast.NodeTransformer):
 
 def _op_text(op: ast.operator) -> str:
     return {
-        ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**",
-        ast.MatMult: "@", ast.FloorDiv: "//", ast.Mod: "%",
+        ast.Add: "+",
+        ast.Sub: "-",
+        ast.Mult: "*",
+        ast.Div: "/",
+        ast.Pow: "**",
+        ast.MatMult: "@",
+        ast.FloorDiv: "//",
+        ast.Mod: "%",
     }.get(type(op), "op")
 
 
 def _fold_constant(expr: ast.expr) -> ast.Constant | None:
-    if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, (ast.USub, ast.UAdd)) \
-            and isinstance(expr.operand, ast.Constant) \
-            and isinstance(expr.operand.value, (int, float)) \
-            and not isinstance(expr.operand.value, bool):
+    if (
+        isinstance(expr, ast.UnaryOp)
+        and isinstance(expr.op, (ast.USub, ast.UAdd))
+        and isinstance(expr.operand, ast.Constant)
+        and isinstance(expr.operand.value, (int, float))
+        and not isinstance(expr.operand.value, bool)
+    ):
         value = expr.operand.value
         return ast.Constant(value=-value if isinstance(expr.op, ast.USub) else value)
     return None
@@ -689,8 +717,9 @@ def expr_varied(expr: ast.AST, varied: set[str], parsed: Parsed) -> bool:
     if isinstance(expr, (ast.Constant, ast.Compare)):
         return False
     if isinstance(expr, ast.UnaryOp):
-        return not isinstance(expr.op, (ast.Not, ast.Invert)) and \
-            expr_varied(expr.operand, varied, parsed)
+        return not isinstance(expr.op, (ast.Not, ast.Invert)) and expr_varied(
+            expr.operand, varied, parsed
+        )
     if isinstance(expr, ast.BinOp) and isinstance(
         expr.op, (ast.BitAnd, ast.BitOr, ast.BitXor, ast.FloorDiv, ast.LShift, ast.RShift)
     ):
@@ -734,8 +763,11 @@ def possibly_varied(parsed: Parsed, seeds: set[str]) -> set[str]:
             targets = [n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)]
             value = node.value
             if isinstance(node, ast.AugAssign):
-                value = ast.BinOp(left=ast.Name(id=targets[0], ctx=ast.Load()) if targets
-                                  else node.target, op=node.op, right=node.value)
+                value = ast.BinOp(
+                    left=ast.Name(id=targets[0], ctx=ast.Load()) if targets else node.target,
+                    op=node.op,
+                    right=node.value,
+                )
             assigns.append((targets, value))
     changed = True
     while changed:

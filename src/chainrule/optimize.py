@@ -37,7 +37,9 @@ def remove_dead_primal(primal: list[ast.stmt], live_roots: list[ast.AST]) -> lis
             for sub in ast.walk(node):
                 if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
                     read.add(sub.id)
-        dead = [s for s in _walk(primal) if _removable(s) and _stored(s) and not (_stored(s) & read)]
+        dead = [
+            s for s in _walk(primal) if _removable(s) and _stored(s) and not (_stored(s) & read)
+        ]
         if not dead:
             return primal
         ids = {id(s) for s in dead}
@@ -146,8 +148,11 @@ class ShapeClasses:
                 continue
             if rewrite:
                 _UnbroadcastRemover(self).visit(stmt)
-            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 \
-                    and isinstance(stmt.targets[0], ast.Name):
+            if (
+                isinstance(stmt, ast.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
+            ):
                 self.assign(stmt.targets[0].id, stmt.value)
             elif isinstance(stmt, ast.Assign):
                 for name in names_in(stmt.targets[0]):
@@ -170,7 +175,10 @@ class _UnbroadcastRemover(ast.NodeTransformer):
 
 
 def remove_noop_unbroadcasts(
-    params: list[str], primal: list[ast.stmt], backward: list[ast.stmt], env: dict,
+    params: list[str],
+    primal: list[ast.stmt],
+    backward: list[ast.stmt],
+    env: dict,
     grad_of: dict[str, str],
 ) -> None:
     """Rewrite `backward` in place, dropping unbroadcast calls that cannot change a shape."""

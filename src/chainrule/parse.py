@@ -119,7 +119,11 @@ def _lambda_to_def(lam: ast.Lambda) -> ast.FunctionDef:
     ret = ast.Return(value=lam.body)
     ast.copy_location(ret, lam.body)
     fn = ast.FunctionDef(
-        name="<lambda>", args=lam.args, body=[ret], decorator_list=[], returns=None,
+        name="<lambda>",
+        args=lam.args,
+        body=[ret],
+        decorator_list=[],
+        returns=None,
         type_comment=None,
     )
     if hasattr(ast.FunctionDef, "type_params"):
@@ -154,12 +158,16 @@ def _same_lambda(node: ast.Lambda, code: Any) -> bool:
     """Tell two lambdas on one line apart by their position, else their bytecode."""
     positions = getattr(code, "co_positions", None)
     if positions is not None:  # Python 3.11+: columns of every instruction
-        spans = [(p[2], p[3]) for p in positions()
-                 if p[0] == node.lineno and p[2] is not None and p[3] is not None
-                 and p[2] != p[3]]
+        spans = [
+            (p[2], p[3])
+            for p in positions()
+            if p[0] == node.lineno and p[2] is not None and p[3] is not None and p[2] != p[3]
+        ]
         if spans and node.end_col_offset is not None:
-            return node.col_offset <= min(s for s, _ in spans) and \
-                max(e for _, e in spans) <= node.end_col_offset
+            return (
+                node.col_offset <= min(s for s, _ in spans)
+                and max(e for _, e in spans) <= node.end_col_offset
+            )
     try:
         other = compile(ast.Expression(body=node), "<lambda>", "eval").co_consts[0]
     except Exception:  # pragma: no cover - defensive
@@ -252,8 +260,11 @@ def _primitive_wrapper(func: Any) -> Parsed | None:
     rule = lookup(func)
     if rule is None:
         return None
-    params = [p.name for p in rule.signature.parameters.values()
-              if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    params = [
+        p.name
+        for p in rule.signature.parameters.values()
+        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
     import math
     import types
 
@@ -268,7 +279,8 @@ def _primitive_wrapper(func: Any) -> Parsed | None:
     if found is not func:
         name = getattr(func, "__name__", "primitive")
         env = {name: func}
-    text = f"def {name.replace('.', '_')}({', '.join(params)}):\n    return {name}({', '.join(params)})\n"
+    arglist = ", ".join(params)
+    text = f"def {name.replace('.', '_')}({arglist}):\n    return {name}({arglist})\n"
     node = ast.parse(text).body[0]
     assert isinstance(node, ast.FunctionDef)
     stub = types.SimpleNamespace(__name__=node.name, __qualname__=name, __defaults__=None)

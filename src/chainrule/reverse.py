@@ -21,7 +21,6 @@ into the `grad`, `value_and_grad` or `vjp` function.
 from __future__ import annotations
 
 import ast
-import copy
 import types
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +32,6 @@ from .codegen import comment
 from .normalize import UNPACK, Function, Method, Names, clone
 from .parse import MISSING
 from .rules import Rule, display_name, is_nondifferentiable
-from .rules.arithmetic import IDENTITY
 
 
 @dataclass
@@ -109,8 +107,10 @@ class Reverser:
         return self.activity.active(name)
 
     def is_active_stmt(self, stmt: ast.stmt) -> bool:
-        return isinstance(stmt, ast.Assign) and getattr(stmt, "prim", None) is not None and any(
-            self.active(t) for t in names_in(stmt.targets[0])
+        return (
+            isinstance(stmt, ast.Assign)
+            and getattr(stmt, "prim", None) is not None
+            and any(self.active(t) for t in names_in(stmt.targets[0]))
         )
 
     # -- driving ---------------------------------------------------------
@@ -125,12 +125,23 @@ class Reverser:
             g = self.grad(param)
             if g not in self.defined:
                 backward.append(comment(f"{param} does not affect the output: its gradient is 0"))
-                zeros = self.template_call("zeros_like", np.zeros_like, [ast.Name(param, ast.Load())])
+                zeros = self.template_call(
+                    "zeros_like", np.zeros_like, [ast.Name(param, ast.Load())]
+                )
                 backward.append(_assign(g, zeros))
                 self.defined.add(g)
             grads.append(g)
-        return Adjoint(self.fn, self.wrt, self.activity, self.fn.body, backward, seed, grads,
-                       self.bindings, self.gradname)
+        return Adjoint(
+            self.fn,
+            self.wrt,
+            self.activity,
+            self.fn.body,
+            backward,
+            seed,
+            grads,
+            self.bindings,
+            self.gradname,
+        )
 
     def block(self, body: list[ast.stmt]) -> list[ast.stmt]:
         out: list[ast.stmt] = []
@@ -155,16 +166,18 @@ class Reverser:
         # value was defined before the `if` (gradients of names the branches
         # define themselves are finished inside the branch).
         primal_of = {g: n for n, g in self.gradname.items()}
-        inside = {t for s in _walk([stmt]) if isinstance(s, ast.Assign)
-                  for t in names_in(s.targets[0])}
+        inside = {
+            t for s in _walk([stmt]) if isinstance(s, ast.Assign) for t in names_in(s.targets[0])
+        }
         for g in sorted(after_body - after_else):
             if primal_of[g] not in inside:
                 orelse.append(self.zeros_for(g, primal_of[g]))
         for g in sorted(after_else - after_body):
             if primal_of[g] not in inside:
                 body.append(self.zeros_for(g, primal_of[g]))
-        self.defined = (after_body | after_else) - {self.gradname[n] for n in inside
-                                                    if n in self.gradname}
+        self.defined = (after_body | after_else) - {
+            self.gradname[n] for n in inside if n in self.gradname
+        }
         if not body and not orelse:
             return []
         return [ast.If(test=clone(stmt.test), body=body or [ast.Pass()], orelse=orelse)]
@@ -230,7 +243,9 @@ class Reverser:
         for param, value in bound.items():
             if isinstance(value, tuple) and any(isinstance(v, ast.AST) for v in value):
                 value = ast.Tuple(elts=list(value), ctx=ast.Load())  # a *args parameter
-            subst[param] = value if isinstance(value, ast.AST) else _literal(value, rule, stmt, self)
+            subst[param] = (
+                value if isinstance(value, ast.AST) else _literal(value, rule, stmt, self)
+            )
         subst[rule.result] = ast.Name(target, ast.Load())
         subst["d" + rule.result] = ast.Name(self.grad(target), ast.Load())
         outputs = {"d" + p: p for p in rule.differentiable}
@@ -270,8 +285,12 @@ class Reverser:
             self.defined = after_body | after_else
             test = _substitute(tstmt.test, subst, temps)
             return [ast.If(test=test, body=body or [ast.Pass()], orelse=orelse)]
-        if isinstance(tstmt, ast.Assign) and len(tstmt.targets) == 1 \
-                and isinstance(tstmt.targets[0], ast.Name) and tstmt.targets[0].id in outputs:
+        if (
+            isinstance(tstmt, ast.Assign)
+            and len(tstmt.targets) == 1
+            and isinstance(tstmt.targets[0], ast.Name)
+            and tstmt.targets[0].id in outputs
+        ):
             param = outputs[tstmt.targets[0].id]
             value = _substitute(tstmt.value, subst, temps)
             return self.accumulate(subst[param], value)
@@ -314,7 +333,9 @@ class Reverser:
         out: list[ast.stmt] = []
         if g not in self.summed:
             self.summed.add(g)
-            out.append(comment(f"copy gate: {name} is used more than once, so its gradients add up"))
+            out.append(
+                comment(f"copy gate: {name} is used more than once, so its gradients add up")
+            )
         total = ast.BinOp(left=ast.Name(g, ast.Load()), op=ast.Add(), right=value)
         out.append(_assign(g, total))
         return out
@@ -331,15 +352,18 @@ class Reverser:
             if g is not None and g in self.defined:
                 rows.append(ast.Name(g, ast.Load()))
             else:
-                row = ast.Subscript(value=ast.Name(source.id, ast.Load()),
-                                    slice=ast.Constant(i), ctx=ast.Load())
+                row = ast.Subscript(
+                    value=ast.Name(source.id, ast.Load()), slice=ast.Constant(i), ctx=ast.Load()
+                )
                 rows.append(self.template_call("zeros_like", np.zeros_like, [row]))
         from .runtime import unpack_grad
 
         helper = self.bindings.name_for(unpack_grad, "unpack_grad")
-        value = ast.Call(func=ast.Name(helper, ast.Load()),
-                         args=[ast.List(elts=rows, ctx=ast.Load()), ast.Name(source.id, ast.Load())],
-                         keywords=[])
+        value = ast.Call(
+            func=ast.Name(helper, ast.Load()),
+            args=[ast.List(elts=rows, ctx=ast.Load()), ast.Name(source.id, ast.Load())],
+            keywords=[],
+        )
         return self.add_to(source.id, value)
 
     def template_call(self, name: str, obj: Any, args: list[ast.expr]) -> ast.expr:
@@ -428,8 +452,7 @@ def _resolve_static_ifs(body: list[ast.stmt], subst: dict[str, ast.expr]) -> lis
                     env[n] = value
             try:  # names that are not literals raise NameError, unless short-circuited
                 test = ast.fix_missing_locations(ast.Expression(stmt.test))
-                chosen = bool(eval(compile(test, "<rule>", "eval"),
-                                   {"__builtins__": {}}, env))
+                chosen = bool(eval(compile(test, "<rule>", "eval"), {"__builtins__": {}}, env))
                 static = True
             except Exception:
                 static = False
@@ -450,8 +473,12 @@ class _LiteralMarker(ast.NodeTransformer):
 
     def visit_Call(self, node: ast.Call) -> ast.expr:
         self.generic_visit(node)
-        if isinstance(node.func, ast.Name) and node.func.id == "literal" and len(node.args) == 1 \
-                and isinstance(node.args[0], ast.Name):
+        if (
+            isinstance(node.func, ast.Name)
+            and node.func.id == "literal"
+            and len(node.args) == 1
+            and isinstance(node.args[0], ast.Name)
+        ):
             name = node.args[0].id
             is_lit = name in self.subst and _static_value(self.subst[name]) is not MISSING
             return ast.copy_location(ast.Constant(is_lit), node)
@@ -531,7 +558,7 @@ def _no_rule_message(prim: Any) -> str:
     name = display_name(prim)
     if name.startswith("ndarray."):
         return (
-            f"the array method .{name[len('ndarray.'):]}() has no derivative rule; use a "
+            f"the array method .{name[len('ndarray.') :]}() has no derivative rule; use a "
             "NumPy function that has one, or register a rule with chainrule.adjoint"
         )
     if isinstance(prim, types.FunctionType):
@@ -569,8 +596,7 @@ def emit_function(adj: Adjoint, mode: str, argnums_is_tuple: bool) -> ast.Functi
     wrt_text = ", ".join(adj.wrt)
     returns = [ast.Name(g, ast.Load()) for g in adj.grads]
     grads_value: ast.expr = (
-        ast.Tuple(elts=returns, ctx=ast.Load()) if argnums_is_tuple or mode == "vjp"
-        else returns[0]
+        ast.Tuple(elts=returns, ctx=ast.Load()) if argnums_is_tuple or mode == "vjp" else returns[0]
     )
     doc = {
         "grad": f"Gradient of {parsed.func.__name__} with respect to {wrt_text}.",
@@ -589,20 +615,37 @@ def emit_function(adj: Adjoint, mode: str, argnums_is_tuple: bool) -> ast.Functi
         inner.extend(adj.backward)
         inner.append(ast.Return(value=grads_value))
         backward_name = fn.names.fresh("backward")
-        args = ast.arguments(posonlyargs=[], args=[ast.arg(arg=adj.seed_name)], vararg=None,
-                             kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
+        args = ast.arguments(
+            posonlyargs=[],
+            args=[ast.arg(arg=adj.seed_name)],
+            vararg=None,
+            kwonlyargs=[],
+            kw_defaults=[],
+            kwarg=None,
+            defaults=[],
+        )
         inner_def = _funcdef(backward_name, args, inner)
         body.append(inner_def)
-        body.append(ast.Return(value=ast.Tuple(elts=[result, ast.Name(backward_name, ast.Load())],
-                                               ctx=ast.Load())))
+        body.append(
+            ast.Return(
+                value=ast.Tuple(elts=[result, ast.Name(backward_name, ast.Load())], ctx=ast.Load())
+            )
+        )
     else:
         from .runtime import seed_gradient
 
         seed = adj.bindings.name_for(seed_gradient, "seed_gradient")
-        body.append(comment("backward pass: start from dL/dL = 1 and apply the chain rule "
-                            "backwards, last statement first"))
-        body.append(_assign(adj.seed_name, ast.Call(func=ast.Name(seed, ast.Load()),
-                                                    args=[result], keywords=[])))
+        body.append(
+            comment(
+                "backward pass: start from dL/dL = 1 and apply the chain rule "
+                "backwards, last statement first"
+            )
+        )
+        body.append(
+            _assign(
+                adj.seed_name, ast.Call(func=ast.Name(seed, ast.Load()), args=[result], keywords=[])
+            )
+        )
         body.extend(adj.backward)
         value: ast.expr = grads_value
         if mode == "value_and_grad":
@@ -615,8 +658,9 @@ def emit_function(adj: Adjoint, mode: str, argnums_is_tuple: bool) -> ast.Functi
 
 
 def _funcdef(name: str, args: ast.arguments, body: list[ast.stmt]) -> ast.FunctionDef:
-    node = ast.FunctionDef(name=name, args=args, body=body, decorator_list=[], returns=None,
-                           type_comment=None)
+    node = ast.FunctionDef(
+        name=name, args=args, body=body, decorator_list=[], returns=None, type_comment=None
+    )
     if hasattr(ast.FunctionDef, "type_params"):
         node.type_params = []
     return node

@@ -22,7 +22,8 @@ Templates may branch on parameters whose value is a literal at the call site
 chosen branch is inlined.  `literal(p)` in a test is True when `p` is a
 literal at the call site, so `if literal(y) and y == 2:` specialises `x ** 2`
 without ever testing an array's truth at run time.  Tests that are not
-decided at compile time stay in the generated code as ordinary `if`s.  Other names a template uses (`np`, `unbroadcast`)
+decided at compile time stay in the generated code as ordinary `if`s.
+Other names a template uses (`np`, `unbroadcast`)
 are resolved in the module where the template was written, and the generated
 code gets bindings for them.
 
@@ -163,7 +164,7 @@ def _check_against_primitive(primitive: Any, sig: inspect.Signature, template: C
     has_varargs = any(p.kind == p.VAR_POSITIONAL for p in values)
     required = [p for p in positional if p.default is p.empty]
     tmpl = [p for p in sig.parameters.values() if p.kind != p.VAR_POSITIONAL]
-    extra = tmpl[len(positional):]
+    extra = tmpl[len(positional) :]
     if len(tmpl) < len(required) or (
         not has_varargs and any(p.name not in keyword_only for p in extra)
     ):

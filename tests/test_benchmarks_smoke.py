@@ -1,0 +1,56 @@
+"""The benchmark scripts run and print their tables (no timing is asserted)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks"
+WORKLOADS = ["mlp_tiny", "mlp_softmax", "logreg", "logreg_stable"]
+
+
+def run(*args):
+    return subprocess.run(
+        [sys.executable, *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_bench_core_quick_prints_the_table_and_json(tmp_path):
+    out_json = tmp_path / "bench.json"
+    proc = run(BENCH / "bench_core.py", "--quick", "--json", out_json)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = proc.stdout
+    assert "== ratios of median times" in text
+    assert "cr/hand" in text
+    for name in WORKLOADS:
+        assert f"== {name}:" in text
+    assert text.count("gradients agree: yes") == len(WORKLOADS)
+    assert "MISMATCH" not in text
+    for contender in ("forward f(...)", "chainrule grad", "hand-written fwd+bwd"):
+        assert contender in text
+
+    data = json.loads(out_json.read_text())
+    assert set(data["workloads"]) == set(WORKLOADS)
+    for entry in data["workloads"].values():
+        assert entry["gradients_agree"] is True
+        times = entry["times"]
+        assert {"forward f(...)", "chainrule grad", "hand-written fwd+bwd"} <= set(times)
+        assert all(t["median_us"] > 0 for t in times.values())
+        assert entry["ratios"]["cr/hand"] > 0
+
+
+def test_bench_core_rejects_unknown_workload():
+    proc = run(BENCH / "bench_core.py", "--quick", "--only", "no_such_workload")
+    assert proc.returncode == 2
+    assert "unknown workload" in proc.stderr
+
+
+def test_profile_generated_runs():
+    proc = run(
+        BENCH / "profile_generated.py", "mlp_tiny", "--hand", "--rounds", "1", "--batch-ms", "0.2"
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "chainrule's generated gradient, by statement" in proc.stdout
+    assert "hand-written fwd+bwd, by statement" in proc.stdout
+    assert "matmul" in proc.stdout  # the rule notes are shown next to the statements
