@@ -111,3 +111,116 @@ def analyze(fn: Function, wrt: list[str]) -> Activity:
 
 def signature_text(rule: Rule) -> str:
     return f"{rule.name}{inspect.Signature(list(rule.signature.parameters.values()))}"
+
+
+# -- outputs that are scalars by construction ----------------------------------------
+
+
+def _full_reductions() -> set[int]:
+    import numpy as np
+
+    funcs = [
+        np.sum,
+        np.mean,
+        np.max,
+        np.min,
+        np.amax,
+        np.amin,
+        np.prod,
+        np.var,
+        np.std,
+        np.nansum,
+        np.vdot,
+        np.linalg.norm,
+    ]
+    methods = ["sum", "mean", "max", "min", "prod", "var", "std"]
+    return {id(f) for f in funcs} | {id(getattr(np.ndarray, m)) for m in methods}
+
+
+_FULL_REDUCTIONS: set[int] = set()
+
+
+def _literal_is(expr: Any, value: Any) -> bool:
+    return isinstance(expr, ast.Constant) and expr.value is value
+
+
+def known_scalar(fn: Function, name: str) -> bool:
+    """Is `name` a scalar whatever the argument shapes?  (A full reduction, math.*, ...)
+
+    Then grad can seed its gradient with the constant 1.0: no run-time check
+    is needed, and the output itself need not be computed at all.
+    """
+    return name in scalar_names(fn)
+
+
+def scalar_names(fn: Function) -> set[str]:
+    """All names that are scalars by construction (see known_scalar)."""
+    if not _FULL_REDUCTIONS:
+        _FULL_REDUCTIONS.update(_full_reductions())
+    defs: dict[str, list[ast.stmt]] = {}
+    for stmt in walk_statements(fn.body):
+        for t in targets_of(stmt):
+            defs.setdefault(t, []).append(stmt)
+    seen: dict[str, bool] = {}
+
+    def scalar_atom(expr: ast.expr) -> bool:
+        if isinstance(expr, ast.Constant):
+            return type(expr.value) in (int, float)
+        return isinstance(expr, ast.Name) and scalar_name(expr.id)
+
+    def scalar_name(n: str) -> bool:
+        if n in seen:
+            return seen[n]
+        seen[n] = False  # cycles (none in SSA) and unknowns are not scalar
+        stmts = defs.get(n, [])
+        seen[n] = bool(stmts) and all(scalar_stmt(s) for s in stmts)
+        return seen[n]
+
+    def scalar_stmt(stmt: ast.stmt) -> bool:
+        if (
+            not isinstance(stmt, ast.Assign)
+            or len(stmt.targets) != 1
+            or not isinstance(stmt.targets[0], ast.Name)
+        ):
+            return False
+        prim = getattr(stmt, "prim", None)
+        value = stmt.value
+        if prim is None:  # inert: sizes such as X.shape[0], x.size, len(xs) are ints
+            return _is_size(value)
+        if isinstance(value, (ast.BinOp, ast.UnaryOp)) or prim is IDENTITY:
+            args = stmt.args  # type: ignore[attr-defined]
+            return bool(args) and all(scalar_atom(a) for a in args)
+        if id(prim) in _FULL_REDUCTIONS:
+            kwargs = stmt.kwargs  # type: ignore[attr-defined]
+            args = stmt.args  # type: ignore[attr-defined]
+            axis = kwargs.get("axis", args[1] if len(args) > 1 else None)
+            if prim is _numpy_vdot():
+                return True
+            if axis is not None and not _literal_is(axis, None):
+                return False
+            keepdims = kwargs.get("keepdims")
+            return keepdims is None or _literal_is(keepdims, False)
+        module = getattr(prim, "__module__", None)
+        return module == "math" or prim is float
+
+    return {n for n in defs if scalar_name(n)}
+
+
+def _numpy_vdot() -> Any:
+    import numpy as np
+
+    return np.vdot
+
+
+def _is_size(expr: ast.expr) -> bool:
+    if isinstance(expr, ast.Attribute):
+        return expr.attr in ("size", "ndim")
+    if isinstance(expr, ast.Subscript) and isinstance(expr.value, ast.Attribute):
+        return (
+            expr.value.attr == "shape"
+            and isinstance(expr.slice, ast.Constant)
+            and type(expr.slice.value) is int
+        )
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name):
+        return expr.func.id == "len" and len(expr.args) == 1
+    return isinstance(expr, ast.Constant) and type(expr.value) in (int, float)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .analyze import scalar_names
 from .codegen import build_function, renderer
 from .errors import CompileError
 from .normalize import normalize
@@ -145,7 +146,11 @@ def _transform(parsed, f, params, wrt, argnums, mode, as_tuple, per_function, ke
     funcdef.body = [s for s in funcdef.body if id(s) not in primal_ids or id(s) in kept]
     env = {**parsed.globals, **adj.bindings.cells}
     grad_of = {g: n for n, g in adj.gradname.items()}
-    remove_noop_unbroadcasts(params, primal, adj.backward, env, grad_of)
+    scalars = scalar_names(adj.fn)
+    remove_noop_unbroadcasts(params, primal, adj.backward, env, grad_of, scalars)
+    primal = remove_dead_primal(primal, [s for s in funcdef.body if id(s) not in primal_ids])
+    kept = {id(s) for s in primal}
+    funcdef.body = [s for s in funcdef.body if id(s) not in primal_ids or id(s) in kept]
     fold_constants(adj.backward)
     module = ast.Module(body=[funcdef], type_ignores=[])
     ast.fix_missing_locations(module)
@@ -340,15 +345,41 @@ class _Transformed:
         if not self.as_tuple:
             return _returned(grads, args[self.argnums[0]])
         out: list = []
-        for g, i in zip(grads, self.argnums):
-            g = _returned(g, args[i])
-            if type(g) is np.ndarray:  # two arguments must not share one gradient array
-                for other in out:
+        for g, i in zip(grads, self.argnums):  # _returned, inlined: this is per call
+            x = args[i]
+            tx = type(x)
+            if tx is np.ndarray:
+                if (
+                    type(g) is not np.ndarray
+                    or g.shape != x.shape
+                    or (g.base is not None and not g.flags.writeable)
+                ):
+                    g = _shape_gradient(g, x)
+                for other in out:  # two arguments must not share one gradient array
                     if other is g:
                         g = g.copy()
                         break
+            elif tx is float:
+                g = float(g)
+            else:
+                g = _shape_gradient(g, x)
             out.append(g)
         return tuple(out)
+
+    def _args(self, args: tuple, kwargs: dict) -> tuple[Compiled, tuple]:
+        """The compiled function and checked arguments; the common case stays cheap."""
+        compiled = self._compiled
+        if compiled is not None and not kwargs:
+            try:
+                for i in self.argnums:
+                    a = args[i]
+                    if type(a) is not float and (type(a) is not np.ndarray or a.dtype.kind != "f"):
+                        break
+                else:
+                    return compiled, args
+            except IndexError:
+                pass
+        return self._prepare(args, kwargs)
 
     def __repr__(self) -> str:
         return f"<chainrule {self.mode} of {getattr(self.fun, '__qualname__', self.fun)!r}>"
@@ -358,7 +389,7 @@ class GradFunction(_Transformed):
     mode = "grad"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        compiled, args = self._prepare(args, kwargs)
+        compiled, args = self._args(args, kwargs)
         return self._finish(compiled.function(*args), args)
 
 
@@ -366,7 +397,7 @@ class ValueAndGradFunction(_Transformed):
     mode = "value_and_grad"
 
     def __call__(self, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        compiled, args = self._prepare(args, kwargs)
+        compiled, args = self._args(args, kwargs)
         value, grads = compiled.function(*args)
         return value, self._finish(grads, args)
 

@@ -87,6 +87,9 @@ class ShapeClasses:
         self.env = env  # names -> objects, to recognise NumPy ufuncs
         self.grad_of = grad_of  # gradient name -> primal name
         self.cls: dict[str, object] = {}
+        self.fixed: set[str] = set()  # names whose class is known in advance
+        self.rep: dict[object, str] = {}  # class -> its first name outside any branch
+        self.depth = 0
 
     def resolve(self, expr: ast.expr) -> object:
         if isinstance(expr, ast.Name):
@@ -133,18 +136,24 @@ class ShapeClasses:
         return None
 
     def assign(self, name: str, value: ast.expr) -> None:
+        if name in self.fixed:
+            return
         primal = self.grad_of.get(name)
         known = self.cls.get(primal) if primal is not None else self.of(value)
         previous = self.cls.get(name)
         if previous is not None and known is not previous:
             known = None  # assigned in two branches with different shapes
-        self.cls[name] = known if known is not None and known is not _SCALAR else object()
+        self.cls[name] = known if known is not None else object()
+        if self.depth == 0 and primal is None:
+            self.rep.setdefault(self.cls[name], name)
 
     def visit(self, body: list[ast.stmt], rewrite: bool) -> None:
         for stmt in body:
             if isinstance(stmt, ast.If):
+                self.depth += 1
                 self.visit(stmt.body, rewrite)
                 self.visit(stmt.orelse, rewrite)
+                self.depth -= 1
                 continue
             if rewrite:
                 _UnbroadcastRemover(self).visit(stmt)
@@ -171,7 +180,32 @@ class _UnbroadcastRemover(ast.NodeTransformer):
             cg, cx = self.classes.of(g), self.classes.of(x)
             if cg is not None and cg is cx:
                 return g
+        # Arguments read only for their shape can name the earliest value of that
+        # shape instead, so that the value itself may turn out to be dead (e.g. a
+        # loss term that grad never needs).
+        for position in _shape_only_positions(func):
+            if position < len(node.args) and isinstance(node.args[position], ast.Name):
+                rep = self.classes.rep.get(self.classes.of(node.args[position]))
+                if rep is not None and rep != node.args[position].id:
+                    node.args[position] = ast.Name(rep, ast.Load())
         return node
+
+
+def _shape_only_positions(func: object) -> tuple[int, ...]:
+    """Positions of arguments that `func` reads only for their shape."""
+    from . import runtime
+
+    if func is None:
+        return ()
+    table = {
+        id(np.shape): (0,),
+        id(np.size): (0,),
+        id(np.ndim): (0,),
+        id(runtime.unbroadcast): (1,),
+        id(runtime.expand_to): (1,),
+        id(runtime.restore_axes): (1,),
+    }
+    return table.get(id(func), ())
 
 
 def remove_noop_unbroadcasts(
@@ -180,11 +214,16 @@ def remove_noop_unbroadcasts(
     backward: list[ast.stmt],
     env: dict,
     grad_of: dict[str, str],
+    scalars: set[str] | frozenset[str] = frozenset(),
 ) -> None:
     """Rewrite `backward` in place, dropping unbroadcast calls that cannot change a shape."""
     classes = ShapeClasses(env, grad_of)
     for p in params:
         classes.cls[p] = object()
+        classes.rep[classes.cls[p]] = p
+    for name in scalars:  # shape () by construction (full reductions, sizes, math.*)
+        classes.cls[name] = _SCALAR
+        classes.fixed.add(name)
     classes.visit(primal, rewrite=False)
     classes.visit(backward, rewrite=True)
 

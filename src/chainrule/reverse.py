@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .analyze import Activity, analyze, bind, names_in, rule_for
+from .analyze import Activity, analyze, bind, known_scalar, names_in, rule_for
 from .codegen import comment
 from .normalize import UNPACK, Function, Method, Names, clone
 from .parse import MISSING
@@ -634,18 +634,18 @@ def emit_function(adj: Adjoint, mode: str, argnums_is_tuple: bool) -> ast.Functi
     else:
         from .runtime import seed_gradient
 
-        seed = adj.bindings.name_for(seed_gradient, "seed_gradient")
         body.append(
             comment(
                 "backward pass: start from dL/dL = 1 and apply the chain rule "
                 "backwards, last statement first"
             )
         )
-        body.append(
-            _assign(
-                adj.seed_name, ast.Call(func=ast.Name(seed, ast.Load()), args=[result], keywords=[])
-            )
-        )
+        if isinstance(result, ast.Name) and known_scalar(fn, result.id):
+            seed_value: ast.expr = ast.Constant(1.0)  # a scalar by construction: no check
+        else:
+            seed = adj.bindings.name_for(seed_gradient, "seed_gradient")
+            seed_value = ast.Call(func=ast.Name(seed, ast.Load()), args=[result], keywords=[])
+        body.append(_assign(adj.seed_name, seed_value))
         body.extend(adj.backward)
         value: ast.expr = grads_value
         if mode == "value_and_grad":

@@ -50,15 +50,12 @@ def unbroadcast(g, x):
     NumPy broadcasting copies `x` along new or size-1 axes; the copy gate says
     the gradient of a copied value is the sum of the copies' gradients.
     """
-    try:
-        if g.shape == x.shape:  # the common case, kept as cheap as possible
-            return g
-    except AttributeError:
-        pass
-    shape = getattr(x, "shape", ())
+    shape = getattr(x, "shape", ())  # Python floats have no shape: ()
     gshape = getattr(g, "shape", ())
     if gshape == shape:
         return g
+    if not shape:  # a scalar was broadcast against everything: sum it all
+        return g.sum()
     extra = len(gshape) - len(shape)
     if extra > 0:
         g = np.sum(g, axis=tuple(range(extra)))

@@ -162,16 +162,16 @@ def log1p(y, x):
 
 @adjoint(np.logaddexp)
 def logaddexp(z, x1, x2):
-    "logaddexp: each input receives the gradient times its softmax weight exp(x - z)"
-    dx1 = unbroadcast(dz * np.exp(x1 - z), x1)
-    dx2 = unbroadcast(dz * np.exp(x2 - z), x2)
+    "logaddexp: each input receives the gradient times its softmax weight"
+    dx1 = unbroadcast(dz / (1 + np.exp(x2 - x1)), x1)
+    dx2 = unbroadcast(dz / (1 + np.exp(x1 - x2)), x2)
 
 
 @adjoint(np.logaddexp2)
 def logaddexp2(z, x1, x2):
-    "logaddexp2: each input receives the gradient times its weight 2**(x - z)"
-    dx1 = unbroadcast(dz * np.exp2(x1 - z), x1)
-    dx2 = unbroadcast(dz * np.exp2(x2 - z), x2)
+    "logaddexp2: each input receives the gradient times its weight 1 / (1 + 2**(other - x))"
+    dx1 = unbroadcast(dz / (1 + np.exp2(x2 - x1)), x1)
+    dx2 = unbroadcast(dz / (1 + np.exp2(x1 - x2)), x2)
 
 
 # -- powers and roots -----------------------------------------------------------------

@@ -21,7 +21,7 @@ from .arithmetic import numpy_attrs
 def sum_(y, a, axis=None, *, keepdims=False):
     "sum: every summed element receives the output's gradient"
     if axis is None:
-        da = np.broadcast_to(dy, np.shape(a))
+        da = np.full(np.shape(a), dy)
     elif literal(keepdims) and not keepdims:
         da = expand_to(dy, a, axis)
     else:
@@ -41,7 +41,7 @@ def nansum(y, a, axis=None, *, keepdims=False):
 def mean(y, a, axis=None, *, keepdims=False):
     "mean: every element receives the gradient divided by the number averaged"
     if axis is None:
-        da = np.broadcast_to(dy / np.size(a), np.shape(a))
+        da = np.full(np.shape(a), dy / np.size(a))
     elif literal(keepdims) and not keepdims:
         da = expand_to(dy / (np.size(a) // np.size(y)), a, axis)
     else:
