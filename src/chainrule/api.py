@@ -318,18 +318,10 @@ class _Transformed:
         return self.compiled().source
 
     def _prepare(self, args: tuple, kwargs: dict) -> tuple[Compiled, tuple]:
+        """The slow path of `_args`: compile, bind keywords, check and promote arguments."""
         compiled = self._compiled or self.compiled()
         if kwargs:
             args = _bind(self.fun, compiled.params, args, kwargs)
-        try:
-            for i in self.argnums:  # fast path: floats and float arrays pass untouched
-                a = args[i]
-                if type(a) is not float and (type(a) is not np.ndarray or a.dtype.kind != "f"):
-                    break
-            else:
-                return compiled, args
-        except IndexError:
-            pass
         args = list(args)
         for i in self.argnums:
             if i >= len(args):
