@@ -1,1 +1,28 @@
-"""Rules: indexing (filled in below)."""
+"""Rules for reading parts of arrays: subscripts x[...] and np.take.
+
+An indexing result is a copy of some of x's elements, so the gradient is dy
+written back to the positions it was read from, zero elsewhere.  Integer-array
+indices may read one position several times; its gradients then add up
+(np.add.at, never a plain assignment, which would keep only the last one).
+Indices themselves carry no gradient: the compiler refuses an index computed
+from a differentiated value.
+"""
+
+import operator
+
+import numpy as np
+
+from ..runtime import index_grad, take_grad
+from . import adjoint
+
+
+@adjoint(operator.getitem)
+def getitem(y, x, index):
+    "indexing: dy goes back to the positions it was read from, zeros elsewhere"
+    dx = index_grad(dy, x, np.s_[index])
+
+
+@adjoint(np.take, np.ndarray.take)
+def take(y, a, indices, axis=None, out=None, mode="raise"):
+    "take: dy goes back to the positions it was taken from (repeats add up)"
+    da = take_grad(dy, a, indices, axis, mode)

@@ -1,1 +1,113 @@
-"""Rules: linalg (filled in below)."""
+"""Rules for products and linear algebra: dot, outer, inner, tensordot, einsum, trace,
+diagonal, det, slogdet, inv, solve and norm.  (`@` / np.matmul live in arithmetic.py.)
+
+A product is linear in each operand, so each operand's gradient is the same
+kind of product of the output's gradient with the other operand: for
+z = x @ y, dx = dz @ y.T.  Rules whose shape bookkeeping would not fit in one
+readable line call helpers from runtime.py.
+"""
+
+import numpy as np
+
+from ..runtime import (
+    diagonal_grad,
+    dot_grad_left,
+    dot_grad_right,
+    einsum_grad,
+    inner_grad_left,
+    inner_grad_right,
+    norm_grad,
+    restore_axes,
+    solve_grad_a,
+    solve_transposed,
+    tensordot_grad_left,
+    tensordot_grad_right,
+    unbroadcast,
+)
+from . import adjoint, literal
+
+
+@adjoint(np.dot, np.ndarray.dot)
+def dot(z, a, b, out=None):
+    "dot product: da = dz @ b.T and db = a.T @ dz (summed over the contracted axis)"
+    da = dot_grad_left(dz, a, b)
+    db = dot_grad_right(dz, a, b)
+
+
+@adjoint(np.outer)
+def outer(z, a, b, out=None):
+    "outer product z[i, j] = a[i] b[j]: da = dz @ b and db = a @ dz"
+    da = np.reshape(dz @ np.ravel(b), np.shape(a))
+    db = np.reshape(np.ravel(a) @ dz, np.shape(b))
+
+
+@adjoint(np.inner)
+def inner(z, a, b):
+    "inner product over the last axes: each side gets dz times the other"
+    da = inner_grad_left(dz, a, b)
+    db = inner_grad_right(dz, a, b)
+
+
+@adjoint(np.tensordot)
+def tensordot(z, a, b, axes=2):
+    "tensordot: each side gets dz contracted with the other over the free axes"
+    da = tensordot_grad_left(dz, a, b, axes)
+    db = tensordot_grad_right(dz, a, b, axes)
+
+
+@adjoint(np.einsum)
+def einsum(y, subscripts, *operands, optimize=False):
+    "einsum: each operand's gradient is the einsum of dy with the other operands"
+    doperands = einsum_grad(dy, subscripts, operands)
+    # np.einsum(x, [0, 1], ...) passes an operand as `subscripts`: einsum_grad refuses it
+    dsubscripts = einsum_grad(dy, subscripts, operands)
+
+
+@adjoint(np.trace, np.ndarray.trace)
+def trace(y, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    "trace: the gradient is dy on the summed diagonal and 0 elsewhere"
+    da = diagonal_grad(np.expand_dims(dy, -1), a, offset, axis1, axis2)
+
+
+@adjoint(np.diagonal, np.ndarray.diagonal)
+def diagonal(y, a, offset=0, axis1=0, axis2=1):
+    "diagonal: dy goes back onto the diagonal it was read from, 0 elsewhere"
+    da = diagonal_grad(dy, a, offset, axis1, axis2)
+
+
+@adjoint(np.linalg.det)
+def det(y, a):
+    "determinant (Jacobi's formula): d det(A) = det(A) inv(A).T"
+    da = (dy * y)[..., None, None] * np.linalg.inv(a).swapaxes(-1, -2)
+
+
+@adjoint(np.linalg.inv)
+def inv(y, a):
+    "matrix inverse: d inv(A) = -inv(A) dA inv(A), so dA = -inv(A).T @ dy @ inv(A).T"
+    yT = np.swapaxes(y, -1, -2)
+    da = -(yT @ dy @ yT)
+
+
+@adjoint(np.linalg.solve)
+def solve(x, a, b):
+    "linear solve x = inv(A) b: db = inv(A).T dx and dA = -db x.T"
+    g = solve_transposed(a, b, dx)
+    db = unbroadcast(g, b)
+    da = solve_grad_a(g, a, b, x)
+
+
+@adjoint(np.linalg.norm)
+def norm(y, x, ord=None, axis=None, keepdims=False):
+    "norm: the 2-norm's gradient is x / norm(x), 0 at x = 0 (norm_grad has the other ords)"
+    if literal(ord) and ord is None and literal(axis) and axis is None:
+        dx = dy * x / np.where(y == 0, 1, y)
+    elif literal(ord) and ord is None:
+        dx = restore_axes(dy / np.where(y == 0, 1, y), x, axis, keepdims) * x
+    else:
+        dx = norm_grad(dy, x, y, ord, axis, keepdims)
+
+
+@adjoint(np.linalg.slogdet)
+def slogdet(y, a):
+    "log-determinant: d log|det A| = inv(A).T (the sign is piecewise constant)"
+    da = dy[1][..., None, None] * np.linalg.inv(a).swapaxes(-1, -2)
