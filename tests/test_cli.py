@@ -48,9 +48,9 @@ def loss(W, b, x):
     return np.tanh(z) @ np.tanh(z)
 
 
-def looped(x):
+def guarded(x):
     s = 0.0
-    for i in range(3):
+    with open(__file__):
         s = s + x
     return s
 
@@ -225,14 +225,14 @@ def test_target_without_function(model):
 
 
 def test_compile_error_points_at_the_line(model):
-    proc = run("show", f"{model}:looped")
-    assert_short_error(proc, f"{model}:13:", "`for` loops are not supported")
+    proc = run("show", f"{model}:guarded")
+    assert_short_error(proc, f"{model}:13:", "`with` blocks are not supported")
     assert proc.returncode == 1
     lines = proc.stderr.splitlines()
-    # the offending line, then a caret under the `for`
-    assert lines[-2].strip() == "for i in range(3):"
+    # the offending line, then a caret under the `with`
+    assert lines[-2].strip() == "with open(__file__):"
     assert lines[-1].strip() == "^"
-    assert lines[-1].index("^") == lines[-2].index("for")
+    assert lines[-1].index("^") == lines[-2].index("with")
 
 
 def test_compile_error_for_a_call_to_a_user_function(model):

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .normalize import UNPACK, Function, Method
 from .rules import Rule, is_nondifferentiable, lookup
 from .rules.arithmetic import IDENTITY
@@ -90,22 +92,40 @@ def differentiable_inputs(stmt: ast.stmt) -> list[str]:
 
 
 def walk_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Every statement, depth first, in program order (into branches and loops)."""
     for stmt in body:
         yield stmt
         if isinstance(stmt, ast.If):
             yield from walk_statements(stmt.body)
             yield from walk_statements(stmt.orelse)
+        elif isinstance(stmt, (ast.For, ast.While)):
+            yield from walk_statements(stmt.body)
 
 
 def analyze(fn: Function, wrt: list[str]) -> Activity:
+    """Varied (forward) and useful (backward) names.
+
+    In straight-line SSA code one pass each suffices; loop-carried copies
+    (`h_1 = h_2` at the end of a body, read at its start) need a fixpoint.
+    """
+    statements = list(walk_statements(fn.body))
+    edges = [(targets_of(s), differentiable_inputs(s)) for s in statements]
     varied = set(wrt)
-    for stmt in walk_statements(fn.body):  # forward: definitions come before uses
-        if any(n in varied for n in differentiable_inputs(stmt)):
-            varied.update(targets_of(stmt))
+    changed = True
+    while changed:
+        changed = False
+        for targets, inputs in edges:
+            if any(n in varied for n in inputs) and not set(targets) <= varied:
+                varied.update(targets)
+                changed = True
     useful: set[str] = set(names_in(fn.result))
-    for stmt in reversed(list(walk_statements(fn.body))):
-        if any(t in useful for t in targets_of(stmt)):
-            useful.update(differentiable_inputs(stmt))
+    changed = True
+    while changed:
+        changed = False
+        for targets, inputs in reversed(edges):
+            if any(t in useful for t in targets) and not set(inputs) <= useful:
+                useful.update(inputs)
+                changed = True
     return Activity(varied, useful)
 
 
@@ -144,37 +164,44 @@ def _literal_is(expr: Any, value: Any) -> bool:
     return isinstance(expr, ast.Constant) and expr.value is value
 
 
-def known_scalar(fn: Function, name: str) -> bool:
+def known_scalar(fn: Function, name: str, scalar_params: frozenset[str] = frozenset()) -> bool:
     """Is `name` a scalar whatever the argument shapes?  (A full reduction, math.*, ...)
 
     Then grad can seed its gradient with the constant 1.0: no run-time check
     is needed, and the output itself need not be computed at all.
     """
-    return name in scalar_names(fn)
+    return name in scalar_names(fn, scalar_params)
 
 
-def scalar_names(fn: Function) -> set[str]:
-    """All names that are scalars by construction (see known_scalar)."""
+def scalar_names(fn: Function, scalar_params: frozenset[str] = frozenset()) -> set[str]:
+    """All names that are scalars by construction (see known_scalar).
+
+    `scalar_params` are parameters known to be scalars (the first call's
+    floats, for a variant specialised on them).  This is a greatest fixpoint,
+    so values carried around a loop stay scalars when everything feeding them is.
+    """
     if not _FULL_REDUCTIONS:
         _FULL_REDUCTIONS.update(_full_reductions())
     defs: dict[str, list[ast.stmt]] = {}
     for stmt in walk_statements(fn.body):
         for t in targets_of(stmt):
             defs.setdefault(t, []).append(stmt)
-    seen: dict[str, bool] = {}
+    scalars = set(defs) | set(scalar_params)
+    for stmt in walk_statements(fn.body):  # range() loop variables are ints
+        if isinstance(stmt, ast.For) and getattr(stmt, "range_loop", False):
+            scalars.update(names_in(stmt.target))
+
+    def inert_scalar(expr: ast.expr) -> bool:
+        if isinstance(expr, ast.BinOp) and not isinstance(expr.op, ast.MatMult):
+            return inert_scalar(expr.left) and inert_scalar(expr.right)
+        if isinstance(expr, ast.UnaryOp):
+            return inert_scalar(expr.operand)
+        return scalar_atom(expr) or _is_size(expr)
 
     def scalar_atom(expr: ast.expr) -> bool:
         if isinstance(expr, ast.Constant):
             return type(expr.value) in (int, float)
-        return isinstance(expr, ast.Name) and scalar_name(expr.id)
-
-    def scalar_name(n: str) -> bool:
-        if n in seen:
-            return seen[n]
-        seen[n] = False  # cycles (none in SSA) and unknowns are not scalar
-        stmts = defs.get(n, [])
-        seen[n] = bool(stmts) and all(scalar_stmt(s) for s in stmts)
-        return seen[n]
+        return isinstance(expr, ast.Name) and expr.id in scalars
 
     def scalar_stmt(stmt: ast.stmt) -> bool:
         if (
@@ -185,11 +212,13 @@ def scalar_names(fn: Function) -> set[str]:
             return False
         prim = getattr(stmt, "prim", None)
         value = stmt.value
-        if prim is None:  # inert: sizes such as X.shape[0], x.size, len(xs) are ints
-            return _is_size(value)
+        if prim is None:  # inert: sizes (X.shape[0], len(xs)) and arithmetic on scalars
+            return inert_scalar(value)
+        args = stmt.args  # type: ignore[attr-defined]
         if isinstance(value, (ast.BinOp, ast.UnaryOp)) or prim is IDENTITY:
-            args = stmt.args  # type: ignore[attr-defined]
             return bool(args) and all(scalar_atom(a) for a in args)
+        if isinstance(prim, np.ufunc) and prim.nout == 1 and not stmt.kwargs:  # type: ignore
+            return len(args) == prim.nin and all(scalar_atom(a) for a in args)
         if id(prim) in _FULL_REDUCTIONS:
             kwargs = stmt.kwargs  # type: ignore[attr-defined]
             args = stmt.args  # type: ignore[attr-defined]
@@ -203,7 +232,14 @@ def scalar_names(fn: Function) -> set[str]:
         module = getattr(prim, "__module__", None)
         return module == "math" or prim is float
 
-    return {n for n in defs if scalar_name(n)}
+    changed = True
+    while changed:
+        changed = False
+        for name, stmts in defs.items():
+            if name in scalars and not all(scalar_stmt(st) for st in stmts):
+                scalars.discard(name)
+                changed = True
+    return scalars
 
 
 def _numpy_vdot() -> Any:

@@ -23,11 +23,10 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .analyze import scalar_names
 from .codegen import build_function, renderer
 from .errors import CompileError
 from .normalize import normalize
-from .optimize import fold_constants, remove_dead_primal, remove_noop_unbroadcasts
+from .optimize import fold_constants, remove_dead_primal
 from .parse import parse_function
 from .reverse import emit_function, function_name, reverse
 
@@ -98,9 +97,20 @@ def _free_globals(node: ast.AST, cells: dict[str, Any], parsed) -> dict[str, Any
     return out
 
 
-def compile_function(f: Callable, argnums: tuple[int, ...], mode: str, as_tuple: bool) -> Compiled:
-    """Run the pipeline for `f` (cached): parse, normalize, analyze, reverse, codegen."""
-    key = (argnums, mode, as_tuple, renderer())
+def compile_function(
+    f: Callable,
+    argnums: tuple[int, ...],
+    mode: str,
+    as_tuple: bool,
+    scalar_params: tuple[int, ...] = (),
+) -> Compiled:
+    """Run the pipeline for `f` (cached): parse, normalize, analyze, reverse, codegen.
+
+    `scalar_params` (positions) asks for a variant specialised on those
+    parameters being Python scalars: shapes are then known to be () and the
+    generated code needs no broadcasting checks on them.
+    """
+    key = (argnums, mode, as_tuple, renderer(), scalar_params)
     try:
         per_function = _cache.setdefault(f, {})
     except TypeError:
@@ -118,7 +128,8 @@ def compile_function(f: Callable, argnums: tuple[int, ...], mode: str, as_tuple:
             )
     wrt = params if mode == "vjp" else [params[i] for i in argnums]
     try:
-        return _transform(parsed, f, params, wrt, argnums, mode, as_tuple, per_function, key)
+        scalars = frozenset(params[i] for i in scalar_params if i < len(params))
+        return _transform(parsed, params, wrt, argnums, mode, as_tuple, per_function, key, scalars)
     except CompileError:
         raise
     except RecursionError:
@@ -135,20 +146,15 @@ def compile_function(f: Callable, argnums: tuple[int, ...], mode: str, as_tuple:
         ) from exc
 
 
-def _transform(parsed, f, params, wrt, argnums, mode, as_tuple, per_function, key) -> Compiled:
+def _transform(
+    parsed, params, wrt, argnums, mode, as_tuple, per_function, key, scalars
+) -> Compiled:
     fn = normalize(parsed, set(wrt))
-    adj = reverse(fn, wrt)
+    adj = reverse(fn, wrt, scalars)
     funcdef = emit_function(adj, mode, as_tuple)
     primal_ids = {id(s) for s in adj.primal}
     roots = [s for s in funcdef.body if id(s) not in primal_ids]
     primal = remove_dead_primal(adj.primal, roots)
-    kept = {id(s) for s in primal}
-    funcdef.body = [s for s in funcdef.body if id(s) not in primal_ids or id(s) in kept]
-    env = {**parsed.globals, **adj.bindings.cells}
-    grad_of = {g: n for n, g in adj.gradname.items()}
-    scalars = scalar_names(adj.fn)
-    remove_noop_unbroadcasts(params, primal, adj.backward, env, grad_of, scalars)
-    primal = remove_dead_primal(primal, [s for s in funcdef.body if id(s) not in primal_ids])
     kept = {id(s) for s in primal}
     funcdef.body = [s for s in funcdef.body if id(s) not in primal_ids or id(s) in kept]
     fold_constants(adj.backward)
@@ -264,6 +270,9 @@ def _shape_gradient(g: Any, x: Any) -> Any:
     return g
 
 
+_SCALAR_TYPES = (float, int)
+
+
 def _returned(g: Any, x: Any) -> Any:
     """The gradient as handed to the user: fast path of _shape_gradient."""
     tx = type(x)
@@ -301,7 +310,9 @@ class _Transformed:
         _check_callable(f, who)
         self.fun = f
         self.argnums, self.as_tuple = _normalize_argnums(argnums, who)
-        self._compiled: Compiled | None = None
+        self._compiled: Compiled | None = None  # the general version (shown as .source)
+        self._variant: Compiled | None = None  # specialised on the first call's scalars
+        self._scalars: tuple[int, ...] = ()
         self.__name__ = f"{self.mode}_{getattr(f, '__name__', 'function')}"
         self.__qualname__ = self.__name__
         self.__doc__ = getattr(f, "__doc__", None)
@@ -331,6 +342,15 @@ class _Transformed:
                     "explicitly to differentiate with respect to it"
                 )
             args[i] = _as_differentiable(args[i], i, compiled.params[i])
+        if self._variant is None:  # first call: specialise on the scalar arguments
+            self._scalars = tuple(i for i, a in enumerate(args) if type(a) in _SCALAR_TYPES)
+            self._variant = (
+                compile_function(self.fun, self.argnums, self.mode, self.as_tuple, self._scalars)
+                if self._scalars
+                else compiled
+            )
+        if all(i < len(args) and type(args[i]) in _SCALAR_TYPES for i in self._scalars):
+            return self._variant, tuple(args)
         return compiled, tuple(args)
 
     def _finish(self, grads: Any, args: tuple) -> Any:
@@ -360,15 +380,21 @@ class _Transformed:
 
     def _args(self, args: tuple, kwargs: dict) -> tuple[Compiled, tuple]:
         """The compiled function and checked arguments; the common case stays cheap."""
-        compiled = self._compiled
-        if compiled is not None and not kwargs:
+        variant = self._variant
+        if variant is not None and not kwargs:
             try:
-                for i in self.argnums:
-                    a = args[i]
-                    if type(a) is not float and (type(a) is not np.ndarray or a.dtype.kind != "f"):
+                for i in self._scalars:  # the variant assumes these are Python scalars
+                    if type(args[i]) not in _SCALAR_TYPES:
                         break
                 else:
-                    return compiled, args
+                    for i in self.argnums:
+                        a = args[i]
+                        if type(a) is not float and (
+                            type(a) is not np.ndarray or a.dtype.kind != "f"
+                        ):
+                            break
+                    else:
+                        return variant, args
             except IndexError:
                 pass
         return self._prepare(args, kwargs)

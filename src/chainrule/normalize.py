@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from .jumps import lower_jumps
 from .parse import MISSING, Parsed
 from .rules import is_nondifferentiable
 from .rules.arithmetic import IDENTITY
@@ -140,6 +141,10 @@ def annotate(
     return stmt
 
 
+def names_in_target(target: ast.expr) -> list[str]:
+    return [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+
+
 def is_atom(expr: ast.expr) -> bool:
     return isinstance(expr, (ast.Name, ast.Constant))
 
@@ -159,7 +164,8 @@ class Normalizer:
         self.p = parsed
         self.names = Names(_all_identifiers(parsed.node) | set(parsed.params))
         self.current: dict[str, str] = {name: name for name in parsed.params}
-        self.varied_user = possibly_varied(parsed, varied_params)
+        self.seeds = set(varied_params)
+        self.varied_user: set[str] = set(varied_params)
         self.root: dict[str, str] = {}  # SSA name -> the value it may share memory with
         self.loads = [
             (n.lineno, n.id)
@@ -206,9 +212,10 @@ class Normalizer:
             and isinstance(body[0].value.value, str)
         ):
             body = body[1:]
+        body = lower_jumps(body, self.local_name)
+        self.varied_user = possibly_varied(self.p, self.seeds, body)
         if not body or not isinstance(body[-1], ast.Return):
             last = body[-1] if body else node
-            self._check_nested_returns(body)
             raise self.error(
                 last,
                 f"{self.p.func.__name__!r} must end with a `return` statement giving the "
@@ -229,15 +236,11 @@ class Normalizer:
         result = self.atom(ret.value)
         return Function(self.p, list(self.p.params), self.out, result, self.names, ret)
 
-    def _check_nested_returns(self, body: list[ast.stmt]) -> None:
-        for stmt in body:
-            for sub in ast.walk(stmt):
-                if isinstance(sub, ast.Return):
-                    raise self.error(
-                        sub,
-                        "`return` inside a block is not supported yet; assign the value to "
-                        "a variable and return it once, at the end of the function",
-                    )
+    def local_name(self, base: str) -> str:
+        """A fresh name for a variable the compiler introduces (flags, indices)."""
+        name = self.names.fresh(base)
+        self.p.local_names.add(name)
+        return name
 
     def statement(self, stmt: ast.stmt) -> None:
         self.origin = stmt
@@ -261,6 +264,10 @@ class Normalizer:
             return
         elif isinstance(stmt, ast.If):
             self.if_statement(stmt)
+        elif isinstance(stmt, ast.For):
+            self.for_statement(stmt)
+        elif isinstance(stmt, ast.While):
+            self.while_statement(stmt)
         elif isinstance(stmt, ast.Return):
             raise self.error(
                 stmt, "`return` must be the last statement; statements after it never run"
@@ -275,13 +282,6 @@ class Normalizer:
         in one, `x_3 = x` in the other, so after the `if` there is one name
         whose adjoint routes the gradient into whichever branch ran.
         """
-        for sub in ast.walk(stmt):
-            if isinstance(sub, ast.Return):
-                raise self.error(
-                    sub,
-                    "`return` inside an `if` is not supported yet; assign the value to a "
-                    "variable in each branch and return it once, at the end",
-                )
         test = self.rename(stmt.test) if _is_cheap_name(stmt.test) else self.atom(stmt.test)
         before = dict(self.current)
         outer = self.out
@@ -310,6 +310,189 @@ class Normalizer:
         self.current = merged
         self.out = outer
         self.emit(annotate(ast.If(test=test, body=body or [ast.Pass()], orelse=orelse), stmt))
+
+    # -- loops -------------------------------------------------------------------
+    def loop_carried(self, loop: ast.For | ast.While) -> list[str]:
+        """User variables whose value flows from one iteration to the next.
+
+        Those assigned in the loop that exist before it, or that the loop reads
+        (possibly before assigning them in the same iteration).
+        """
+        first_store: dict[str, tuple[int, int]] = {}
+        first_load: dict[str, tuple[int, int]] = {}
+        targets = set(names_in_target(loop.target)) if isinstance(loop, ast.For) else set()
+        for part in loop.body + ([loop.test] if isinstance(loop, ast.While) else []):
+            for n in ast.walk(part):
+                if isinstance(n, ast.Name):
+                    where = (getattr(n, "lineno", 0), getattr(n, "col_offset", 0))
+                    book = first_store if isinstance(n.ctx, ast.Store) else first_load
+                    if n.id not in book or where < book[n.id]:
+                        book[n.id] = where
+        end = getattr(loop, "end_lineno", None) or 0
+        later = {name for line, name in self.loads if line > end}
+        carried = []
+        for name, stored_at in first_store.items():
+            if name in targets:
+                continue  # the loop header assigns it afresh every iteration
+            if name in self.current:
+                if name in first_load or name in later:
+                    carried.append(name)
+            elif name in first_load and first_load[name] < stored_at:
+                carried.append(name)  # read before it is assigned: last iteration's value
+        return sorted(carried)
+
+    def open_loop(self, loop: ast.stmt, carried: list[str]) -> dict[str, str]:
+        """Entry copies `x_1 = x` for loop-carried variables; the body reads x_1."""
+        phis: dict[str, str] = {}
+        for name in carried:
+            phi = self.names.fresh(name)
+            if name in self.current:
+                atom = ast.Name(id=self.current[name], ctx=ast.Load())
+                copy_stmt = ast.Assign(targets=[ast.Name(id=phi, ctx=ast.Store())], value=atom)
+                self.emit(annotate(copy_stmt, loop, loop, IDENTITY, [atom]))
+            self.current[name] = phi
+            phis[name] = phi
+        return phis
+
+    def close_loop(self, loop: ast.stmt, phis: dict[str, str]) -> None:
+        """Copies at the end of the body, `x_1 = x_2`: the next iteration reads them."""
+        for name, phi in phis.items():
+            value = self.current.get(name)
+            if value is not None and value != phi:
+                atom = ast.Name(id=value, ctx=ast.Load())
+                copy_stmt = ast.Assign(targets=[ast.Name(id=phi, ctx=ast.Store())], value=atom)
+                stmt = annotate(copy_stmt, loop, loop, IDENTITY, [atom])
+                stmt.phi_back = True  # type: ignore[attr-defined]
+                self.emit(stmt)
+            self.current[name] = phi
+
+    def loop_body(
+        self, loop: ast.For | ast.While, prologue, phis: dict[str, str], epilogue=None
+    ) -> list[ast.stmt]:
+        outer = self.out
+        self.out = []
+        if prologue is not None:
+            prologue()
+        for sub in loop.body:
+            self.statement(sub)
+        self.origin = loop
+        self.close_loop(loop, phis)
+        if epilogue is not None:
+            epilogue()
+        check = getattr(loop, "exit_check", None)
+        if check is not None:
+            test = self.rename(check.test)
+            self.emit(annotate(ast.If(test=test, body=[ast.Break()], orelse=[]), loop))
+        body, self.out = self.out, outer
+        return body or [ast.Pass()]
+
+    def for_statement(self, stmt: ast.For) -> None:
+        if stmt.orelse:
+            raise self.error(stmt.orelse[0], "`for ... else` is not supported; use a flag")
+        iterator = stmt.iter
+        callee = self.p.resolve(iterator.func) if isinstance(iterator, ast.Call) else MISSING
+        prologue = None
+        if callee is range:
+            if iterator.keywords or not 1 <= len(iterator.args) <= 3:  # type: ignore[union-attr]
+                raise self.error(iterator, "range() takes one to three positional arguments")
+            args = [self.static(a) for a in iterator.args]  # type: ignore[union-attr]
+            header = ast.Call(func=self.rename(iterator.func), args=args, keywords=[])  # type: ignore
+            target = stmt.target
+        elif not self.varied(iterator) and not (
+            callee in (zip, enumerate) and any(self.varied(a) for a in iterator.args)  # type: ignore
+        ):
+            header = self.rename(iterator)  # data the loop walks through: no gradient
+            target = stmt.target
+        else:
+            header, target, prologue = self.index_loop(stmt, callee)
+        self.origin = stmt
+        carried = self.loop_carried(stmt)
+        phis = self.open_loop(stmt, carried)
+        loop_target: ast.expr
+
+        def bind_target():
+            nonlocal loop_target
+            loop_target = self.bind_loop_target(target)
+            if prologue is not None:
+                prologue()
+
+        loop_target = target
+        body = self.loop_body(stmt, bind_target, phis)
+        node = ast.For(target=loop_target, iter=header, body=body, orelse=[])
+        node.range_loop = callee is range  # type: ignore[attr-defined]
+        self.emit(annotate(node, stmt))
+        for name, phi in phis.items():
+            self.current[name] = phi
+
+    def bind_loop_target(self, target: ast.expr) -> ast.expr:
+        if isinstance(target, ast.Name):
+            return ast.Name(id=self.define(target.id), ctx=ast.Store())
+        if isinstance(target, (ast.Tuple, ast.List)):
+            return ast.Tuple(elts=[self.bind_loop_target(e) for e in target.elts], ctx=ast.Store())
+        raise self.error(target, "a loop variable must be a name or a tuple of names")
+
+    def index_loop(self, stmt: ast.For, callee):
+        """`for row in X` over a differentiated X: loop over indices, read X[i]."""
+        iterator = stmt.iter
+        index = self.local_name("i")
+        if callee is enumerate:
+            if len(iterator.args) != 1 or iterator.keywords:  # type: ignore[union-attr]
+                raise self.error(iterator, "enumerate() with a start is not supported")
+            sources = [self.atom(iterator.args[0])]  # type: ignore[union-attr]
+            if not (isinstance(stmt.target, ast.Tuple) and len(stmt.target.elts) == 2):
+                raise self.error(stmt.target, "write `for i, value in enumerate(...)`")
+            counter, element = stmt.target.elts
+            parts = [(counter, None), (element, sources[0])]
+        elif callee is zip:
+            sources = [self.atom(a) for a in iterator.args]  # type: ignore[union-attr]
+            if not (isinstance(stmt.target, ast.Tuple) and len(stmt.target.elts) == len(sources)):
+                raise self.error(stmt.target, "unpack one loop variable per zipped sequence")
+            parts = list(zip(stmt.target.elts, sources))
+        else:
+            sources = [self.atom(iterator)]
+            parts = [(stmt.target, sources[0])]
+        lengths = [
+            ast.Call(func=ast.Name(id="len", ctx=ast.Load()), args=[s], keywords=[])
+            for s in sources
+        ]
+        count = (
+            lengths[0]
+            if len(lengths) == 1
+            else ast.Call(func=ast.Name(id="min", ctx=ast.Load()), args=lengths, keywords=[])
+        )
+        header = ast.Call(func=ast.Name(id="range", ctx=ast.Load()), args=[count], keywords=[])
+
+        def prologue():
+            for part_target, source in parts:
+                i = ast.Name(id=self.current.get(index, index), ctx=ast.Load())
+                value = (
+                    i if source is None else ast.Subscript(value=source, slice=i, ctx=ast.Load())
+                )
+                self.assign(part_target, _Frozen(value, False) if source is None else value)
+
+        self.varied_user.update(n.id for n in ast.walk(stmt.target) if isinstance(n, ast.Name))
+        return header, ast.Name(id=index, ctx=ast.Store()), prologue
+
+    def while_statement(self, stmt: ast.While) -> None:
+        if stmt.orelse:
+            raise self.error(stmt.orelse[0], "`while ... else` is not supported; use a flag")
+        self.origin = stmt
+        carried = self.loop_carried(stmt)
+        phis = self.open_loop(stmt, carried)
+        cond = self.local_name("keep_going")
+        self.names.taken.add(cond)
+
+        def evaluate_test():
+            test = self.rename(stmt.test) if _is_cheap_name(stmt.test) else self.atom(stmt.test)
+            copy_stmt = ast.Assign(targets=[ast.Name(id=cond, ctx=ast.Store())], value=test)
+            self.emit(annotate(copy_stmt, stmt, stmt.test))
+
+        evaluate_test()  # before the first iteration
+        body = self.loop_body(stmt, None, phis, epilogue=evaluate_test)
+        node = ast.While(test=ast.Name(id=cond, ctx=ast.Load()), body=body, orelse=[])
+        self.emit(annotate(node, stmt))
+        for name, phi in phis.items():
+            self.current[name] = phi
 
     def assign(self, target: ast.expr, value: ast.expr) -> None:
         if isinstance(target, ast.Name):
@@ -747,7 +930,7 @@ def expr_varied(expr: ast.AST, varied: set[str], parsed: Parsed) -> bool:
     return any(expr_varied(child, varied, parsed) for child in ast.iter_child_nodes(expr))
 
 
-def possibly_varied(parsed: Parsed, seeds: set[str]) -> set[str]:
+def possibly_varied(parsed: Parsed, seeds: set[str], body: list[ast.stmt]) -> set[str]:
     """User variables that may depend on the differentiated parameters.
 
     Flow-insensitive fixpoint over every assignment in the function: cheap,
@@ -755,8 +938,11 @@ def possibly_varied(parsed: Parsed, seeds: set[str]) -> set[str]:
     """
     varied = set(seeds)
     assigns: list[tuple[list[str], ast.expr]] = []
-    for node in ast.walk(parsed.node):
-        if isinstance(node, ast.Assign):
+    for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+        if isinstance(node, ast.For):
+            targets = [n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)]
+            assigns.append((targets, node.iter))
+        elif isinstance(node, ast.Assign):
             targets = [n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)]
             assigns.append((targets, node.value))
         elif isinstance(node, (ast.AugAssign, ast.AnnAssign)) and node.value is not None:
@@ -782,10 +968,6 @@ def possibly_varied(parsed: Parsed, seeds: set[str]) -> set[str]:
 
 
 _STATEMENT_ADVICE = {
-    ast.For: "`for` loops are not supported yet; write the computation with whole-array "
-    "NumPy operations",
-    ast.While: "`while` loops are not supported yet; write the computation with whole-array "
-    "NumPy operations",
     ast.FunctionDef: "defining a function inside the function being differentiated is not "
     "supported; define it at module level",
     ast.ClassDef: "defining a class inside the function being differentiated is not "

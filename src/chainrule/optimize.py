@@ -11,6 +11,7 @@ functions (print, random number generators) always stay.
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -83,7 +84,7 @@ class ShapeClasses:
     `dz1 = dh * (0 < z1)` instead of a helper call on every line.
     """
 
-    def __init__(self, env: dict, grad_of: dict[str, str]) -> None:
+    def __init__(self, env: Mapping[str, object], grad_of: dict[str, str]) -> None:
         self.env = env  # names -> objects, to recognise NumPy ufuncs
         self.grad_of = grad_of  # gradient name -> primal name
         self.cls: dict[str, object] = {}
@@ -147,12 +148,37 @@ class ShapeClasses:
         if self.depth == 0 and primal is None:
             self.rep.setdefault(self.cls[name], name)
 
+    def is_scalar(self, name: str) -> bool:
+        return self.cls.get(name) is _SCALAR
+
+    def simplify(self, code: list[ast.stmt], depth: int) -> None:
+        """Drop no-op unbroadcasts from freshly emitted backward code (in place)."""
+        saved, self.depth = self.depth, depth
+        self.visit(code, rewrite=True)
+        self.depth = saved
+
     def visit(self, body: list[ast.stmt], rewrite: bool) -> None:
         for stmt in body:
             if isinstance(stmt, ast.If):
                 self.depth += 1
                 self.visit(stmt.body, rewrite)
                 self.visit(stmt.orelse, rewrite)
+                self.depth -= 1
+                continue
+            if isinstance(stmt, (ast.For, ast.While)):
+                # a loop-carried value may change shape from one iteration to the
+                # next: its class is unknown, and its end-of-body copy keeps it so
+                for sub in stmt.body:
+                    if getattr(sub, "phi_back", False):
+                        name = sub.targets[0].id  # type: ignore[attr-defined]
+                        if name not in self.fixed:  # (scalars stay scalars)
+                            self.cls[name] = object()
+                            self.fixed.add(name)
+                for name in names_in(stmt.target) if isinstance(stmt, ast.For) else ():
+                    if name not in self.fixed:
+                        self.cls[name] = object()
+                self.depth += 1
+                self.visit(stmt.body, rewrite)
                 self.depth -= 1
                 continue
             if rewrite:
@@ -208,15 +234,14 @@ def _shape_only_positions(func: object) -> tuple[int, ...]:
     return table.get(id(func), ())
 
 
-def remove_noop_unbroadcasts(
+def shape_classes(
     params: list[str],
     primal: list[ast.stmt],
-    backward: list[ast.stmt],
-    env: dict,
+    env: Mapping[str, object],
     grad_of: dict[str, str],
     scalars: set[str] | frozenset[str] = frozenset(),
-) -> None:
-    """Rewrite `backward` in place, dropping unbroadcast calls that cannot change a shape."""
+) -> ShapeClasses:
+    """Shape classes of a primal body; `simplify` then rewrites backward code with them."""
     classes = ShapeClasses(env, grad_of)
     for p in params:
         classes.cls[p] = object()
@@ -225,7 +250,7 @@ def remove_noop_unbroadcasts(
         classes.cls[name] = _SCALAR
         classes.fixed.add(name)
     classes.visit(primal, rewrite=False)
-    classes.visit(backward, rewrite=True)
+    return classes
 
 
 # -- constant folding: `x ** (3 - 1)` reads better as `x ** 2` --------------------------

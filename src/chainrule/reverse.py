@@ -22,14 +22,25 @@ from __future__ import annotations
 
 import ast
 import types
+from collections import ChainMap
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .analyze import Activity, analyze, bind, known_scalar, names_in, rule_for
+from .analyze import (
+    Activity,
+    analyze,
+    bind,
+    known_scalar,
+    names_in,
+    rule_for,
+    scalar_names,
+    walk_statements,
+)
 from .codegen import comment
 from .normalize import UNPACK, Function, Method, Names, clone
+from .optimize import shape_classes
 from .parse import MISSING
 from .rules import Rule, display_name, is_nondifferentiable
 
@@ -70,12 +81,17 @@ class Adjoint:
     grads: list[str]  # gradient variable returned for each wrt parameter
     bindings: Bindings
     gradname: dict[str, str]  # primal name -> gradient variable
+    stack_name: str | None = None  # the list that saves loop values, if any
+    scalar_params: frozenset[str] = frozenset()  # parameters specialised as scalars
 
 
 class Reverser:
-    def __init__(self, fn: Function, wrt: list[str]) -> None:
+    def __init__(
+        self, fn: Function, wrt: list[str], scalar_params: frozenset[str] = frozenset()
+    ) -> None:
         self.fn = fn
         self.wrt = wrt
+        self.scalar_params = scalar_params
         self.p = fn.parsed
         self.names = fn.names
         self.activity = analyze(fn, wrt)
@@ -90,6 +106,15 @@ class Reverser:
                 key = id(stmt.origin)  # type: ignore[attr-defined]
                 self.ops_per_origin[key] = self.ops_per_origin.get(key, 0) + 1
         self.last_origin: Any = None
+        self.loops: list[LoopInfo] = []  # the loops being reversed, innermost last
+        self.loop_inited: set[str] = set()  # accumulators zeroed before a reversed loop
+        self.stack_name: str | None = None  # the list that saves values across iterations
+        self.primal_of: dict[str, str] = {}  # gradient variable -> primal name
+        self.branch_depth = 0
+        env = ChainMap(self.bindings.cells, self.p.globals)  # live: templates add bindings
+        self.shapes = shape_classes(
+            fn.params, fn.body, env, self.primal_of, scalar_names(fn, scalar_params)
+        )
 
     # -- names -----------------------------------------------------------
     def grad(self, name: str) -> str:
@@ -101,6 +126,7 @@ class Reverser:
                 g = self.names.fresh("d_" + name)
             self.names.taken.add(g)
             self.gradname[name] = g
+            self.primal_of[g] = name
         return g
 
     def active(self, name: str) -> bool:
@@ -125,10 +151,7 @@ class Reverser:
             g = self.grad(param)
             if g not in self.defined:
                 backward.append(comment(f"{param} does not affect the output: its gradient is 0"))
-                zeros = self.template_call(
-                    "zeros_like", np.zeros_like, [ast.Name(param, ast.Load())]
-                )
-                backward.append(_assign(g, zeros))
+                backward.append(self.zeros_for(g, param))
                 self.defined.add(g)
             grads.append(g)
         return Adjoint(
@@ -141,18 +164,184 @@ class Reverser:
             grads,
             self.bindings,
             self.gradname,
+            self.stack_name,
+            self.scalar_params,
         )
 
     def block(self, body: list[ast.stmt]) -> list[ast.stmt]:
+        """The adjoint of a statement list, last statement first.
+
+        Inside a loop, the values this adjoint reads that the loop overwrites
+        are saved at the end of the list (`stack.append((a, b))`) and restored
+        at the start of its adjoint (`a, b = stack.pop()`).  Lists run to
+        completion (jumps were turned into flags), so pushes and pops pair up.
+        """
         out: list[ast.stmt] = []
+        reads: set[str] = set()
+        counted: list[ast.stmt] = []
         for stmt in reversed(body):
             if isinstance(stmt, ast.If):
-                out.extend(self.branch(stmt))
+                code = self.branch(stmt)
+                if code:
+                    reads.update(names_in(stmt.test))
+            elif isinstance(stmt, (ast.For, ast.While)):
+                code, loop_reads = self.loop(stmt)
+                reads |= loop_reads
+                if hasattr(stmt, "count_init"):
+                    counted.append(stmt)
             elif self.is_active_stmt(stmt):
-                out.extend(self.statement(stmt))
+                code = self.statement(stmt)
+                reads |= _loads(code)
+            else:
+                continue
+            out.extend(code)
+        for loop in counted:  # `n = 0` goes right before the primal loop it counts
+            body.insert(body.index(loop), loop.count_init)  # type: ignore[attr-defined]
+        if self.loops:
+            info = self.loops[-1]
+            saved = sorted(n for n in reads if n in info.variant and n not in info.rebound)
+            if saved:
+                out = [self.restore(saved), *out]
+                self.save_at_end(body, saved)
         return out
 
+    def stack(self) -> str:
+        if self.stack_name is None:
+            self.stack_name = self.names.fresh("stack")
+        return self.stack_name
+
+    def save_at_end(self, body: list[ast.stmt], names: list[str]) -> None:
+        """Append `stack.append(...)` to a primal list, before its loop-carried copies."""
+        value: ast.expr = (
+            ast.Name(names[0], ast.Load())
+            if len(names) == 1
+            else ast.Tuple(elts=[ast.Name(n, ast.Load()) for n in names], ctx=ast.Load())
+        )
+        push = ast.Expr(
+            value=ast.Call(
+                func=ast.Attribute(
+                    value=ast.Name(self.stack(), ast.Load()), attr="append", ctx=ast.Load()
+                ),
+                args=[value],
+                keywords=[],
+            )
+        )
+        push.saves = names  # type: ignore[attr-defined]
+        at = len(body)
+        for i, stmt in enumerate(body):
+            if getattr(stmt, "phi_back", False) or (
+                isinstance(stmt, ast.If) and stmt.body and isinstance(stmt.body[0], ast.Break)
+            ):
+                at = i
+                break
+        body.insert(at, push)
+
+    def restore(self, names: list[str]) -> ast.stmt:
+        target: ast.expr = (
+            ast.Name(names[0], ast.Store())
+            if len(names) == 1
+            else ast.Tuple(elts=[ast.Name(n, ast.Store()) for n in names], ctx=ast.Store())
+        )
+        pop = ast.Call(
+            func=ast.Attribute(
+                value=ast.Name(self.stack(), ast.Load()), attr="pop", ctx=ast.Load()
+            ),
+            args=[],
+            keywords=[],
+        )
+        return ast.Assign(targets=[target], value=pop)
+
+    def loop(self, stmt: ast.For | ast.While) -> tuple[list[ast.stmt], set[str]]:
+        """The adjoint of a loop: its body's adjoint, run for the iterations in reverse."""
+        if not any(self.is_active_stmt(s) for s in walk_statements(stmt.body)):
+            return [], set()
+        variant = {t for s in walk_statements([stmt]) for t in _assigned(s)}
+        info = LoopInfo(variant=variant)
+        reversed_range = (
+            isinstance(stmt, ast.For)
+            and getattr(stmt, "range_loop", False)
+            and not any(_is_exit_check(s) for s in stmt.body)
+            and isinstance(stmt.target, ast.Name)
+        )
+        if reversed_range:
+            info.rebound.add(stmt.target.id)  # type: ignore[union-attr]
+        phis = [
+            s.targets[0].id  # type: ignore[attr-defined]
+            for s in stmt.body
+            if getattr(s, "phi_back", False) and self.active(s.targets[0].id)  # type: ignore
+        ]
+        init: list[ast.stmt] = []
+        for p in phis:  # the gradient of the loop's final value (zero if unused after it)
+            g = self.grad(p)
+            if g not in self.defined:
+                init.append(self.zeros_for(g, p))
+                self.defined.add(g)
+        before = set(self.defined)
+        saved_origin = self.last_origin
+        self.last_origin = None
+        self.loops.append(info)
+        body = self.block(stmt.body)
+        self.loops.pop()
+        self.last_origin = saved_origin
+        for p in phis:  # each reversed iteration hands the next one a gradient
+            g = self.grad(p)
+            if g not in self.defined:
+                body.append(self.zeros_for(g, p))
+        for name in info.needs_init:
+            init.append(self.zeros_for(self.grad(name), name))
+        self.defined = before | {self.grad(n) for n in info.needs_init}
+        origin_text = self.p.line_text(getattr(getattr(stmt, "origin", stmt), "lineno", 0))
+        header = [comment(f"backward of the loop `{origin_text}`, last iteration first")]
+        if reversed_range:
+            backward = ast.For(
+                target=ast.Name(stmt.target.id, ast.Store()),  # type: ignore[union-attr]
+                iter=ast.Call(
+                    func=ast.Name("reversed", ast.Load()), args=[clone(stmt.iter)], keywords=[]
+                ),
+                body=body or [ast.Pass()],
+                orelse=[],
+            )
+        else:
+            count = self.count_iterations(stmt)
+            backward = ast.For(
+                target=ast.Name(self.names.fresh("_"), ast.Store()),
+                iter=ast.Call(
+                    func=ast.Name("range", ast.Load()),
+                    args=[ast.Name(count, ast.Load())],
+                    keywords=[],
+                ),
+                body=body or [ast.Pass()],
+                orelse=[],
+            )
+        code = [*init, *header, backward]
+        reads = {n for n in _loads([backward, *init]) if n not in variant or n in info.rebound}
+        if reversed_range:
+            reads |= set(names_in(stmt.iter))
+        return code, reads - info.rebound
+
+    def count_iterations(self, stmt: ast.For | ast.While) -> str:
+        """Add `n = 0` before the primal loop and `n = n + 1` in it; return n."""
+        count = self.names.fresh("iterations")
+        stmt.body.insert(
+            0,
+            _assign(
+                count,
+                ast.BinOp(left=ast.Name(count, ast.Load()), op=ast.Add(), right=ast.Constant(1)),
+            ),
+        )
+        stmt.count_init = _assign(count, ast.Constant(0))  # type: ignore[attr-defined]
+        for loop in self.loops:  # the enclosing loops overwrite the count too
+            loop.variant.add(count)
+        return count
+
     def branch(self, stmt: ast.If) -> list[ast.stmt]:
+        self.branch_depth += 1
+        try:
+            return self._branch(stmt)
+        finally:
+            self.branch_depth -= 1
+
+    def _branch(self, stmt: ast.If) -> list[ast.stmt]:
         before = set(self.defined)
         saved_origin = self.last_origin
         body = self.block(stmt.body)
@@ -166,15 +355,15 @@ class Reverser:
         # value was defined before the `if` (gradients of names the branches
         # define themselves are finished inside the branch).
         primal_of = {g: n for n, g in self.gradname.items()}
-        inside = {
-            t for s in _walk([stmt]) if isinstance(s, ast.Assign) for t in names_in(s.targets[0])
-        }
-        for g in sorted(after_body - after_else):
+        inside = {t for s in walk_statements([stmt]) for t in _assigned(s)}
+        for g in sorted(after_body - after_else - self.loop_inited):
             if primal_of[g] not in inside:
                 orelse.append(self.zeros_for(g, primal_of[g]))
-        for g in sorted(after_else - after_body):
+        for g in sorted(after_else - after_body - self.loop_inited):
             if primal_of[g] not in inside:
                 body.append(self.zeros_for(g, primal_of[g]))
+        after_body |= after_else & self.loop_inited
+        after_else |= after_body & self.loop_inited
         self.defined = (after_body | after_else) - {
             self.gradname[n] for n in inside if n in self.gradname
         }
@@ -183,6 +372,8 @@ class Reverser:
         return [ast.If(test=clone(stmt.test), body=body or [ast.Pass()], orelse=orelse)]
 
     def zeros_for(self, g: str, primal: str) -> ast.stmt:
+        if self.shapes.is_scalar(primal):
+            return _assign(g, ast.Constant(0.0))
         zeros = self.template_call("zeros_like", np.zeros_like, [ast.Name(primal, ast.Load())])
         return _assign(g, zeros)
 
@@ -207,7 +398,13 @@ class Reverser:
         if rule is None:
             raise self.p.error(stmt.site, _no_rule_message(prim))  # type: ignore[attr-defined]
         out.extend(self.header(stmt, rule))
-        out.extend(self.instantiate(rule, stmt, target.id))
+        code = self.instantiate(rule, stmt, target.id)
+        self.shapes.simplify(code, len(self.loops) + self.branch_depth)
+        out.extend(code)
+        if getattr(stmt, "phi_back", False):
+            # `h_1 = h_2` ends an iteration: dh_1 has been handed on, and the uses of
+            # h_1 earlier in the iteration start its gradient afresh
+            self.defined.discard(self.grad(target.id))
         return out
 
     def header(self, stmt: ast.stmt, rule: Rule | None) -> list[ast.stmt]:
@@ -328,8 +525,16 @@ class Reverser:
     def add_to(self, name: str, value: ast.expr) -> list[ast.stmt]:
         g = self.grad(name)
         if g not in self.defined:
+            outer = next((loop for loop in self.loops if name not in loop.variant), None)
             self.defined.add(g)
-            return [_assign(g, value)]
+            if outer is None:
+                return [_assign(g, value)]
+            # a value from outside the loop collects a gradient on every iteration:
+            # its accumulator starts at zero before the reversed loop
+            outer.needs_init.append(name)
+            self.loop_inited.add(g)
+            total = ast.BinOp(left=ast.Name(g, ast.Load()), op=ast.Add(), right=value)
+            return [_assign(g, total)]
         out: list[ast.stmt] = []
         if g not in self.summed:
             self.summed.add(g)
@@ -376,12 +581,35 @@ class Reverser:
 # -- template helpers ----------------------------------------------------------
 
 
-def _walk(body: list[ast.stmt]):
-    for stmt in body:
-        yield stmt
-        if isinstance(stmt, ast.If):
-            yield from _walk(stmt.body)
-            yield from _walk(stmt.orelse)
+_walk = walk_statements
+
+
+@dataclass
+class LoopInfo:
+    variant: set[str]  # names assigned anywhere in the loop
+    needs_init: list[str] = field(default_factory=list)  # outside names accumulated inside
+    rebound: set[str] = field(default_factory=set)  # names the reversed header assigns
+
+
+def _assigned(stmt: ast.stmt) -> set[str]:
+    if isinstance(stmt, ast.Assign):
+        return {n for t in stmt.targets for n in names_in(t)}
+    if isinstance(stmt, ast.For):
+        return set(names_in(stmt.target))
+    return set()
+
+
+def _loads(code: list[ast.stmt] | list[ast.AST]) -> set[str]:
+    return {
+        n.id
+        for stmt in code
+        for n in ast.walk(stmt)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
+
+
+def _is_exit_check(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.If) and bool(stmt.body) and isinstance(stmt.body[0], ast.Break)
 
 
 def _assign(name: str, value: ast.expr) -> ast.stmt:
@@ -573,8 +801,8 @@ def _no_rule_message(prim: Any) -> str:
     )
 
 
-def reverse(fn: Function, wrt: list[str]) -> Adjoint:
-    return Reverser(fn, wrt).run()
+def reverse(fn: Function, wrt: list[str], scalar_params: frozenset[str] = frozenset()) -> Adjoint:
+    return Reverser(fn, wrt, scalar_params).run()
 
 
 # -- assembling the generated function -------------------------------------------
@@ -607,6 +835,14 @@ def emit_function(adj: Adjoint, mode: str, argnums_is_tuple: bool) -> ast.Functi
     body: list[ast.stmt] = [ast.Expr(ast.Constant(doc + "\n\n    Generated by chainrule.\n    "))]
     if adj.primal:
         body.append(comment("forward pass"))
+        if adj.stack_name is not None:
+            body.append(
+                ast.Assign(
+                    targets=[ast.Name(adj.stack_name, ast.Store())],
+                    value=ast.List(elts=[], ctx=ast.Load()),
+                )
+            )
+            body[-1].note = "values loops overwrite, saved for the backward pass"  # type: ignore
         body.extend(adj.primal)
     np_name = adj.bindings.name_for(np, "np")
     del np_name  # reserve the name before the seed helper is bound
@@ -640,7 +876,7 @@ def emit_function(adj: Adjoint, mode: str, argnums_is_tuple: bool) -> ast.Functi
                 "backwards, last statement first"
             )
         )
-        if isinstance(result, ast.Name) and known_scalar(fn, result.id):
+        if isinstance(result, ast.Name) and known_scalar(fn, result.id, adj.scalar_params):
             seed_value: ast.expr = ast.Constant(1.0)  # a scalar by construction: no check
         else:
             seed = adj.bindings.name_for(seed_gradient, "seed_gradient")

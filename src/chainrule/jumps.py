@@ -1,0 +1,163 @@
+"""Stage 2a, part of normalize: `break`, `continue` and early `return` become flags.
+
+The adjoint of a loop replays its iterations backwards, and it must know,
+for each iteration, exactly which statements ran.  Jumps make that hard;
+structured code makes it easy.  So before anything else we rewrite
+
+    for ...:                         broke = False
+        a()                          for ...:
+        if c:                            a()
+            break          ->            if c:
+        b()                                  broke = True
+                                         if not broke:
+                                             b()
+                                         if broke: break     (the loop's exit check)
+
+`continue` sets a flag that is reset at the top of each iteration, and a
+`return` inside a block assigns the result and a `returned` flag, which
+also ends every enclosing loop.  Statements after a possible jump are
+guarded by `if not (flags):`.  The flags are ordinary boolean variables, so
+the rest of the pipeline (SSA, activity, reverse) needs no special cases:
+a branch test is saved like any other value.  The real `break` of the exit
+check is kept on the loop node (`loop.exit_check`) so that normalize can
+place loop-carried copies before it.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+
+
+def _name(id_: str, store: bool = False) -> ast.Name:
+    return ast.Name(id=id_, ctx=ast.Store() if store else ast.Load())
+
+
+def _assign(name: str, value: bool, like: ast.AST) -> ast.stmt:
+    node = ast.Assign(targets=[_name(name, True)], value=ast.Constant(value))
+    return ast.copy_location(node, like)
+
+
+def _contains(nodes: list[ast.stmt], kinds: tuple[type, ...], into_loops: bool) -> bool:
+    """Does any statement contain one of `kinds` (not looking into nested scopes)?"""
+    stack: list[ast.AST] = list(nodes)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, kinds):
+            return True
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if not into_loops and isinstance(node, (ast.For, ast.While)):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
+class JumpLowering:
+    def __init__(self, fresh: Callable[[str], str]) -> None:
+        self.fresh = fresh
+        self.returned: str | None = None
+        self.result: str | None = None
+
+    def function(self, body: list[ast.stmt]) -> list[ast.stmt]:
+        """Lower a function body; returns it unchanged when there is nothing to lower."""
+        early = _contains(body[:-1], (ast.Return,), True) or (
+            bool(body)
+            and not isinstance(body[-1], ast.Return)
+            and _contains(body[-1:], (ast.Return,), True)
+        )
+        needs = early or _contains(body, (ast.Break, ast.Continue), True)
+        if not needs:
+            return body
+        if early:
+            self.returned = self.fresh("returned")
+            self.result = self.fresh("result")
+        out = self.block(body, flags=[])
+        if early:
+            first = body[0]
+            out.insert(0, _assign(self.returned, False, first))  # type: ignore[arg-type]
+            ret = ast.Return(value=_name(self.result))  # type: ignore[arg-type]
+            out.append(ast.copy_location(ret, body[-1]))
+        return out
+
+    def block(self, stmts: list[ast.stmt], flags: list[str]) -> list[ast.stmt]:
+        """Rewrite a statement list; `flags` are the jump flags that may be set in it."""
+        out: list[ast.stmt] = []
+        for i, stmt in enumerate(stmts):
+            new, may_jump = self.statement(stmt, flags)
+            out.extend(new)
+            rest = stmts[i + 1 :]
+            if may_jump and rest:
+                guarded = self.block(rest, flags)
+                test = _not_any(
+                    [f for f in flags if f] + ([self.returned] if self.returned else [])
+                )
+                out.append(ast.copy_location(ast.If(test=test, body=guarded, orelse=[]), rest[0]))
+                break
+        return out
+
+    def statement(self, stmt: ast.stmt, flags: list[str]) -> tuple[list[ast.stmt], bool]:
+        """The rewritten statement(s) and whether a jump may happen in them."""
+        if isinstance(stmt, ast.Break):
+            return [_assign(flags[0], True, stmt)], True
+        if isinstance(stmt, ast.Continue):
+            return [_assign(flags[1], True, stmt)], True
+        if isinstance(stmt, ast.Return):
+            if self.result is None:  # the final return of a function without early ones
+                return [stmt], False
+            value = stmt.value if stmt.value is not None else ast.Constant(None)
+            store = ast.copy_location(
+                ast.Assign(targets=[_name(self.result, True)], value=value), stmt
+            )
+            return [store, _assign(self.returned, True, stmt)], True  # type: ignore[arg-type]
+        if isinstance(stmt, ast.If):
+            jumps = _contains([stmt], (ast.Break, ast.Continue, ast.Return), False) or (
+                self.returned is not None and _contains([stmt], (ast.Return,), True)
+            )
+            if not jumps:
+                return [stmt], False
+            node = ast.If(
+                test=stmt.test,
+                body=self.block(stmt.body, flags) or [ast.Pass()],
+                orelse=self.block(stmt.orelse, flags),
+            )
+            return [ast.copy_location(node, stmt)], True
+        if isinstance(stmt, (ast.For, ast.While)):
+            return self.loop(stmt)
+        return [stmt], False
+
+    def loop(self, stmt: ast.For | ast.While) -> tuple[list[ast.stmt], bool]:
+        has_break = _contains(stmt.body, (ast.Break,), False)
+        has_continue = _contains(stmt.body, (ast.Continue,), False)
+        has_return = self.returned is not None and _contains(stmt.body, (ast.Return,), True)
+        if not (has_break or has_continue or has_return):
+            return [stmt], False
+        broke = self.fresh("broke") if has_break else ""
+        skip = self.fresh("skip") if has_continue else ""
+        body = self.block(stmt.body, [broke, skip])
+        if skip:
+            body.insert(0, _assign(skip, False, stmt.body[0]))
+        stmt.body = body or [ast.Pass()]
+        exits = [f for f in (broke, self.returned if has_return else "") if f]
+        before: list[ast.stmt] = []
+        if broke:
+            before.append(_assign(broke, False, stmt))
+        if exits:
+            check = ast.If(test=_any(exits), body=[ast.Break()], orelse=[])
+            stmt.exit_check = ast.copy_location(check, stmt)  # type: ignore[attr-defined]
+        return [*before, stmt], has_return
+
+
+def _any(flags: list[str]) -> ast.expr:
+    if len(flags) == 1:
+        return _name(flags[0])
+    return ast.BoolOp(op=ast.Or(), values=[_name(f) for f in flags])
+
+
+def _not_any(flags: list[str]) -> ast.expr:
+    return ast.UnaryOp(op=ast.Not(), operand=_any(flags))
+
+
+def lower_jumps(body: list[ast.stmt], fresh: Callable[[str], str]) -> list[ast.stmt]:
+    """Rewrite `break`/`continue`/early `return` in `body` into flags (see module doc)."""
+    return JumpLowering(fresh).function(body)
