@@ -212,7 +212,9 @@ class Normalizer:
             and isinstance(body[0].value.value, str)
         ):
             body = body[1:]
+        body = [clone(stmt) for stmt in body]  # the parsed tree is shared: never mutate it
         body = lower_jumps(body, self.local_name)
+        ast.fix_missing_locations(ast.Module(body=body, type_ignores=[]))
         self.varied_user = possibly_varied(self.p, self.seeds, body)
         if not body or not isinstance(body[-1], ast.Return):
             last = body[-1] if body else node

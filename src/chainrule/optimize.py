@@ -31,20 +31,56 @@ def _stored(stmt: ast.stmt) -> set[str]:
 
 
 def remove_dead_primal(primal: list[ast.stmt], live_roots: list[ast.AST]) -> list[ast.stmt]:
-    """Drop removable primal assignments whose targets are never read."""
-    while True:
-        read: set[str] = set()
-        for node in [*primal, *live_roots]:
-            for sub in ast.walk(node):
-                if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
-                    read.add(sub.id)
-        dead = [
-            s for s in _walk(primal) if _removable(s) and _stored(s) and not (_stored(s) & read)
-        ]
-        if not dead:
-            return primal
-        ids = {id(s) for s in dead}
-        primal = _filter(primal, ids)
+    """Drop removable primal assignments whose targets are never read.
+
+    A worklist over use counts: removing a statement may make the statements
+    that fed it dead in turn, in time linear in the size of the code.
+    """
+    statements = list(_walk(primal))
+    uses: dict[str, int] = {}
+    own_reads: dict[int, list[str]] = {}
+    defs: dict[str, list[ast.stmt]] = {}
+    for stmt in statements:
+        reads = _own_loads(stmt)
+        own_reads[id(stmt)] = reads
+        for name in reads:
+            uses[name] = uses.get(name, 0) + 1
+        for name in _stored(stmt):
+            defs.setdefault(name, []).append(stmt)
+    for root in live_roots:
+        for sub in ast.walk(root):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
+                uses[sub.id] = uses.get(sub.id, 0) + 1
+    dead: set[int] = set()
+    work = [s for s in statements if _removable(s)]
+    while work:
+        stmt = work.pop()
+        if id(stmt) in dead or not _stored(stmt):
+            continue
+        if any(uses.get(name, 0) for name in _stored(stmt)):
+            continue
+        dead.add(id(stmt))
+        for name in own_reads[id(stmt)]:
+            uses[name] -= 1
+            if uses[name] == 0:
+                work.extend(d for d in defs.get(name, []) if _removable(d) and id(d) not in dead)
+    return _filter(primal, dead) if dead else primal
+
+
+def _own_loads(stmt: ast.stmt) -> list[str]:
+    """Names a statement reads itself (a compound statement: its test or iterable)."""
+    if isinstance(stmt, (ast.If, ast.While)):
+        parts: list[ast.AST] = [stmt.test]
+    elif isinstance(stmt, ast.For):
+        parts = [stmt.iter]
+    else:
+        parts = [stmt]
+    return [
+        n.id
+        for part in parts
+        for n in ast.walk(part)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    ]
 
 
 def _walk(body):
@@ -53,6 +89,8 @@ def _walk(body):
         if isinstance(s, ast.If):
             yield from _walk(s.body)
             yield from _walk(s.orelse)
+        elif isinstance(s, (ast.For, ast.While)):
+            yield from _walk(s.body)
 
 
 def _filter(body: list[ast.stmt], ids: set[int]) -> list[ast.stmt]:
@@ -63,6 +101,8 @@ def _filter(body: list[ast.stmt], ids: set[int]) -> list[ast.stmt]:
         if isinstance(s, ast.If):
             s.body = _filter(s.body, ids) or [ast.Pass()]
             s.orelse = _filter(s.orelse, ids)
+        elif isinstance(s, (ast.For, ast.While)):
+            s.body = _filter(s.body, ids) or [ast.Pass()]
         out.append(s)
     return out
 
