@@ -113,7 +113,7 @@ def test_return_inside_loops_and_branches(k):
 
 def nested(W, x, n, m):
     h = x
-    for i in range(n):
+    for _i in range(n):
         for j in range(m):
             h = np.tanh(W @ h) + h * (0.1 * j)
         h = h * 0.5
