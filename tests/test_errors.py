@@ -31,16 +31,16 @@ def for_else(x):
     return x
 
 
-def writes_subscript(x):
-    out = np.zeros(3)
-    out[0] = x  # subscript-write
-    return out @ out
+def writes_into_argument(x):
+    x[0] = 1.0  # argument-write
+    return x @ x
 
 
-def aug_subscript(x):
-    out = np.zeros(3)
-    out[1] += x  # aug-subscript
-    return out @ out
+def writes_into_shared(x):
+    out = np.zeros((2, 3))
+    row = out[0]
+    out[0, 1] = x[0]  # shared-write
+    return row @ x
 
 
 def comprehension(xs):
@@ -124,8 +124,8 @@ def tries(x):
 
 CASES = [
     (for_else, "for-else", "for ... else"),
-    (writes_subscript, "subscript-write", "x[i] = "),
-    (aug_subscript, "aug-subscript", "array element"),
+    (writes_into_argument, "argument-write", "an argument"),
+    (writes_into_shared, "shared-write", "'row' also refers to"),
     (comprehension, "comprehension", "comprehension"),
     (calls_python_function, "python-call", "no_rule_helper"),
     (method_without_rule, "method-no-rule", ".conj()"),

@@ -235,3 +235,101 @@ def test_long_functions_and_deep_loops_transform():
     x = np.array([0.2, 0.4])
     assert check_grad(module.long, x) < 1e-4
     assert check_grad(module.deep, x) < 1e-4
+
+
+def carried_total(x, n):
+    total = 0.0
+    for i in range(n):
+        total = total + np.sum(np.sin(x * (i + 1)))
+    return total
+
+
+def test_value_and_grad_returns_the_value_not_a_restored_one():
+    from chainrule import value_and_grad
+
+    x = np.array([0.3, -0.7])
+    value, g = value_and_grad(carried_total)(x, 5)
+    assert value == pytest.approx(carried_total(x, 5))
+    np.testing.assert_allclose(g, grad(carried_total)(x, 5))
+
+
+def write_loop(x):
+    out = np.zeros(3)
+    for i in range(3):
+        out[i] = np.sin(x[i]) * x[(i + 1) % 3]
+    return out
+
+
+def weighted_write_loop(x):
+    return np.sum(np.array([1.0, 2.0, 3.0]) * np.sin(x) * np.roll(x, -1))
+
+
+def write_loop_inline(x):
+    return np.sin(x) * np.roll(x, -1)
+
+
+def test_vjp_of_a_loop_can_be_pulled_back_twice():
+    from chainrule import vjp
+
+    x = np.array([0.1, 0.5, -0.4])
+    out, pullback = vjp(write_loop, x)
+    np.testing.assert_allclose(out, write_loop_inline(x))
+    first = pullback(np.array([1.0, 2.0, 3.0]))[0]
+    second = pullback(np.array([1.0, 2.0, 3.0]))[0]
+    np.testing.assert_allclose(first, second)
+    np.testing.assert_allclose(first, grad(weighted_write_loop)(x), rtol=1e-12)
+
+
+# -- writes into arrays created in the function ---------------------------------------
+
+
+def scatter_writes(x, index, repeats):
+    out = np.zeros(6)
+    for r in range(repeats):
+        for i in range(x.shape[0]):
+            out[index[i]] = out[index[i]] * 0.5 + x[i] * (r + 1)
+    out[1:3] += x[:2] * x[:2]
+    return np.sum(np.sin(out)) + out @ out
+
+
+@FEW
+@given(
+    st.lists(st.integers(0, 5), min_size=1, max_size=5), st.integers(0, 3), st.integers(0, 2**16)
+)
+def test_writes_overwrite_and_accumulate(index, repeats, seed):
+    x = np.random.default_rng(seed).normal(size=len(index))
+    assert check_grad(scatter_writes, x, np.array(index), repeats) < 1e-5
+
+
+def copy_then_write(x):
+    y = x.copy()
+    y[0] = y[1] * y[2]
+    y[2] = 2.0
+    return np.sum(y * x)
+
+
+def test_writes_into_a_copy_of_an_argument():
+    x = np.array([0.5, -1.5, 2.0])
+    x0 = x.copy()
+    assert check_grad(copy_then_write, x) < 1e-6
+    np.testing.assert_array_equal(x, x0)  # the caller's array is untouched
+
+
+def conv_pool(img, K):
+    out = np.zeros((4, 4))
+    for i in range(4):
+        for j in range(4):
+            out[i, j] = np.sum(img[i : i + 3, j : j + 3] * K)
+    pooled = np.zeros((2, 2))
+    for i in range(2):
+        for j in range(2):
+            pooled[i, j] = np.max(out[2 * i : 2 * i + 2, 2 * j : 2 * j + 2])
+    return np.sum(pooled)
+
+
+def test_max_pooling_routes_the_whole_gradient_to_each_winner():
+    rng = np.random.default_rng(3)
+    img, K = rng.normal(size=(6, 6)), rng.normal(size=(3, 3))
+    assert check_grad(conv_pool, img, K, argnums=(0, 1)) < 1e-5
+    source = grad(conv_pool).source
+    assert "written_grad(" in source and "+=" in source  # in-place on owned gradients

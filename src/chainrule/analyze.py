@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .normalize import UNPACK, Function, Method
+from .normalize import SETITEM, UNPACK, Function, Method
 from .rules import Rule, is_nondifferentiable, lookup
 from .rules.arithmetic import IDENTITY
 
@@ -44,6 +44,8 @@ def names_in(expr: ast.AST | None) -> Iterator[str]:
 
 
 def targets_of(stmt: ast.stmt) -> list[str]:
+    if getattr(stmt, "prim", None) is SETITEM:
+        return [stmt.args[0].id]  # type: ignore[attr-defined]  (the array written into)
     if isinstance(stmt, ast.Assign):
         return [n for t in stmt.targets for n in names_in(t)]
     return []
@@ -69,6 +71,8 @@ def differentiable_inputs(stmt: ast.stmt) -> list[str]:
     if prim is None or (not isinstance(prim, Method) and is_nondifferentiable(prim)):
         return []
     args: list[ast.expr] = stmt.args  # type: ignore[attr-defined]
+    if prim is SETITEM:  # the array's other elements, and the value written
+        return [args[0].id, *names_in(args[2])]  # type: ignore[attr-defined]
     if prim is IDENTITY or prim is UNPACK:
         return [n for a in args for n in names_in(a)]
     rule = rule_for(stmt)

@@ -61,6 +61,36 @@ DESCRIPTIVE_ATTRS = frozenset({"shape", "ndim", "size", "dtype", "itemsize", "nb
 VIEW_ATTRS = frozenset({"T", "reshape", "transpose", "ravel", "swapaxes", "squeeze", "view"})
 
 
+def _constructors() -> tuple:
+    """Functions that return a new array, which the function may then write into."""
+    return (
+        np.zeros,
+        np.ones,
+        np.empty,
+        np.full,
+        np.zeros_like,
+        np.ones_like,
+        np.empty_like,
+        np.full_like,
+        np.copy,
+        np.array,
+        np.arange,
+        np.linspace,
+        np.eye,
+        np.identity,
+        np.ndarray.copy,
+    )
+
+
+class SetItem:
+    """Primitive of `out[i] = v`, an in-place write into a local array."""
+
+    __name__ = "subscript assignment"
+
+
+SETITEM = SetItem()
+
+
 class Unpack:
     """Primitive of `a, b = x` for an array x: reads x[0], x[1], ..."""
 
@@ -167,6 +197,7 @@ class Normalizer:
         self.seeds = set(varied_params)
         self.varied_user: set[str] = set(varied_params)
         self.root: dict[str, str] = {}  # SSA name -> the value it may share memory with
+        self.writable: set[str] = set()  # SSA names of arrays made by a constructor
         self.loads = [
             (n.lineno, n.id)
             for n in ast.walk(parsed.node)
@@ -502,11 +533,7 @@ class Normalizer:
         elif isinstance(target, (ast.Tuple, ast.List)):
             self.assign_tuple(target, value)
         elif isinstance(target, ast.Subscript):
-            raise self.error(
-                target,
-                "assigning into an array element or slice (x[i] = ...) is not supported "
-                "yet; build the array with np.where, np.concatenate or np.stack instead",
-            )
+            self.assign_subscript(target, value)
         elif isinstance(target, ast.Attribute):
             raise self.error(
                 target, "assigning to an attribute is not supported; use a local variable"
@@ -530,6 +557,7 @@ class Normalizer:
             stmt = ast.Assign(targets=[ast.Name(id=ssa, ctx=ast.Store())], value=renamed)
             self.emit(annotate(stmt, self.origin, value))
             self._track_view(ssa, renamed)
+            self._track_fresh(ssa, value)
             return
         if isinstance(value, ast.IfExp):
             self.lower_ifexp(value, lambda: self.define(name))
@@ -543,6 +571,7 @@ class Normalizer:
         stmt = ast.Assign(targets=[ast.Name(id=ssa, ctx=ast.Store())], value=op)
         self.emit(annotate(stmt, self.origin, value, prim, args, kwargs))
         self._track_view(ssa, op)
+        self._track_fresh(ssa, value)
 
     def assign_tuple(self, target: ast.Tuple | ast.List, value: ast.expr) -> None:
         for elt in target.elts:
@@ -577,11 +606,15 @@ class Normalizer:
 
     def augassign(self, stmt: ast.AugAssign) -> None:
         target = stmt.target
+        if isinstance(target, ast.Subscript):  # out[i] += v  ->  out[i] = out[i] + v
+            read = ast.Subscript(value=target.value, slice=target.slice, ctx=ast.Load())
+            value = ast.BinOp(left=ast.copy_location(read, target), op=stmt.op, right=stmt.value)
+            self.assign_subscript(target, ast.copy_location(value, stmt))
+            return
         if not isinstance(target, ast.Name):
             raise self.error(
                 target,
-                "augmented assignment into an array element or attribute is not supported "
-                "yet; write x = x + ... with a new array instead",
+                "augmented assignment to an attribute is not supported; use a local variable",
             )
         current = self.current.get(target.id)
         if current is not None:
@@ -589,6 +622,71 @@ class Normalizer:
         value = ast.BinOp(left=ast.Name(id=target.id, ctx=ast.Load()), op=stmt.op, right=stmt.value)
         ast.copy_location(value, stmt)
         self.assign_name(target.id, value)
+
+    def assign_subscript(self, target: ast.Subscript, value: ast.expr) -> None:
+        """`out[i, j] = v` on an array created in the function: an in-place write.
+
+        The array keeps its name (it is the same object).  Just before the write
+        we keep a copy of what it overwrites, which the adjoint puts back.
+        """
+        base = target.value
+        if not isinstance(base, ast.Name) or not self.p.is_local(base.id):
+            raise self.error(
+                target,
+                "only writes into a local array variable (out[i] = ...) are supported",
+            )
+        name = base.id
+        ssa = self.current.get(name)
+        if ssa is None:
+            raise self.error(base, f"{name!r} is written before it is assigned")
+        if ssa not in self.writable:
+            what = "an argument" if ssa in self.p.params else "not known to be a fresh array"
+            raise self.error(
+                target,
+                f"writing into {name!r}, which is {what}, could change an array the caller "
+                f"or another name still sees; write into a copy, e.g. `{name} = "
+                f"{name}.copy()`, or into a new array from np.zeros / np.empty",
+            )
+        self._check_shared(target, name, ssa, f"`{name}[...] = ...`", f"`{name} = {name}.copy()`")
+        if self.varied(value):
+            value_atom = self.atom(value)
+            self.varied_user.add(name)
+        else:
+            value_atom = self.static(value)
+        index = self.index(target.slice)
+        array = ast.Name(id=ssa, ctx=ast.Load())
+        old = self.names.temp()
+        read = ast.Subscript(value=clone(array), slice=clone(index), ctx=ast.Load())
+        copy_call = ast.Call(
+            func=ast.Attribute(value=read, attr="copy", ctx=ast.Load()), args=[], keywords=[]
+        )
+        save = annotate(
+            ast.Assign(targets=[ast.Name(id=old, ctx=ast.Store())], value=copy_call),
+            self.origin,
+            target,
+        )
+        save.pure = True  # type: ignore[attr-defined]  (dead unless the adjoint restores it)
+        self.emit(save)
+        store = ast.Subscript(value=clone(array), slice=index, ctx=ast.Store())
+        write = ast.Assign(targets=[store], value=value_atom)
+        old_name = ast.Name(id=old, ctx=ast.Load())
+        self.emit(
+            annotate(write, self.origin, target, SETITEM, [array, index, value_atom, old_name])
+        )
+
+    def _check_shared(self, stmt: ast.AST, name: str, ssa: str, what: str, fix: str) -> None:
+        root = self.root.get(ssa, ssa)
+        sharing = {
+            user for user, s in self.current.items() if user != name and self.root.get(s, s) == root
+        }
+        later = {n for line, n in self.loads if line >= getattr(stmt, "lineno", 0)}
+        clash = sorted(sharing & later)
+        if clash:
+            raise self.error(
+                stmt,
+                f"{what} changes an array that {clash[0]!r} also refers to, and {clash[0]!r} "
+                f"is used later; write {fix} first so that they are separate arrays",
+            )
 
     def _check_inplace_alias(self, stmt: ast.AugAssign, name: str, ssa: str) -> None:
         """`y += 1` mutates an array that other names may share; refuse if they do."""
@@ -605,6 +703,17 @@ class Normalizer:
                 f"share, and {clash[0]!r} is used later; write `{name} = {name} "
                 f"{_op_text(stmt.op)} ...` to make a new array instead",
             )
+
+    def _track_fresh(self, ssa: str, value: ast.expr) -> None:
+        """Remember arrays made by a constructor: only those may be written into."""
+        if not isinstance(value, ast.Call):
+            return
+        func = value.func
+        callee = self.p.resolve(func)
+        if callee is MISSING and isinstance(func, ast.Attribute) and func.attr == "copy":
+            callee = np.ndarray.copy
+        if callee is not MISSING and any(callee is c for c in _constructors()):
+            self.writable.add(ssa)
 
     def _track_view(self, ssa: str, value: ast.expr) -> None:
         base = None
@@ -890,7 +999,19 @@ def _is_cheap(expr: ast.expr) -> bool:
         return _is_cheap(expr.value) and _is_cheap(expr.slice)
     if isinstance(expr, ast.Slice):
         return all(p is None or _is_cheap(p) for p in (expr.lower, expr.upper, expr.step))
+    if isinstance(expr, ast.BinOp) and isinstance(
+        expr.op, (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod)
+    ):
+        return _is_simple(expr.left) and _is_simple(expr.right)  # index arithmetic: i + 3
     return False
+
+
+def _is_simple(expr: ast.expr) -> bool:
+    if isinstance(expr, ast.BinOp) and isinstance(
+        expr.op, (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod)
+    ):
+        return _is_simple(expr.left) and _is_simple(expr.right)
+    return isinstance(expr, (ast.Name, ast.Constant)) or _fold_constant(expr) is not None
 
 
 def expr_varied(expr: ast.AST, varied: set[str], parsed: Parsed) -> bool:
@@ -945,10 +1066,16 @@ def possibly_varied(parsed: Parsed, seeds: set[str], body: list[ast.stmt]) -> se
             targets = [n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)]
             assigns.append((targets, node.iter))
         elif isinstance(node, ast.Assign):
-            targets = [n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+            targets = [
+                n.id
+                for t in node.targets
+                for n in ast.walk(t.value if isinstance(t, ast.Subscript) else t)
+                if isinstance(n, ast.Name)
+            ]
             assigns.append((targets, node.value))
         elif isinstance(node, (ast.AugAssign, ast.AnnAssign)) and node.value is not None:
-            targets = [n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)]
+            target = node.target.value if isinstance(node.target, ast.Subscript) else node.target
+            targets = [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
             value = node.value
             if isinstance(node, ast.AugAssign):
                 value = ast.BinOp(

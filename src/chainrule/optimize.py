@@ -19,8 +19,10 @@ from .analyze import names_in
 
 
 def _removable(stmt: ast.stmt) -> bool:
-    if not isinstance(stmt, ast.Assign):
-        return False
+    if not isinstance(stmt, ast.Assign) or not all(isinstance(t, ast.Name) for t in stmt.targets):
+        return False  # (writes into arrays are effects, not definitions)
+    if getattr(stmt, "pure", False):
+        return True
     if getattr(stmt, "prim", None) is not None:
         return True
     return not any(isinstance(n, ast.Call) for n in ast.walk(stmt.value))
@@ -229,8 +231,8 @@ class ShapeClasses:
                 and isinstance(stmt.targets[0], ast.Name)
             ):
                 self.assign(stmt.targets[0].id, stmt.value)
-            elif isinstance(stmt, ast.Assign):
-                for name in names_in(stmt.targets[0]):
+            elif isinstance(stmt, ast.Assign) and not isinstance(stmt.targets[0], ast.Subscript):
+                for name in names_in(stmt.targets[0]):  # (a write keeps the array's shape)
                     self.cls[name] = object()
 
 

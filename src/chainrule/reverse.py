@@ -39,7 +39,7 @@ from .analyze import (
     walk_statements,
 )
 from .codegen import comment
-from .normalize import UNPACK, Function, Method, Names, clone
+from .normalize import SETITEM, UNPACK, Function, Method, Names, clone
 from .optimize import shape_classes
 from .parse import MISSING
 from .rules import Rule, display_name, is_nondifferentiable
@@ -110,6 +110,13 @@ class Reverser:
         self.loop_inited: set[str] = set()  # accumulators zeroed before a reversed loop
         self.stack_name: str | None = None  # the list that saves values across iterations
         self.primal_of: dict[str, str] = {}  # gradient variable -> primal name
+        self.owned: set[str] = set()  # gradient arrays no other name shares
+        self.int_names: set[str] = {  # range() loop variables: indices that are ints
+            t
+            for s in walk_statements(fn.body)
+            if isinstance(s, ast.For) and getattr(s, "range_loop", False)
+            for t in names_in(s.target)
+        }
         self.branch_depth = 0
         env = ChainMap(self.bindings.cells, self.p.globals)  # live: templates add bindings
         self.shapes = shape_classes(
@@ -276,6 +283,11 @@ class Reverser:
             if g not in self.defined:
                 init.append(self.zeros_for(g, p))
                 self.defined.add(g)
+        for s in walk_statements(stmt.body):  # in-place updates need unshared arrays
+            if getattr(s, "prim", None) is SETITEM and self.is_active_stmt(s):
+                g = self.grad(s.args[0].id)  # type: ignore[attr-defined]
+                if g in self.defined:
+                    init.extend(self.own(g))
         before = set(self.defined)
         saved_origin = self.last_origin
         self.last_origin = None
@@ -372,6 +384,7 @@ class Reverser:
         return [ast.If(test=clone(stmt.test), body=body or [ast.Pass()], orelse=orelse)]
 
     def zeros_for(self, g: str, primal: str) -> ast.stmt:
+        self.owned.add(g)
         if self.shapes.is_scalar(primal):
             return _assign(g, ast.Constant(0.0))
         zeros = self.template_call("zeros_like", np.zeros_like, [ast.Name(primal, ast.Load())])
@@ -384,6 +397,8 @@ class Reverser:
         out: list[ast.stmt] = []
         if prim is UNPACK:
             return self.header(stmt, None) + self.unpack(stmt)
+        if prim is SETITEM:
+            return self.setitem(stmt)
         if isinstance(prim, Method):
             raise self.p.error(
                 stmt.site,  # type: ignore[attr-defined]
@@ -528,11 +543,16 @@ class Reverser:
             outer = next((loop for loop in self.loops if name not in loop.variant), None)
             self.defined.add(g)
             if outer is None:
+                self.owned.discard(g)  # it may be the very array another gradient holds
                 return [_assign(g, value)]
+            self.owned.add(g)
             # a value from outside the loop collects a gradient on every iteration:
             # its accumulator starts at zero before the reversed loop
             outer.needs_init.append(name)
             self.loop_inited.add(g)
+            in_place = self.scatter_in_place(g, value)
+            if in_place is not None:
+                return [in_place]
             total = ast.BinOp(left=ast.Name(g, ast.Load()), op=ast.Add(), right=value)
             return [_assign(g, total)]
         out: list[ast.stmt] = []
@@ -541,9 +561,133 @@ class Reverser:
             out.append(
                 comment(f"copy gate: {name} is used more than once, so its gradients add up")
             )
+        in_place = self.scatter_in_place(g, value)
+        if in_place is not None:
+            out.append(in_place)
+            return out
         total = ast.BinOp(left=ast.Name(g, ast.Load()), op=ast.Add(), right=value)
         out.append(_assign(g, total))
+        self.owned.add(g)  # a sum is a new array
         return out
+
+    def scatter_in_place(self, g: str, value: ast.expr) -> ast.stmt | None:
+        """`dxs = dxs + index_grad(dt, xs, np.s_[t])` as `dxs[t] += dt` on an owned dxs.
+
+        Inside a loop this turns a full-size zero array per iteration into one
+        element update; it is only done when no other name can share `dxs`.
+        """
+        from .runtime import index_grad
+
+        if g not in self.owned or not self.loops:
+            return None
+        if not (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Name)
+            and self.bindings.cells.get(value.func.id) is index_grad
+            and len(value.args) == 3
+        ):
+            return None
+        dy, _, index = value.args
+        if (
+            isinstance(index, ast.Subscript)
+            and isinstance(index.value, ast.Attribute)
+            and index.value.attr == "s_"
+        ):
+            index = index.slice  # np.s_[...] -> the index itself
+        if self.basic_index(index):
+            target = ast.Subscript(
+                value=ast.Name(g, ast.Load()), slice=clone(index), ctx=ast.Store()
+            )
+            return ast.AugAssign(target=target, op=ast.Add(), value=dy)
+        np_name = self.bindings.name_for(np, "np")
+        add_at = ast.Attribute(
+            value=ast.Attribute(value=ast.Name(np_name, ast.Load()), attr="add", ctx=ast.Load()),
+            attr="at",
+            ctx=ast.Load(),
+        )
+        call = ast.Call(func=add_at, args=[ast.Name(g, ast.Load()), clone(index), dy], keywords=[])
+        return ast.Expr(value=call)
+
+    def basic_index(self, index: ast.expr) -> bool:
+        """Ints (range loop variables, literals, arithmetic on them) and slices only."""
+        parts = index.elts if isinstance(index, ast.Tuple) else [index]
+        return all(isinstance(part, ast.Slice) or self.int_expr(part) for part in parts)
+
+    def int_expr(self, expr: ast.expr) -> bool:
+        if isinstance(expr, ast.Constant):
+            return type(expr.value) is int
+        if isinstance(expr, ast.Name):
+            return expr.id in self.int_names
+        if isinstance(expr, ast.BinOp) and isinstance(
+            expr.op, (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod)
+        ):
+            return self.int_expr(expr.left) and self.int_expr(expr.right)
+        if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub):
+            return self.int_expr(expr.operand)
+        return False
+
+    def setitem(self, stmt: ast.stmt) -> list[ast.stmt]:
+        """`out[i] = v`: v takes dout[i], which is then cleared; out[i] gets its old value."""
+        from .runtime import unbroadcast, written_grad
+
+        array, index, value, old = stmt.args  # type: ignore[attr-defined]
+        origin = stmt.origin  # type: ignore[attr-defined]
+        text = self.p.line_text(getattr(origin, "lineno", 0))
+        self.last_origin = origin
+        out: list[ast.stmt] = [
+            comment(text),
+            comment(
+                "write into an array: the written value takes the gradient at that place, "
+                "and the overwritten element none"
+            ),
+        ]
+        g = self.grad(array.id)
+        out.extend(self.own(g))
+        if isinstance(value, ast.Name) and self.active(value.id):
+            taken = ast.Call(
+                func=ast.Name(self.bindings.name_for(written_grad, "written_grad"), ast.Load()),
+                args=[ast.Name(g, ast.Load()), self.index_value(index)],
+                keywords=[],
+            )
+            total = ast.Call(
+                func=ast.Name(self.bindings.name_for(unbroadcast, "unbroadcast"), ast.Load()),
+                args=[taken, clone(value)],
+                keywords=[],
+            )
+            code = self.add_to(value.id, total)
+            self.shapes.simplify(code, len(self.loops) + self.branch_depth)
+            out.extend(code)
+        else:
+            place = ast.Subscript(
+                value=ast.Name(g, ast.Load()), slice=clone(index), ctx=ast.Store()
+            )
+            out.append(ast.Assign(targets=[place], value=ast.Constant(0.0)))
+        restore = ast.Subscript(value=clone(array), slice=clone(index), ctx=ast.Store())
+        out.append(comment("put back what the write overwrote, for the statements before it"))
+        out.append(ast.Assign(targets=[restore], value=clone(old)))
+        out.append(comment(text))
+        return out
+
+    def index_value(self, index: ast.expr) -> ast.expr:
+        """An index as a value: slices only exist inside [...], so write np.s_[...]."""
+        parts = index.elts if isinstance(index, ast.Tuple) else [index]
+        if not any(isinstance(p, ast.Slice) for p in parts):
+            return clone(index)
+        np_name = self.bindings.name_for(np, "np")
+        s_ = ast.Attribute(value=ast.Name(np_name, ast.Load()), attr="s_", ctx=ast.Load())
+        return ast.Subscript(value=s_, slice=clone(index), ctx=ast.Load())
+
+    def own(self, g: str) -> list[ast.stmt]:
+        """Before changing gradient array `g` in place, make sure no other name shares it."""
+        if g in self.owned:
+            return []
+        self.owned.add(g)
+        copy_call = ast.Call(
+            func=ast.Attribute(value=ast.Name(g, ast.Load()), attr="copy", ctx=ast.Load()),
+            args=[],
+            keywords=[],
+        )
+        return [_assign(g, copy_call)]
 
     def unpack(self, stmt: ast.stmt) -> list[ast.stmt]:
         """`a, b = x`: dx is the stack of da, db (zeros for unused rows)."""
@@ -592,6 +736,9 @@ class LoopInfo:
 
 
 def _assigned(stmt: ast.stmt) -> set[str]:
+    """Names a statement binds (a write into an array rebinds nothing)."""
+    if getattr(stmt, "prim", None) is SETITEM:
+        return set()
     if isinstance(stmt, ast.Assign):
         return {n for t in stmt.targets for n in names_in(t)}
     if isinstance(stmt, ast.For):
@@ -846,8 +993,18 @@ def emit_function(adj: Adjoint, mode: str, argnums_is_tuple: bool) -> ast.Functi
         body.extend(adj.primal)
     np_name = adj.bindings.name_for(np, "np")
     del np_name  # reserve the name before the seed helper is bound
+    replays = adj.stack_name is not None or any(
+        getattr(st, "prim", None) is SETITEM for st in walk_statements(adj.primal)
+    )
     if mode == "vjp":
-        inner = [comment("backward pass: the vector-Jacobian product, last statement first")]
+        inner = []
+        if replays:
+            # The adjoint of loops and array writes restores the values it saved, so
+            # each call of the backward function replays the forward pass it needs:
+            # then it can be called any number of times.
+            inner.append(comment("forward pass again: the backward pass uses up what it saves"))
+            inner.extend(clone(body[2:]))
+        inner.append(comment("backward pass: the vector-Jacobian product, last statement first"))
         inner.extend(adj.backward)
         inner.append(ast.Return(value=grads_value))
         backward_name = fn.names.fresh("backward")
@@ -881,11 +1038,17 @@ def emit_function(adj: Adjoint, mode: str, argnums_is_tuple: bool) -> ast.Functi
         else:
             seed = adj.bindings.name_for(seed_gradient, "seed_gradient")
             seed_value = ast.Call(func=ast.Name(seed, ast.Load()), args=[result], keywords=[])
+        value_expr: ast.expr = clone(fn.result)
+        if mode == "value_and_grad" and replays and isinstance(result, ast.Name):
+            # the backward pass restores loop values: keep the output before it runs
+            kept = fn.names.fresh("value")
+            body.append(_assign(kept, clone(result)))
+            value_expr = ast.Name(kept, ast.Load())
         body.append(_assign(adj.seed_name, seed_value))
         body.extend(adj.backward)
         value: ast.expr = grads_value
         if mode == "value_and_grad":
-            value = ast.Tuple(elts=[clone(fn.result), grads_value], ctx=ast.Load())
+            value = ast.Tuple(elts=[value_expr, grads_value], ctx=ast.Load())
         body.append(ast.Return(value=value))
     args = clone(parsed.node.args)
     for a in args.posonlyargs + args.args:

@@ -13,6 +13,8 @@ import numpy as np
 __all__ = [
     "unbroadcast",
     "seed_gradient",
+    "old_value",
+    "written_grad",
     "unpack_grad",
     "restore_axes",
     "expand_to",
@@ -76,6 +78,25 @@ def unpack_grad(rows, source):
     if isinstance(source, np.ndarray):
         return np.stack(rows)
     return list(rows)
+
+
+def old_value(a, index):
+    """The elements `a[index]` is about to overwrite, copied (the adjoint restores them)."""
+    value = a[index]
+    return value.copy() if type(value) is np.ndarray else value
+
+
+def written_grad(g, index):
+    """Gradient of the value written by `a[index] = v`: g[index], which is then cleared.
+
+    The overwritten elements no longer influence the output, so their gradient
+    is zero from here back.  `g` must be an array this backward pass owns.
+    """
+    value = g[index]
+    if type(value) is np.ndarray:
+        value = value.copy()
+    g[index] = 0.0
+    return value
 
 
 def seed_gradient(y):
