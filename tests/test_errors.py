@@ -114,6 +114,20 @@ def diff_index(x, i):
     return x[x[0]]  # diff-index
 
 
+def appends(x):
+    hs = []
+    for _ in range(3):
+        x = np.tanh(x)
+        hs.append(x)  # list-append
+    return np.sum(np.stack(hs))
+
+
+def sorts_in_place(x):
+    y = x * 2.0
+    y.sort()  # in-place-method
+    return y @ x
+
+
 def tries(x):
     try:  # try-block
         y = x * 2
@@ -143,6 +157,8 @@ CASES = [
     (inplace_alias, "inplace-alias", "y = y + "),
     (diff_index, "diff-index", "index"),
     (tries, "try-block", "try"),
+    (appends, "list-append", ".append(...)"),
+    (sorts_in_place, "in-place-method", "effect"),
 ]
 
 

@@ -290,6 +290,8 @@ class Normalizer:
         elif isinstance(stmt, ast.AugAssign):
             self.augassign(stmt)
         elif isinstance(stmt, ast.Expr):
+            if self.varied(stmt.value):
+                raise self.error(stmt.value, _side_effect_advice(stmt.value))
             self.emit(annotate(ast.Expr(value=self.rename(stmt.value)), stmt))
         elif isinstance(stmt, (ast.Assert, ast.Raise)):
             self.emit(annotate(self.rename(stmt), stmt))  # type: ignore[arg-type]
@@ -1110,6 +1112,23 @@ _STATEMENT_ADVICE = {
     ast.Nonlocal: "`nonlocal` statements are not supported; pass the value as an argument",
     ast.Delete: "`del` is not supported; simply stop using the name",
 }
+
+
+def _side_effect_advice(expr: ast.expr) -> str:
+    """A differentiated value used only for an effect: its gradient cannot be followed."""
+    if (
+        isinstance(expr, ast.Call)
+        and isinstance(expr.func, ast.Attribute)
+        and expr.func.attr in ("append", "extend", "insert")
+    ):
+        return (
+            f"`.{expr.func.attr}(...)` of a differentiated value into a list is not supported "
+            "yet; preallocate an array (hs = np.zeros((T, n))) and write into it (hs[t] = h)"
+        )
+    return (
+        "this statement uses a differentiated value only for its effect (it changes an "
+        "object in place), which chainrule cannot follow; assign the result to a name instead"
+    )
 
 
 def unsupported_statement(stmt: ast.stmt) -> str:
