@@ -333,3 +333,42 @@ def test_max_pooling_routes_the_whole_gradient_to_each_winner():
     assert check_grad(conv_pool, img, K, argnums=(0, 1)) < 1e-5
     source = grad(conv_pool).source
     assert "written_grad(" in source and "+=" in source  # in-place on owned gradients
+
+
+# -- lists as local containers --------------------------------------------------------
+
+
+def collect_states(x, W, T):
+    hs = []
+    h = x
+    for t in range(T):
+        h = np.tanh(W @ h + 0.1 * t)
+        hs.append(h)
+    total = 0.0
+    for i in range(len(hs)):
+        total = total + hs[i] @ hs[-1] * (i + 1)
+    return total + np.sum(np.stack(hs) ** 2) + np.sum(np.array(hs))
+
+
+@FEW
+@given(st.integers(1, 5), st.integers(0, 2**16))
+def test_lists_append_index_stack(T, seed):
+    rng = np.random.default_rng(seed)
+    x, W = rng.normal(size=3), rng.normal(size=(3, 3)) * 0.6
+    assert check_grad(collect_states, x, W, T, argnums=(0, 1)) < 1e-5
+
+
+def iterate_list(x):
+    parts = []
+    for k in range(3):
+        parts.append(x * (k + 1.0))
+    total = 0.0
+    for p in parts:
+        total = total + np.sum(np.sin(p))
+    return total
+
+
+def test_iterating_over_a_list():
+    assert check_grad(iterate_list, np.array([0.2, -0.3])) < 1e-6
+    source = grad(iterate_list).source
+    assert "hs.pop()" not in source and "parts.pop()" in source  # appends are undone

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .normalize import SETITEM, UNPACK, Function, Method
+from .normalize import LIST_APPEND, LIST_GET, SETITEM, UNPACK, Function, Method
 from .rules import Rule, is_nondifferentiable, lookup
 from .rules.arithmetic import IDENTITY
 
@@ -44,8 +44,8 @@ def names_in(expr: ast.AST | None) -> Iterator[str]:
 
 
 def targets_of(stmt: ast.stmt) -> list[str]:
-    if getattr(stmt, "prim", None) is SETITEM:
-        return [stmt.args[0].id]  # type: ignore[attr-defined]  (the array written into)
+    if getattr(stmt, "prim", None) in (SETITEM, LIST_APPEND):
+        return [stmt.args[0].id]  # type: ignore[attr-defined]  (the array or list changed)
     if isinstance(stmt, ast.Assign):
         return [n for t in stmt.targets for n in names_in(t)]
     return []
@@ -73,6 +73,10 @@ def differentiable_inputs(stmt: ast.stmt) -> list[str]:
     args: list[ast.expr] = stmt.args  # type: ignore[attr-defined]
     if prim is SETITEM:  # the array's other elements, and the value written
         return [args[0].id, *names_in(args[2])]  # type: ignore[attr-defined]
+    if prim is LIST_APPEND:  # the list's earlier elements, and the value appended
+        return [args[0].id, *names_in(args[1])]  # type: ignore[attr-defined]
+    if prim is LIST_GET:
+        return [args[0].id]  # type: ignore[attr-defined]
     if prim is IDENTITY or prim is UNPACK:
         return [n for a in args for n in names_in(a)]
     rule = rule_for(stmt)

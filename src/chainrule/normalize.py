@@ -82,6 +82,22 @@ def _constructors() -> tuple:
     )
 
 
+class ListAppend:
+    """Primitive of `hs.append(v)` on a list created in the function."""
+
+    __name__ = "list append"
+
+
+class ListGet:
+    """Primitive of `hs[i]` on a list created in the function."""
+
+    __name__ = "list item"
+
+
+LIST_APPEND = ListAppend()
+LIST_GET = ListGet()
+
+
 class SetItem:
     """Primitive of `out[i] = v`, an in-place write into a local array."""
 
@@ -198,6 +214,7 @@ class Normalizer:
         self.varied_user: set[str] = set(varied_params)
         self.root: dict[str, str] = {}  # SSA name -> the value it may share memory with
         self.writable: set[str] = set()  # SSA names of arrays made by a constructor
+        self.lists: set[str] = set()  # SSA names of lists made in the function
         self.loads = [
             (n.lineno, n.id)
             for n in ast.walk(parsed.node)
@@ -267,7 +284,9 @@ class Normalizer:
                 "(stack several outputs with np.stack)",
             )
         result = self.atom(ret.value)
-        return Function(self.p, list(self.p.params), self.out, result, self.names, ret)
+        function = Function(self.p, list(self.p.params), self.out, result, self.names, ret)
+        function.lists = set(self.lists)  # type: ignore[attr-defined]
+        return function
 
     def local_name(self, base: str) -> str:
         """A fresh name for a variable the compiler introduces (flags, indices)."""
@@ -290,6 +309,8 @@ class Normalizer:
         elif isinstance(stmt, ast.AugAssign):
             self.augassign(stmt)
         elif isinstance(stmt, ast.Expr):
+            if self.list_append(stmt):
+                return
             if self.varied(stmt.value):
                 raise self.error(stmt.value, _side_effect_advice(stmt.value))
             self.emit(annotate(ast.Expr(value=self.rename(stmt.value)), stmt))
@@ -625,6 +646,27 @@ class Normalizer:
         ast.copy_location(value, stmt)
         self.assign_name(target.id, value)
 
+    def list_append(self, stmt: ast.Expr) -> bool:
+        """`hs.append(v)` on a list made in the function: recorded so the adjoint can undo it."""
+        call = stmt.value
+        if not (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "append"
+            and isinstance(call.func.value, ast.Name)
+            and self.current.get(call.func.value.id) in self.lists
+            and len(call.args) == 1
+            and not call.keywords
+        ):
+            return False
+        hs = ast.Name(id=self.current[call.func.value.id], ctx=ast.Load())
+        value = self.atom(call.args[0]) if self.varied(call.args[0]) else self.static(call.args[0])
+        op = ast.Call(
+            func=ast.Attribute(value=hs, attr="append", ctx=ast.Load()), args=[value], keywords=[]
+        )
+        self.emit(annotate(ast.Expr(value=op), stmt, stmt.value, LIST_APPEND, [clone(hs), value]))
+        return True
+
     def assign_subscript(self, target: ast.Subscript, value: ast.expr) -> None:
         """`out[i, j] = v` on an array created in the function: an in-place write.
 
@@ -707,7 +749,12 @@ class Normalizer:
             )
 
     def _track_fresh(self, ssa: str, value: ast.expr) -> None:
-        """Remember arrays made by a constructor: only those may be written into."""
+        """Remember arrays made by a constructor (only those may be written into) and lists."""
+        if isinstance(value, ast.List) or (
+            isinstance(value, ast.Call) and self.p.resolve(value.func) is list and not value.args
+        ):
+            self.lists.add(ssa)
+            return
         if not isinstance(value, ast.Call):
             return
         func = value.func
@@ -827,6 +874,14 @@ class Normalizer:
             base = self.atom(expr.value)
             index = self.index(expr.slice)
             op = ast.Subscript(value=base, slice=index, ctx=ast.Load())
+            if isinstance(base, ast.Name) and base.id in self.lists:
+                if isinstance(index, ast.Slice):
+                    raise self.error(
+                        expr,
+                        "slicing a list of differentiated values is not "
+                        "supported; index one element, or np.stack the list",
+                    )
+                return op, LIST_GET, [base, index], {}
             return op, operator.getitem, [base, index], {}
         raise self.error(expr, unsupported_expression(expr))
 
@@ -1064,6 +1119,14 @@ def possibly_varied(parsed: Parsed, seeds: set[str], body: list[ast.stmt]) -> se
     varied = set(seeds)
     assigns: list[tuple[list[str], ast.expr]] = []
     for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "append"
+            and isinstance(node.func.value, ast.Name)
+            and len(node.args) == 1
+        ):
+            assigns.append(([node.func.value.id], node.args[0]))  # hs.append(h): hs holds h
         if isinstance(node, ast.For):
             targets = [n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)]
             assigns.append((targets, node.iter))

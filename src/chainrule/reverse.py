@@ -39,7 +39,16 @@ from .analyze import (
     walk_statements,
 )
 from .codegen import comment
-from .normalize import SETITEM, UNPACK, Function, Method, Names, clone
+from .normalize import (
+    LIST_APPEND,
+    LIST_GET,
+    SETITEM,
+    UNPACK,
+    Function,
+    Method,
+    Names,
+    clone,
+)
 from .optimize import shape_classes
 from .parse import MISSING
 from .rules import Rule, display_name, is_nondifferentiable
@@ -111,6 +120,7 @@ class Reverser:
         self.stack_name: str | None = None  # the list that saves values across iterations
         self.primal_of: dict[str, str] = {}  # gradient variable -> primal name
         self.owned: set[str] = set()  # gradient arrays no other name shares
+        self.list_names: set[str] = set(getattr(fn, "lists", ()))  # lists made in the function
         self.int_names: set[str] = {  # range() loop variables: indices that are ints
             t
             for s in walk_statements(fn.body)
@@ -140,6 +150,8 @@ class Reverser:
         return self.activity.active(name)
 
     def is_active_stmt(self, stmt: ast.stmt) -> bool:
+        if getattr(stmt, "prim", None) is LIST_APPEND:
+            return self.active(stmt.args[0].id)  # type: ignore[attr-defined]
         return (
             isinstance(stmt, ast.Assign)
             and getattr(stmt, "prim", None) is not None
@@ -385,6 +397,18 @@ class Reverser:
 
     def zeros_for(self, g: str, primal: str) -> ast.stmt:
         self.owned.add(g)
+        if primal in self.list_names:  # one zero per element
+            length = ast.Call(
+                func=ast.Name("len", ast.Load()), args=[ast.Name(primal, ast.Load())], keywords=[]
+            )
+            return _assign(
+                g,
+                ast.BinOp(
+                    left=ast.List(elts=[ast.Constant(0.0)], ctx=ast.Load()),
+                    op=ast.Mult(),
+                    right=length,
+                ),
+            )
         if self.shapes.is_scalar(primal):
             return _assign(g, ast.Constant(0.0))
         zeros = self.template_call("zeros_like", np.zeros_like, [ast.Name(primal, ast.Load())])
@@ -392,8 +416,13 @@ class Reverser:
 
     # -- one statement -------------------------------------------------------
     def statement(self, stmt: ast.stmt) -> list[ast.stmt]:
-        target = stmt.targets[0]  # type: ignore[attr-defined]
         prim = stmt.prim  # type: ignore[attr-defined]
+        if prim is LIST_APPEND:
+            return self.list_append(stmt)
+        target = stmt.targets[0]  # type: ignore[attr-defined]
+        if prim is LIST_GET:
+            note = "list item: its gradient is added into the same slot of the list's gradient"
+            return self.header(stmt, None, note) + self.list_get(stmt)
         out: list[ast.stmt] = []
         if prim is UNPACK:
             return self.header(stmt, None) + self.unpack(stmt)
@@ -422,7 +451,7 @@ class Reverser:
             self.defined.discard(self.grad(target.id))
         return out
 
-    def header(self, stmt: ast.stmt, rule: Rule | None) -> list[ast.stmt]:
+    def header(self, stmt: ast.stmt, rule: Rule | None, note: str | None = None) -> list[ast.stmt]:
         """Comments quoting the user's line and naming the local rule."""
         out = []
         origin = stmt.origin  # type: ignore[attr-defined]
@@ -434,7 +463,8 @@ class Reverser:
                 if end and end != origin.lineno:
                     text += " ..."
                 out.append(comment(text))
-        note = rule.note if rule is not None else "unpacking: each name receives its row's gradient"
+        if note is None:
+            note = rule.note if rule is not None else "unpacking: each name gets its row's gradient"
         if self.ops_per_origin.get(id(origin), 0) > 1:
             text = ast.unparse(stmt)
             out.append(comment(f"{text}: {note}" if note else text))
@@ -539,6 +569,8 @@ class Reverser:
 
     def add_to(self, name: str, value: ast.expr) -> list[ast.stmt]:
         g = self.grad(name)
+        if name in self.list_names:
+            return self.add_to_list(name, g, value)
         if g not in self.defined:
             outer = next((loop for loop in self.loops if name not in loop.variant), None)
             self.defined.add(g)
@@ -569,6 +601,24 @@ class Reverser:
         out.append(_assign(g, total))
         self.owned.add(g)  # a sum is a new array
         return out
+
+    def add_to_list(self, name: str, g: str, value: ast.expr) -> list[ast.stmt]:
+        """The gradient of a list is a list of the same length: add element by element."""
+        from .runtime import add_lists
+
+        if g not in self.defined:
+            outer = next((loop for loop in self.loops if name not in loop.variant), None)
+            self.defined.add(g)
+            if outer is None:
+                as_list = ast.Call(func=ast.Name("list", ast.Load()), args=[value], keywords=[])
+                return [_assign(g, as_list)]
+            outer.needs_init.append(name)
+            self.loop_inited.add(g)
+        helper = self.bindings.name_for(add_lists, "add_lists")
+        total = ast.Call(
+            func=ast.Name(helper, ast.Load()), args=[ast.Name(g, ast.Load()), value], keywords=[]
+        )
+        return [_assign(g, total)]
 
     def scatter_in_place(self, g: str, value: ast.expr) -> ast.stmt | None:
         """`dxs = dxs + index_grad(dt, xs, np.s_[t])` as `dxs[t] += dt` on an owned dxs.
@@ -625,6 +675,51 @@ class Reverser:
         if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub):
             return self.int_expr(expr.operand)
         return False
+
+    def list_append(self, stmt: ast.stmt) -> list[ast.stmt]:
+        """`hs.append(v)`: undo it (hs.pop()), and v takes the last element of dhs."""
+        hs, value = stmt.args  # type: ignore[attr-defined]
+        origin = stmt.origin  # type: ignore[attr-defined]
+        self.last_origin = origin
+        out: list[ast.stmt] = [
+            comment(self.p.line_text(getattr(origin, "lineno", 0))),
+            comment("append: the appended value takes the last gradient of the list"),
+        ]
+        pop = ast.Call(
+            func=ast.Attribute(value=clone(hs), attr="pop", ctx=ast.Load()), args=[], keywords=[]
+        )
+        out.append(ast.Expr(value=pop))  # the list as it was before the append
+        g = self.grad(hs.id)
+        taken = ast.Call(
+            func=ast.Attribute(value=ast.Name(g, ast.Load()), attr="pop", ctx=ast.Load()),
+            args=[],
+            keywords=[],
+        )
+        if isinstance(value, ast.Name) and self.active(value.id):
+            out.extend(self.add_to(value.id, taken))
+        else:
+            out.append(ast.Expr(value=taken))
+        return out
+
+    def list_get(self, stmt: ast.stmt) -> list[ast.stmt]:
+        """`x = hs[i]`: dhs[i] collects dx (dhs starts as zeros the length of hs)."""
+        hs, index = stmt.args  # type: ignore[attr-defined]
+        x = stmt.targets[0].id  # type: ignore[attr-defined]
+        g = self.grad(hs.id)
+        out: list[ast.stmt] = []
+        if g not in self.defined:
+            out.append(self.zeros_for(g, hs.id))
+            self.defined.add(g)
+            outer = next((loop for loop in self.loops if hs.id not in loop.variant), None)
+            if outer is not None:  # started before the loop instead
+                out.pop()
+                outer.needs_init.append(hs.id)
+                self.loop_inited.add(g)
+        slot = ast.Subscript(value=ast.Name(g, ast.Load()), slice=clone(index), ctx=ast.Store())
+        read = ast.Subscript(value=ast.Name(g, ast.Load()), slice=clone(index), ctx=ast.Load())
+        total = ast.BinOp(left=read, op=ast.Add(), right=ast.Name(self.grad(x), ast.Load()))
+        out.append(ast.Assign(targets=[slot], value=total))
+        return out
 
     def setitem(self, stmt: ast.stmt) -> list[ast.stmt]:
         """`out[i] = v`: v takes dout[i], which is then cleared; out[i] gets its old value."""
@@ -737,7 +832,7 @@ class LoopInfo:
 
 def _assigned(stmt: ast.stmt) -> set[str]:
     """Names a statement binds (a write into an array rebinds nothing)."""
-    if getattr(stmt, "prim", None) is SETITEM:
+    if getattr(stmt, "prim", None) in (SETITEM, LIST_APPEND):
         return set()
     if isinstance(stmt, ast.Assign):
         return {n for t in stmt.targets for n in names_in(t)}

@@ -13,6 +13,7 @@ import numpy as np
 __all__ = [
     "unbroadcast",
     "seed_gradient",
+    "add_lists",
     "old_value",
     "written_grad",
     "unpack_grad",
@@ -97,6 +98,11 @@ def written_grad(g, index):
         value = value.copy()
     g[index] = 0.0
     return value
+
+
+def add_lists(a, b):
+    """Sum of two list gradients, element by element (`b` may be an array of rows)."""
+    return [x + y for x, y in zip(a, b, strict=True)]
 
 
 def seed_gradient(y):
