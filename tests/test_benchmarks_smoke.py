@@ -54,3 +54,25 @@ def test_profile_generated_runs():
     assert "chainrule's generated gradient, by statement" in proc.stdout
     assert "hand-written fwd+bwd, by statement" in proc.stdout
     assert "matmul" in proc.stdout  # the rule notes are shown next to the statements
+
+
+def test_bench_loops_quick_prints_the_table_and_json(tmp_path):
+    workloads = ["rnn", "oscillator", "residual", "conv_pool"]
+    out_json = tmp_path / "loops.json"
+    proc = run(BENCH / "bench_loops.py", "--quick", "--json", out_json)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = proc.stdout
+    assert "== ratios of median times" in text
+    for name in workloads:
+        assert f"== {name}:" in text
+    assert text.count("gradients agree: yes") == len(workloads)
+    assert "MISMATCH" not in text
+
+    data = json.loads(out_json.read_text())
+    assert list(data["workloads"]) == workloads
+    for name, entry in data["workloads"].items():
+        assert entry["gradients_agree"] is True, name
+        times = entry["times"]
+        assert {"forward f(...)", "chainrule grad", "hand-written fwd+bwd"} <= set(times), name
+        assert all(t["median_us"] > 0 for t in times.values())
+        assert entry["ratios"]["cr/hand"] > 0

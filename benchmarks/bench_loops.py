@@ -1,0 +1,465 @@
+"""Time gradients of loop-written code: chainrule, by hand, autograd, JAX and PyTorch.
+
+    python benchmarks/bench_loops.py            # full run (about a minute)
+    python benchmarks/bench_loops.py --quick    # a handful of repetitions, to check it runs
+    python benchmarks/bench_loops.py --json results.json --only oscillator
+
+The workloads and their hand-written backward passes live in
+examples/loop_workloads.py (one definition, shared with the tests and the
+examples):
+
+* rnn: a tanh recurrent network, T = 50 steps, hidden size 32, input size 16;
+* oscillator: a damped spring integrated with explicit Euler for 1,000 steps,
+  differentiated with respect to stiffness and damping (the adjoint method);
+* residual: 50 layers h = h + tanh(Ws[l] @ h) of width 64;
+* conv_pool: a 3x3 valid convolution and 2x2 max-pooling on a 10x10 image,
+  written with loops and assignments into local arrays.
+
+chainrule and the hand-written pass run the loss exactly as written.  The
+other frameworks get the same code with `np` bound to their own module
+(`autograd.numpy`, `jax.numpy`, `torch`), except where that cannot work:
+autograd and JAX cannot assign into arrays, so for conv_pool they get the
+same computation with the maps built from nested lists (`np.array([[...]])`),
+and JAX runs the 1,000-step Euler loop as `lax.fori_loop` (`jit` of the
+unrolled Python loop compiles for minutes).  JAX is timed jitted, its
+compilation done before timing; every framework runs in float64.
+
+Before timing, every contender's gradient is compared with the hand-written
+one (np.allclose), and the hand-written one with a central finite difference
+along a random direction.  The timing itself is bench_core.py's: interleaved
+rounds, medians and minima (see _timing.py).  Nothing here asserts a speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "examples"))
+from _timing import Contender, Stats, measure  # noqa: E402
+from bench_core import (  # noqa: E402
+    XLA_SINGLE_THREAD,
+    agree,
+    directional_check,
+    environment,
+    load_autograd,
+    load_jax,
+    max_abs_diff,
+    ratio,
+    rebind_numpy,
+    thread_environment,
+)
+from loop_workloads import SEED_WORKLOADS, WORKLOADS, Workload  # noqa: E402
+
+import chainrule  # noqa: E402
+
+# ---------------------------------------------------------------------------
+# Variants for frameworks that cannot run a workload as written.  Each computes
+# the same loss as its workload; the gradient check below confirms it.
+
+
+def conv_pool_loss_lists(K, img, W):
+    """conv_pool_loss without assignments into arrays: the maps are built from lists."""
+    out = np.array(
+        [
+            [np.sum(img[i : i + 3, j : j + 3] * K) for j in range(img.shape[1] - 2)]
+            for i in range(img.shape[0] - 2)
+        ]
+    )
+    pooled = np.array(
+        [
+            [np.max(out[2 * i : 2 * i + 2, 2 * j : 2 * j + 2]) for j in range(out.shape[1] // 2)]
+            for i in range(out.shape[0] // 2)
+        ]
+    )
+    return np.sum(pooled * W)
+
+
+def oscillator_loss_fori(jax, k, c, x0, v0, x_obs, dt):
+    """oscillator_loss with the time loop as lax.fori_loop (JAX's way to write it)."""
+
+    def step(i, carry):
+        x, v, loss = carry
+        a = -k * x - c * v
+        x = x + dt * v
+        v = v + dt * a
+        return x, v, loss + (x - x_obs[i]) ** 2
+
+    start = (x0, v0, 0 * x0)  # every carry a float64 array, as the loop body returns
+    return jax.lax.fori_loop(0, x_obs.shape[0], step, start)[2]
+
+
+# Variants, by workload name: (the variant's name, a factory that takes the framework's
+# modules and returns the loss to differentiate, already bound to the framework).
+AUTOGRAD_VARIANTS: dict[str, tuple[str, Callable]] = {
+    "conv_pool": ("conv_pool_loss_lists", lambda ag, anp: rebind_numpy(conv_pool_loss_lists, anp)),
+}
+JAX_VARIANTS: dict[str, tuple[str, Callable]] = {
+    "conv_pool": ("conv_pool_loss_lists", lambda jax, jnp: rebind_numpy(conv_pool_loss_lists, jnp)),
+    "oscillator": ("oscillator_loss_fori", lambda jax, jnp: partial(oscillator_loss_fori, jax)),
+}
+
+
+def load_torch() -> tuple[Any, str]:
+    try:
+        import torch
+    except ImportError as e:
+        return None, f"PyTorch not installed ({e.name}); pip install torch"
+    torch.set_default_dtype(torch.float64)  # np.zeros(...) in the workloads must give float64
+    return torch, torch.__version__
+
+
+# ---------------------------------------------------------------------------
+# Running one workload.
+
+FORWARD = "forward f(...)"
+CR_GRAD = "chainrule grad"
+HAND = "hand-written fwd+bwd"
+AG_GRAD = "autograd grad"
+JAX_JIT = "jax.grad (jit)"
+TORCH = "torch autograd"
+
+
+@dataclass
+class Result:
+    workload: Workload
+    stats: dict[str, Stats]
+    checks: dict[str, str]
+    notes: list[str]
+    ok: bool
+
+
+def _as_arrays(grads: Any) -> list[np.ndarray]:
+    return [np.asarray(g, dtype=float) for g in grads]
+
+
+def _verdict(same: bool, grads: list[np.ndarray], reference: list[np.ndarray]) -> str:
+    diff = max_abs_diff(grads, reference) if len(grads) == len(reference) else float("nan")
+    return f"{'ok' if same else 'MISMATCH'} (max abs diff {diff:.1e})"
+
+
+def _first_line(e: BaseException) -> str:
+    return f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}"
+
+
+def chainrule_contenders(w: Workload, args: tuple, reference, checks, notes) -> list[Contender]:
+    try:
+        g = chainrule.grad(w.fn, argnums=w.argnums)
+        grads = _as_arrays(g(*args))
+    except chainrule.CompileError as e:  # the compiler does not handle this code yet
+        notes.append(f"chainrule skipped, it does not compile this yet: {_first_line(e)}")
+        return []
+    same = agree(grads, reference)
+    checks["chainrule grad vs hand-written"] = _verdict(same, grads, reference)
+    return [Contender(CR_GRAD, g, args)]
+
+
+def autograd_contender(w, args, reference, checks, notes, modules) -> list[Contender]:
+    autograd, anp = modules
+    variant = AUTOGRAD_VARIANTS.get(w.name)
+    if variant:
+        notes.append(f"autograd runs {variant[0]}, a variant it can trace (no array writes)")
+        f = variant[1](autograd, anp)
+    else:
+        f = rebind_numpy(w.fn, anp)
+    ag = autograd.grad(f, argnum=w.argnums)
+    try:
+        grads = _as_arrays(ag(*args))
+    except Exception as e:
+        notes.append(f"autograd failed: {_first_line(e)}")
+        return []
+    same = agree(grads, reference)
+    checks["autograd vs hand-written"] = _verdict(same, grads, reference)
+    return [Contender(AG_GRAD, ag, args)] if same else []
+
+
+def jax_contender(w, args, reference, checks, notes, modules) -> list[Contender]:
+    jax, jnp = modules
+    variant = JAX_VARIANTS.get(w.name)
+    if variant:
+        notes.append(f"JAX runs {variant[0]}, a variant it can trace")
+        jf = variant[1](jax, jnp)
+    else:
+        jf = rebind_numpy(w.fn, jnp)
+    jargs = tuple(jnp.asarray(a) for a in args)
+    jitted = jax.jit(jax.grad(jf, argnums=w.argnums))
+
+    def run_jit(*a, _f=jitted, _block=jax.block_until_ready):
+        return _block(_f(*a))
+
+    try:
+        grads = _as_arrays(run_jit(*jargs))  # compiles
+    except Exception as e:
+        notes.append(f"JAX failed: {_first_line(e)}")
+        return []
+    same = agree(grads, reference)
+    checks["jax.grad (jit) vs hand-written"] = _verdict(same, grads, reference)
+    return [Contender(JAX_JIT, run_jit, jargs)] if same else []
+
+
+def torch_contender(w, args, reference, checks, notes, torch) -> list[Contender]:
+    tf = rebind_numpy(w.fn, torch)  # torch can assign into tensors: the code as written
+    targs = tuple(
+        torch.from_numpy(a)
+        if isinstance(a, np.ndarray)
+        else torch.tensor(float(a))
+        if i in w.argnums
+        else a
+        for i, a in enumerate(args)
+    )
+
+    def run_torch(*a, _f=tf, _argnums=w.argnums, _grad=torch.autograd.grad):
+        leaves = list(a)
+        for i in _argnums:
+            leaves[i] = a[i].detach().requires_grad_()
+        return _grad(_f(*leaves), [leaves[i] for i in _argnums])
+
+    try:
+        grads = _as_arrays(g.numpy() for g in run_torch(*targs))
+    except Exception as e:
+        notes.append(f"PyTorch failed: {_first_line(e)}")
+        return []
+    same = agree(grads, reference)
+    checks["torch autograd vs hand-written"] = _verdict(same, grads, reference)
+    return [Contender(TORCH, run_torch, targs)] if same else []
+
+
+def run_workload(
+    w: Workload, frameworks: dict[str, Any], rounds: int, batch_seconds: float, seed: int
+) -> Result:
+    rng = np.random.default_rng(seed)
+    args = w.make_data(rng)
+    notes: list[str] = []
+    checks: dict[str, str] = {}
+
+    reference = _as_arrays(w.hand_grad(*args))
+    rel = directional_check(w.fn, args, w.argnums, reference, rng)
+    checks["hand-written vs finite differences"] = (
+        f"{'ok' if rel < 1e-5 else 'MISMATCH'} (directional, rel. err {rel:.1e})"
+    )
+
+    contenders = [Contender(FORWARD, w.fn, args)]
+    contenders += chainrule_contenders(w, args, reference, checks, notes)
+    contenders.append(Contender(HAND, w.hand_grad, args))
+    if "autograd" in frameworks:
+        contenders += autograd_contender(w, args, reference, checks, notes, frameworks["autograd"])
+    if "jax" in frameworks:
+        contenders += jax_contender(w, args, reference, checks, notes, frameworks["jax"])
+    if "torch" in frameworks:
+        contenders += torch_contender(w, args, reference, checks, notes, frameworks["torch"])
+
+    ok = not any("MISMATCH" in v for v in checks.values())
+    stats = measure(contenders, rounds=rounds, batch_seconds=batch_seconds)
+    return Result(w, stats, checks, notes, ok)
+
+
+# ---------------------------------------------------------------------------
+# Reporting.
+
+RATIOS = [
+    ("cr/fwd", CR_GRAD, FORWARD, "chainrule grad / forward"),
+    ("hand/fwd", HAND, FORWARD, "hand-written fwd+bwd / forward"),
+    ("cr/hand", CR_GRAD, HAND, "chainrule grad / hand-written fwd+bwd (target <= 1.25)"),
+    ("cr/autograd", CR_GRAD, AG_GRAD, "chainrule grad / autograd grad"),
+    ("cr/jax-jit", CR_GRAD, JAX_JIT, "chainrule grad / jax.jit(jax.grad)"),
+    ("cr/torch", CR_GRAD, TORCH, "chainrule grad / PyTorch autograd"),
+]
+
+
+def _fmt_us(seconds: float) -> str:
+    us = seconds * 1e6
+    return f"{us:.2f}" if us < 100 else f"{us:.1f}" if us < 10_000 else f"{us:.0f}"
+
+
+def _ratio_cell(stats: dict[str, Stats], a: str, b: str) -> str:
+    r, best = ratio(stats, a, b), ratio(stats, a, b, best=True)
+    return "n/a" if r is None or best is None else f"{r:.2f} ({best:.2f})"
+
+
+def print_result(res: Result, out=sys.stdout) -> None:
+    w = res.workload
+    print(f"\n== {w.name}: {w.description}", file=out)
+    for label, verdict in res.checks.items():
+        print(f"   check {label}: {verdict}", file=out)
+    print(
+        f"   gradients agree: {'yes, all contenders' if res.ok else 'NO (see MISMATCH)'}", file=out
+    )
+    for note in res.notes:
+        print(f"   note: {note}", file=out)
+    noisy = [n for n, s in res.stats.items() if s.median > 1.3 * s.best]
+    if noisy:
+        print(f"   note: noisy (median > 1.3 x min): {', '.join(noisy)}", file=out)
+    fwd = res.stats[FORWARD].median
+    width = max(len(n) for n in res.stats) + 2
+    print(
+        f"   {'contender':<{width}}{'median µs':>12}{'min µs':>12}{'x forward':>11}"
+        f"{'calls/round':>13}",
+        file=out,
+    )
+    for name, s in res.stats.items():
+        print(
+            f"   {name:<{width}}{_fmt_us(s.median):>12}{_fmt_us(s.best):>12}"
+            f"{s.median / fwd:>11.1f}{s.number:>13}",
+            file=out,
+        )
+
+
+def print_summary(results: list[Result], out=sys.stdout) -> None:
+    print(
+        "\n== ratios of median times (in brackets: of minimum times, which a busy machine "
+        "disturbs less); below 1 means the first is faster",
+        file=out,
+    )
+    name_w = max(len(r.workload.name) for r in results) + 2
+    print(f"   {'workload':<{name_w}}" + "".join(f"{k:>16}" for k, *_ in RATIOS), file=out)
+    for r in results:
+        cells = "".join(f"{_ratio_cell(r.stats, a, b):>16}" for _, a, b, _ in RATIOS)
+        print(f"   {r.workload.name:<{name_w}}{cells}", file=out)
+    for key, _, _, meaning in RATIOS:
+        print(f"   {key}: {meaning}", file=out)
+
+
+def to_json(results: list[Result], env: dict[str, Any], settings: dict[str, Any]) -> dict:
+    return {
+        "environment": env,
+        "settings": settings,
+        "workloads": {
+            r.workload.name: {
+                "description": r.workload.description,
+                "gradients_agree": r.ok,
+                "checks": r.checks,
+                "notes": r.notes,
+                "times": {name: s.as_dict() for name, s in r.stats.items()},
+                "ratios": {key: ratio(r.stats, a, b) for key, a, b, _ in RATIOS},
+                "ratios_of_minima": {key: ratio(r.stats, a, b, True) for key, a, b, _ in RATIOS},
+            }
+            for r in results
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a handful of short rounds only (checks that everything runs)",
+    )
+    parser.add_argument("--rounds", type=int, help="interleaved rounds per workload")
+    parser.add_argument(
+        "--batch-ms", type=float, help="target duration of one batch of calls, in milliseconds"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="run only this workload (repeatable): " + ", ".join(WORKLOADS),
+    )
+    parser.add_argument("--no-autograd", action="store_true", help="leave autograd out")
+    parser.add_argument("--no-jax", action="store_true", help="leave JAX out")
+    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads for BLAS, PyTorch (and XLA, when 1); the default 1 gives steadier "
+        "numbers and compares per-core speed; 0 keeps the libraries' own defaults",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", metavar="PATH", help="also write the numbers to PATH as JSON")
+    opts = parser.parse_args(argv)
+    if opts.threads < 0:
+        parser.error("--threads must be >= 0")
+    selected = list(SEED_WORKLOADS)
+    if opts.only:
+        unknown = set(opts.only) - set(WORKLOADS)
+        if unknown:
+            parser.error(f"unknown workload(s): {', '.join(sorted(unknown))}")
+        selected = [name for name in WORKLOADS if name in opts.only]
+    changes = thread_environment(opts.threads)
+    if changes:
+        if argv is not None:  # called from Python: numpy is loaded, too late to change
+            print("note: thread settings not applied (set them before importing numpy)")
+        else:  # restart with the settings in place; BLAS reads them when it is loaded
+            env = {**os.environ, **changes}
+            script = str(Path(__file__).resolve())
+            os.execve(sys.executable, [sys.executable, script, *sys.argv[1:]], env)
+
+    rounds = opts.rounds or (3 if opts.quick else 21)
+    batch_seconds = (opts.batch_ms or (2.0 if opts.quick else 40.0)) / 1000
+
+    frameworks: dict[str, Any] = {}
+    info: dict[str, str] = {}
+    for name, loader, skip in (
+        ("autograd", load_autograd, opts.no_autograd),
+        ("jax", load_jax, opts.no_jax),
+        ("torch", load_torch, opts.no_torch),
+    ):
+        if skip:
+            info[name] = "left out (command-line option)"
+            continue
+        mod, text = loader()
+        info[name] = text
+        if mod is not None:
+            frameworks[name] = mod
+    if "torch" in frameworks and opts.threads:
+        frameworks["torch"].set_num_threads(opts.threads)
+
+    env = environment(info)
+    print(
+        f"chainrule {env['chainrule']} | numpy {env['numpy']} | Python {env['python']} | "
+        f"{env['machine']}, {env['cpu_count']} CPUs"
+    )
+    for name in ("autograd", "jax", "torch"):
+        print(f"{name}: {info[name]}")
+    blas = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
+    xla_single = XLA_SINGLE_THREAD in os.environ.get("XLA_FLAGS", "")
+    print(
+        f"threads: BLAS {blas or 'library default'}, "
+        f"XLA {'single-threaded' if xla_single else 'library default'}"
+    )
+    print(
+        f"{rounds} interleaved rounds per workload, batches of ~{batch_seconds * 1e3:g} ms; "
+        "times are per call"
+    )
+
+    results = []
+    for name in selected:
+        res = run_workload(WORKLOADS[name], frameworks, rounds, batch_seconds, opts.seed)
+        print_result(res)
+        results.append(res)
+    print_summary(results)
+
+    if opts.json:
+        settings = {
+            "rounds": rounds,
+            "batch_seconds": batch_seconds,
+            "quick": opts.quick,
+            "seed": opts.seed,
+            "threads": opts.threads,
+        }
+        Path(opts.json).write_text(json.dumps(to_json(results, env, settings), indent=2) + "\n")
+        print(f"\nwrote {opts.json}")
+
+    if not all(r.ok for r in results):
+        print(
+            "\nERROR: some gradients disagree; the timings above compare different results",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
