@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -181,11 +182,14 @@ def known_scalar(fn: Function, name: str, scalar_params: frozenset[str] = frozen
     return name in scalar_names(fn, scalar_params)
 
 
-def scalar_names(fn: Function, scalar_params: frozenset[str] = frozenset()) -> set[str]:
+def scalar_names(
+    fn: Function, scalar_params: frozenset[str] = frozenset(), ranks: dict | None = None
+) -> set[str]:
     """All names that are scalars by construction (see known_scalar).
 
     `scalar_params` are parameters known to be scalars (the first call's
-    floats, for a variant specialised on them).  This is a greatest fixpoint,
+    floats, for a variant specialised on them); `ranks` gives the ndim of
+    array parameters, so that `x_obs[i]` of a 1-D `x_obs` is a scalar.  This is a greatest fixpoint,
     so values carried around a loop stay scalars when everything feeding them is.
     """
     if not _FULL_REDUCTIONS:
@@ -199,7 +203,20 @@ def scalar_names(fn: Function, scalar_params: frozenset[str] = frozenset()) -> s
         if isinstance(stmt, ast.For) and getattr(stmt, "range_loop", False):
             scalars.update(names_in(stmt.target))
 
+    def element_of_ranked(base: ast.expr, index: ast.expr) -> bool:
+        """x[i, j] with as many int indices as x (a parameter of known ndim) has axes."""
+        if not (ranks and isinstance(base, ast.Name) and base.id in ranks):
+            return False
+        parts = index.elts if isinstance(index, ast.Tuple) else [index]
+        return len(parts) == ranks[base.id] and all(
+            (isinstance(p, ast.Constant) and type(p.value) is int)
+            or (isinstance(p, ast.Name) and p.id in scalars)
+            for p in parts
+        )
+
     def inert_scalar(expr: ast.expr) -> bool:
+        if isinstance(expr, ast.Subscript):
+            return element_of_ranked(expr.value, expr.slice)
         if isinstance(expr, ast.BinOp) and not isinstance(expr.op, ast.MatMult):
             return inert_scalar(expr.left) and inert_scalar(expr.right)
         if isinstance(expr, ast.UnaryOp):
@@ -225,6 +242,8 @@ def scalar_names(fn: Function, scalar_params: frozenset[str] = frozenset()) -> s
         args = stmt.args  # type: ignore[attr-defined]
         if isinstance(value, (ast.BinOp, ast.UnaryOp)) or prim is IDENTITY:
             return bool(args) and all(scalar_atom(a) for a in args)
+        if prim is operator.getitem:
+            return element_of_ranked(args[0], args[1])
         if isinstance(prim, np.ufunc) and prim.nout == 1 and not stmt.kwargs:  # type: ignore
             return len(args) == prim.nin and all(scalar_atom(a) for a in args)
         if id(prim) in _FULL_REDUCTIONS:

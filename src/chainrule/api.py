@@ -39,6 +39,7 @@ class Compiled:
     source: str
     params: list[str]
     argnums: tuple[int, ...]
+    indexed: frozenset[int] = frozenset()  # parameters the function indexes (x[i])
 
 
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -102,13 +103,13 @@ def compile_function(
     argnums: tuple[int, ...],
     mode: str,
     as_tuple: bool,
-    scalar_params: tuple[int, ...] = (),
+    scalar_params: tuple[tuple[int, int], ...] = (),
 ) -> Compiled:
     """Run the pipeline for `f` (cached): parse, normalize, analyze, reverse, codegen.
 
-    `scalar_params` (positions) asks for a variant specialised on those
-    parameters being Python scalars: shapes are then known to be () and the
-    generated code needs no broadcasting checks on them.
+    `scalar_params` asks for a variant specialised on argument kinds: pairs
+    (position, -1) for Python scalars, whose shape is () so that broadcasting
+    checks on them can go, and (position, ndim) for indexed arrays.
     """
     key = (argnums, mode, as_tuple, renderer(), scalar_params)
     try:
@@ -128,8 +129,12 @@ def compile_function(
             )
     wrt = params if mode == "vjp" else [params[i] for i in argnums]
     try:
-        scalars = frozenset(params[i] for i in scalar_params if i < len(params))
-        return _transform(parsed, params, wrt, argnums, mode, as_tuple, per_function, key, scalars)
+        # scalar_params: (position, -1) for a Python scalar, (position, ndim) for an array
+        scalars = frozenset(params[i] for i, kind in scalar_params if kind < 0)
+        ranks = {params[i]: kind for i, kind in scalar_params if kind >= 0}
+        return _transform(
+            parsed, params, wrt, argnums, mode, as_tuple, per_function, key, scalars, ranks
+        )
     except CompileError:
         raise
     except RecursionError:
@@ -147,10 +152,10 @@ def compile_function(
 
 
 def _transform(
-    parsed, params, wrt, argnums, mode, as_tuple, per_function, key, scalars
+    parsed, params, wrt, argnums, mode, as_tuple, per_function, key, scalars, ranks
 ) -> Compiled:
     fn = normalize(parsed, set(wrt))
-    adj = reverse(fn, wrt, scalars)
+    adj = reverse(fn, wrt, scalars, ranks)
     funcdef = emit_function(adj, mode, as_tuple)
     primal_ids = {id(s) for s in adj.primal}
     roots = [s for s in funcdef.body if id(s) not in primal_ids]
@@ -178,7 +183,15 @@ def _transform(
         parsed.func.__defaults__,
         label,
     )
-    compiled = Compiled(built.function, built.source, params, argnums)
+    indexed = frozenset(
+        i
+        for i, name in enumerate(params)
+        if any(
+            isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id == name
+            for n in ast.walk(parsed.node)
+        )
+    )
+    compiled = Compiled(built.function, built.source, params, argnums, indexed)
     per_function[key] = compiled
     return compiled
 
@@ -273,6 +286,19 @@ def _shape_gradient(g: Any, x: Any) -> Any:
 _SCALAR_TYPES = (float, int)
 
 
+def _matches(kinds: tuple[tuple[int, int], ...], args: list) -> bool:
+    for i, kind in kinds:
+        if i >= len(args):
+            return False
+        a = args[i]
+        if kind < 0:
+            if type(a) not in _SCALAR_TYPES:
+                return False
+        elif type(a) is not np.ndarray or a.ndim != kind:
+            return False
+    return True
+
+
 def _returned(g: Any, x: Any) -> Any:
     """The gradient as handed to the user: fast path of _shape_gradient."""
     tx = type(x)
@@ -312,7 +338,7 @@ class _Transformed:
         self.argnums, self.as_tuple = _normalize_argnums(argnums, who)
         self._compiled: Compiled | None = None  # the general version (shown as .source)
         self._variant: Compiled | None = None  # specialised on the first call's scalars
-        self._scalars: tuple[int, ...] = ()
+        self._scalars: tuple[tuple[int, int], ...] = ()
         self.__name__ = f"{self.mode}_{getattr(f, '__name__', 'function')}"
         self.__qualname__ = self.__name__
         self.__doc__ = getattr(f, "__doc__", None)
@@ -342,14 +368,19 @@ class _Transformed:
                     "explicitly to differentiate with respect to it"
                 )
             args[i] = _as_differentiable(args[i], i, compiled.params[i])
-        if self._variant is None:  # first call: specialise on the scalar arguments
-            self._scalars = tuple(i for i, a in enumerate(args) if type(a) in _SCALAR_TYPES)
+        if self._variant is None:  # first call: specialise on the kinds of the arguments
+            indexed = compiled.indexed
+            self._scalars = tuple(
+                (i, -1) if type(a) in _SCALAR_TYPES else (i, a.ndim)
+                for i, a in enumerate(args)
+                if type(a) in _SCALAR_TYPES or (type(a) is np.ndarray and i in indexed)
+            )
             self._variant = (
                 compile_function(self.fun, self.argnums, self.mode, self.as_tuple, self._scalars)
                 if self._scalars
                 else compiled
             )
-        if all(i < len(args) and type(args[i]) in _SCALAR_TYPES for i in self._scalars):
+        if _matches(self._scalars, args):
             return self._variant, tuple(args)
         return compiled, tuple(args)
 
@@ -383,8 +414,13 @@ class _Transformed:
         variant = self._variant
         if variant is not None and not kwargs:
             try:
-                for i in self._scalars:  # the variant assumes these are Python scalars
-                    if type(args[i]) not in _SCALAR_TYPES:
+                for i, kind in self._scalars:  # what the variant assumes of the arguments
+                    a = args[i]
+                    if (
+                        (type(a) not in _SCALAR_TYPES)
+                        if kind < 0
+                        else (type(a) is not np.ndarray or a.ndim != kind)
+                    ):
                         break
                 else:
                     for i in self.argnums:

@@ -32,7 +32,6 @@ from .analyze import (
     Activity,
     analyze,
     bind,
-    known_scalar,
     names_in,
     rule_for,
     scalar_names,
@@ -92,11 +91,16 @@ class Adjoint:
     gradname: dict[str, str]  # primal name -> gradient variable
     stack_name: str | None = None  # the list that saves loop values, if any
     scalar_params: frozenset[str] = frozenset()  # parameters specialised as scalars
+    scalars: set[str] = field(default_factory=set)  # every name that is a scalar
 
 
 class Reverser:
     def __init__(
-        self, fn: Function, wrt: list[str], scalar_params: frozenset[str] = frozenset()
+        self,
+        fn: Function,
+        wrt: list[str],
+        scalar_params: frozenset[str] = frozenset(),
+        ranks: dict[str, int] | None = None,
     ) -> None:
         self.fn = fn
         self.wrt = wrt
@@ -129,9 +133,8 @@ class Reverser:
         }
         self.branch_depth = 0
         env = ChainMap(self.bindings.cells, self.p.globals)  # live: templates add bindings
-        self.shapes = shape_classes(
-            fn.params, fn.body, env, self.primal_of, scalar_names(fn, scalar_params)
-        )
+        self.scalars = scalar_names(fn, scalar_params, ranks)
+        self.shapes = shape_classes(fn.params, fn.body, env, self.primal_of, self.scalars)
 
     # -- names -----------------------------------------------------------
     def grad(self, name: str) -> str:
@@ -185,6 +188,7 @@ class Reverser:
             self.gradname,
             self.stack_name,
             self.scalar_params,
+            self.scalars,
         )
 
     def block(self, body: list[ast.stmt]) -> list[ast.stmt]:
@@ -1043,8 +1047,13 @@ def _no_rule_message(prim: Any) -> str:
     )
 
 
-def reverse(fn: Function, wrt: list[str], scalar_params: frozenset[str] = frozenset()) -> Adjoint:
-    return Reverser(fn, wrt, scalar_params).run()
+def reverse(
+    fn: Function,
+    wrt: list[str],
+    scalar_params: frozenset[str] = frozenset(),
+    ranks: dict[str, int] | None = None,
+) -> Adjoint:
+    return Reverser(fn, wrt, scalar_params, ranks).run()
 
 
 # -- assembling the generated function -------------------------------------------
@@ -1128,7 +1137,7 @@ def emit_function(adj: Adjoint, mode: str, argnums_is_tuple: bool) -> ast.Functi
                 "backwards, last statement first"
             )
         )
-        if isinstance(result, ast.Name) and known_scalar(fn, result.id, adj.scalar_params):
+        if isinstance(result, ast.Name) and result.id in adj.scalars:
             seed_value: ast.expr = ast.Constant(1.0)  # a scalar by construction: no check
         else:
             seed = adj.bindings.name_for(seed_gradient, "seed_gradient")
