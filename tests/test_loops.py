@@ -372,3 +372,31 @@ def test_iterating_over_a_list():
     assert check_grad(iterate_list, np.array([0.2, -0.3])) < 1e-6
     source = grad(iterate_list).source
     assert "hs.pop()" not in source and "parts.pop()" in source  # appends are undone
+
+
+def first_big(x):
+    for i in range(x.shape[0]):
+        if x[i] > 1.0:
+            return x[i] ** 2
+    return 0.0
+
+
+@pytest.mark.parametrize("values", [[0.5, 2.0, 3.0], [0.5, 0.2], []])
+def test_return_inside_a_loop_that_may_not_return(values):
+    x = np.array(values, dtype=float)
+    expected = np.zeros_like(x)
+    big = np.flatnonzero(x > 1.0)
+    if big.size:
+        expected[big[0]] = 2 * x[big[0]]
+    np.testing.assert_allclose(grad(first_big)(x), expected)
+
+
+def may_fall_off_the_end(x):
+    if x > 0:
+        return x * 2.0
+
+
+def test_a_path_without_return_is_an_error_not_a_zero_gradient():
+    assert grad(may_fall_off_the_end)(1.5) == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="NoneType"):
+        grad(may_fall_off_the_end)(-1.5)

@@ -33,7 +33,7 @@ def _name(id_: str, store: bool = False) -> ast.Name:
     return ast.Name(id=id_, ctx=ast.Store() if store else ast.Load())
 
 
-def _assign(name: str, value: bool, like: ast.AST) -> ast.stmt:
+def _assign(name: str, value: bool | None, like: ast.AST) -> ast.stmt:
     node = ast.Assign(targets=[_name(name, True)], value=ast.Constant(value))
     return ast.copy_location(node, like)
 
@@ -76,6 +76,8 @@ class JumpLowering:
         if early:
             first = body[0]
             out.insert(0, _assign(self.returned, False, first))  # type: ignore[arg-type]
+            # a path that ends without `return` returns None, as in Python
+            out.insert(0, _assign(self.result, None, first))  # type: ignore[arg-type]
             ret = ast.Return(value=_name(self.result))  # type: ignore[arg-type]
             out.append(ast.copy_location(ret, body[-1]))
         return out

@@ -384,15 +384,14 @@ class Normalizer:
                     book = first_store if isinstance(n.ctx, ast.Store) else first_load
                     if n.id not in book or where < book[n.id]:
                         book[n.id] = where
-        end = getattr(loop, "end_lineno", None) or 0
-        later = {name for line, name in self.loads if line > end}
         carried = []
         for name, stored_at in first_store.items():
             if name in targets:
                 continue  # the loop header assigns it afresh every iteration
             if name in self.current:
-                if name in first_load or name in later:
-                    carried.append(name)
+                # after the loop the name holds its value from before the loop or from
+                # the last iteration (zero iterations included): merge them
+                carried.append(name)
             elif name in first_load and first_load[name] < stored_at:
                 carried.append(name)  # read before it is assigned: last iteration's value
         return sorted(carried)
@@ -683,6 +682,13 @@ class Normalizer:
         ssa = self.current.get(name)
         if ssa is None:
             raise self.error(base, f"{name!r} is written before it is assigned")
+        if ssa in self.lists:
+            raise self.error(
+                target,
+                f"assigning to an item of the list {name!r} is not supported; append to the "
+                f"list instead, or preallocate an array ({name} = np.zeros(...)) and write "
+                "into it",
+            )
         if ssa not in self.writable:
             what = "an argument" if ssa in self.p.params else "not known to be a fresh array"
             raise self.error(

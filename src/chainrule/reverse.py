@@ -125,6 +125,7 @@ class Reverser:
         self.primal_of: dict[str, str] = {}  # gradient variable -> primal name
         self.owned: set[str] = set()  # gradient arrays no other name shares
         self.list_names: set[str] = set(getattr(fn, "lists", ()))  # lists made in the function
+        self.maybe_unbound = _maybe_unbound(fn.body)
         self.int_names: set[str] = {  # range() loop variables: indices that are ints
             t
             for s in walk_statements(fn.body)
@@ -401,6 +402,10 @@ class Reverser:
 
     def zeros_for(self, g: str, primal: str) -> ast.stmt:
         self.owned.add(g)
+        if primal in self.maybe_unbound:
+            # `primal` exists only on some paths (e.g. a value assigned by a `return`
+            # inside a loop): on the others no adjoint reads this zero's shape
+            return _assign(g, ast.Constant(0.0))
         if primal in self.list_names:  # one zero per element
             length = ast.Call(
                 func=ast.Name("len", ast.Load()), args=[ast.Name(primal, ast.Load())], keywords=[]
@@ -843,6 +848,25 @@ def _assigned(stmt: ast.stmt) -> set[str]:
     if isinstance(stmt, ast.For):
         return set(names_in(stmt.target))
     return set()
+
+
+def _maybe_unbound(body: list[ast.stmt]) -> set[str]:
+    """Names that may not exist on every path: defined only inside `if` branches, or
+    only by the end-of-iteration copy of a loop (no value before the loop)."""
+    defs: dict[str, list[tuple[bool, bool]]] = {}
+
+    def visit(stmts: list[ast.stmt], in_branch: bool) -> None:
+        for stmt in stmts:
+            for name in _assigned(stmt):
+                defs.setdefault(name, []).append((in_branch, getattr(stmt, "phi_back", False)))
+            if isinstance(stmt, ast.If):
+                visit(stmt.body, True)
+                visit(stmt.orelse, True)
+            elif isinstance(stmt, (ast.For, ast.While)):
+                visit(stmt.body, in_branch)
+
+    visit(body, False)
+    return {n for n, where in defs.items() if all(branch or back for branch, back in where)}
 
 
 def _loads(code: list[ast.stmt] | list[ast.AST]) -> set[str]:
