@@ -37,7 +37,6 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -50,12 +49,14 @@ sys.path.insert(0, str(HERE.parent / "examples"))
 from _timing import Contender, Stats, measure  # noqa: E402
 from bench_core import (  # noqa: E402
     XLA_SINGLE_THREAD,
+    Result,
     agree,
     directional_check,
     environment,
     load_autograd,
     load_jax,
     max_abs_diff,
+    print_result,
     ratio,
     rebind_numpy,
     thread_environment,
@@ -129,15 +130,6 @@ HAND = "hand-written fwd+bwd"
 AG_GRAD = "autograd grad"
 JAX_JIT = "jax.grad (jit)"
 TORCH = "torch autograd"
-
-
-@dataclass
-class Result:
-    workload: Workload
-    stats: dict[str, Stats]
-    checks: dict[str, str]
-    notes: list[str]
-    ok: bool
 
 
 def _as_arrays(grads: Any) -> list[np.ndarray]:
@@ -277,42 +269,9 @@ RATIOS = [
 ]
 
 
-def _fmt_us(seconds: float) -> str:
-    us = seconds * 1e6
-    return f"{us:.2f}" if us < 100 else f"{us:.1f}" if us < 10_000 else f"{us:.0f}"
-
-
 def _ratio_cell(stats: dict[str, Stats], a: str, b: str) -> str:
     r, best = ratio(stats, a, b), ratio(stats, a, b, best=True)
     return "n/a" if r is None or best is None else f"{r:.2f} ({best:.2f})"
-
-
-def print_result(res: Result, out=sys.stdout) -> None:
-    w = res.workload
-    print(f"\n== {w.name}: {w.description}", file=out)
-    for label, verdict in res.checks.items():
-        print(f"   check {label}: {verdict}", file=out)
-    print(
-        f"   gradients agree: {'yes, all contenders' if res.ok else 'NO (see MISMATCH)'}", file=out
-    )
-    for note in res.notes:
-        print(f"   note: {note}", file=out)
-    noisy = [n for n, s in res.stats.items() if s.median > 1.3 * s.best]
-    if noisy:
-        print(f"   note: noisy (median > 1.3 x min): {', '.join(noisy)}", file=out)
-    fwd = res.stats[FORWARD].median
-    width = max(len(n) for n in res.stats) + 2
-    print(
-        f"   {'contender':<{width}}{'median µs':>12}{'min µs':>12}{'x forward':>11}"
-        f"{'calls/round':>13}",
-        file=out,
-    )
-    for name, s in res.stats.items():
-        print(
-            f"   {name:<{width}}{_fmt_us(s.median):>12}{_fmt_us(s.best):>12}"
-            f"{s.median / fwd:>11.1f}{s.number:>13}",
-            file=out,
-        )
 
 
 def print_summary(results: list[Result], out=sys.stdout) -> None:
