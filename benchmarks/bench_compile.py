@@ -83,7 +83,44 @@ def main(argv=None) -> int:
     n_lines = len(LINES) + 3
     print(f"transforming a {n_lines}-line function (grad w.r.t. 4 arguments), {rounds} rounds:")
     print(f"  median {statistics.median(times) * 1e3:.1f} ms, best {min(times) * 1e3:.1f} ms")
+    for label, text in (
+        ("a 1,000-statement straight-line function", long_function(1000)),
+        ("a 500-statement function", long_function(500)),
+        ("a 200-iteration nested loop", NESTED),
+    ):
+        f = load_text(directory, text, label)
+        chainrule.parse._tree_cache.clear()
+        start = time.perf_counter()
+        compile_function(f, (0,), "grad", False)
+        print(f"transforming {label}: {(time.perf_counter() - start) * 1e3:.0f} ms")
     return 0
+
+
+def long_function(n: int) -> str:
+    body = "\n".join(f"    x = x * 1.0001 + {i % 7} * 1e-4" for i in range(n))
+    return f"import numpy as np\n\n\ndef f(x):\n{body}\n    return np.sum(x)\n"
+
+
+NESTED = """import numpy as np
+
+
+def f(x):
+    s = 0.0
+    for i in range(200):
+        for j in range(3):
+            s = s + np.sin(x * (i + j) * 1e-3)
+    return np.sum(s)
+"""
+
+
+def load_text(directory: str, text: str, label: str):
+    path = os.path.join(directory, f"bench_compile_{abs(hash(label))}.py")
+    with open(path, "w") as handle:
+        handle.write(text)
+    spec = importlib.util.spec_from_file_location(f"bench_compile_{abs(hash(label))}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.f
 
 
 if __name__ == "__main__":
