@@ -522,7 +522,10 @@ def environment(frameworks_info: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def to_json(results: list[Result], env: dict[str, Any], settings: dict[str, Any]) -> dict:
+def to_json(
+    results: list[Result], env: dict[str, Any], settings: dict[str, Any], ratios=None
+) -> dict:
+    ratios = RATIOS if ratios is None else ratios
     return {
         "environment": env,
         "settings": settings,
@@ -533,8 +536,8 @@ def to_json(results: list[Result], env: dict[str, Any], settings: dict[str, Any]
                 "checks": r.checks,
                 "notes": r.notes,
                 "times": {name: s.as_dict() for name, s in r.stats.items()},
-                "ratios": {key: ratio(r.stats, a, b) for key, a, b, _ in RATIOS},
-                "ratios_of_minima": {key: ratio(r.stats, a, b, True) for key, a, b, _ in RATIOS},
+                "ratios": {key: ratio(r.stats, a, b) for key, a, b, _ in ratios},
+                "ratios_of_minima": {key: ratio(r.stats, a, b, True) for key, a, b, _ in ratios},
             }
             for r in results
         },
@@ -642,18 +645,22 @@ def main(argv: list[str] | None = None) -> int:
         res = run_workload(w, frameworks, rounds, batch_seconds, opts.seed)
         print_result(res)
         results.append(res)
-    print_summary(results)
+    settings = {
+        "rounds": rounds,
+        "batch_seconds": batch_seconds,
+        "quick": opts.quick,
+        "seed": opts.seed,
+    }
+    return finish(results, opts.json, env, settings, print_summary, RATIOS)
 
-    if opts.json:
-        settings = {
-            "rounds": rounds,
-            "batch_seconds": batch_seconds,
-            "quick": opts.quick,
-            "seed": opts.seed,
-        }
-        Path(opts.json).write_text(json.dumps(to_json(results, env, settings), indent=2) + "\n")
-        print(f"\nwrote {opts.json}")
 
+def finish(results, json_path, env, settings, summary, ratios) -> int:
+    """Print the summary, write the JSON if asked, and exit 1 if any gradients disagreed."""
+    summary(results)
+    if json_path:
+        data = to_json(results, env, settings, ratios)
+        Path(json_path).write_text(json.dumps(data, indent=2) + "\n")
+        print(f"\nwrote {json_path}")
     if not all(r.ok for r in results):
         print(
             "\nERROR: some gradients disagree; the timings above compare different results",

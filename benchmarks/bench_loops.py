@@ -33,7 +33,6 @@ rounds, medians and minima (see _timing.py).  Nothing here asserts a speed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -53,6 +52,7 @@ from bench_core import (  # noqa: E402
     agree,
     directional_check,
     environment,
+    finish,
     load_autograd,
     load_jax,
     max_abs_diff,
@@ -289,25 +289,6 @@ def print_summary(results: list[Result], out=sys.stdout) -> None:
         print(f"   {key}: {meaning}", file=out)
 
 
-def to_json(results: list[Result], env: dict[str, Any], settings: dict[str, Any]) -> dict:
-    return {
-        "environment": env,
-        "settings": settings,
-        "workloads": {
-            r.workload.name: {
-                "description": r.workload.description,
-                "gradients_agree": r.ok,
-                "checks": r.checks,
-                "notes": r.notes,
-                "times": {name: s.as_dict() for name, s in r.stats.items()},
-                "ratios": {key: ratio(r.stats, a, b) for key, a, b, _ in RATIOS},
-                "ratios_of_minima": {key: ratio(r.stats, a, b, True) for key, a, b, _ in RATIOS},
-            }
-            for r in results
-        },
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -398,26 +379,14 @@ def main(argv: list[str] | None = None) -> int:
         res = run_workload(WORKLOADS[name], frameworks, rounds, batch_seconds, opts.seed)
         print_result(res)
         results.append(res)
-    print_summary(results)
-
-    if opts.json:
-        settings = {
-            "rounds": rounds,
-            "batch_seconds": batch_seconds,
-            "quick": opts.quick,
-            "seed": opts.seed,
-            "threads": opts.threads,
-        }
-        Path(opts.json).write_text(json.dumps(to_json(results, env, settings), indent=2) + "\n")
-        print(f"\nwrote {opts.json}")
-
-    if not all(r.ok for r in results):
-        print(
-            "\nERROR: some gradients disagree; the timings above compare different results",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    settings = {
+        "rounds": rounds,
+        "batch_seconds": batch_seconds,
+        "quick": opts.quick,
+        "seed": opts.seed,
+        "threads": opts.threads,
+    }
+    return finish(results, opts.json, env, settings, print_summary, RATIOS)
 
 
 if __name__ == "__main__":
