@@ -61,6 +61,59 @@ DESCRIPTIVE_ATTRS = frozenset({"shape", "ndim", "size", "dtype", "itemsize", "nb
 VIEW_ATTRS = frozenset({"T", "reshape", "transpose", "ravel", "swapaxes", "squeeze", "view"})
 
 
+def _mark_restores(body: list[ast.stmt], root: dict[str, str]) -> None:
+    """Decide, for each write `out[i] = v`, whether its adjoint must put the old value back.
+
+    Only statements that can run before the write (earlier in the function, or
+    anywhere in a loop that contains it) can need the array as it was.  If
+    none of them reads the array or a view of it, the save and the restore are
+    skipped: a convolution that fills `out` and only then pools it needs neither.
+    """
+    order: list[tuple[ast.stmt, tuple[int, ...]]] = []
+
+    def walk(stmts: list[ast.stmt], loops: tuple[int, ...]) -> None:
+        for stmt in stmts:
+            order.append((stmt, loops))
+            if isinstance(stmt, ast.If):
+                walk(stmt.body, loops)
+                walk(stmt.orelse, loops)
+            elif isinstance(stmt, (ast.For, ast.While)):
+                walk(stmt.body, (*loops, id(stmt)))
+
+    walk(body, ())
+
+    def reads(stmt: ast.stmt) -> set[str]:
+        parts = (
+            [stmt.test]
+            if isinstance(stmt, (ast.If, ast.While))
+            else ([stmt.iter] if isinstance(stmt, ast.For) else [stmt])
+        )
+        names = set()
+        for part in parts:
+            for n in ast.walk(part):
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+                    names.add(root.get(n.id, n.id))
+        return names
+
+    for position, (stmt, loops) in enumerate(order):
+        if getattr(stmt, "prim", None) is not SETITEM:
+            continue
+        array = root.get(stmt.args[0].id, stmt.args[0].id)  # type: ignore[attr-defined]
+        needed = False
+        for other_position, (other, other_loops) in enumerate(order):
+            if other is stmt or getattr(other, "saves_old", False):
+                continue  # (the copy of the overwritten element is not a use)
+            if getattr(other, "prim", None) is SETITEM and other_position > position:
+                continue
+            shares_loop = bool(set(loops) & set(other_loops))
+            if (other_position < position or shares_loop) and array in reads(other):
+                if getattr(other, "prim", None) is SETITEM and not shares_loop:
+                    continue  # an earlier write only stores into the array
+                needed = True
+                break
+        stmt.restore = needed  # type: ignore[attr-defined]
+
+
 def _constructors() -> tuple:
     """Functions that return a new array, which the function may then write into."""
     return (
@@ -284,6 +337,7 @@ class Normalizer:
                 "(stack several outputs with np.stack)",
             )
         result = self.atom(ret.value)
+        _mark_restores(self.out, self.root)
         function = Function(self.p, list(self.p.params), self.out, result, self.names, ret)
         function.lists = set(self.lists)  # type: ignore[attr-defined]
         return function
@@ -716,6 +770,7 @@ class Normalizer:
             target,
         )
         save.pure = True  # type: ignore[attr-defined]  (dead unless the adjoint restores it)
+        save.saves_old = True  # type: ignore[attr-defined]
         self.emit(save)
         store = ast.Subscript(value=clone(array), slice=index, ctx=ast.Store())
         write = ast.Assign(targets=[store], value=value_atom)

@@ -766,9 +766,10 @@ class Reverser:
                 value=ast.Name(g, ast.Load()), slice=clone(index), ctx=ast.Store()
             )
             out.append(ast.Assign(targets=[place], value=ast.Constant(0.0)))
-        restore = ast.Subscript(value=clone(array), slice=clone(index), ctx=ast.Store())
-        out.append(comment("put back what the write overwrote, for the statements before it"))
-        out.append(ast.Assign(targets=[restore], value=clone(old)))
+        if getattr(stmt, "restore", True):
+            restore = ast.Subscript(value=clone(array), slice=clone(index), ctx=ast.Store())
+            out.append(comment("put back what the write overwrote, for the statements before it"))
+            out.append(ast.Assign(targets=[restore], value=clone(old)))
         out.append(comment(text))
         return out
 
