@@ -559,8 +559,9 @@ def thread_environment(threads: int) -> dict[str, str]:
     return changes
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def common_parser(description: str, names: list[str], torch: bool = False):
+    """The options every benchmark script takes."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -574,10 +575,12 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         action="append",
         metavar="NAME",
-        help="run only this workload (repeatable): " + ", ".join(w.name for w in WORKLOADS),
+        help="run only this workload (repeatable): " + ", ".join(names),
     )
     parser.add_argument("--no-autograd", action="store_true", help="leave autograd out")
     parser.add_argument("--no-jax", action="store_true", help="leave JAX out")
+    if torch:
+        parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument(
         "--threads",
         type=int,
@@ -587,26 +590,37 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", metavar="PATH", help="also write the numbers to PATH as JSON")
+    return parser
+
+
+def parse_options(parser, argv, names: list[str], script: str):
+    """Parse, check --only, and restart the script with its thread settings if needed."""
     opts = parser.parse_args(argv)
     if opts.threads < 0:
         parser.error("--threads must be >= 0")
+    if opts.only:
+        unknown = set(opts.only) - set(names)
+        if unknown:
+            parser.error(f"unknown workload(s): {', '.join(sorted(unknown))}")
     changes = thread_environment(opts.threads)
     if changes:
         if argv is not None:  # called from Python: numpy is loaded, too late to change
             print("note: thread settings not applied (set them before importing numpy)")
         else:  # restart with the settings in place; BLAS reads them when it is loaded
             env = {**os.environ, **changes}
-            script = str(Path(__file__).resolve())
-            os.execve(sys.executable, [sys.executable, script, *sys.argv[1:]], env)
+            path = str(Path(script).resolve())
+            os.execve(sys.executable, [sys.executable, path, *sys.argv[1:]], env)
+    return opts
+
+
+def main(argv: list[str] | None = None) -> int:
+    names = [w.name for w in WORKLOADS]
+    parser = common_parser(__doc__.splitlines()[0], names)
+    opts = parse_options(parser, argv, names, __file__)
+    selected = [w for w in WORKLOADS if not opts.only or w.name in opts.only]
 
     rounds = opts.rounds or (3 if opts.quick else 21)
     batch_seconds = (opts.batch_ms or (2.0 if opts.quick else 40.0)) / 1000
-    selected = WORKLOADS
-    if opts.only:
-        unknown = set(opts.only) - {w.name for w in WORKLOADS}
-        if unknown:
-            parser.error(f"unknown workload(s): {', '.join(sorted(unknown))}")
-        selected = [w for w in WORKLOADS if w.name in opts.only]
 
     frameworks: dict[str, Any] = {}
     info: dict[str, str] = {}

@@ -32,7 +32,6 @@ rounds, medians and minima (see _timing.py).  Nothing here asserts a speed.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Callable
@@ -50,16 +49,17 @@ from bench_core import (  # noqa: E402
     XLA_SINGLE_THREAD,
     Result,
     agree,
+    common_parser,
     directional_check,
     environment,
     finish,
     load_autograd,
     load_jax,
     max_abs_diff,
+    parse_options,
     print_result,
     ratio,
     rebind_numpy,
-    thread_environment,
 )
 from loop_workloads import SEED_WORKLOADS, WORKLOADS, Workload  # noqa: E402
 
@@ -290,51 +290,10 @@ def print_summary(results: list[Result], out=sys.stdout) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="a handful of short rounds only (checks that everything runs)",
-    )
-    parser.add_argument("--rounds", type=int, help="interleaved rounds per workload")
-    parser.add_argument(
-        "--batch-ms", type=float, help="target duration of one batch of calls, in milliseconds"
-    )
-    parser.add_argument(
-        "--only",
-        action="append",
-        metavar="NAME",
-        help="run only this workload (repeatable): " + ", ".join(WORKLOADS),
-    )
-    parser.add_argument("--no-autograd", action="store_true", help="leave autograd out")
-    parser.add_argument("--no-jax", action="store_true", help="leave JAX out")
-    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="threads for BLAS, PyTorch (and XLA, when 1); the default 1 gives steadier "
-        "numbers and compares per-core speed; 0 keeps the libraries' own defaults",
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", metavar="PATH", help="also write the numbers to PATH as JSON")
-    opts = parser.parse_args(argv)
-    if opts.threads < 0:
-        parser.error("--threads must be >= 0")
-    selected = list(SEED_WORKLOADS)
-    if opts.only:
-        unknown = set(opts.only) - set(WORKLOADS)
-        if unknown:
-            parser.error(f"unknown workload(s): {', '.join(sorted(unknown))}")
-        selected = [name for name in WORKLOADS if name in opts.only]
-    changes = thread_environment(opts.threads)
-    if changes:
-        if argv is not None:  # called from Python: numpy is loaded, too late to change
-            print("note: thread settings not applied (set them before importing numpy)")
-        else:  # restart with the settings in place; BLAS reads them when it is loaded
-            env = {**os.environ, **changes}
-            script = str(Path(__file__).resolve())
-            os.execve(sys.executable, [sys.executable, script, *sys.argv[1:]], env)
+    names = list(WORKLOADS)
+    parser = common_parser(__doc__.splitlines()[0], names, torch=True)
+    opts = parse_options(parser, argv, names, __file__)
+    selected = [n for n in WORKLOADS if n in opts.only] if opts.only else list(SEED_WORKLOADS)
 
     rounds = opts.rounds or (3 if opts.quick else 21)
     batch_seconds = (opts.batch_ms or (2.0 if opts.quick else 40.0)) / 1000

@@ -125,6 +125,36 @@ def sorts_in_place(x):
     return y @ x
 
 
+def list_item_assignment(x):
+    hs = []
+    hs.append(x)
+    hs[0] = x * 2.0  # list-item-assign
+    return np.sum(hs[0])
+
+
+def enumerate_with_start(x):
+    total = 0.0
+    for i, v in enumerate(x, 1):  # enumerate-start
+        total = total + v * i
+    return total
+
+
+def slices_a_list(x):
+    hs = []
+    hs.append(x)
+    hs.append(x * 2.0)
+    first = hs[0:1]  # list-slice
+    return np.sum(np.stack(first))
+
+
+def while_else(x):
+    while np.sum(x) < 5.0:
+        x = x * 2.0
+    else:
+        x = x + 1.0  # while-else
+    return np.sum(x)
+
+
 def tries(x):
     try:  # try-block
         y = x * 2
@@ -155,6 +185,10 @@ CASES = [
     (diff_index, "diff-index", "index"),
     (tries, "try-block", "try"),
     (appends_to_argument, "list-append", ".append(...)"),
+    (list_item_assignment, "list-item-assign", "item of the list"),
+    (enumerate_with_start, "enumerate-start", "start"),
+    (slices_a_list, "list-slice", "slicing a list"),
+    (while_else, "while-else", "while ... else"),
     (sorts_in_place, "in-place-method", "effect"),
 ]
 

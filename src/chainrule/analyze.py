@@ -173,19 +173,11 @@ def _literal_is(expr: Any, value: Any) -> bool:
     return isinstance(expr, ast.Constant) and expr.value is value
 
 
-def known_scalar(fn: Function, name: str, scalar_params: frozenset[str] = frozenset()) -> bool:
-    """Is `name` a scalar whatever the argument shapes?  (A full reduction, math.*, ...)
-
-    Then grad can seed its gradient with the constant 1.0: no run-time check
-    is needed, and the output itself need not be computed at all.
-    """
-    return name in scalar_names(fn, scalar_params)
-
-
 def scalar_names(
     fn: Function, scalar_params: frozenset[str] = frozenset(), ranks: dict | None = None
 ) -> set[str]:
-    """All names that are scalars by construction (see known_scalar).
+    """All names that are scalars whatever the argument shapes (full reductions, math.*,
+    sizes): grad seeds such an output with the constant 1.0, with no run-time check.
 
     `scalar_params` are parameters known to be scalars (the first call's
     floats, for a variant specialised on them); `ranks` gives the ndim of

@@ -80,16 +80,6 @@ def _to_source(node: ast.AST) -> str:
     return ast.unparse(ast.fix_missing_locations(node)) + "\n"
 
 
-def render_expr(node: ast.AST) -> str:
-    """One expression or statement as a single line of source."""
-    text = (
-        _to_source(ast.Module(body=[ast.Expr(value=node)], type_ignores=[]))
-        if isinstance(node, ast.expr)
-        else _to_source(node)
-    )
-    return " ".join(text.split("\n")).strip()
-
-
 def render(module: ast.Module) -> str:
     """Render a module, turning comment markers into comments."""
     texts: list[str] = []

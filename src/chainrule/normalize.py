@@ -694,7 +694,14 @@ class Normalizer:
             )
         current = self.current.get(target.id)
         if current is not None:
-            self._check_inplace_alias(stmt, target.id, current)
+            op = _op_text(stmt.op)
+            self._check_shared(
+                stmt,
+                target.id,
+                current,
+                f"`{target.id} {op}= ...`",
+                f"write `{target.id} = {target.id} {op} ...` to make a new array instead",
+            )
         value = ast.BinOp(left=ast.Name(id=target.id, ctx=ast.Load()), op=stmt.op, right=stmt.value)
         ast.copy_location(value, stmt)
         self.assign_name(target.id, value)
@@ -751,7 +758,13 @@ class Normalizer:
                 f"or another name still sees; write into a copy, e.g. `{name} = "
                 f"{name}.copy()`, or into a new array from np.zeros / np.empty",
             )
-        self._check_shared(target, name, ssa, f"`{name}[...] = ...`", f"`{name} = {name}.copy()`")
+        self._check_shared(
+            target,
+            name,
+            ssa,
+            f"`{name}[...] = ...`",
+            f"write `{name} = {name}.copy()` first so that they are separate arrays",
+        )
         if self.varied(value):
             value_atom = self.atom(value)
             self.varied_user.add(name)
@@ -779,34 +792,20 @@ class Normalizer:
             annotate(write, self.origin, target, SETITEM, [array, index, value_atom, old_name])
         )
 
-    def _check_shared(self, stmt: ast.AST, name: str, ssa: str, what: str, fix: str) -> None:
+    def _check_shared(self, stmt: ast.AST, name: str, ssa: str, what: str, advice: str) -> None:
+        """An in-place change to `name` also changes every name sharing its memory;
+        refuse it if such a name is read afterwards (its value would differ)."""
         root = self.root.get(ssa, ssa)
         sharing = {
             user for user, s in self.current.items() if user != name and self.root.get(s, s) == root
         }
-        later = {n for line, n in self.loads if line >= getattr(stmt, "lineno", 0)}
+        later = {n for line, n in self.loads if line > getattr(stmt, "lineno", 0)}
         clash = sorted(sharing & later)
         if clash:
             raise self.error(
                 stmt,
                 f"{what} changes an array that {clash[0]!r} also refers to, and {clash[0]!r} "
-                f"is used later; write {fix} first so that they are separate arrays",
-            )
-
-    def _check_inplace_alias(self, stmt: ast.AugAssign, name: str, ssa: str) -> None:
-        """`y += 1` mutates an array that other names may share; refuse if they do."""
-        root = self.root.get(ssa, ssa)
-        sharing = {
-            user for user, s in self.current.items() if user != name and self.root.get(s, s) == root
-        }
-        later = {n for line, n in self.loads if line > stmt.lineno}
-        clash = sorted(sharing & later)
-        if clash:
-            raise self.error(
-                stmt,
-                f"`{name} {_op_text(stmt.op)}= ...` changes an array that {clash[0]!r} may "
-                f"share, and {clash[0]!r} is used later; write `{name} = {name} "
-                f"{_op_text(stmt.op)} ...` to make a new array instead",
+                f"is used later; {advice}",
             )
 
     def _track_fresh(self, ssa: str, value: ast.expr) -> None:
@@ -1264,9 +1263,9 @@ def unsupported_statement(stmt: ast.stmt) -> str:
 
 _EXPRESSION_ADVICE = {
     ast.ListComp: "a list comprehension over differentiated values is not supported yet; "
-    "use whole-array NumPy operations",
+    "write a loop that appends to a list, or use whole-array NumPy operations",
     ast.GeneratorExp: "a generator expression over differentiated values is not supported "
-    "yet; use whole-array NumPy operations",
+    "yet; write a loop, or use whole-array NumPy operations",
     ast.SetComp: "a set comprehension over differentiated values is not supported",
     ast.DictComp: "a dict comprehension over differentiated values is not supported",
     ast.Lambda: "a lambda that uses differentiated values is not supported yet; define a "
