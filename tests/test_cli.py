@@ -60,7 +60,7 @@ def boom(x):
 
 
 def helper(x):
-    return x * x
+    return boom(x) * x
 
 
 scale = 2.0
@@ -235,9 +235,9 @@ def test_compile_error_points_at_the_line(model):
     assert lines[-1].index("^") == lines[-2].index("with")
 
 
-def test_compile_error_for_a_call_to_a_user_function(model):
+def test_compile_error_for_recursion_through_a_helper(model):
     proc = run("show", f"{model}:boom")
-    assert_short_error(proc, f"{model}:19:", "helper")
+    assert_short_error(proc, f"{model}:23:", "recursion", "'boom'")
     assert proc.returncode == 1
 
 

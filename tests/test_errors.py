@@ -19,8 +19,10 @@ def line_of(marker: str) -> int:
     raise AssertionError(marker)
 
 
-def no_rule_helper(x):
-    return x
+def recursive_helper(x, n):
+    if n == 0:
+        return x
+    return recursive_helper(x * 2.0, n - 1)  # recursion
 
 
 def for_else(x):
@@ -48,7 +50,7 @@ def comprehension(xs):
 
 
 def calls_python_function(x):
-    return no_rule_helper(x) * 2.0  # python-call
+    return recursive_helper(x, 3) * 2.0
 
 
 def method_without_rule(x):
@@ -56,10 +58,10 @@ def method_without_rule(x):
 
 
 def nested_def(x):
-    def inner(y):  # nested-def
+    def inner(y):
         return y * 2
 
-    return x
+    return np.sum(np.apply_along_axis(inner, 0, x))  # nested-def
 
 
 def uses_global_stmt(x):
@@ -168,9 +170,9 @@ CASES = [
     (writes_into_argument, "argument-write", "an argument"),
     (writes_into_shared, "shared-write", "'row' also refers to"),
     (comprehension, "comprehension", "comprehension"),
-    (calls_python_function, "python-call", "no_rule_helper"),
+    (calls_python_function, "recursion", "recursion: 'recursive_helper'"),
     (method_without_rule, "method-no-rule", ".conj()"),
-    (nested_def, "nested-def", "defining a function"),
+    (nested_def, "nested-def", "the local function 'inner' can only be called"),
     (uses_global_stmt, "global-stmt", "global"),
     (and_of_values, "bool-op", "and"),
     (walrus, "walrus", ":="),

@@ -15,16 +15,19 @@ __version__ = "0.1.0"
 
 from .api import check_grad, grad, show, source, value_and_grad, vjp  # noqa: E402
 from .errors import CompileError  # noqa: E402
-from .rules import adjoint, nondifferentiable  # noqa: E402
+from .rules import RuleError, adjoint, nondifferentiable  # noqa: E402
+from .runtime import stop_gradient  # noqa: E402
 
 __all__ = [
     "CompileError",
+    "RuleError",
     "adjoint",
     "check_grad",
     "grad",
     "nondifferentiable",
     "show",
     "source",
+    "stop_gradient",
     "value_and_grad",
     "vjp",
     "__version__",

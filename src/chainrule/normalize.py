@@ -29,8 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from .calls import CallsAndContainers, Tree, _TreeValue, display
 from .jumps import lower_jumps
-from .parse import MISSING, Parsed
+from .parse import MISSING, Parsed, _lambda_to_def
 from .rules import is_nondifferentiable
 from .rules.arithmetic import IDENTITY
 
@@ -258,10 +259,28 @@ def _all_identifiers(node: ast.AST) -> set[str]:
     return out
 
 
-class Normalizer:
-    def __init__(self, parsed: Parsed, varied_params: set[str]) -> None:
+class Normalizer(CallsAndContainers):
+    def __init__(
+        self,
+        parsed: Parsed,
+        varied_params: set[str],
+        structures: dict[str, Any] | None = None,
+        has_aux: bool = False,
+    ) -> None:
         self.p = parsed
+        self.top = parsed  # the function being differentiated
+        self.structures = dict(structures or {})  # container argument -> its nesting
+        self.has_aux = has_aux
         self.names = Names(_all_identifiers(parsed.node) | set(parsed.params))
+        self.root_identifiers = frozenset(self.names.taken)
+        self.trees: dict[str, Tree] = {}  # SSA name -> the container it denotes
+        self.constants: dict[str, Any] = {}  # SSA name -> constant (container loop keys)
+        self.local_defs: dict[str, Any] = {}  # SSA name -> its local function
+        self.inlining: list[Any] = []  # functions being inlined, outermost first
+        self.inlining_names: list[str] = []
+        self.extra_cells: dict[str, Any] = {}  # bindings for inlined functions' names
+        self.alias_of: dict[str, str] = {}
+        self.dependencies: set[str] = set()  # files of inlined functions
         self.current: dict[str, str] = {name: name for name in parsed.params}
         self.seeds = set(varied_params)
         self.varied_user: set[str] = set(varied_params)
@@ -281,13 +300,17 @@ class Normalizer:
         return self.p.error(node, message)
 
     def emit(self, stmt: ast.stmt) -> None:
+        if self.p is not self.top:
+            stmt.scope = self.p  # type: ignore[attr-defined]  (comments quote its file)
         self.out.append(stmt)
 
     def define(self, user_name: str) -> str:
         """A new SSA name for an assignment to `user_name`."""
         ssa = (
             user_name
-            if user_name not in self.current and user_name not in self.p.params
+            if user_name not in self.current
+            and user_name not in self.p.params
+            and self.p is self.top
             else self.names.fresh(user_name)
         )
         if ssa == user_name:
@@ -297,7 +320,31 @@ class Normalizer:
 
     def rename(self, expr: ast.expr) -> ast.expr:
         """Copy `expr`, replacing reads of local names by their current SSA names."""
-        return _Renamer(self.current).visit(clone(expr))
+        renamed = _Renamer(self.current).visit(clone(expr))
+        if self.trees or self.local_defs:
+            renamed = self._materialize(renamed, expr)
+        return renamed
+
+    def _materialize(self, renamed: ast.expr, original: ast.expr) -> ast.expr:
+        """Containers known only at compile time, read as a whole: build them."""
+        for node in ast.walk(renamed):
+            if isinstance(node, ast.Name) and node.id in self.local_defs:
+                raise self.error(
+                    original,
+                    f"the local function {node.id!r} can only be called; chainrule inlines "
+                    "it at each call",
+                )
+        if not any(isinstance(n, ast.Name) and n.id in self.trees for n in ast.walk(renamed)):
+            return renamed
+
+        class Build(ast.NodeTransformer):
+            def visit_Name(inner, node: ast.Name) -> ast.expr:  # noqa: N805
+                tree = self.trees.get(node.id)
+                if tree is not None and isinstance(node.ctx, ast.Load):
+                    return display(tree)
+                return node
+
+        return Build().visit(renamed)
 
     def varied(self, expr: ast.AST) -> bool:
         return expr_varied(expr, self.varied_user, self.p)
@@ -314,9 +361,18 @@ class Normalizer:
         ):
             body = body[1:]
         body = [clone(stmt) for stmt in body]  # the parsed tree is shared: never mutate it
+        code = getattr(getattr(self.p.func, "__func__", self.p.func), "__code__", None)
+        if code is not None:  # a helper calling back into this function is recursion
+            self.inlining.append(code)
+            self.inlining_names.append(self.p.func.__qualname__)
         body = lower_jumps(body, self.local_name)
         ast.fix_missing_locations(ast.Module(body=body, type_ignores=[]))
         self.varied_user = possibly_varied(self.p, self.seeds, body)
+        self.param_trees: dict[str, Tree] = {}
+        for param, shape in self.structures.items():
+            if shape is not None and param in self.seeds:
+                tree = self.param_tree(param, shape, node)
+                self.trees[param] = self.param_trees[param] = tree
         if not body or not isinstance(body[-1], ast.Return):
             last = body[-1] if body else node
             raise self.error(
@@ -330,16 +386,35 @@ class Normalizer:
         self.origin = ret
         if ret.value is None:
             raise self.error(ret, "`return` needs a value to differentiate")
-        if isinstance(ret.value, ast.Tuple):
+        returned = self.static_value(ret.value)
+        aux: ast.expr | None = None
+        if self.has_aux:
+            if not (
+                isinstance(returned, Tree) and returned.kind != "dict" and len(returned.items) == 2
+            ):
+                raise self.error(
+                    ret.value,
+                    "with has_aux=True the function must return a pair (value, aux): the "
+                    "value to differentiate and anything else to hand back untouched",
+                )
+            value, aux_value = returned.values()
+            aux = display(aux_value) if isinstance(aux_value, Tree) else aux_value
+            returned = value
+        if isinstance(returned, Tree):
             raise self.error(
                 ret.value,
-                "returning a tuple is not supported: return a single scalar or array "
-                "(stack several outputs with np.stack)",
+                f"the function returns a {returned.kind}; a gradient needs one scalar output: "
+                "return (value, aux) with has_aux=True to hand back extra values, or use "
+                "vjp for several outputs",
             )
-        result = self.atom(ret.value)
+        result = self.atom(returned if returned is not None else ret.value)
         _mark_restores(self.out, self.root)
         function = Function(self.p, list(self.p.params), self.out, result, self.names, ret)
         function.lists = set(self.lists)  # type: ignore[attr-defined]
+        function.aux = aux  # type: ignore[attr-defined]
+        function.param_trees = self.param_trees  # type: ignore[attr-defined]
+        function.extra_cells = self.extra_cells  # type: ignore[attr-defined]
+        function.dependencies = self.dependencies  # type: ignore[attr-defined]
         return function
 
     def local_name(self, base: str) -> str:
@@ -372,6 +447,8 @@ class Normalizer:
             self.emit(annotate(self.rename(stmt), stmt))  # type: ignore[arg-type]
         elif isinstance(stmt, ast.Pass):
             return
+        elif isinstance(stmt, ast.FunctionDef):
+            self.local_def(stmt, stmt.name)
         elif isinstance(stmt, ast.If):
             self.if_statement(stmt)
         elif isinstance(stmt, ast.For):
@@ -410,6 +487,7 @@ class Normalizer:
             if b == e:
                 merged[name] = b  # type: ignore[assignment]
                 continue
+            self._refuse_container_merge(stmt, name, (b, e), "in one branch of an `if`")
             phi = self.names.fresh(name)
             for stmts, value in ((body, b), (orelse, e)):
                 if value is not None:  # unbound on the other path, as in Python
@@ -420,6 +498,16 @@ class Normalizer:
         self.current = merged
         self.out = outer
         self.emit(annotate(ast.If(test=test, body=body or [ast.Pass()], orelse=orelse), stmt))
+
+    def _refuse_container_merge(self, stmt: ast.AST, name: str, ssas, where: str) -> None:
+        if any(s in self.trees or s in self.local_defs for s in ssas if s is not None):
+            what = "function" if any(s in self.local_defs for s in ssas) else "container"
+            raise self.error(
+                stmt,
+                f"{name!r} holds a {what} that is assigned {where}; chainrule resolves "
+                f"{what}s when it compiles, so assign it once, outside (or assign its "
+                "arrays to separate names)",
+            )
 
     # -- loops -------------------------------------------------------------------
     def loop_carried(self, loop: ast.For | ast.While) -> list[str]:
@@ -454,6 +542,7 @@ class Normalizer:
         """Entry copies `x_1 = x` for loop-carried variables; the body reads x_1."""
         phis: dict[str, str] = {}
         for name in carried:
+            self._refuse_container_merge(loop, name, (self.current.get(name),), "in a loop")
             phi = self.names.fresh(name)
             if name in self.current:
                 atom = ast.Name(id=self.current[name], ctx=ast.Load())
@@ -499,6 +588,10 @@ class Normalizer:
         if stmt.orelse:
             raise self.error(stmt.orelse[0], "`for ... else` is not supported; use a flag")
         iterator = stmt.iter
+        rows = self.container_items(iterator)
+        if rows is not None:
+            self.unrolled_loop(stmt, rows)
+            return
         callee = self.p.resolve(iterator.func) if isinstance(iterator, ast.Call) else MISSING
         prologue = None
         if callee is range:
@@ -604,6 +697,9 @@ class Normalizer:
             self.current[name] = phi
 
     def assign(self, target: ast.expr, value: ast.expr) -> None:
+        if isinstance(value, _TreeValue) and isinstance(target, ast.Name):
+            self.bind_tree(target.id, value.tree)
+            return
         if isinstance(target, ast.Name):
             self.assign_name(target.id, value)
         elif isinstance(target, (ast.Tuple, ast.List)):
@@ -625,8 +721,18 @@ class Normalizer:
             self.emit(annotate(stmt, self.origin, value.inner, prim, [atom]))
             self._track_view(ssa, atom)
             return
+        if isinstance(value, ast.Lambda):
+            self.local_def(_lambda_to_def(value), name)
+            return
         if isinstance(value, ast.Name) and not isinstance(value.ctx, ast.Load):
             value = ast.Name(id=value.id, ctx=ast.Load())
+        static = self.static_value(value)
+        if isinstance(static, Tree):
+            self.bind_tree(name, static)
+            return
+        if static is not None:
+            self.assign_name(name, static)
+            return
         if not self.varied(value):
             renamed = self.rename(value)
             ssa = self.define(name)
@@ -653,6 +759,24 @@ class Normalizer:
         for elt in target.elts:
             if isinstance(elt, ast.Starred):
                 raise self.error(elt, "starred assignment (a, *b = ...) is not supported")
+        static = None if isinstance(value, (ast.Tuple, ast.List)) else self.static_value(value)
+        if isinstance(static, Tree):
+            if static.kind == "dict":
+                raise self.error(value, "unpacking a dict gives its keys; index it instead")
+            if len(static.items) != len(target.elts):
+                raise self.error(
+                    target,
+                    f"cannot unpack {len(static.items)} values into {len(target.elts)} names",
+                )
+            for sub, item in zip(target.elts, static.values()):
+                self.origin = self.origin
+                if isinstance(item, Tree):
+                    self.assign(sub, _TreeValue(item))
+                else:
+                    self.assign(sub, _Frozen(item, self.atom_varied(item)))
+            return
+        if static is not None:
+            value = static
         if (
             isinstance(value, (ast.Tuple, ast.List))
             and len(value.elts) == len(target.elts)
@@ -853,6 +977,16 @@ class Normalizer:
             return expr.inner
         if isinstance(expr, ast.Constant):
             return expr
+        if isinstance(expr, (ast.Name, ast.Subscript, ast.Call, _TreeValue, ast.Tuple, ast.Dict)):
+            static = self.static_value(expr)
+            if isinstance(static, Tree):
+                raise self.error(
+                    expr,
+                    f"a {static.kind} is used where an array or a number is needed; "
+                    "index it, or unpack it into names",
+                )
+            if static is not None:
+                return self.atom(static)
         if isinstance(expr, ast.Name):
             return self.rename(expr)
         folded = _fold_constant(expr)
@@ -885,6 +1019,19 @@ class Normalizer:
 
     def argument(self, expr: ast.expr) -> ast.expr:
         """A call argument: lists and tuples of values stay displays of atoms."""
+        if isinstance(expr, _Frozen):
+            return expr.inner
+        static = (
+            self.static_value(expr)
+            if isinstance(expr, (ast.Name, ast.Subscript, ast.Call, ast.Dict))
+            else None
+        )
+        if isinstance(static, Tree):
+            return display(static)
+        if isinstance(static, _Frozen):
+            return static.inner
+        if static is not None:
+            expr = static
         if isinstance(expr, (ast.List, ast.Tuple)) and self.varied(expr):
             elts = []
             for e in expr.elts:
@@ -1222,8 +1369,6 @@ def possibly_varied(parsed: Parsed, seeds: set[str], body: list[ast.stmt]) -> se
 
 
 _STATEMENT_ADVICE = {
-    ast.FunctionDef: "defining a function inside the function being differentiated is not "
-    "supported; define it at module level",
     ast.ClassDef: "defining a class inside the function being differentiated is not "
     "supported; define it at module level",
     ast.With: "`with` blocks are not supported; move them outside the differentiated function",
@@ -1268,9 +1413,8 @@ _EXPRESSION_ADVICE = {
     "yet; write a loop, or use whole-array NumPy operations",
     ast.SetComp: "a set comprehension over differentiated values is not supported",
     ast.DictComp: "a dict comprehension over differentiated values is not supported",
-    ast.Lambda: "a lambda that uses differentiated values is not supported yet; define a "
-    "module-level function",
-    ast.Dict: "a dict of differentiated values is not supported yet; use separate variables",
+    ast.Lambda: "a lambda used in place is not supported; assign it to a name first "
+    "(g = lambda t: ...) and call g",
     ast.Set: "a set of differentiated values is not supported",
     ast.NamedExpr: "the walrus operator (:=) is not supported; use a separate assignment",
     ast.BoolOp: "`and`/`or` on differentiated values selects a value by its truth; write "
@@ -1294,6 +1438,15 @@ def unsupported_expression(expr: ast.expr) -> str:
     return f"the expression `{type(expr).__name__}` is not supported here"
 
 
-def normalize(parsed: Parsed, varied_params: set[str]) -> Function:
-    """Rewrite `parsed` into ANF + SSA (see the module docstring)."""
-    return Normalizer(parsed, varied_params).run()
+def normalize(
+    parsed: Parsed,
+    varied_params: set[str],
+    structures: dict[str, Any] | None = None,
+    has_aux: bool = False,
+) -> Function:
+    """Rewrite `parsed` into ANF + SSA (see the module docstring).
+
+    `structures` gives the nesting of container arguments (calls.structure),
+    `has_aux` says the function returns (value, aux).
+    """
+    return Normalizer(parsed, varied_params, structures, has_aux).run()

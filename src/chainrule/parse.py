@@ -40,6 +40,9 @@ class Parsed:
     cells: dict[str, Any]  # free variable name -> cell object
     params: list[str]
     local_names: set[str] = field(default_factory=set)
+    # for a function defined inside the differentiated one: the enclosing
+    # variables (name -> SSA name) it can read, as they were at its `def`
+    enclosing_scope: dict[str, str] | None = None
 
     # -- errors ------------------------------------------------------------
     def error(self, node: ast.AST | None, message: str) -> CompileError:
@@ -189,9 +192,17 @@ def _stored_names(fn: ast.FunctionDef) -> set[str]:
     return names
 
 
-def parse_function(func: Any) -> Parsed:
-    """Parse `func` into a `Parsed`, or raise CompileError saying why not."""
+def parse_function(func: Any, inlined: bool = False) -> Parsed:
+    """Parse `func` into a `Parsed`, or raise CompileError saying why not.
+
+    `inlined` parses a function called by the one being differentiated:
+    keyword-only parameters are fine there (the call site binds them).
+    A bound method (`grad(model.loss)`) is parsed as its function with the
+    receiver as a fixed value: `self.W` is read, not differentiated.
+    """
     func = inspect.unwrap(func)
+    if inspect.ismethod(func) and inspect.isfunction(func.__func__) and not inlined:
+        return _bound_method(func)
     if not (inspect.isfunction(func)):
         primitive = _primitive_wrapper(func)
         if primitive is not None:
@@ -242,7 +253,7 @@ def parse_function(func: Any) -> Parsed:
             raise parsed.error(
                 bad, f"a {what} parameter cannot be differentiated; name each parameter instead"
             )
-    if args.kwonlyargs:
+    if args.kwonlyargs and not inlined:
         raise parsed.error(
             args.kwonlyargs[0],
             "keyword-only parameters are not supported; make them ordinary positional "
@@ -250,6 +261,30 @@ def parse_function(func: Any) -> Parsed:
         )
     parsed.params = [a.arg for a in args.posonlyargs + args.args]
     parsed.local_names = set(parsed.params) | _stored_names(node)
+    return parsed
+
+
+def _bound_method(method: Any) -> Parsed:
+    """`grad(obj.method)`: `self` becomes a fixed value, the rest are the parameters."""
+    import copy
+    import types
+
+    parsed = parse_function(method.__func__)
+    if not parsed.params:
+        raise parsed.error(parsed.node, f"{method.__qualname__!r} takes no `self` parameter")
+    first = parsed.params[0]
+    node = copy.copy(parsed.node)
+    node.args = copy.copy(node.args)
+    if node.args.posonlyargs:
+        node.args.posonlyargs = node.args.posonlyargs[1:]
+    else:
+        node.args.args = node.args.args[1:]
+    parsed.node = node
+    parsed.func = method
+    parsed.params = parsed.params[1:]
+    if first not in _stored_names(node):
+        parsed.local_names.discard(first)
+        parsed.cells = {**parsed.cells, first: types.CellType(method.__self__)}
     return parsed
 
 

@@ -319,7 +319,7 @@ class Reverser:
         for name in info.needs_init:
             init.append(self.zeros_for(self.grad(name), name))
         self.defined = before | {self.grad(n) for n in info.needs_init}
-        origin_text = self.p.line_text(getattr(getattr(stmt, "origin", stmt), "lineno", 0))
+        origin_text = self.line_of(stmt, getattr(stmt, "origin", stmt))
         header = [comment(f"backward of the loop `{origin_text}`, last iteration first")]
         if reversed_range:
             backward = ast.For(
@@ -438,7 +438,7 @@ class Reverser:
         if prim is SETITEM:
             return self.setitem(stmt)
         if isinstance(prim, Method):
-            raise self.p.error(
+            raise self.scope(stmt).error(
                 stmt.site,  # type: ignore[attr-defined]
                 f"the method .{prim.name}() has no derivative rule; use the NumPy function "
                 "instead (for example np.sum(x) for x.sum()), or register a rule for it",
@@ -449,7 +449,7 @@ class Reverser:
             return []
         rule = rule_for(stmt)
         if rule is None:
-            raise self.p.error(stmt.site, _no_rule_message(prim))  # type: ignore[attr-defined]
+            raise self.scope(stmt).error(stmt.site, _no_rule_message(prim))  # type: ignore[attr-defined]
         out.extend(self.header(stmt, rule))
         code = self.instantiate(rule, stmt, target.id)
         self.shapes.simplify(code, len(self.loops) + self.branch_depth)
@@ -460,13 +460,25 @@ class Reverser:
             self.defined.discard(self.grad(target.id))
         return out
 
+    def scope(self, stmt: ast.stmt) -> Any:
+        """The Parsed function a statement came from (an inlined callee, or the root)."""
+        return getattr(stmt, "scope", self.p)
+
+    def line_of(self, stmt: ast.stmt, origin: ast.AST) -> str:
+        """The user's line behind `stmt`, prefixed with the helper's name if inlined."""
+        scope = self.scope(stmt)
+        text = scope.line_text(getattr(origin, "lineno", 0))
+        if text and scope is not self.p:
+            return f"{getattr(scope.func, '__name__', '?')}: {text}"
+        return text
+
     def header(self, stmt: ast.stmt, rule: Rule | None, note: str | None = None) -> list[ast.stmt]:
         """Comments quoting the user's line and naming the local rule."""
         out = []
         origin = stmt.origin  # type: ignore[attr-defined]
         if origin is not self.last_origin:
             self.last_origin = origin
-            text = self.p.line_text(getattr(origin, "lineno", 0))
+            text = self.line_of(stmt, origin)
             if text:
                 end = getattr(origin, "end_lineno", None)
                 if end and end != origin.lineno:
@@ -485,7 +497,7 @@ class Reverser:
         try:
             bound = bind(rule, stmt)
         except TypeError as exc:
-            raise self.p.error(
+            raise self.scope(stmt).error(
                 stmt.site,  # type: ignore[attr-defined]
                 f"{rule.name} is called with arguments its derivative rule does not accept "
                 f"({exc}); pass only {', '.join(rule.params)}",
@@ -691,7 +703,7 @@ class Reverser:
         origin = stmt.origin  # type: ignore[attr-defined]
         self.last_origin = origin
         out: list[ast.stmt] = [
-            comment(self.p.line_text(getattr(origin, "lineno", 0))),
+            comment(self.line_of(stmt, origin)),
             comment("append: the appended value takes the last gradient of the list"),
         ]
         pop = ast.Call(
@@ -736,7 +748,7 @@ class Reverser:
 
         array, index, value, old = stmt.args  # type: ignore[attr-defined]
         origin = stmt.origin  # type: ignore[attr-defined]
-        text = self.p.line_text(getattr(origin, "lineno", 0))
+        text = self.line_of(stmt, origin)
         self.last_origin = origin
         out: list[ast.stmt] = [
             comment(text),
@@ -1062,9 +1074,9 @@ def _no_rule_message(prim: Any) -> str:
         )
     if isinstance(prim, types.FunctionType):
         return (
-            f"calls to the Python function {prim.__qualname__!r} are not differentiated yet; "
-            "inline its body into the function, or register a derivative rule for it with "
-            "chainrule.adjoint"
+            f"{name} is library code without a derivative rule (chainrule inlines only "
+            "your own Python functions); register a rule for it with chainrule.adjoint, "
+            "or copy it into your module"
         )
     return (
         f"{name} has no derivative rule; use a NumPy function that has one, or register a "
@@ -1091,14 +1103,42 @@ def function_name(mode: str, primal_name: str) -> str:
     return f"{mode}_{base}"
 
 
-def emit_function(adj: Adjoint, mode: str, argnums_is_tuple: bool) -> ast.FunctionDef:
-    """Wrap primal and adjoint statements into the function for `mode`."""
+def _gradient_of(param: str, adj: Adjoint, by_leaf: dict[str, str]) -> ast.expr:
+    """The gradient of one argument: a name, or a container built from its leaves'."""
+    from .calls import Tree
+
+    def build(value: Any) -> ast.expr:
+        if isinstance(value, Tree):
+            parts = [(k, build(v)) for k, v in value.items]
+            if value.kind == "dict":
+                return ast.Dict(
+                    keys=[ast.Constant(k) for k, _ in parts], values=[v for _, v in parts]
+                )
+            elts = [v for _, v in parts]
+            kind = ast.List if value.kind == "list" else ast.Tuple
+            return kind(elts=elts, ctx=ast.Load())
+        return ast.Name(by_leaf[value.id], ast.Load())
+
+    tree = getattr(adj.fn, "param_trees", {}).get(param)
+    return build(tree) if tree is not None else ast.Name(by_leaf[param], ast.Load())
+
+
+def emit_function(
+    adj: Adjoint, mode: str, argnums_is_tuple: bool, params: list[str] | None = None
+) -> ast.FunctionDef:
+    """Wrap primal and adjoint statements into the function for `mode`.
+
+    `params` are the arguments we differentiate; a container argument's
+    leaves are in `adj.wrt`, and its gradient is assembled from theirs.
+    """
     fn = adj.fn
     parsed = fn.parsed
     result = clone(fn.result)
     name = function_name(mode, parsed.func.__name__)
-    wrt_text = ", ".join(adj.wrt)
-    returns = [ast.Name(g, ast.Load()) for g in adj.grads]
+    params = params if params is not None else list(adj.wrt)
+    wrt_text = ", ".join(params)
+    by_leaf = dict(zip(adj.wrt, adj.grads))
+    returns = [_gradient_of(p, adj, by_leaf) for p in params]
     grads_value: ast.expr = (
         ast.Tuple(elts=returns, ctx=ast.Load()) if argnums_is_tuple or mode == "vjp" else returns[0]
     )
@@ -1173,11 +1213,20 @@ def emit_function(adj: Adjoint, mode: str, argnums_is_tuple: bool) -> ast.Functi
             kept = fn.names.fresh("value")
             body.append(_assign(kept, clone(result)))
             value_expr = ast.Name(kept, ast.Load())
+        aux = getattr(fn, "aux", None)
+        if aux is not None:  # has_aux: handed back untouched, as it was before the backward pass
+            aux_name = fn.names.fresh("aux")
+            body.append(_assign(aux_name, clone(aux)))
+            aux = ast.Name(aux_name, ast.Load())
         body.append(_assign(adj.seed_name, seed_value))
         body.extend(adj.backward)
         value: ast.expr = grads_value
         if mode == "value_and_grad":
+            if aux is not None:
+                value_expr = ast.Tuple(elts=[value_expr, aux], ctx=ast.Load())
             value = ast.Tuple(elts=[value_expr, grads_value], ctx=ast.Load())
+        elif aux is not None:
+            value = ast.Tuple(elts=[grads_value, aux], ctx=ast.Load())
         body.append(ast.Return(value=value))
     args = clone(parsed.node.args)
     for a in args.posonlyargs + args.args:

@@ -8,9 +8,12 @@ without chainrule installed.  They never modify their arguments.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = [
+    "stop_gradient",
     "unbroadcast",
     "seed_gradient",
     "add_lists",
@@ -665,3 +668,12 @@ def take_grad(g, a, indices, axis=None, mode="raise"):
     out = np.zeros(shape, dtype=np.result_type(a, g))
     np.add.at(out, (slice(None),) * (int(axis) % len(shape)) + (idx,), g)
     return out
+
+
+def stop_gradient(x: Any) -> Any:
+    """`x` itself, through which no gradient flows (chainrule treats it as a constant).
+
+    Use it for targets computed from the parameters (a frozen copy of a
+    network, a moving average) that must not be differentiated.
+    """
+    return x

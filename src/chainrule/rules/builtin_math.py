@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ..runtime import unbroadcast
+from ..runtime import stop_gradient, unbroadcast
 from . import adjoint, literal, nondifferentiable
 
 # -- exponentials, logarithms, powers --------------------------------------------------
@@ -237,4 +237,5 @@ nondifferentiable(
     builtins.isinstance, builtins.print,
     why="the result does not carry a derivative",
 )
+nondifferentiable(stop_gradient, why="stop_gradient: its argument is treated as a constant")
 # fmt: on
