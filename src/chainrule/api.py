@@ -422,6 +422,7 @@ class _Transformed:
         self._scalars: tuple[tuple[int, int], ...] = ()
         # (position, nesting) of container arguments, learnt at the first call
         self._structures: tuple[tuple[int, Any], ...] = ()
+        self._param_names: list[str] | None = None
         self.__name__ = f"{self.mode}_{getattr(f, '__name__', 'function')}"
         self.__qualname__ = self.__name__
         self.__doc__ = getattr(f, "__doc__", None)
@@ -452,29 +453,34 @@ class _Transformed:
         """
         return self.compiled().source
 
+    def _params(self) -> list[str]:
+        if self._param_names is None:
+            self._param_names = parse_function(self.fun).params
+        return self._param_names
+
     def _prepare(self, args: tuple, kwargs: dict) -> tuple[Compiled, tuple]:
-        """The slow path of `_args`: compile, bind keywords, check and promote arguments."""
+        """The slow path of `_args`: bind keywords, check and promote arguments, compile."""
+        params = self._params()
         if kwargs:
-            params = (self._compiled or self.compiled()).params
             args = _bind(self.fun, params, args, kwargs)
+        args = list(args)
+        if any(i >= len(params) for i in self.argnums):
+            self.compiled()  # raises the error naming the parameters
+        for i in self.argnums:
+            if i >= len(args):
+                name = params[i] if i < len(params) else "?"
+                raise TypeError(
+                    f"argnums={i} refers to argument {name!r}, which was not passed; pass it "
+                    "explicitly to differentiate with respect to it"
+                )
+            args[i] = _as_differentiable(args[i], i, params[i])
         structures = tuple(
-            (i, structure(args[i]))
-            for i in self.argnums
-            if i < len(args) and type(args[i]) in (tuple, list, dict)
+            (i, structure(args[i])) for i in self.argnums if type(args[i]) in (tuple, list, dict)
         )
         if structures != self._structures:  # a new container structure: compile for it
             self._structures = structures
             self._compiled = self._variant = None
         compiled = self._compiled or self.compiled()
-        args = list(args)
-        for i in self.argnums:
-            if i >= len(args):
-                name = compiled.params[i] if i < len(compiled.params) else "?"
-                raise TypeError(
-                    f"argnums={i} refers to argument {name!r}, which was not passed; pass it "
-                    "explicitly to differentiate with respect to it"
-                )
-            args[i] = _as_differentiable(args[i], i, compiled.params[i])
         if self._variant is None:  # first call: specialise on the kinds of the arguments
             indexed = compiled.indexed
             self._scalars = tuple(

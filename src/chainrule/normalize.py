@@ -784,7 +784,11 @@ class Normalizer(CallsAndContainers):
         ):
             # evaluate every right-hand side first: `a, b = b, a` swaps
             atoms = [
-                _Frozen(self.atom(e), True) if self.varied(e) else _Frozen(self.rename(e), False)
+                e
+                if isinstance(e, ast.Lambda)
+                else _Frozen(self.atom(e), True)
+                if self.varied(e)
+                else _Frozen(self.rename(e), False)
                 for e in value.elts
             ]
             for sub, atom in zip(target.elts, atoms):
