@@ -191,18 +191,8 @@ class CallsAndContainers:
         return value
 
     def literal_key(self, expr: ast.expr) -> Any:
-        if isinstance(expr, ast.Constant) and isinstance(expr.value, (int, str)):
-            return expr.value
-        if (
-            isinstance(expr, ast.UnaryOp)
-            and isinstance(expr.op, ast.USub)
-            and isinstance(expr.operand, ast.Constant)
-            and isinstance(expr.operand.value, int)
-        ):
-            return -expr.operand.value
-        if isinstance(expr, ast.Name) and self.p.is_local(expr.id):
-            return self.constants.get(self.current.get(expr.id, ""), MISSING)
-        return MISSING
+        value = self.const_value(expr)
+        return value if isinstance(value, (int, str)) and not isinstance(value, bool) else MISSING
 
     def static_value(self, expr: ast.expr) -> Any:
         """What a container expression or an inlined call evaluates to, or None.
@@ -310,35 +300,141 @@ class CallsAndContainers:
     # -- loops over containers ------------------------------------------------------------
     def container_items(self, iterator: ast.expr) -> list[list[Any]] | None:
         """For `for ... in <container>`: per iteration, the values of the loop target."""
+        values = self.iterated_values(iterator)
+        return None if values is None else [[v] for v in values]
+
+    def iterated_values(self, iterator: ast.expr, length: int | None = None) -> list | None:
+        """What iterating over a container expression yields, item by item, or None.
+
+        Handles a container, its .items()/.values()/.keys(), and enumerate and
+        zip over those.  Given `length` (zip with a container), any other
+        sequence yields `seq[0]`, `seq[1]`, ... read at run time.
+        """
         func = iterator.func if isinstance(iterator, ast.Call) else None
         if isinstance(func, ast.Attribute) and func.attr in ("items", "values", "keys"):
             tree = self.tree_of(func.value)
             if tree is None or tree.kind != "dict" or iterator.args:  # type: ignore[union-attr]
                 return None
             if func.attr == "items":
-                return [[_pair(ast.Constant(k), v)] for k, v in tree.items]
+                return [_pair(ast.Constant(k), v) for k, v in tree.items]
             if func.attr == "values":
-                return [[v] for v in tree.values()]
-            return [[ast.Constant(k)] for k, _ in tree.items]
+                return tree.values()
+            return [ast.Constant(k) for k, _ in tree.items]
         callee = self.p.resolve(func) if func is not None else MISSING
-        if callee is enumerate and len(iterator.args) == 1 and not iterator.keywords:  # type: ignore
-            tree = self.tree_of(iterator.args[0])  # type: ignore[union-attr]
-            if tree is None:
+        args = iterator.args if isinstance(iterator, ast.Call) else []
+        if callee is enumerate and len(args) == 1 and not iterator.keywords:  # type: ignore
+            inner = self.iterated_values(args[0])
+            if inner is None:
                 return None
-            return [[_pair(ast.Constant(i), v)] for i, v in enumerate(self._iterated(tree))]
-        if callee is zip and iterator.args and not iterator.keywords:  # type: ignore[union-attr]
-            trees = [self.tree_of(a) for a in iterator.args]  # type: ignore[union-attr]
-            if any(t is None for t in trees):
+            return [_pair(ast.Constant(i), v) for i, v in enumerate(inner)]
+        if callee is zip and args and not iterator.keywords:  # type: ignore[union-attr]
+            columns = [self.iterated_values(a) for a in args]
+            known = [len(c) for c in columns if c is not None]
+            if not known:
                 return None
-            columns = [self._iterated(t) for t in trees]  # type: ignore[arg-type]
-            return [[Tree("tuple", list(enumerate(row)))] for row in zip(*columns)]
+            n = min(known)
+            columns = [
+                c if c is not None else self.iterated_values(a, n) for c, a in zip(columns, args)
+            ]
+            if any(c is None for c in columns):
+                return None
+            return [Tree("tuple", list(enumerate(row))) for row in zip(*columns)]  # type: ignore
         tree = self.tree_of(iterator)
-        if tree is None:
-            return None
-        return [[v] for v in self._iterated(tree)]
+        if tree is not None:
+            return self._iterated(tree)
+        if length is not None and not self.varied(iterator):
+            base = self.atom(iterator)
+            return [
+                self.atom(ast.Subscript(value=base, slice=ast.Constant(i), ctx=ast.Load()))
+                for i in range(length)
+            ]
+        return None
 
     def _iterated(self, tree: Tree) -> list[Any]:
         return [ast.Constant(k) for k, _ in tree.items] if tree.kind == "dict" else tree.values()
+
+    def unrolls_range(self, stmt: ast.For) -> list[list[Any]] | None:
+        """`for i in range(<constants>)` whose body picks container items by i: unroll it.
+
+        Model code often reads `params[f"W{i}"]` in such a loop; unrolled, each
+        key is a constant.  Only short loops that need it are unrolled.
+        """
+        iterator = stmt.iter
+        if not (
+            isinstance(iterator, ast.Call)
+            and self.p.resolve(iterator.func) is range
+            and isinstance(stmt.target, ast.Name)
+            and not iterator.keywords
+        ):
+            return None
+        bounds = [self.const_value(a) for a in iterator.args]
+        if not bounds or any(not isinstance(b, int) or isinstance(b, bool) for b in bounds):
+            return None
+        values = list(range(*bounds))
+        if not values or len(values) > 64:
+            return None
+        target = stmt.target.id
+        tree_names = {n for n, s in self.current.items() if s in self.trees}
+        for node in ast.walk(ast.Module(body=stmt.body, type_ignores=[])):
+            parts: list[ast.AST] = []
+            if isinstance(node, ast.Subscript) and _root_name(node.value) in tree_names:
+                parts = [node.slice]
+            elif isinstance(node, ast.Call) and any(
+                isinstance(a, ast.Name) and a.id in tree_names
+                for a in [*node.args, *(k.value for k in node.keywords)]
+            ):
+                parts = [*node.args, *(k.value for k in node.keywords)]
+            if any(isinstance(n, ast.Name) and n.id == target for p in parts for n in ast.walk(p)):
+                return [[ast.Constant(v)] for v in values]
+        return None
+
+    def const_value(self, expr: ast.expr) -> Any:
+        """The value of an expression made of constants known at compile time, or MISSING."""
+        if isinstance(expr, ast.Constant):
+            return expr.value
+        if isinstance(expr, ast.Name):
+            if not self.p.is_local(expr.id):
+                return MISSING
+            return self.constants.get(self.current.get(expr.id, ""), MISSING)
+        if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub):
+            v = self.const_value(expr.operand)
+            return -v if isinstance(v, (int, float)) and not isinstance(v, bool) else MISSING
+        if isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.Add, ast.Sub, ast.Mult)):
+            left, right = self.const_value(expr.left), self.const_value(expr.right)
+            if left is MISSING or right is MISSING:
+                return MISSING
+            try:
+                op = {
+                    ast.Add: lambda a, b: a + b,
+                    ast.Sub: lambda a, b: a - b,
+                    ast.Mult: lambda a, b: a * b,
+                }[type(expr.op)]
+                value = op(left, right)
+            except Exception:
+                return MISSING
+            return value if isinstance(value, (int, str)) else MISSING
+        if isinstance(expr, ast.JoinedStr):
+            out = []
+            for part in expr.values:
+                if isinstance(part, ast.Constant):
+                    out.append(str(part.value))
+                elif isinstance(part, ast.FormattedValue) and part.format_spec is None:
+                    v = self.const_value(part.value)
+                    if v is MISSING or not isinstance(v, (int, str)):
+                        return MISSING
+                    out.append({-1: str, 115: str, 114: repr, 97: ascii}[part.conversion](v))
+                else:
+                    return MISSING
+            return "".join(out)
+        if (
+            isinstance(expr, ast.Call)
+            and self.p.resolve(expr.func) is str
+            and len(expr.args) == 1
+            and not expr.keywords
+        ):
+            v = self.const_value(expr.args[0])
+            return str(v) if isinstance(v, (int, str)) else MISSING
+        return MISSING
 
     def unrolled_loop(self, stmt: ast.For, rows: list[list[Any]]) -> None:
         """A loop over a container: the body once per item, with the target bound to it."""
@@ -566,6 +662,8 @@ class CallsAndContainers:
                 scope[param] = ssa
                 stmt = ast.Assign(targets=[ast.Name(id=ssa, ctx=ast.Store())], value=atom)
                 prologue.append(annotate(stmt, call))
+                if isinstance(atom, ast.Constant):
+                    self.constants[ssa] = atom.value
             if varied:
                 seeds.add(param)
         if callee.bound_self is not MISSING:
@@ -653,6 +751,12 @@ class CallsAndContainers:
 
 def _pair(first: ast.expr, second: Any) -> Tree:
     return Tree("tuple", [(0, first), (1, second)])
+
+
+def _root_name(expr: ast.expr) -> str | None:
+    while isinstance(expr, ast.Subscript):
+        expr = expr.value
+    return expr.id if isinstance(expr, ast.Name) else None
 
 
 def _is_chain(expr: ast.expr) -> bool:

@@ -482,12 +482,17 @@ class Normalizer(CallsAndContainers):
             results.append((self.out, self.current))
         (body, body_names), (orelse, else_names) = results
         merged: dict[str, str] = {}
+        end = getattr(stmt, "end_lineno", None) or stmt.lineno
+        read_after = {n for line, n in self.loads if line > end}
         for name in sorted(set(body_names) | set(else_names)):
             b, e = body_names.get(name), else_names.get(name)
+            if (b != before.get(name) or e != before.get(name)) and name in read_after:
+                # containers and local functions exist only at compile time: which
+                # branch ran is known only at run time
+                self._refuse_container_merge(stmt, name, (b, e), "in one branch of an `if`")
             if b == e:
                 merged[name] = b  # type: ignore[assignment]
                 continue
-            self._refuse_container_merge(stmt, name, (b, e), "in one branch of an `if`")
             phi = self.names.fresh(name)
             for stmts, value in ((body, b), (orelse, e)):
                 if value is not None:  # unbound on the other path, as in Python
@@ -589,6 +594,8 @@ class Normalizer(CallsAndContainers):
             raise self.error(stmt.orelse[0], "`for ... else` is not supported; use a flag")
         iterator = stmt.iter
         rows = self.container_items(iterator)
+        if rows is None:
+            rows = self.unrolls_range(stmt)
         if rows is not None:
             self.unrolled_loop(stmt, rows)
             return
@@ -1082,6 +1089,13 @@ class Normalizer(CallsAndContainers):
             prim = getattr(np.ndarray, expr.attr, None) or Method(expr.attr)
             return ast.Attribute(value=base, attr=expr.attr, ctx=ast.Load()), prim, [base], {}
         if isinstance(expr, ast.Subscript):
+            if isinstance(self.const_value(expr.slice), str):
+                raise self.error(
+                    expr,
+                    "a string key means a dict, but chainrule does not know its structure "
+                    "here: differentiate with respect to the dict itself (its structure is "
+                    "learnt at the first call, then .source shows the code for it)",
+                )
             base = self.atom(expr.value)
             index = self.index(expr.slice)
             op = ast.Subscript(value=base, slice=index, ctx=ast.Load())
