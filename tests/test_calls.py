@@ -280,7 +280,7 @@ def test_a_registered_rule_replaces_inlining():
     @chainrule.adjoint(user_softplus)
     def _softplus_rule(y, x):
         "softplus gate: scale by the logistic sigmoid of the input"
-        dx = dy / (1.0 + np.exp(-x))
+        dx = dy / (1.0 + np.exp(-x))  # noqa: F821, F841 (template names)
 
     try:
 
@@ -305,13 +305,13 @@ def test_registration_rejects_a_template_that_does_not_match():
 
         @chainrule.adjoint(primitive)
         def _bad(y, a):
-            da = dy * 2
+            da = dy * 2  # noqa: F821, F841
 
     with pytest.raises(RuleError):
 
         @chainrule.adjoint(primitive)
         def _bad_kwargs(y, a, b, **options):
-            da = dy
+            da = dy  # noqa: F821, F841
 
 
 def frozen_scale(x):
