@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from chainrule import CompileError, grad, value_and_grad
+from chainrule import CompileError, grad, value_and_grad, vjp
 
 RNG = np.random.default_rng(3)
 
@@ -317,3 +317,25 @@ def test_nested_structure_random_values(parts):
         return np.sum(np.tanh(W @ b) * p["scale"]) + p["scale"] ** 2
 
     assert_tree_gradient(f, (params,), rtol=1e-4, atol=1e-5)
+
+
+def test_vjp_with_container_arguments():
+    def f(p, x):
+        W, b = p
+        return np.tanh(x @ W + b)
+
+    p = (RNG.normal(size=(3, 2)), RNG.normal(size=2))
+    x = RNG.normal(size=(4, 3))
+    out, back = vjp(f, p, x)
+    np.testing.assert_allclose(out, f(p, x))
+    ct = RNG.normal(size=out.shape)
+    gp, gx = back(ct)
+    assert type(gp) is tuple
+
+    def weighted(p, x):
+        return np.sum(f(p, x) * ct)
+
+    assert_tree_gradient(weighted, (p, x))
+    expected = grad(weighted)(p, x)
+    np.testing.assert_allclose(gp[0], expected[0], rtol=1e-12)
+    np.testing.assert_allclose(gp[1], expected[1], rtol=1e-12)

@@ -623,7 +623,7 @@ class VJPFunction:
                 f"{self._out_shape}; pass an array shaped like the output"
             )
         grads = self._backward(cotangent)
-        return tuple(_shape_gradient(g, x) for g, x in zip(grads, self._primals))
+        return tuple(_returned(g, x) for g, x in zip(grads, self._primals))
 
 
 def vjp(f: Callable, *primals: Any) -> tuple[Any, VJPFunction]:
@@ -633,13 +633,17 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, VJPFunction]:
     vector-Jacobian product `cotangent @ J` for each argument.
     """
     _check_callable(f, "vjp")
-    compiled = compile_function(f, tuple(range(len(primals))), "vjp", True)
-    if len(primals) != len(compiled.params):
+    params = parse_function(f).params
+    if len(primals) != len(params):
         raise TypeError(
-            f"vjp: {getattr(f, '__name__', 'f')} takes {len(compiled.params)} argument(s) "
-            f"{compiled.params}, got {len(primals)} primal(s)"
+            f"vjp: {getattr(f, '__name__', 'f')} takes {len(params)} argument(s) "
+            f"{params}, got {len(primals)} primal(s)"
         )
-    args = [_as_differentiable(a, i, compiled.params[i]) for i, a in enumerate(primals)]
+    args = [_as_differentiable(a, i, params[i]) for i, a in enumerate(primals)]
+    structures = tuple(
+        (i, structure(a)) for i, a in enumerate(args) if type(a) in (tuple, list, dict)
+    )
+    compiled = compile_function(f, tuple(range(len(primals))), "vjp", True, (), structures)
     out, backward = compiled.function(*args)
     return out, VJPFunction(backward, out, args, compiled.source)
 

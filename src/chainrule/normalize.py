@@ -404,8 +404,8 @@ class Normalizer(CallsAndContainers):
             raise self.error(
                 ret.value,
                 f"the function returns a {returned.kind}; a gradient needs one scalar output: "
-                "return (value, aux) with has_aux=True to hand back extra values, or use "
-                "vjp for several outputs",
+                "return (value, aux) with has_aux=True to hand back extra values, or stack "
+                "several outputs into one array (np.stack) for vjp",
             )
         result = self.atom(returned if returned is not None else ret.value)
         _mark_restores(self.out, self.root)
