@@ -365,3 +365,77 @@ def test_mutual_recursion_is_refused_naming_the_function():
 def test_nested_helpers_on_random_arrays(x):
     check_grad(nested_calls, x, rtol=1e-4, atol=1e-5)
     check_grad(uses_defaults, x, rtol=1e-4, atol=1e-5)
+
+
+# -- code size: nested helpers called several times in a row are bounded by a budget ------------
+
+
+def level0(x):
+    return np.sin(x) * 0.5 + x
+
+
+def level1(x):
+    return level0(level0(level0(level0(x))))
+
+
+def level2(x):
+    return level1(level1(level1(level1(x))))
+
+
+def level3(x):
+    return level2(level2(level2(level2(x))))
+
+
+def level4(x):
+    return level3(level3(level3(level3(x))))
+
+
+def level5(x):
+    return level4(level4(level4(level4(x))))
+
+
+def level6(x):
+    return level5(level5(level5(level5(x))))
+
+
+def level7(x):
+    return level6(level6(level6(level6(x))))
+
+
+def exponential_inlining(x):
+    return np.sum(level7(x))
+
+
+def moderate_inlining(x):
+    return np.sum(level3(x))
+
+
+def test_inlining_has_a_budget_with_advice():
+    check_grad(moderate_inlining, X)  # 64 copies of level0: fine
+    with pytest.raises(CompileError, match="register.*derivative rule for level"):
+        grad(exponential_inlining)(X)  # 16384 copies: refused, quickly
+
+
+def test_registering_a_rule_later_recompiles_existing_gradients():
+    def scaled(x):
+        return x * 2.0
+
+    def f(x):
+        return np.sum(scaled(x))
+
+    df = grad(f)
+    np.testing.assert_allclose(df(X), 2.0 * np.ones(4))
+
+    @chainrule.adjoint(scaled)
+    def _deliberately_different(y, x):
+        "a rule that differs from the true derivative, to see it take effect"
+        dx = dy * 5.0  # noqa: F821, F841
+
+    try:
+        np.testing.assert_allclose(df(X), 5.0 * np.ones(4))
+        assert "deliberately" not in df.source  # the note is the docstring's first line
+        assert "differs from the true derivative" in df.source
+    finally:
+        from chainrule.rules import ADJOINTS
+
+        del ADJOINTS[scaled]

@@ -339,3 +339,18 @@ def test_vjp_with_container_arguments():
     expected = grad(weighted)(p, x)
     np.testing.assert_allclose(gp[0], expected[0], rtol=1e-12)
     np.testing.assert_allclose(gp[1], expected[1], rtol=1e-12)
+
+
+def keyed_layers(params, x):
+    h = x
+    for i in range(1, 3):
+        h = np.tanh(h @ params[f"W{i}"] + params["b" + str(i)])
+    for name in ["W1", "W2"]:
+        h = h + 1e-3 * np.sum(params[name] ** 2)
+    return np.sum(h**2)
+
+
+def test_keys_computed_from_loop_constants():
+    params = make_params()
+    x = RNG.normal(size=(4, 3))
+    assert_tree_gradient(keyed_layers, (params, x))

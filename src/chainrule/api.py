@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
+from . import __version__, rules
 from .calls import structure
 from .codegen import build_function, renderer
 from .errors import CompileError
@@ -117,7 +117,16 @@ def compile_function(
     `structures` gives (position, calls.structure(arg)) for container
     arguments; `has_aux` says f returns (value, aux).
     """
-    key = (argnums, mode, as_tuple, renderer(), scalar_params, structures, has_aux)
+    key = (
+        argnums,
+        mode,
+        as_tuple,
+        renderer(),
+        scalar_params,
+        structures,
+        has_aux,
+        rules.generation(),  # a rule registered since makes earlier code stale
+    )
     try:
         per_function = _cache.setdefault(f, {})
     except TypeError:
@@ -423,6 +432,7 @@ class _Transformed:
         # (position, nesting) of container arguments, learnt at the first call
         self._structures: tuple[tuple[int, Any], ...] = ()
         self._param_names: list[str] | None = None
+        self._generation = rules.generation()  # rules registered when compiled
         self.__name__ = f"{self.mode}_{getattr(f, '__name__', 'function')}"
         self.__qualname__ = self.__name__
         self.__doc__ = getattr(f, "__doc__", None)
@@ -477,8 +487,10 @@ class _Transformed:
         structures = tuple(
             (i, structure(args[i])) for i in self.argnums if type(args[i]) in (tuple, list, dict)
         )
-        if structures != self._structures:  # a new container structure: compile for it
+        if structures != self._structures or self._generation != rules.generation():
+            # a new container structure, or a rule registered since: compile again
             self._structures = structures
+            self._generation = rules.generation()
             self._compiled = self._variant = None
         compiled = self._compiled or self.compiled()
         if self._variant is None:  # first call: specialise on the kinds of the arguments
@@ -523,7 +535,7 @@ class _Transformed:
     def _args(self, args: tuple, kwargs: dict) -> tuple[Compiled, tuple]:
         """The compiled function and checked arguments; the common case stays cheap."""
         variant = self._variant
-        if variant is not None and not kwargs:
+        if variant is not None and not kwargs and self._generation == rules._generation[0]:
             try:
                 for i, kind in self._scalars:  # what the variant assumes of the arguments
                     a = args[i]
@@ -694,46 +706,75 @@ def check_grad(
 
     Returns the largest absolute difference.  Raises AssertionError naming
     the argument and its worst element when some difference exceeds
-    `atol + rtol * |finite difference|`.
+    `atol + rtol * |finite difference|`.  Container arguments (dicts,
+    tuples, lists) are checked leaf by leaf, and a failure names the leaf.
     """
     nums, _ = _normalize_argnums(argnums, "check_grad")
     g = grad(f, argnums=tuple(nums))(*args)
     params = parse_function(f).params
     worst = 0.0
-    base = [np.array(a, dtype=float) if i in nums else a for i, a in enumerate(args)]
-    scalar = {i for i in nums if not isinstance(args[i], np.ndarray)}  # pass floats as floats
     for k, i in enumerate(nums):
-        x = base[i]
-        fd = np.zeros(np.shape(x))
-        flat = fd.reshape(-1)
-        for j in range(flat.size):
-            h = eps if eps is not None else 1e-6 * max(1.0, abs(float(x.reshape(-1)[j])))
-            plus, minus = x.copy(), x.copy()
-            plus.reshape(-1)[j] += h
-            minus.reshape(-1)[j] -= h
-            if i in scalar:
-                plus, minus = float(plus), float(minus)
-            fp = f(*[plus if m == i else _as_arg(a, m in scalar) for m, a in enumerate(base)])
-            fm = f(*[minus if m == i else _as_arg(a, m in scalar) for m, a in enumerate(base)])
-            flat[j] = (float(np.sum(fp)) - float(np.sum(fm))) / (2 * h)
-        ours = np.asarray(g[k], dtype=float).reshape(fd.shape)
-        err = np.abs(ours - fd)
-        bound = atol + rtol * np.abs(fd)
-        if err.size and np.any(~(err <= bound)):
-            idx = np.unravel_index(
-                int(np.argmax(np.where(np.isnan(err), np.inf, err - bound))), fd.shape
-            )
-            where = f"[{', '.join(map(str, idx))}]" if fd.ndim else ""
-            name = params[i] if i < len(params) else str(i)
-            raise AssertionError(
-                f"gradient of argument {i} ({name!r}) disagrees with finite differences at "
-                f"{name}{where}: chainrule {ours[idx]!r}, finite difference {fd[idx]!r} "
-                f"(|difference| {err[idx]:.3g} > {bound[idx]:.3g})"
-            )
-        if err.size:
-            worst = max(worst, float(np.max(err)))
+        name = params[i] if i < len(params) else str(i)
+        for path, leaf in _leaves(args[i]):
+            ours_leaf = g[k]
+            for key in path:
+                ours_leaf = ours_leaf[key]
+
+            def at(value: Any, i: int = i, path: tuple = path) -> Any:
+                call = list(args)
+                call[i] = _replace_leaf(args[i], path, value)
+                return f(*call)
+
+            label = name + "".join(f"[{key!r}]" for key in path)
+            worst = max(worst, _check_leaf(at, leaf, ours_leaf, label, i, rtol, atol, eps))
     return worst
 
 
-def _as_arg(a: Any, was_scalar: bool) -> Any:
-    return float(a) if was_scalar and isinstance(a, np.ndarray) and a.ndim == 0 else a
+def _leaves(value: Any, path: tuple = ()) -> list[tuple[tuple, Any]]:
+    if type(value) is dict:
+        return [p for k, v in value.items() for p in _leaves(v, (*path, k))]
+    if type(value) in (tuple, list):
+        return [p for k, v in enumerate(value) for p in _leaves(v, (*path, k))]
+    return [(path, value)]
+
+
+def _replace_leaf(tree: Any, path: tuple, value: Any) -> Any:
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if type(tree) is dict:
+        return {k: _replace_leaf(v, rest, value) if k == head else v for k, v in tree.items()}
+    items = [_replace_leaf(v, rest, value) if j == head else v for j, v in enumerate(tree)]
+    return tuple(items) if type(tree) is tuple else items
+
+
+def _check_leaf(
+    at: Callable, leaf: Any, ours: Any, label: str, i: int, rtol: float, atol: float, eps: Any
+) -> float:
+    """Finite differences of `at(leaf + h e_j)` against `ours`, element by element."""
+    x = np.array(leaf, dtype=float)
+    scalar = not isinstance(leaf, np.ndarray)  # pass floats as floats
+    fd = np.zeros(np.shape(x))
+    flat = fd.reshape(-1)
+    for j in range(flat.size):
+        h = eps if eps is not None else 1e-6 * max(1.0, abs(float(x.reshape(-1)[j])))
+        plus, minus = x.copy(), x.copy()
+        plus.reshape(-1)[j] += h
+        minus.reshape(-1)[j] -= h
+        if scalar:
+            plus, minus = float(plus), float(minus)
+        flat[j] = (float(np.sum(at(plus))) - float(np.sum(at(minus)))) / (2 * h)
+    ours = np.asarray(ours, dtype=float).reshape(fd.shape)
+    err = np.abs(ours - fd)
+    bound = atol + rtol * np.abs(fd)
+    if err.size and np.any(~(err <= bound)):
+        idx = np.unravel_index(
+            int(np.argmax(np.where(np.isnan(err), np.inf, err - bound))), fd.shape
+        )
+        where = f"[{', '.join(map(str, idx))}]" if fd.ndim else ""
+        raise AssertionError(
+            f"gradient of argument {i} ({label!r}) disagrees with finite differences at "
+            f"{label}{where}: chainrule {ours[idx]!r}, finite difference {fd[idx]!r} "
+            f"(|difference| {err[idx]:.3g} > {bound[idx]:.3g})"
+        )
+    return float(np.max(err)) if err.size else 0.0

@@ -118,6 +118,10 @@ class Callee:
     bound_self: Any = MISSING  # the receiver of a bound method
 
 
+# Inlining copies a helper's body to each call site; nested helpers each called
+# several times multiply.  Past this many statements we stop with advice.
+INLINE_BUDGET = 10_000
+
 _LIBRARY_ROOTS = ("numpy", "scipy", "chainrule", "math", "builtins", "jax", "torch", "autograd")
 _STDLIB = sysconfig.get_paths().get("stdlib", "<no stdlib>")
 
@@ -354,23 +358,30 @@ class CallsAndContainers:
         return [ast.Constant(k) for k, _ in tree.items] if tree.kind == "dict" else tree.values()
 
     def unrolls_range(self, stmt: ast.For) -> list[list[Any]] | None:
-        """`for i in range(<constants>)` whose body picks container items by i: unroll it.
+        """`for i in range(<constants>)` (or over a literal list of keys) whose body picks
+        container items by i: unroll it.
 
         Model code often reads `params[f"W{i}"]` in such a loop; unrolled, each
         key is a constant.  Only short loops that need it are unrolled.
         """
         iterator = stmt.iter
-        if not (
+        if not isinstance(stmt.target, ast.Name):
+            return None
+        if isinstance(iterator, (ast.List, ast.Tuple)):  # for name in ["l1", "l2"]
+            values = [self.const_value(e) for e in iterator.elts]
+            if any(not isinstance(v, (int, str)) for v in values):
+                return None
+        elif (
             isinstance(iterator, ast.Call)
             and self.p.resolve(iterator.func) is range
-            and isinstance(stmt.target, ast.Name)
             and not iterator.keywords
         ):
+            bounds = [self.const_value(a) for a in iterator.args]
+            if not bounds or any(not isinstance(b, int) or isinstance(b, bool) for b in bounds):
+                return None
+            values = list(range(*bounds))
+        else:
             return None
-        bounds = [self.const_value(a) for a in iterator.args]
-        if not bounds or any(not isinstance(b, int) or isinstance(b, bool) for b in bounds):
-            return None
-        values = list(range(*bounds))
         if not values or len(values) > 64:
             return None
         target = stmt.target.id
@@ -631,7 +642,17 @@ class CallsAndContainers:
                 "calls, which never ends for a recursive function: rewrite it as a loop, "
                 f"or register a derivative rule for {callee.name} with chainrule.adjoint",
             )
+        if self.emitted > INLINE_BUDGET:
+            biggest = max(self.inlined_size, key=self.inlined_size.get, default=callee.name)
+            raise self.error(
+                call,
+                f"inlining the functions called here has produced over {INLINE_BUDGET} "
+                f"statements ({biggest!r} alone {self.inlined_size.get(biggest, 0)}): call "
+                "helpers inside a loop rather than many times in a row, or make the "
+                f"largest one a primitive by registering a derivative rule for {biggest}",
+            )
         values = self.bind_arguments(callee, call)
+        start = self.emitted
         parsed = dataclasses.replace(callee.parsed, local_names=set(callee.parsed.local_names))
         saved = (self.p, self.current, self.varied_user, self.loads, self.origin)
         scope: dict[str, str] = {}
@@ -715,6 +736,9 @@ class CallsAndContainers:
         finally:
             self.inlining.pop()
             self.inlining_names.pop()
+            self.inlined_size[callee.name] = (
+                self.inlined_size.get(callee.name, 0) + self.emitted - start
+            )
             self.p, self.current, self.varied_user, self.loads, self.origin = saved
         return result
 

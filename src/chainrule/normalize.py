@@ -281,6 +281,8 @@ class Normalizer(CallsAndContainers):
         self.extra_cells: dict[str, Any] = {}  # bindings for inlined functions' names
         self.alias_of: dict[str, str] = {}
         self.dependencies: set[str] = set()  # files of inlined functions
+        self.emitted = 0  # statements emitted so far (inlining has a budget)
+        self.inlined_size: dict[str, int] = {}  # helper -> statements its calls produced
         self.current: dict[str, str] = {name: name for name in parsed.params}
         self.seeds = set(varied_params)
         self.varied_user: set[str] = set(varied_params)
@@ -303,6 +305,7 @@ class Normalizer(CallsAndContainers):
         if self.p is not self.top:
             stmt.scope = self.p  # type: ignore[attr-defined]  (comments quote its file)
         self.out.append(stmt)
+        self.emitted += 1
 
     def define(self, user_name: str) -> str:
         """A new SSA name for an assignment to `user_name`."""

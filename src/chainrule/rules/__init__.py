@@ -102,6 +102,13 @@ ADJOINTS: dict[Any, Rule] = {}
 # primitives whose output carries no gradient (argmax, floor, shape, ...)
 NONDIFFERENTIABLE: dict[Any, str] = {}
 _keepalive: list[Any] = []
+# bumped by every registration: compiled gradients made before it are stale
+_generation = [0]
+
+
+def generation() -> int:
+    """How many registrations have happened (part of the compile cache key)."""
+    return _generation[0]
 
 
 def _key(primitive: Any) -> Any:
@@ -194,6 +201,7 @@ def adjoint(*primitives: Any, check_signature: bool = True) -> Callable[[Callabl
         for primitive in primitives:
             if check_signature:
                 _check_against_primitive(primitive, sig, template)
+            _generation[0] += 1
             ADJOINTS[_key(primitive)] = Rule(
                 template=template,
                 name=display_name(primitive),
@@ -218,6 +226,7 @@ def literal(value: Any) -> bool:
 def nondifferentiable(*primitives: Any, why: str = "") -> None:
     """Declare primitives whose outputs carry no gradient (their inputs get none)."""
     for primitive in primitives:
+        _generation[0] += 1
         NONDIFFERENTIABLE[_key(primitive)] = why
 
 
