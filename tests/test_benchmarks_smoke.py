@@ -76,3 +76,10 @@ def test_bench_loops_quick_prints_the_table_and_json(tmp_path):
         assert {"forward f(...)", "chainrule grad", "hand-written fwd+bwd"} <= set(times), name
         assert all(t["median_us"] > 0 for t in times.values())
         assert entry["ratios"]["cr/hand"] > 0
+
+
+def test_bench_calls_quick_agrees_and_prints_ratios():
+    proc = run(BENCH / "bench_calls.py", "--quick")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "gradients agree (structured, flat, hand-written): yes" in proc.stdout
+    assert "dict + helpers / hand-written:" in proc.stdout
