@@ -439,3 +439,11 @@ def test_registering_a_rule_later_recompiles_existing_gradients():
         from chainrule.rules import ADJOINTS
 
         del ADJOINTS[scaled]
+
+
+def test_methods_of_a_parameter_object_get_advice():
+    model = Model(np.eye(4))
+    with pytest.raises(
+        CompileError, match=r"differentiate the bound method \(grad\(obj.method\)\)"
+    ):
+        grad(Model.loss, argnums=1)(model, X)

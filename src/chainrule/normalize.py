@@ -1134,6 +1134,20 @@ class Normalizer(CallsAndContainers):
                 f"calling the local variable {func.id!r} is not supported; call the "
                 "function by the name it was defined or imported under",
             )
+        if (
+            callee is MISSING
+            and isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and not self.varied(func.value)
+            and getattr(np.ndarray, func.attr, None) is None
+        ):
+            who = func.value.id
+            raise self.error(
+                func,
+                f"{who}.{func.attr}(...) calls a method of an object chainrule cannot see when "
+                f"it compiles; differentiate the bound method (grad(obj.method)) so that "
+                f"{who!r} is known and its methods are inlined, or call a module-level function",
+            )
         if callee is MISSING and isinstance(func, ast.Attribute):
             # a method called on a computed value: x.sum(axis=0)
             receiver = self.atom(func.value)
