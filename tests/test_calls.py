@@ -447,3 +447,18 @@ def test_methods_of_a_parameter_object_get_advice():
         CompileError, match=r"differentiate the bound method \(grad\(obj.method\)\)"
     ):
         grad(Model.loss, argnums=1)(model, X)
+
+
+def adds_in_place(h, w):
+    h += w  # would change the caller's array in Python
+    return h
+
+
+def caller_of_in_place(x, w):
+    y = adds_in_place(x, w)
+    return np.sum(y * x)
+
+
+def test_augmented_assignment_to_a_parameter_of_an_inlined_helper_is_refused():
+    with pytest.raises(CompileError, match="change the caller's array in place"):
+        grad(caller_of_in_place)(X, X)

@@ -654,7 +654,15 @@ class CallsAndContainers:
         values = self.bind_arguments(callee, call)
         start = self.emitted
         parsed = dataclasses.replace(callee.parsed, local_names=set(callee.parsed.local_names))
-        saved = (self.p, self.current, self.varied_user, self.loads, self.origin)
+        saved = (
+            self.p,
+            self.current,
+            self.varied_user,
+            self.loads,
+            self.origin,
+            self.caller_values,
+        )
+        caller_values: set[str] = set()
         scope: dict[str, str] = {}
         enclosing = parsed.enclosing_scope
         inner_locals = set(parsed.params) | set(callee.kwonly) | stored_names(parsed.node)
@@ -678,6 +686,7 @@ class CallsAndContainers:
             atom, varied = value.inner, value.varied
             if isinstance(atom, ast.Name):
                 scope[param] = atom.id  # no copy: the callee reads the caller's value
+                caller_values.add(atom.id)
             else:
                 ssa = self.names.fresh(param)
                 scope[param] = ssa
@@ -708,6 +717,7 @@ class CallsAndContainers:
         try:
             self.p = parsed
             self.current = scope
+            self.caller_values = caller_values
             self.loads = [
                 (n.lineno, n.id)
                 for n in ast.walk(parsed.node)
@@ -739,7 +749,8 @@ class CallsAndContainers:
             self.inlined_size[callee.name] = (
                 self.inlined_size.get(callee.name, 0) + self.emitted - start
             )
-            self.p, self.current, self.varied_user, self.loads, self.origin = saved
+            self.p, self.current, self.varied_user, self.loads, self.origin = saved[:5]
+            self.caller_values = saved[5]
         return result
 
     def alias_free_names(self, parsed: Parsed, local: set[str], scope: dict[str, str]) -> None:

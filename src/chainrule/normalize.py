@@ -282,6 +282,7 @@ class Normalizer(CallsAndContainers):
         self.alias_of: dict[str, str] = {}
         self.dependencies: set[str] = set()  # files of inlined functions
         self.emitted = 0  # statements emitted so far (inlining has a budget)
+        self.caller_values: set[str] = set()  # an inlined callee's parameters: caller names
         self.inlined_size: dict[str, int] = {}  # helper -> statements its calls produced
         self.current: dict[str, str] = {name: name for name in parsed.params}
         self.seeds = set(varied_params)
@@ -831,6 +832,14 @@ class Normalizer(CallsAndContainers):
                 "augmented assignment to an attribute is not supported; use a local variable",
             )
         current = self.current.get(target.id)
+        if current is not None and current in self.caller_values:
+            op = _op_text(stmt.op)
+            raise self.error(
+                stmt,
+                f"`{target.id} {op}= ...` on a parameter would change the caller's array in "
+                f"place (chainrule inlines this function); write `{target.id} = {target.id} "
+                f"{op} ...` to make a new array instead",
+            )
         if current is not None:
             op = _op_text(stmt.op)
             self._check_shared(
