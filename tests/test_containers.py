@@ -354,3 +354,23 @@ def test_keys_computed_from_loop_constants():
     params = make_params()
     x = RNG.normal(size=(4, 3))
     assert_tree_gradient(keyed_layers, (params, x))
+
+
+def writes_into_a_dict(p, x):
+    d = {"a": p[0], "b": p[1]}
+    d["a"] = x
+    return np.sum(d["a"] * d["b"])
+
+
+def unpacks_into_a_dict(p):
+    d = {"a": p[0]}
+    e = {**d, "b": p[1]}
+    return np.sum(e["a"] * e["b"])
+
+
+def test_container_writes_and_double_star_get_their_own_advice():
+    p = (np.ones(2), np.ones(2))
+    with pytest.raises(CompileError, match="build a new one instead"):
+        grad(writes_into_a_dict)(p, np.ones(2))
+    with pytest.raises(CompileError, match="`\\*\\*` unpacking"):
+        grad(unpacks_into_a_dict)(p)

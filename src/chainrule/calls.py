@@ -256,7 +256,13 @@ class CallsAndContainers:
         if isinstance(expr, ast.Dict):
             items = []
             for k, v in zip(expr.keys, expr.values):
-                key = self.literal_key(k) if k is not None else MISSING
+                if k is None:
+                    raise self.error(
+                        v,
+                        "`**` unpacking in a dict of differentiated values is not supported; "
+                        "write each key out",
+                    )
+                key = self.literal_key(k)
                 if key is MISSING:
                     raise self.error(
                         k or v,

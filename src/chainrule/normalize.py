@@ -890,6 +890,12 @@ class Normalizer(CallsAndContainers):
         ssa = self.current.get(name)
         if ssa is None:
             raise self.error(base, f"{name!r} is written before it is assigned")
+        if ssa in self.trees:
+            raise self.error(
+                target,
+                f"{name!r} is a container chainrule resolves when it compiles, so its items "
+                f"cannot be assigned; build a new one instead, e.g. {name} = {{..., key: value}}",
+            )
         if ssa in self.lists:
             raise self.error(
                 target,
