@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
+from . import __version__, cache
 from .codegen import build_function, renderer
 from .errors import CompileError
 from .normalize import normalize
@@ -40,6 +40,7 @@ class Compiled:
     params: list[str]
     argnums: tuple[int, ...]
     indexed: frozenset[int] = frozenset()  # parameters the function indexes (x[i])
+    dependencies: tuple[str, ...] = ()  # files of inlined functions besides f's own
 
 
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -119,6 +120,11 @@ def compile_function(
     hit = per_function.get(key)
     if hit is not None:
         return hit
+    disk_key = cache.key_for(f, key)  # the persistent cache (cache.py)
+    stored = cache.load(f, disk_key)
+    if stored is not None:
+        per_function[key] = stored
+        return stored
     parsed = parse_function(f)
     params = parsed.params
     for i in argnums:
@@ -132,7 +138,7 @@ def compile_function(
         # scalar_params: (position, -1) for a Python scalar, (position, ndim) for an array
         scalars = frozenset(params[i] for i, kind in scalar_params if kind < 0)
         ranks = {params[i]: kind for i, kind in scalar_params if kind >= 0}
-        return _transform(
+        compiled = _transform(
             parsed, params, wrt, argnums, mode, as_tuple, per_function, key, scalars, ranks
         )
     except CompileError:
@@ -149,6 +155,8 @@ def compile_function(
             f"chainrule failed on this function with an internal {type(exc).__name__} "
             f"({exc}); this is a chainrule bug, please report it with the function's source",
         ) from exc
+    cache.store(f, disk_key, compiled)
+    return compiled
 
 
 def _transform(
