@@ -75,3 +75,11 @@ os.environ.pop("CHAINRULE_CACHE", None)
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_SESSION_CACHE, ignore_errors=True)
+
+
+# Subprocesses (the CLI, the docs, exported modules) import the same chainrule as
+# this process, even when they run in another directory and PYTHONPATH was relative.
+_SRC = os.path.dirname(os.path.dirname(os.path.abspath(chainrule.__file__)))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [_SRC, *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)]
+)

@@ -53,6 +53,10 @@ FORMAT = 1
 MAGIC = "chainrule-cache"
 _OFF = {"0", "off", "false", "no"}
 
+# What happened in this process: entries used, looked for in vain, written, and
+# found but refused (hash mismatch, truncated, a dependency changed).
+stats = {"hits": 0, "misses": 0, "stores": 0, "rejected": 0}
+
 
 # -- where, and whether ------------------------------------------------------------
 
@@ -376,7 +380,9 @@ def store(func: Any, key: str | None, compiled: Any) -> bool:
     }
     body = json.dumps(payload, sort_keys=True, indent=1)
     text = f"{MAGIC} {FORMAT} {_sha(body)}\n{body}"
-    return _write_atomically(_path(key), text)
+    written = _write_atomically(_path(key), text)
+    stats["stores"] += written
+    return written
 
 
 def _header_length(source: str, name: str) -> int | None:
@@ -409,8 +415,19 @@ def read_entry(key: str) -> dict | None:
     """The payload stored under `key` if its hash checks out, else None."""
     try:
         text = _path(key).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+    except FileNotFoundError:
+        stats["misses"] += 1
         return None
+    except (OSError, UnicodeDecodeError):
+        stats["rejected"] += 1
+        return None
+    payload = _verified(text, key)
+    if payload is None:
+        stats["rejected"] += 1
+    return payload
+
+
+def _verified(text: str, key: str) -> dict | None:
     first, newline, body = text.partition("\n")
     parts = first.split(" ")
     if not newline or len(parts) != 3 or parts[0] != MAGIC or parts[1] != str(FORMAT):
@@ -435,8 +452,9 @@ def load(func: Any, key: str | None) -> Any:
         return None
     try:
         for path, digest in payload["dependencies"].items():
-            if file_hash(path) != digest:
-                return None  # an inlined helper's file changed
+            if file_hash(path) != digest:  # an inlined helper's file changed
+                stats["rejected"] += 1
+                return None
         from .api import Compiled
         from .codegen import build_from_text
 
@@ -453,6 +471,9 @@ def load(func: Any, key: str | None) -> Any:
             func.__defaults__,
         )
         fields = {name: _decode(value) for name, value in payload["fields"].items()}
-        return Compiled(built.function, built.source, **fields)
+        compiled = Compiled(built.function, built.source, **fields)
     except Exception:  # anything unexpected: compile afresh instead
+        stats["rejected"] += 1
         return None
+    stats["hits"] += 1
+    return compiled

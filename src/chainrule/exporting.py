@@ -130,6 +130,13 @@ def _user_module_name(f: Callable) -> str:
 
 
 def _split(f: Callable, text: str, dependencies: tuple[str, ...]) -> _Piece:
+    func = inspect.unwrap(f)
+    free = getattr(getattr(func, "__code__", None), "co_freevars", ())
+    if free:
+        raise ExportError(
+            f"{func.__name__} reads {', '.join(free)} from an enclosing function; an exported "
+            "module cannot import that, so define the function at module level"
+        )
     lines = text.splitlines()
     start = next((i for i, line in enumerate(lines) if line.startswith("def ")), None)
     if start is None:  # pragma: no cover - codegen always writes one def
@@ -145,7 +152,6 @@ def _split(f: Callable, text: str, dependencies: tuple[str, ...]) -> _Piece:
         if not isinstance(stmt, (ast.Import, ast.ImportFrom)):  # pragma: no cover
             raise ExportError(f"unexpected statement in the header of {name}")
         imports.append(stmt)
-    func = inspect.unwrap(f)
     for line in header:
         note = _NOTE.match(line)
         if not note:
@@ -287,8 +293,13 @@ def _targets(functions: Any, argnums: Any) -> tuple[list[tuple[Callable, Any]], 
     """[(function, argnums)], and whether the functions were listed explicitly."""
     if isinstance(functions, types.ModuleType):
         return [(f, argnums) for f in public_functions(functions)], False
-    if callable(functions):
-        functions = [functions]
+    if callable(functions) or (
+        isinstance(functions, tuple)
+        and len(functions) == 2
+        and callable(functions[0])
+        and not callable(functions[1])
+    ):
+        functions = [functions]  # one function, or one (function, argnums) pair
     out = []
     for item in functions:
         if isinstance(item, tuple) and len(item) == 2 and callable(item[0]):
@@ -372,6 +383,18 @@ def _assemble(
 
     imports: list[ast.stmt] = []
     runtime_names: dict[str, str] = {}  # local name -> runtime helper
+    unique: dict[str, _Piece] = {}
+    for piece in pieces:  # the same function listed twice is exported once
+        if piece.name in unique and unique[piece.name].body == piece.body:
+            continue
+        if piece.name in unique:
+            raise ExportError(
+                f"two functions would both be exported as {piece.name!r} "
+                f"({unique[piece.name].label}; {piece.label}); rename one of them "
+                "or export them into separate modules"
+            )
+        unique[piece.name] = piece
+    pieces = list(unique.values())
     for piece in pieces:
         where = re.fullmatch(r"(.*) \((.*):(\d+)\)", piece.label)
         if where:  # the source file's path as in the header: relative to the output
