@@ -324,27 +324,28 @@ def cmd_check(args: argparse.Namespace) -> int:
         nums = (nums,) if isinstance(nums, int) else nums
     else:
         nums = tuple(i for i, p in enumerate(params) if p in shapes)
-    print(
-        f"{name}: chainrule's gradient against central finite differences at random "
-        f"inputs (seed {args.seed}, rtol {args.rtol:g}, atol {args.atol:g})"
-    )
-    width = max(len(params[i]) for i in nums)
+    rows = []
     failed = 0
     for i in nums:
-        shape = np.shape(call[i])
-        label = f"  {params[i]:<{width}}  shape {str(shape):<10}"
         try:
             worst = check_grad(func, *call, argnums=(i,), rtol=args.rtol, atol=args.atol)
+            rows.append((i, f"worst |difference| {worst:.2e}  ok"))
         except AssertionError as exc:
             failed += 1
-            print(f"{label}  FAILED: {exc}")
-            continue
+            rows.append((i, f"FAILED: {exc}"))
         except (CompileError, KeyboardInterrupt):
             raise
         except Exception as exc:
             where = _describe(exc, func.__code__.co_filename)
             raise CliError(f"calling {name} at these inputs failed: {where}", FAILURE) from None
-        print(f"{label}  worst |difference| {worst:.2e}  ok")
+    print(
+        f"{name}: chainrule's gradient against central finite differences at random "
+        f"inputs (seed {args.seed}, rtol {args.rtol:g}, atol {args.atol:g})"
+    )
+    width = max(len(params[i]) for i in nums)
+    for i, text in rows:
+        shape = str(np.shape(call[i]))
+        print(f"  {params[i]:<{width}}  shape {shape:<10}  {text}")
     if failed:
         print(f"{failed} of {len(nums)} gradient(s) disagree with finite differences")
         return FAILURE
