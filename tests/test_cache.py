@@ -313,3 +313,19 @@ def test_clear(monkeypatch, tmp_path):
     assert stored
     assert cache.clear() == len(stored)
     assert entries(tmp_path) == []
+
+
+def test_bench_cache_runs(tmp_path):
+    bench = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_cache.py"
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(bench), "--rounds", "1", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "cold/warm" in proc.stdout and "RNN loop" in proc.stdout
+    assert "(0 misses, 0 rejected)" in proc.stdout
+    data = json.loads(out.read_text())
+    assert set(data["median_ms"]) == {"cold", "warm", "off"}
