@@ -8,10 +8,11 @@ directory:
   can be known before compiling: chainrule's own code (a hash of its source
   files, not only its version number), the Python and NumPy versions, the
   renderer, the options (argnums, mode, specialisation), the function's file
-  (its path and a hash of its content), name and first line, a description of
-  every global and closure name the function's bytecode mentions (so that
-  `act = np.tanh` changing to `act = np.sin` is a different key), and the
-  derivative rules users registered (each template's file is hashed too);
+  (its path and a hash of its content), its module's name, its name, first
+  line and code, a description of every global and closure name its bytecode
+  mentions (so that `act = np.tanh` changing to `act = np.sin` is a different
+  key), and the derivative rules users registered (each template's file is
+  hashed too);
 * the entry records a hash of the files the transformation read besides the
   function's own (`Compiled.dependencies`: files of inlined helpers), checked
   again at each load, so editing one of them invalidates the entry;
@@ -256,6 +257,7 @@ def _key_for(func: Any, options: tuple) -> str | None:
         filename,
         os.path.abspath(filename),
         digest,
+        func.__globals__.get("__name__"),  # the shown source imports globals from it
         func.__qualname__,
         code.co_firstlineno,
         _code_fingerprint(code),
