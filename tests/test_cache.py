@@ -329,3 +329,20 @@ def test_bench_cache_runs(tmp_path):
     assert "(0 misses, 0 rejected)" in proc.stdout
     data = json.loads(out.read_text())
     assert set(data["median_ms"]) == {"cold", "warm", "off"}
+
+
+def test_the_module_name_is_part_of_the_key(monkeypatch, tmp_path):
+    """The shown source imports globals from the module: `model` or `pkg.model`."""
+    import importlib.util
+
+    fresh(monkeypatch, tmp_path / "cache")
+    path = tmp_path / "twice.py"
+    path.write_text("import numpy as np\nK = 2.0\n\ndef f(x):\n    return K * np.sum(x * x)\n")
+    keys = []
+    for name in ("twice", "pkg_twice"):
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        keys.append(cache.key_for(module.f, ((0,), "grad", False, "astor", ())))
+        assert f"from {name} import K" in chainrule.source(module.f)
+    assert keys[0] != keys[1]
