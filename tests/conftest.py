@@ -1,5 +1,9 @@
 """Shared test helpers.  Append new helpers; do not rewrite the file."""
 
+import os
+import shutil
+import tempfile
+
 import numpy as np
 import pytest
 
@@ -56,3 +60,26 @@ def check_vjp(f, *args, rtol=1e-5, atol=1e-6, seed=1234):
 def vjp_check():
     """The `check_vjp` helper as a fixture (session-scoped, so hypothesis accepts it)."""
     return check_vjp
+
+
+# -- the persistent cache: never the real one ---------------------------------------------
+# Every test, and every subprocess a test starts (they inherit the environment),
+# uses a fresh cache directory of this session, so the suite never writes into
+# the user's home and never reads entries a previous run left.  Tests of the
+# cache itself point CHAINRULE_CACHE_DIR at their own tmp_path.
+
+_SESSION_CACHE = tempfile.mkdtemp(prefix="chainrule-test-cache-")
+os.environ["CHAINRULE_CACHE_DIR"] = _SESSION_CACHE
+os.environ.pop("CHAINRULE_CACHE", None)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_SESSION_CACHE, ignore_errors=True)
+
+
+# Subprocesses (the CLI, the docs, exported modules) import the same chainrule as
+# this process, even when they run in another directory and PYTHONPATH was relative.
+_SRC = os.path.dirname(os.path.dirname(os.path.abspath(chainrule.__file__)))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [_SRC, *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)]
+)

@@ -15,14 +15,17 @@ __version__ = "0.1.0"
 
 from .api import check_grad, grad, show, source, value_and_grad, vjp  # noqa: E402
 from .errors import CompileError  # noqa: E402
+from .exporting import ExportError, export  # noqa: E402
 from .rules import RuleError, adjoint, nondifferentiable  # noqa: E402
 from .runtime import stop_gradient  # noqa: E402
 
 __all__ = [
     "CompileError",
+    "ExportError",
     "RuleError",
     "adjoint",
     "check_grad",
+    "export",
     "grad",
     "nondifferentiable",
     "show",

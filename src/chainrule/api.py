@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, rules
+from . import __version__, cache, rules
 from .calls import structure
 from .codegen import build_function, renderer
 from .errors import CompileError
@@ -134,6 +134,11 @@ def compile_function(
     hit = per_function.get(key)
     if hit is not None:
         return hit
+    disk_key = cache.key_for(f, key)  # the persistent cache (cache.py)
+    stored = cache.load(f, disk_key)
+    if stored is not None:
+        per_function[key] = stored
+        return stored
     parsed = parse_function(f)
     params = parsed.params
     for i in argnums:
@@ -148,7 +153,7 @@ def compile_function(
         scalars = frozenset(params[i] for i, kind in scalar_params if kind < 0)
         ranks = {params[i]: kind for i, kind in scalar_params if kind >= 0}
         shapes = {params[i]: shape for i, shape in structures}
-        return _transform(
+        compiled = _transform(
             parsed,
             params,
             wrt,
@@ -176,6 +181,8 @@ def compile_function(
             f"chainrule failed on this function with an internal {type(exc).__name__} "
             f"({exc}); this is a chainrule bug, please report it with the function's source",
         ) from exc
+    cache.store(f, disk_key, compiled)
+    return compiled
 
 
 def _transform(

@@ -1,7 +1,9 @@
 """The `chainrule` command line (also `python -m chainrule`).
 
-    chainrule demo                         differentiate and train a small network
-    chainrule show FILE.py:FUNC [options]  print the code chainrule generates for FUNC
+    chainrule demo                          differentiate and train a small network
+    chainrule show FILE.py:FUNC [options]   print the code chainrule generates for FUNC
+    chainrule compile FILE.py [-o OUT.py]   write the gradients as a module without chainrule
+    chainrule check FILE.py:FUNC --shape .. compare with finite differences at random inputs
 
 Errors the user can fix (a missing file, an unknown function, code outside
 the supported subset) are reported as one short message on stderr, never as
@@ -18,6 +20,7 @@ import importlib.util
 import inspect
 import os
 import re
+import shlex
 import sys
 import traceback
 from collections.abc import Sequence
@@ -155,11 +158,197 @@ def cmd_show(args: argparse.Namespace) -> int:
     module = load_module(path)
     func = find_function(module, name, path)
     argnums = parse_argnums(args.argnums, func)
+    mode = "grad" if args.mode == "reverse" else args.mode
     try:
-        text = source(func, argnums=argnums, mode=args.mode)
+        text = source(func, argnums=argnums, mode=mode)
     except (TypeError, ValueError) as exc:  # argnums out of range, not a Python function...
+        if mode == "forward" and "forward" in str(exc):
+            raise CliError(FORWARD_UNAVAILABLE, FAILURE) from None
         raise CliError(str(exc), FAILURE) from None
     sys.stdout.write(highlight(text, sys.stdout))
+    return 0
+
+
+FORWARD_UNAVAILABLE = "--mode forward is not available in this version of chainrule"
+
+
+# -- `compile` ----------------------------------------------------------------------------
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from .exporting import ExportError, export, export_source, public_functions
+
+    if args.mode == "vjp" and args.argnums is not None:
+        raise CliError(
+            "--argnums does not apply to --mode vjp, which differentiates every argument"
+        )
+    if args.output not in (None, "-") and not args.output.endswith(".py"):
+        raise CliError(f"-o: the output must be a .py file, got {args.output!r}")
+    module = load_module(args.file)
+    targets: list[tuple[Any, Any]] = []
+    if args.function:
+        for name in args.function:
+            func = find_function(module, name, args.file)
+            targets.append((func, parse_argnums(args.argnums, func)))
+    else:
+        for func in public_functions(module):
+            try:
+                targets.append((func, parse_argnums(args.argnums, func)))
+            except CliError as exc:  # --argnums names a parameter this function lacks
+                print(f"chainrule compile: note: skipped {func.__name__}: {exc}", file=sys.stderr)
+        if not targets:
+            raise CliError(f"{args.file} defines no public function to differentiate")
+    output = args.output or default_output(args.file)
+    options = dict(mode=args.mode, skip_failures=not args.function, command=_command(args, output))
+    try:
+        if output == "-":
+            result = export_source(targets, **options)
+        else:
+            result = export(targets, output, force=args.force, **options)
+    except ExportError as exc:
+        message = str(exc)
+        raise CliError(
+            FORWARD_UNAVAILABLE if "forward mode" in message else message, FAILURE
+        ) from None
+    except (TypeError, ValueError) as exc:  # argnums out of range...
+        raise CliError(str(exc), FAILURE) from None
+    for note in result.notes:
+        print(f"chainrule compile: note: {note}", file=sys.stderr)
+    if output == "-":
+        sys.stdout.write(result.text)
+    else:
+        print(f"wrote {output}: {', '.join(result.names)}")
+    return 0
+
+
+def default_output(path: str) -> str:
+    """model.py -> model_grad.py, next to it."""
+    root, _ = os.path.splitext(path)
+    return f"{root}_grad.py"
+
+
+def _command(args: argparse.Namespace, output: str) -> str:
+    """The command line that regenerates the module (recorded in its header)."""
+    words = ["chainrule", "compile", args.file, "-o", output]
+    for name in args.function or ():
+        words += ["-f", name]
+    if args.argnums is not None:
+        words += ["--argnums", args.argnums]
+    if args.mode != "reverse":
+        words += ["--mode", args.mode]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+# -- `check` ------------------------------------------------------------------------------
+
+
+def parse_assignments(items: Sequence[str] | None, option: str) -> dict[str, str]:
+    """`["W=3x4", "x=4"]` -> {"W": "3x4", "x": "4"}."""
+    out: dict[str, str] = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise CliError(
+                f"{option} expects NAME=VALUE (for example {option} W=3x4), got {item!r}"
+            )
+        if name in out:
+            raise CliError(f"{option}: {name!r} is given twice")
+        out[name] = value.strip()
+    return out
+
+
+def parse_shape(text: str, name: str) -> tuple[int, ...] | None:
+    """`3x4` -> (3, 4); `4` -> (4,); `scalar`, `()` or nothing -> None (a Python float)."""
+    if text.lower() in ("", "()", "scalar", "float"):
+        return None
+    if not re.fullmatch(r"\d+(\s*[x,]\s*\d+)*", text):
+        raise CliError(
+            f"--shape {name}={text}: a shape is sizes separated by x (3x4, 5), or 'scalar'"
+        )
+    return tuple(int(n) for n in re.split(r"\s*[x,]\s*", text))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    import ast
+
+    import numpy as np
+
+    from .api import check_grad
+
+    path, name = split_target(args.target)
+    shapes = {k: parse_shape(v, k) for k, v in parse_assignments(args.shape, "--shape").items()}
+    values: dict[str, Any] = {}
+    for k, v in parse_assignments(args.value, "--value").items():
+        try:
+            values[k] = ast.literal_eval(v)
+        except (ValueError, SyntaxError):
+            raise CliError(
+                f"--value {k}={v}: not a Python literal (a number, string, tuple...)"
+            ) from None
+    both = sorted(set(shapes) & set(values))
+    if both:
+        raise CliError(f"{both[0]!r} has both a --shape and a --value; give one")
+    if not shapes:
+        raise CliError("give the shape of at least one argument, for example --shape x=3")
+    module = load_module(path)
+    func = find_function(module, name, path)
+    try:
+        parameters = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        raise CliError(f"cannot read the parameters of {name}") from None
+    params = [p.name for p in parameters]
+    for given in list(shapes) + list(values):
+        if given not in params:
+            raise CliError(f"{name} has no parameter {given!r} (parameters: {', '.join(params)})")
+    rng = np.random.default_rng(args.seed)
+    call: list[Any] = []
+    missing = []
+    for p in parameters:
+        if p.name in shapes:
+            shape = shapes[p.name]
+            call.append(float(rng.normal()) if shape is None else rng.normal(size=shape))
+        elif p.name in values:
+            call.append(values[p.name])
+        elif p.default is not p.empty:
+            call.append(p.default)
+        else:
+            missing.append(p.name)
+    if missing:
+        raise CliError(
+            f"{name} needs a value for {', '.join(missing)}: give --shape NAME=3x4 for an "
+            "array or --value NAME=... for anything else"
+        )
+    if args.argnums is not None:
+        nums = parse_argnums(args.argnums, func)
+        nums = (nums,) if isinstance(nums, int) else nums
+    else:
+        nums = tuple(i for i, p in enumerate(params) if p in shapes)
+    rows = []
+    failed = 0
+    for i in nums:
+        try:
+            worst = check_grad(func, *call, argnums=(i,), rtol=args.rtol, atol=args.atol)
+            rows.append((i, f"worst |difference| {worst:.2e}  ok"))
+        except AssertionError as exc:
+            failed += 1
+            rows.append((i, f"FAILED: {exc}"))
+        except (CompileError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            where = _describe(exc, func.__code__.co_filename)
+            raise CliError(f"calling {name} at these inputs failed: {where}", FAILURE) from None
+    print(
+        f"{name}: chainrule's gradient against central finite differences at random "
+        f"inputs (seed {args.seed}, rtol {args.rtol:g}, atol {args.atol:g})"
+    )
+    width = max(len(params[i]) for i in nums)
+    for i, text in rows:
+        shape = str(np.shape(call[i]))
+        print(f"  {params[i]:<{width}}  shape {shape:<10}  {text}")
+    if failed:
+        print(f"{failed} of {len(nums)} gradient(s) disagree with finite differences")
+        return FAILURE
     return 0
 
 
@@ -210,11 +399,91 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show.add_argument(
         "--mode",
-        choices=("grad", "value_and_grad", "vjp"),
+        choices=("grad", "value_and_grad", "vjp", "reverse", "forward"),
         default="grad",
-        help="which function to generate (default: grad); vjp differentiates every argument",
+        help="which function to generate (default: grad; reverse is the same); vjp "
+        "differentiates every argument; forward prints the forward-mode (jvp) function",
     )
     show.set_defaults(handler=cmd_show)
+
+    comp = sub.add_parser(
+        "compile",
+        help="write the generated functions as a module that runs without chainrule",
+        description="Import FILE.py and write a Python module with the gradient functions\n"
+        "of its functions: grad_F, value_and_grad_F and vjp_F for each function F\n"
+        "(vjp_F is left out, with a note, when F cannot be differentiated with respect\n"
+        "to every argument). The module needs only NumPy, plus FILE's own module for\n"
+        "the globals the code reads. An existing file is replaced only if chainrule\n"
+        "wrote it, unless --force.",
+        epilog="Examples:  chainrule compile model.py -o model_grad.py -f loss --argnums 0,1\n"
+        "           chainrule compile model.py            (every function, to model_grad.py)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    comp.add_argument("file", metavar="FILE.py", help="the file whose functions to differentiate")
+    comp.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT.py",
+        help="the module to write (default: FILE_grad.py next to FILE.py; - for stdout)",
+    )
+    comp.add_argument(
+        "-f",
+        "--function",
+        action="append",
+        metavar="NAME",
+        help="a function to export; repeat for several (default: every public function "
+        "of the file that chainrule can differentiate)",
+    )
+    comp.add_argument(
+        "--argnums",
+        metavar="N[,N...]",
+        help="the arguments to differentiate, as for show (default: 0)",
+    )
+    comp.add_argument(
+        "--mode",
+        choices=("reverse", "forward", "grad", "value_and_grad", "vjp"),
+        default="reverse",
+        help="reverse (default): grad_F, value_and_grad_F and vjp_F; forward: the "
+        "forward-mode functions; or just one of grad, value_and_grad, vjp",
+    )
+    comp.add_argument(
+        "--force", action="store_true", help="overwrite OUT.py even if chainrule did not write it"
+    )
+    comp.set_defaults(handler=cmd_compile)
+
+    check = sub.add_parser(
+        "check",
+        help="compare a function's gradient with finite differences at random inputs",
+        description="Import FILE.py, call FUNCTION at random normal inputs of the given\n"
+        "shapes, and compare chainrule's gradient with central finite differences\n"
+        "(chainrule.check_grad), printing the largest difference for each argument.\n"
+        "Exit status 1 when some gradient disagrees.",
+        epilog="Example:  chainrule check model.py:loss --shape W=3x4 --shape b=3 --shape x=4",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("target", metavar="FILE.py:FUNCTION", help="the function to check")
+    check.add_argument(
+        "--shape",
+        action="append",
+        metavar="NAME=SHAPE",
+        help="a random normal array of this shape for parameter NAME (3x4, 5, or scalar "
+        "for a float); repeat for each argument",
+    )
+    check.add_argument(
+        "--value",
+        action="append",
+        metavar="NAME=LITERAL",
+        help="a fixed value for a parameter that is not differentiated (--value n=5)",
+    )
+    check.add_argument(
+        "--argnums",
+        metavar="N[,N...]",
+        help="which arguments to check (default: every argument given by --shape)",
+    )
+    check.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    check.add_argument("--rtol", type=float, default=1e-5, help="relative tolerance (1e-5)")
+    check.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (1e-6)")
+    check.set_defaults(handler=cmd_check)
     return parser
 
 

@@ -143,6 +143,23 @@ def build_function(
     body = render(module)
     display = [f"# {label}", *"\n".join(imports).splitlines(), "", ""]
     source = "\n".join(display) + "\n" + body
+    return build_from_text(source, len(display), name, cells, user_cells, user_globals, defaults)
+
+
+def build_from_text(
+    source: str,
+    header: int,
+    name: str,
+    cells: dict[str, Any],
+    user_cells: dict[str, Any],
+    user_globals: dict,
+    defaults: tuple | None,
+) -> Built:
+    """Turn displayed source (`header` lines of comments and imports, then the
+    `def name`) into a function, with the same closure cells as `build_function`.
+
+    The persistent cache rebuilds functions through here from stored text.
+    """
     digest = hashlib.sha1(source.encode()).hexdigest()[:10]
     filename = f"<chainrule {name} {digest}>"
     free = list(cells) + list(user_cells)
@@ -153,7 +170,7 @@ def build_function(
     lines = source.splitlines()
     factory = [f"def __chainrule_factory__({', '.join(free)}):"]
     for i, line in enumerate(lines[1:], start=1):
-        if i < len(display):
+        if i < header:
             factory.append("    pass")
         else:
             factory.append("    " + line if line.strip() else "")

@@ -1,0 +1,481 @@
+"""The persistent cache: generated functions survive the process that made them.
+
+`api.compile_function` asks `load` before running the pipeline and hands
+each new result to `store`.  An entry is one file, `<key>.json`, in the cache
+directory:
+
+* the *key* is a SHA-256 over everything the generated text depends on that
+  can be known before compiling: chainrule's own code (a hash of its source
+  files, not only its version number), the Python and NumPy versions, the
+  renderer, the options (argnums, mode, specialisation), the function's file
+  (its path and a hash of its content), its module's name, its name, first
+  line and code, a description of every global and closure name its bytecode
+  mentions (so that `act = np.tanh` changing to `act = np.sin` is a different
+  key), and the derivative rules users registered (each template's file is
+  hashed too);
+* the entry records a hash of the files the transformation read besides the
+  function's own (`Compiled.dependencies`: files of inlined helpers), checked
+  again at each load, so editing one of them invalidates the entry;
+* the first line of the file is `chainrule-cache 1 <sha256>`, the hash of the
+  rest of the file.  A file whose hash does not match (truncated, edited,
+  garbage) is ignored and regenerated; its text is never compiled.  The hash
+  is an integrity check, not a signature: the cache directory must be as
+  trusted as your source files (it is created private, mode 0700).
+
+Entries are written to a temporary file in the cache directory and moved into
+place with `os.replace`, which is atomic: a reader sees either no entry or a
+whole one, and processes that fill the cache at the same time at worst both
+write the same entry.  Any failure to read or write the cache is silent and
+falls back to compiling: the cache can only save time, never change a result.
+
+Environment variables:
+
+* `CHAINRULE_CACHE_DIR`: the directory (default `$XDG_CACHE_HOME/chainrule`,
+  i.e. `~/.cache/chainrule`; `%LOCALAPPDATA%\\chainrule` on Windows);
+* `CHAINRULE_CACHE=0` (or `off`, `false`, `no`): do not read or write it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import importlib
+import inspect
+import json
+import os
+import sys
+import tempfile
+import types
+from pathlib import Path
+from typing import Any
+
+FORMAT = 1
+MAGIC = "chainrule-cache"
+_OFF = {"0", "off", "false", "no"}
+
+# What happened in this process: entries used, looked for in vain, written, and
+# found but refused (hash mismatch, truncated, a dependency changed).
+stats = {"hits": 0, "misses": 0, "stores": 0, "rejected": 0}
+
+
+# -- where, and whether ------------------------------------------------------------
+
+
+def enabled() -> bool:
+    return os.environ.get("CHAINRULE_CACHE", "1").strip().lower() not in _OFF
+
+
+def directory() -> Path:
+    """The cache directory (not created until something is stored)."""
+    configured = os.environ.get("CHAINRULE_CACHE_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    if os.name == "nt" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"]) / "chainrule"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "chainrule"
+
+
+def clear() -> int:
+    """Delete every cache entry; return how many were deleted."""
+    removed = 0
+    folder = directory()
+    if not folder.is_dir():
+        return 0
+    for path in folder.glob("*.json"):
+        try:
+            path.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+# -- hashing ------------------------------------------------------------------------
+
+
+_file_hashes: dict[str, tuple[int, int, str]] = {}
+
+
+def file_hash(path: str) -> str | None:
+    """SHA-256 of a file's bytes (memoized on size and mtime), or None if unreadable."""
+    try:
+        st = os.stat(path)
+        known = _file_hashes.get(path)
+        if known is not None and known[:2] == (st.st_size, st.st_mtime_ns):
+            return known[2]
+        with open(path, "rb") as handle:
+            digest = hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        return None
+    _file_hashes[path] = (st.st_size, st.st_mtime_ns, digest)
+    return digest
+
+
+_own_hash: str | None = None
+
+
+def chainrule_hash() -> str:
+    """A hash of chainrule's own source files: a development edit is a new version."""
+    global _own_hash
+    if _own_hash is None:
+        from . import __version__
+
+        package = Path(__file__).resolve().parent
+        h = hashlib.sha256(__version__.encode())
+        for path in sorted(package.rglob("*.py")):
+            h.update(str(path.relative_to(package)).encode() + b"\0")
+            h.update(path.read_bytes() + b"\0")
+        _own_hash = h.hexdigest()
+    return _own_hash
+
+
+def describe(obj: Any) -> str:
+    """What a global or closure name denotes, as far as the generated code can tell."""
+    if isinstance(obj, types.ModuleType):
+        return f"module {obj.__name__}"
+    if obj is None or isinstance(obj, (bool, int, float, complex)):
+        return f"{type(obj).__name__} {obj!r}"
+    if isinstance(obj, str):
+        return f"str {obj!r}" if len(obj) <= 200 else f"str sha256 {_sha(obj)}"
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    if isinstance(name, str) and (callable(obj) or isinstance(obj, type)):
+        module = getattr(obj, "__module__", None) or ""
+        return f"{type(obj).__name__} {module}.{name}"
+    return f"instance of {type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _code_fingerprint(code: types.CodeType) -> str:
+    """Tell apart two functions on one line (lambdas): bytecode, constants, columns."""
+    h = hashlib.sha256(code.co_code)
+    h.update(repr((code.co_names, code.co_varnames, code.co_freevars)).encode())
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            text = _code_fingerprint(const)
+        elif isinstance(const, frozenset):  # `x in {"a", "b"}`: order varies by process
+            text = repr(sorted(map(repr, const)))
+        else:
+            text = repr(const)
+        h.update(text.encode() + b"\0")
+    positions = getattr(code, "co_positions", None)  # columns, on Python 3.11+
+    if positions is not None:
+        h.update(repr(list(positions())).encode())
+    return h.hexdigest()
+
+
+def _mentioned_names(code: types.CodeType, out: set[str]) -> set[str]:
+    out.update(code.co_names)
+    out.update(code.co_freevars)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _mentioned_names(const, out)
+    return out
+
+
+_MISSING = object()
+
+
+def _lookup(func: types.FunctionType, name: str) -> Any:
+    cells = dict(zip(func.__code__.co_freevars, func.__closure__ or ()))
+    if name in cells:
+        try:
+            return cells[name].cell_contents
+        except ValueError:
+            return _MISSING
+    if name in func.__globals__:
+        return func.__globals__[name]
+    builtins_ns = func.__globals__.get("__builtins__", __builtins__)
+    if isinstance(builtins_ns, dict):
+        return builtins_ns.get(name, _MISSING)
+    return getattr(builtins_ns, name, _MISSING)
+
+
+def _user_rules() -> list[list[str]]:
+    """Derivative rules and non-differentiable declarations made outside chainrule."""
+    from .rules import ADJOINTS, NONDIFFERENTIABLE, display_name
+
+    out: list[list[str]] = []
+    for rule in ADJOINTS.values():
+        module = getattr(rule.template, "__module__", "") or ""
+        if not module.startswith("chainrule."):
+            code = rule.template.__code__
+            out.append(
+                [
+                    rule.name,
+                    f"{module}.{rule.template.__qualname__}",
+                    code.co_filename,
+                    file_hash(code.co_filename) or "?",
+                    str(code.co_firstlineno),
+                ]
+            )
+    names = sorted(
+        display_name(p) if not isinstance(p, tuple) else "<unhashable>" for p in NONDIFFERENTIABLE
+    )
+    out.append(["nondifferentiable", _sha("\n".join(names))])
+    return out
+
+
+def key_for(func: Any, options: tuple) -> str | None:
+    """The cache key of `func` compiled with `options`, or None if it cannot be cached."""
+    if not enabled():
+        return None
+    try:
+        return _key_for(func, options)
+    except Exception:  # an object that resists description: do without the cache
+        return None
+
+
+def _key_for(func: Any, options: tuple) -> str | None:
+    func = inspect.unwrap(func)
+    if not isinstance(func, types.FunctionType):
+        return None
+    code = func.__code__
+    filename = code.co_filename
+    if not os.path.isfile(filename):
+        return None  # an interactive session, exec'd text: nothing to hash
+    digest = file_hash(filename)
+    if digest is None:
+        return None
+    import numpy
+
+    environment = sorted(
+        (name, describe(value))
+        for name in _mentioned_names(code, set())
+        if (value := _lookup(func, name)) is not _MISSING
+    )
+    material = [
+        FORMAT,
+        chainrule_hash(),
+        list(sys.version_info[:2]),
+        numpy.__version__,
+        _encode(options),
+        filename,
+        os.path.abspath(filename),
+        digest,
+        func.__globals__.get("__name__"),  # the shown source imports globals from it
+        func.__qualname__,
+        code.co_firstlineno,
+        _code_fingerprint(code),
+        environment,
+        _user_rules(),
+    ]
+    return _sha(json.dumps(material, sort_keys=True, default=repr))
+
+
+# -- entries ------------------------------------------------------------------------
+
+
+class Unstorable(Exception):
+    """A value the cache cannot write down faithfully: such results are not cached."""
+
+
+def _encode(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, tuple):
+        return {"tuple": [_encode(v) for v in value]}
+    if isinstance(value, list):
+        return {"list": [_encode(v) for v in value]}
+    if isinstance(value, frozenset):
+        return {"frozenset": sorted((_encode(v) for v in value), key=repr)}
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {"dict": {k: _encode(v) for k, v in value.items()}}
+    raise Unstorable(f"cannot store a {type(value).__name__}")
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        ((kind, inner),) = value.items()
+        if kind == "tuple":
+            return tuple(_decode(v) for v in inner)
+        if kind == "list":
+            return [_decode(v) for v in inner]
+        if kind == "frozenset":
+            return frozenset(_decode(v) for v in inner)
+        if kind == "dict":
+            return {k: _decode(v) for k, v in inner.items()}
+        raise ValueError(f"unknown tag {kind!r}")
+    return value
+
+
+def _cell_reference(obj: Any) -> list:
+    """How to find a template cell's object again in another process."""
+    if isinstance(obj, types.ModuleType):
+        return ["module", obj.__name__]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return ["value", obj]
+    module = getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    if module is None and hasattr(obj, "__objclass__"):  # method descriptors: ndarray.sum
+        owner = obj.__objclass__
+        module, qualname = owner.__module__, f"{owner.__qualname__}.{obj.__name__}"
+    if isinstance(module, str) and isinstance(qualname, str) and "<" not in qualname:
+        try:
+            if _resolve(["object", module, qualname]) is obj:
+                return ["object", module, qualname]
+        except Exception:
+            pass
+    raise Unstorable(f"cannot find {obj!r} by name")
+
+
+def _resolve(reference: list) -> Any:
+    kind = reference[0]
+    if kind == "module":
+        return importlib.import_module(reference[1])
+    if kind == "value":
+        return reference[1]
+    if kind == "object":
+        obj: Any = importlib.import_module(reference[1])
+        for part in reference[2].split("."):
+            obj = getattr(obj, part)
+        return obj
+    raise ValueError(f"unknown reference {kind!r}")
+
+
+def _path(key: str) -> Path:
+    return directory() / f"{key}.json"
+
+
+def store(func: Any, key: str | None, compiled: Any) -> bool:
+    """Write `compiled` (an api.Compiled) under `key`; False if it was not stored."""
+    if key is None or not enabled():
+        return False
+    func = inspect.unwrap(func)
+    function = compiled.function
+    own_cells = set(func.__code__.co_freevars)
+    try:
+        cells = {
+            name: _cell_reference(cell.cell_contents)
+            for name, cell in zip(function.__code__.co_freevars, function.__closure__ or ())
+            if name not in own_cells
+        }
+        fields = {
+            f.name: _encode(getattr(compiled, f.name))
+            for f in dataclasses.fields(compiled)
+            if f.name not in ("function", "source")
+        }
+        dependencies = {}
+        for path in getattr(compiled, "dependencies", ()):
+            digest = file_hash(path)
+            if digest is None:
+                return False
+            dependencies[path] = digest
+    except (Unstorable, ValueError):
+        return False
+    source = compiled.source
+    header = _header_length(source, function.__name__)
+    if header is None:
+        return False
+    payload = {
+        "key": key,
+        "name": function.__name__,
+        "header": header,
+        "source": source,
+        "cells": cells,
+        "fields": fields,
+        "dependencies": dependencies,
+    }
+    body = json.dumps(payload, sort_keys=True, indent=1)
+    text = f"{MAGIC} {FORMAT} {_sha(body)}\n{body}"
+    written = _write_atomically(_path(key), text)
+    stats["stores"] += written
+    return written
+
+
+def _header_length(source: str, name: str) -> int | None:
+    for i, line in enumerate(source.splitlines()):
+        if line.startswith(f"def {name}("):
+            return i
+    return None
+
+
+def _write_atomically(path: Path, text: str) -> bool:
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    except OSError:
+        return False
+    return True
+
+
+def read_entry(key: str) -> dict | None:
+    """The payload stored under `key` if its hash checks out, else None."""
+    try:
+        text = _path(key).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        stats["misses"] += 1
+        return None
+    except (OSError, UnicodeDecodeError):
+        stats["rejected"] += 1
+        return None
+    payload = _verified(text, key)
+    if payload is None:
+        stats["rejected"] += 1
+    return payload
+
+
+def _verified(text: str, key: str) -> dict | None:
+    first, newline, body = text.partition("\n")
+    parts = first.split(" ")
+    if not newline or len(parts) != 3 or parts[0] != MAGIC or parts[1] != str(FORMAT):
+        return None
+    if not hmac.compare_digest(parts[2], _sha(body)):
+        return None  # truncated or altered: never compiled
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(payload, dict) or payload.get("key") != key:
+        return None
+    return payload
+
+
+def load(func: Any, key: str | None) -> Any:
+    """The api.Compiled stored under `key`, rebuilt for `func`, or None."""
+    if key is None or not enabled():
+        return None
+    payload = read_entry(key)
+    if payload is None:
+        return None
+    try:
+        for path, digest in payload["dependencies"].items():
+            if file_hash(path) != digest:  # an inlined helper's file changed
+                stats["rejected"] += 1
+                return None
+        from .api import Compiled
+        from .codegen import build_from_text
+
+        func = inspect.unwrap(func)
+        cells = {name: _resolve(ref) for name, ref in payload["cells"].items()}
+        user_cells = dict(zip(func.__code__.co_freevars, func.__closure__ or ()))
+        built = build_from_text(
+            payload["source"],
+            payload["header"],
+            payload["name"],
+            cells,
+            user_cells,
+            func.__globals__,
+            func.__defaults__,
+        )
+        fields = {name: _decode(value) for name, value in payload["fields"].items()}
+        compiled = Compiled(built.function, built.source, **fields)
+    except Exception:  # anything unexpected: compile afresh instead
+        stats["rejected"] += 1
+        return None
+    stats["hits"] += 1
+    return compiled
