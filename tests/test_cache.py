@@ -205,7 +205,7 @@ def fresh(monkeypatch, tmp_path):
 def test_a_stored_function_rebuilds_to_the_same_code(monkeypatch, tmp_path):
     fresh(monkeypatch, tmp_path)
     compiled = api.compile_function(tanh_loss, (0, 1), "grad", True)
-    disk_key = cache.key_for(tanh_loss, ((0, 1), "grad", True, api.renderer(), ()))
+    disk_key = cache.key_for(tanh_loss, api.compile_key((0, 1), "grad", True))
     loaded = cache.load(tanh_loss, disk_key)
     assert loaded is not None
     assert loaded.source == compiled.source
@@ -346,3 +346,27 @@ def test_the_module_name_is_part_of_the_key(monkeypatch, tmp_path):
         keys.append(cache.key_for(module.f, ((0,), "grad", False, "astor", ())))
         assert f"from {name} import K" in chainrule.source(module.f)
     assert keys[0] != keys[1]
+
+
+def test_editing_an_inlined_helper_in_another_module_invalidates(tmp_path):
+    """The gradient inlines mylib.layer: an edit there must not reuse the old code."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "mylib.py").write_text(
+        "import numpy as np\n\ndef layer(W, x):\n    return np.tanh(W @ x)\n"
+    )
+    (folder / "model.py").write_text(
+        "import numpy as np\nfrom mylib import layer\n\n"
+        "def loss(W, x):\n    return np.sum(layer(W, x) ** 2)\n\n"
+        "def other(v):\n    return np.sum(v * v)\n"
+    )
+    (folder / "driver.py").write_text(DRIVER)
+    cache_dir = tmp_path / "cache"
+    first = run_driver(folder, cache_dir)
+    assert first["stores"] > 0
+    assert run_driver(folder, cache_dir)["hits"] > 0
+    (folder / "mylib.py").write_text(
+        "import numpy as np\n\ndef layer(W, x):\n    return np.sin(W @ x) * 3.0\n"
+    )
+    after = run_driver(folder, cache_dir)  # check_grad inside: the new gradient is right
+    assert after["rejected"] > 0 or after["misses"] > 0

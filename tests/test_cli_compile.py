@@ -55,7 +55,7 @@ def guarded(x):
 
 
 def boom(x):
-    return helper(x)
+    return boom(helper(x))
 
 
 def helper(x):

@@ -100,6 +100,27 @@ def _free_globals(node: ast.AST, cells: dict[str, Any], parsed) -> dict[str, Any
     return out
 
 
+def compile_key(
+    argnums: tuple[int, ...],
+    mode: str,
+    as_tuple: bool,
+    scalar_params: tuple[tuple[int, int], ...] = (),
+    structures: tuple[tuple[int, Any], ...] = (),
+    has_aux: bool = False,
+) -> tuple:
+    """What a compiled function depends on besides the function itself."""
+    return (
+        argnums,
+        mode,
+        as_tuple,
+        renderer(),
+        scalar_params,
+        structures,
+        has_aux,
+        rules.generation(),  # a rule registered since makes earlier code stale
+    )
+
+
 def compile_function(
     f: Callable,
     argnums: tuple[int, ...],
@@ -117,16 +138,7 @@ def compile_function(
     `structures` gives (position, calls.structure(arg)) for container
     arguments; `has_aux` says f returns (value, aux).
     """
-    key = (
-        argnums,
-        mode,
-        as_tuple,
-        renderer(),
-        scalar_params,
-        structures,
-        has_aux,
-        rules.generation(),  # a rule registered since makes earlier code stale
-    )
+    key = compile_key(argnums, mode, as_tuple, scalar_params, structures, has_aux)
     try:
         per_function = _cache.setdefault(f, {})
     except TypeError:
