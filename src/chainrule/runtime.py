@@ -44,6 +44,7 @@ __all__ = [
     "unrepeat",
     "cast_grad",
     "take_grad",
+    "broadcast_like",
 ]
 
 
@@ -665,3 +666,16 @@ def take_grad(g, a, indices, axis=None, mode="raise"):
     out = np.zeros(shape, dtype=np.result_type(a, g))
     np.add.at(out, (slice(None),) * (int(axis) % len(shape)) + (idx,), g)
     return out
+
+
+def broadcast_like(t, y):
+    """The tangent `t` stretched to the shape of `y`, as a new array.
+
+    Forward mode drops the terms of inputs that carry no tangent; when the
+    dropped input was the one broadcasting made large (`x + c` with a big
+    constant `c`), the remaining tangent is smaller than its result.
+    """
+    shape = np.shape(y)
+    if np.shape(t) == shape:
+        return t
+    return np.broadcast_to(t, shape).copy()
