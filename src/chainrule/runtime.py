@@ -45,6 +45,8 @@ __all__ = [
     "cast_grad",
     "take_grad",
     "broadcast_like",
+    "cumprod_jvp",
+    "einsum_jvp",
 ]
 
 
@@ -679,3 +681,39 @@ def broadcast_like(t, y):
     if np.shape(t) == shape:
         return t
     return np.broadcast_to(t, shape).copy()
+
+
+def cumprod_jvp(t, x, axis=None):
+    """Tangent of np.cumprod(x, axis) along `t`, exact when x has zeros.
+
+    Each factor's tangent times the product of the other factors of every
+    running product: O(n**2) along the axis, with no division by x.
+    """
+    x = np.asarray(x, dtype=float)
+    t = np.broadcast_to(np.asarray(t, dtype=float), x.shape)
+    if axis is None:
+        x, t, axis = x.ravel(), t.ravel(), 0
+    xm, tm = np.moveaxis(x, axis, -1), np.moveaxis(t, axis, -1)
+    out = np.zeros(xm.shape)
+    for i in range(xm.shape[-1]):
+        others = xm.copy()
+        others[..., i] = 1.0
+        term = np.cumprod(others, axis=-1) * tm[..., i : i + 1]
+        term[..., :i] = 0.0
+        out += term
+    return np.moveaxis(out, -1, axis)
+
+
+def einsum_jvp(subscripts, operands, tangents):
+    """Tangent of np.einsum(subscripts, *operands): the product rule, one term per operand."""
+    if not isinstance(subscripts, str):
+        raise ValueError(
+            "the tangent of np.einsum needs the subscripts as a string (the interleaved "
+            "np.einsum(x, [0, 1], ...) form is not supported)"
+        )
+    total = 0.0
+    for k, t in enumerate(tangents):
+        args = list(operands)
+        args[k] = t
+        total = total + np.einsum(subscripts, *args)
+    return total
