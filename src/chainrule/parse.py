@@ -191,6 +191,9 @@ def _stored_names(fn: ast.FunctionDef) -> set[str]:
 
 def parse_function(func: Any) -> Parsed:
     """Parse `func` into a `Parsed`, or raise CompileError saying why not."""
+    generated = getattr(func, "__chainrule_generated__", None)
+    if generated is not None:  # grad(f) and friends: transform the code they generated
+        func = generated()
     func = inspect.unwrap(func)
     if not (inspect.isfunction(func)):
         primitive = _primitive_wrapper(func)

@@ -112,7 +112,10 @@ class Reverser:
         self.defined: set[str] = set()  # gradient variables holding a value so far
         self.summed: set[str] = set()  # gradient variables already explained as copy gates
         user_names = {n for n in self.names.taken}
-        self.bindings = Bindings(self.names, self.p.globals, user_names)
+        # the objects the function's free names denote: its globals, and its closure cells
+        # (generated code, transformed again, reaches np and the helpers through cells)
+        cell_values = {n: _cell_value(c) for n, c in self.p.cells.items()}
+        self.bindings = Bindings(self.names, ChainMap(cell_values, self.p.globals), user_names)
         self.ops_per_origin: dict[int, int] = {}
         for stmt in _walk(fn.body):
             if self.is_active_stmt(stmt):
@@ -838,6 +841,13 @@ class LoopInfo:
     variant: set[str]  # names assigned anywhere in the loop
     needs_init: list[str] = field(default_factory=list)  # outside names accumulated inside
     rebound: set[str] = field(default_factory=set)  # names the reversed header assigns
+
+
+def _cell_value(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # an empty cell
+        return MISSING
 
 
 def _assigned(stmt: ast.stmt) -> set[str]:

@@ -38,7 +38,9 @@ def sum_(y, a, axis=None, *, keepdims=False):
 @tangent(np.sum, np.ndarray.sum)
 def sum_tangent(y, a, axis=None, *, keepdims=False):
     "sum: the tangent of a sum is the sum of the tangents"
-    if literal(keepdims) and not keepdims:
+    if literal(axis) and axis is None and literal(keepdims) and not keepdims:
+        dy = np.sum(da)
+    elif literal(keepdims) and not keepdims:
         dy = np.sum(da, axis)
     else:
         dy = np.sum(da, axis, keepdims=keepdims)
@@ -73,7 +75,9 @@ def mean(y, a, axis=None, *, keepdims=False):
 @tangent(np.mean, np.ndarray.mean)
 def mean_tangent(y, a, axis=None, *, keepdims=False):
     "mean: the tangent of a mean is the mean of the tangents"
-    if literal(keepdims) and not keepdims:
+    if literal(axis) and axis is None and literal(keepdims) and not keepdims:
+        dy = np.mean(da)
+    elif literal(keepdims) and not keepdims:
         dy = np.mean(da, axis)
     else:
         dy = np.mean(da, axis, keepdims=keepdims)
@@ -93,7 +97,10 @@ def prod(y, a, axis=None, *, keepdims=False):
 @tangent(np.prod, np.ndarray.prod, *numpy_attrs("product"))
 def prod_tangent(y, a, axis=None, *, keepdims=False):
     "prod: each factor's tangent times the product of the others, summed"
-    dy = np.sum(prod_grad(np.ones_like(y), a, axis, keepdims) * da, axis, keepdims=keepdims)
+    if literal(axis) and axis is None and literal(keepdims) and not keepdims:
+        dy = np.sum(prod_grad(np.ones_like(y), a) * da)
+    else:
+        dy = np.sum(prod_grad(np.ones_like(y), a, axis, keepdims) * da, axis, keepdims=keepdims)
 
 
 @adjoint(np.max, np.amax, np.ndarray.max, np.min, np.amin, np.ndarray.min)
@@ -110,8 +117,11 @@ def extreme(y, a, axis=None, *, keepdims=False):
 @tangent(np.max, np.amax, np.ndarray.max, np.min, np.amin, np.ndarray.min)
 def extreme_tangent(y, a, axis=None, *, keepdims=False):
     "max/min: the tangent of the winning element (ties share equally)"
-    share = reduce_extreme_grad(np.ones_like(y), a, y, axis, keepdims)
-    dy = np.sum(share * da, axis, keepdims=keepdims)
+    if literal(axis) and axis is None and literal(keepdims) and not keepdims:
+        dy = np.sum(reduce_extreme_grad(np.ones_like(y), a, y) * da)
+    else:
+        share = reduce_extreme_grad(np.ones_like(y), a, y, axis, keepdims)
+        dy = np.sum(share * da, axis, keepdims=keepdims)
 
 
 @adjoint(np.var, np.ndarray.var)
@@ -131,9 +141,12 @@ def var(y, a, axis=None, *, ddof=0, keepdims=False):
 @tangent(np.var, np.ndarray.var)
 def var_tangent(y, a, axis=None, *, ddof=0, keepdims=False):
     "var: d var = sum(2 (a - mean(a)) da) / (n - ddof), n = the number of elements averaged"
-    n = np.size(a) // np.size(y)
-    centered = a - np.mean(a, axis=axis, keepdims=True)
-    dy = np.sum(2 * centered * da, axis, keepdims=keepdims) / (n - ddof)
+    if literal(axis) and axis is None and literal(keepdims) and not keepdims:
+        dy = np.sum(2 * (a - np.mean(a)) * da) / (np.size(a) - ddof)
+    else:
+        n = np.size(a) // np.size(y)
+        centered = a - np.mean(a, axis=axis, keepdims=True)
+        dy = np.sum(2 * centered * da, axis, keepdims=keepdims) / (n - ddof)
 
 
 @adjoint(np.std, np.ndarray.std)
@@ -153,9 +166,12 @@ def std(y, a, axis=None, *, ddof=0, keepdims=False):
 @tangent(np.std, np.ndarray.std)
 def std_tangent(y, a, axis=None, *, ddof=0, keepdims=False):
     "std: d std = sum((a - mean(a)) da) / ((n - ddof) std), n = the number of elements averaged"
-    n = np.size(a) // np.size(y)
-    centered = a - np.mean(a, axis=axis, keepdims=True)
-    dy = np.sum(centered * da, axis, keepdims=keepdims) / ((n - ddof) * y)
+    if literal(axis) and axis is None and literal(keepdims) and not keepdims:
+        dy = np.sum((a - np.mean(a)) * da) / ((np.size(a) - ddof) * y)
+    else:
+        n = np.size(a) // np.size(y)
+        centered = a - np.mean(a, axis=axis, keepdims=True)
+        dy = np.sum(centered * da, axis, keepdims=keepdims) / ((n - ddof) * y)
 
 
 @adjoint(np.cumsum, np.ndarray.cumsum)
@@ -170,7 +186,10 @@ def cumsum(y, a, axis=None):
 @tangent(np.cumsum, np.ndarray.cumsum)
 def cumsum_tangent(y, a, axis=None):
     "cumsum: the running sum of the tangents"
-    dy = np.cumsum(da, axis)
+    if literal(axis) and axis is None:
+        dy = np.cumsum(da)
+    else:
+        dy = np.cumsum(da, axis)
 
 
 @adjoint(np.cumprod, np.ndarray.cumprod, *numpy_attrs("cumproduct"))
