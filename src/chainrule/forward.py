@@ -147,6 +147,23 @@ class Forwarder(Reverser):
             ]
             unpack = ast.Assign(targets=[ast.Tuple(elts=names, ctx=ast.Store())], value=source)
             return self.header(stmt, None, "unpacking: each name gets its row's tangent"), [unpack]
+        if (
+            isinstance(prim, Method)
+            and prim.name == "pop"
+            and isinstance(stmt.args[0], ast.Name)  # type: ignore[attr-defined]
+            and stmt.args[0].id in self.list_names  # type: ignore[attr-defined]
+        ):
+            # taking the last record off a list: the list of tangents gives up its last one
+            hs, *rest = stmt.args  # type: ignore[attr-defined]
+            pop = ast.Call(
+                func=ast.Attribute(
+                    value=ast.Name(self.grad(hs.id), ast.Load()), attr="pop", ctx=ast.Load()
+                ),
+                args=[clone(a) for a in rest],
+                keywords=[],
+            )
+            note = "pop: the list of tangents gives up its last item too"
+            return self.header(stmt, None, note), [_assign(self.grad(target.id), pop)]
         if isinstance(prim, Method):
             raise self.p.error(
                 stmt.site,  # type: ignore[attr-defined]

@@ -720,7 +720,12 @@ class Normalizer:
         ):
             return False
         hs = ast.Name(id=self.current[call.func.value.id], ctx=ast.Load())
-        value = self.atom(call.args[0]) if self.varied(call.args[0]) else self.static(call.args[0])
+        item = call.args[0]
+        if isinstance(item, ast.Tuple) and self.varied(item):  # a record: one atom per value
+            elts = [self.atom(e) if self.varied(e) else self.static(e) for e in item.elts]
+            value: ast.expr = ast.Tuple(elts=elts, ctx=ast.Load())
+        else:
+            value = self.atom(item) if self.varied(item) else self.static(item)
         op = ast.Call(
             func=ast.Attribute(value=hs, attr="append", ctx=ast.Load()), args=[value], keywords=[]
         )

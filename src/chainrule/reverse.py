@@ -709,6 +709,8 @@ class Reverser:
         )
         if isinstance(value, ast.Name) and self.active(value.id):
             out.extend(self.add_to(value.id, taken))
+        elif isinstance(value, ast.Tuple) and any(self.active(n) for n in names_in(value)):
+            out.extend(self.accumulate(value, taken))  # a record: unpack its gradients
         else:
             out.append(ast.Expr(value=taken))
         return out
