@@ -17,6 +17,7 @@ import pytest
 from conftest import check_jvp
 
 import chainrule
+from chainrule import runtime as rt
 from chainrule.normalize import normalize
 from chainrule.parse import parse_function
 from chainrule.rules import ADJOINTS, TANGENTS, display_name
@@ -284,6 +285,41 @@ CASES = [
     ("sum start", lambda x, s: sum(x, s), (V, S)),
     ("float", lambda x: float(x * 2.0), (S,)),
 ]
+# the runtime helpers that generated gradient code calls (hessian transforms that code)
+G23, G2, G3, G33, G43 = A * 0.5 + B, ROW[:2], V * 2, M.T, np.vstack([A, B])
+CASES += [
+    ("unbroadcast", lambda g: rt.unbroadcast(g, ROW), (G23,)),
+    ("broadcast_like", lambda t: rt.broadcast_like(t, A), (ROW,)),
+    ("restore_axes", lambda g: rt.restore_axes(g, A, 1, False), (G2,)),
+    ("expand_to", lambda g: rt.expand_to(g, A, 0), (G3,)),
+    ("index_grad", lambda g: rt.index_grad(g, A, 1), (G3,)),
+    ("old_value", lambda a: rt.old_value(a, 1), (A,)),
+    ("written_grad", lambda g: rt.written_grad(np.copy(g), 1), (A,)),
+    ("add_lists", lambda x, y: np.stack(rt.add_lists([x, y], [y, x])), (ROW, V)),
+    ("unpack_grad", lambda x, y: rt.unpack_grad([x, y], A), (ROW, V)),
+    ("select_grad", lambda g: rt.select_grad(g, A > 0, ROW), (G23,)),
+    ("reduce_extreme_grad", lambda g: rt.reduce_extreme_grad(g, A, np.max(A, 1), 1), (G2,)),
+    ("diagonal_grad", lambda g: rt.diagonal_grad(g, M), (G3,)),
+    ("diag_grad", lambda g: rt.diag_grad(g, V), (G33,)),
+    ("untranspose", lambda g: rt.untranspose(g, (2, 0, 1)), (T3,)),
+    ("split_like", lambda g: np.concatenate(rt.split_like(g, [A, B], 0)), (G43,)),
+    ("untile", lambda g: rt.untile(g, A, (2, 1)), (G43,)),
+    ("unrepeat", lambda g: rt.unrepeat(g, A, 2, 0), (G43,)),
+    ("cast_grad", lambda g: rt.cast_grad(g, np.float64), (A,)),
+    ("take_grad", lambda g: rt.take_grad(g, V, [0, 2]), (G2,)),
+    ("matmul_grad_left", lambda g, y: rt.matmul_grad_left(g, A, y), (G23, M)),
+    ("matmul_grad_right", lambda g, x: rt.matmul_grad_right(g, x, M), (G23, A)),
+    ("dot_grad_left", lambda g, b: rt.dot_grad_left(g, M, b), (G3, V)),
+    ("dot_grad_right", lambda g, a: rt.dot_grad_right(g, a, V), (G3, M)),
+    ("inner_grad_left", lambda g, b: rt.inner_grad_left(g, A, b), (M[:2, :2], B)),
+    ("inner_grad_right", lambda g, a: rt.inner_grad_right(g, a, B), (M[:2, :2], A)),
+    ("tensordot_grad_left", lambda g, b: rt.tensordot_grad_left(g, A, b, 1), (G23, M)),
+    ("tensordot_grad_right", lambda g, a: rt.tensordot_grad_right(g, a, M, 1), (G23, A)),
+    ("solve_grad_a", lambda gb, x: rt.solve_grad_a(gb, M, N, x), (G33, N)),
+    ("solve_transposed", lambda a, g: rt.solve_transposed(a, N, g), (M, G33)),
+    ("solve_transposed vec", lambda a, g: rt.solve_transposed(a, V, g), (M, G3)),
+]
+
 if hasattr(np, "cumulative_sum"):
     CASES += [
         ("np.cumulative_sum", lambda x: np.cumulative_sum(x, axis=1), (A,)),
