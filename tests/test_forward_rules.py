@@ -347,10 +347,16 @@ def _primitives(f):
     return [getattr(s, "prim", None) for s in ast.walk(ast.Module(body=fn.body, type_ignores=[]))]
 
 
+def _builtin(template_id):
+    module = next(r.template.__module__ for r in TANGENTS.values() if id(r.template) == template_id)
+    return module.startswith("chainrule.")
+
+
 def test_every_tangent_rule_is_exercised():
     reached = {id(p) for _, f, _ in CASES for p in _primitives(f)}
     rules = {id(TANGENTS[k].template) for k in TANGENTS}
     reached_rules = {id(TANGENTS[k].template) for k in TANGENTS if id(k) in reached}
+    rules = {r for r in rules if _builtin(r)}
     missing = sorted(
         display_name(k)
         for k in TANGENTS
@@ -360,7 +366,8 @@ def test_every_tangent_rule_is_exercised():
 
 
 def test_every_adjoint_has_a_tangent():
-    missing = [display_name(k) for k in ADJOINTS if k not in TANGENTS]
+    builtin = [k for k in ADJOINTS if ADJOINTS[k].template.__module__.startswith("chainrule.")]
+    missing = [display_name(k) for k in builtin if k not in TANGENTS]
     assert not missing
 
 
