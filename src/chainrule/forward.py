@@ -244,7 +244,7 @@ class Forwarder(Reverser):
             else:
                 subst["d" + p] = t
         body = _resolve_static_ifs(clone(rule.body), subst)
-        pruner = _Pruner(zero, tangent_names)
+        pruner = _Pruner(zero, tangent_names, rule.result)
         body = pruner.statements(body, output)
         temps: dict[str, str] = {_NP: self.bindings.name_for(np, "np")}
         local = {n for s in body for n in _stored(s)} - {output}
@@ -300,10 +300,11 @@ class _Pruner:
     a list of tangents) gets explicit zeros for the missing ones.
     """
 
-    def __init__(self, zero: set[str], tangents: set[str]) -> None:
+    def __init__(self, zero: set[str], tangents: set[str], result: str) -> None:
         self.zero = zero
         self.tangents = tangents
-        self.narrowed: set[int] = set()  # output assignments that lost a summand
+        self.result = result
+        self.narrowed: set[int] = set()  # output assignments that may have lost their shape
 
     def statements(self, body: list[ast.stmt], output: str) -> list[ast.stmt]:
         out = []
@@ -314,10 +315,19 @@ class _Pruner:
             elif isinstance(stmt, ast.Assign) and _stored(stmt) == {output}:
                 value, narrowed = self.prune(stmt.value)
                 stmt.value = value  # type: ignore[assignment]  (None: no tangent at all)
-                if narrowed:
+                if narrowed and value is not None and not self.full_shape(value):
                     self.narrowed.add(id(stmt))
             out.append(stmt)
         return out
+
+    def full_shape(self, e: ast.expr) -> bool:
+        """Whether what is left still has the result's shape: every term reads the result, or
+        every input whose term was dropped (as in `dx * y`, which broadcasts against y)."""
+        terms = _terms(e)
+        dropped = {z[1:] for z in self.zero}
+        return all(
+            self.result in (names := set(names_in(t))) or dropped <= names for t in terms
+        )
 
     def prune(self, e: ast.expr) -> tuple[ast.expr | None, bool]:
         present = {n for n in names_in(e) if n in self.tangents}
@@ -360,6 +370,15 @@ class _Pruner:
                 True,
             )
         return _ZeroFiller(self.zero).visit(e), False
+
+
+def _terms(e: ast.expr) -> list[ast.expr]:
+    """The summands of a sum (or difference)."""
+    if isinstance(e, ast.BinOp) and isinstance(e.op, (ast.Add, ast.Sub)):
+        return _terms(e.left) + _terms(e.right)
+    if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub):
+        return _terms(e.operand)
+    return [e]
 
 
 class _ZeroFiller(ast.NodeTransformer):
