@@ -194,13 +194,13 @@ def only_tangent(x):
 @adjoint(only_adjoint)
 def _only_adjoint_rule(y, x):
     "doubling"
-    dx = dy * 2.0
+    dx = dy * 2.0  # noqa: F841, F821  (template notation)
 
 
 @tangent(only_tangent)
 def _only_tangent_rule(y, x):
     "tripling"
-    dy = dx * 3.0
+    dy = dx * 3.0  # noqa: F841, F821  (template notation)
 
 
 def uses_only_adjoint(x):
@@ -228,12 +228,12 @@ def test_custom_rule_with_both_modes():
     @adjoint(softclip)
     def _adj(y, x):
         "softclip"
-        dx = dy * (1 - y * y)
+        dx = dy * (1 - y * y)  # noqa: F841, F821
 
     @tangent(softclip)
     def _tan(y, x):
         "softclip"
-        dy = dx * (1 - y * y)
+        dy = dx * (1 - y * y)  # noqa: F841, F821
 
     def f(x):
         return np.sum(softclip(x) * x)

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 from conftest import check_jvp
 
-import chainrule
 from chainrule import runtime as rt
 from chainrule.normalize import normalize
 from chainrule.parse import parse_function
@@ -39,7 +38,6 @@ Z = rng.normal(size=(4, 6))
 T3 = rng.normal(size=(2, 3, 4))
 S, S2 = 0.7, -1.3  # Python floats
 SP, SP2 = 1.6, 0.8  # positive floats
-
 
 
 def copy_then_scale(x):

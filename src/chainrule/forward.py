@@ -38,12 +38,12 @@ from .reverse import (
     Reverser,
     _assign,
     _free_names,
+    _funcdef,
     _literal,
     _resolve_static_ifs,
     _resolve_template_name,
     _stored,
     _substitute,
-    _funcdef,
     function_name,
 )
 from .rules import Rule, display_name, is_nondifferentiable, lookup, lookup_tangent
@@ -105,10 +105,12 @@ class Forwarder(Reverser):
     # -- one statement -------------------------------------------------------------
     def tangent(self, stmt: ast.stmt) -> tuple[list[ast.stmt], list[ast.stmt]]:
         """Comments to put before `stmt`, and its tangent statements to put after it."""
+        prim = getattr(stmt, "prim", None)
+        if _is_list_pop(stmt, self.list_names) and self.active(stmt.args[0].id):  # type: ignore
+            return self.list_pop(stmt)
         active = [t for t in targets_of(stmt) if self.active(t)]
         if not active:
             return [], []
-        prim = getattr(stmt, "prim", None)
         if prim is LIST_APPEND:
             hs, value = stmt.args  # type: ignore[attr-defined]
             note = "append: the list of tangents gets the value's tangent"
@@ -147,23 +149,6 @@ class Forwarder(Reverser):
             ]
             unpack = ast.Assign(targets=[ast.Tuple(elts=names, ctx=ast.Store())], value=source)
             return self.header(stmt, None, "unpacking: each name gets its row's tangent"), [unpack]
-        if (
-            isinstance(prim, Method)
-            and prim.name == "pop"
-            and isinstance(stmt.args[0], ast.Name)  # type: ignore[attr-defined]
-            and stmt.args[0].id in self.list_names  # type: ignore[attr-defined]
-        ):
-            # taking the last record off a list: the list of tangents gives up its last one
-            hs, *rest = stmt.args  # type: ignore[attr-defined]
-            pop = ast.Call(
-                func=ast.Attribute(
-                    value=ast.Name(self.grad(hs.id), ast.Load()), attr="pop", ctx=ast.Load()
-                ),
-                args=[clone(a) for a in rest],
-                keywords=[],
-            )
-            note = "pop: the list of tangents gives up its last item too"
-            return self.header(stmt, None, note), [_assign(self.grad(target.id), pop)]
         if isinstance(prim, Method):
             raise self.p.error(
                 stmt.site,  # type: ignore[attr-defined]
@@ -179,6 +164,23 @@ class Forwarder(Reverser):
             raise self.p.error(stmt.site, _no_tangent_message(prim))  # type: ignore[attr-defined]
         header = self.header(stmt, rule)
         return header, self.instantiate_tangent(rule, stmt, target.id)
+
+    def list_pop(self, stmt: ast.stmt) -> tuple[list[ast.stmt], list[ast.stmt]]:
+        """`t = hs.pop()`: the list of tangents gives up its last item too, even when that
+        item's tangent is not needed, so that the two lists stay in step."""
+        hs, *rest = stmt.args  # type: ignore[attr-defined]
+        pop = ast.Call(
+            func=ast.Attribute(
+                value=ast.Name(self.grad(hs.id), ast.Load()), attr="pop", ctx=ast.Load()
+            ),
+            args=[clone(a) for a in rest],
+            keywords=[],
+        )
+        target = stmt.targets[0]  # type: ignore[attr-defined]
+        if isinstance(target, ast.Name) and self.active(target.id):
+            note = "pop: the list of tangents gives up its last item too"
+            return self.header(stmt, None, note), [_assign(self.grad(target.id), pop)]
+        return [], [ast.Expr(value=pop)]
 
     def zero_value(self, name: str, stmt: ast.stmt) -> ast.stmt:
         """The tangent of a name given a value that does not vary."""
@@ -212,7 +214,9 @@ class Forwarder(Reverser):
             parts = [self.tangent_expr(e) for e in value.elts]
             if all(p is None for p in parts):
                 return None
-            elts = [p if p is not None else self.zeros_of(clone(e)) for p, e in zip(parts, value.elts)]
+            elts = [
+                p if p is not None else self.zeros_of(clone(e)) for p, e in zip(parts, value.elts)
+            ]
             return type(value)(elts=elts, ctx=ast.Load())
         return None
 
@@ -290,6 +294,19 @@ class Forwarder(Reverser):
         )
 
 
+def _is_list_pop(stmt: ast.stmt, lists: set[str]) -> bool:
+    prim = getattr(stmt, "prim", None)
+    args = getattr(stmt, "args", None)
+    return (
+        isinstance(prim, Method)
+        and prim.name == "pop"
+        and isinstance(stmt, ast.Assign)
+        and bool(args)
+        and isinstance(args[0], ast.Name)
+        and args[0].id in lists
+    )
+
+
 class _Pruner:
     """Drop the terms of tangent expressions whose input tangents are zero.
 
@@ -325,9 +342,7 @@ class _Pruner:
         every input whose term was dropped (as in `dx * y`, which broadcasts against y)."""
         terms = _terms(e)
         dropped = {z[1:] for z in self.zero}
-        return all(
-            self.result in (names := set(names_in(t))) or dropped <= names for t in terms
-        )
+        return all(self.result in (names := set(names_in(t))) or dropped <= names for t in terms)
 
     def prune(self, e: ast.expr) -> tuple[ast.expr | None, bool]:
         present = {n for n in names_in(e) if n in self.tangents}

@@ -1223,7 +1223,42 @@ def possibly_varied(parsed: Parsed, seeds: set[str], body: list[ast.stmt]) -> se
             if expr_varied(value, varied, parsed):
                 varied.update(targets)
                 changed = True
-    return varied
+    return varied - _saved_loop_indices(body)
+
+
+def _saved_loop_indices(body: list[ast.stmt]) -> set[str]:
+    """Range-loop variables that are otherwise only restored from a record list.
+
+    Gradient code saves a loop's index with the values it needs
+    (`stack.append((i, t))`) and restores it in the backward loop (`i, t =
+    stack.pop()`); the record varies, but the index is an int, so it carries
+    no derivative and may index arrays when that code is differentiated again.
+    """
+    loop_vars: set[str] = set()
+    other: set[str] = set()
+    for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+        if isinstance(node, ast.For):
+            names = {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+            is_range = (
+                isinstance(node.iter, ast.Call)
+                and isinstance(node.iter.func, ast.Name)
+                and node.iter.func.id == "range"
+            )
+            (loop_vars if is_range else other).update(names)
+        elif isinstance(node, ast.Assign):
+            popped = (
+                isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Attribute)
+                and node.value.func.attr == "pop"
+                and all(isinstance(t, ast.Tuple) for t in node.targets)
+            )
+            if not popped:
+                other.update(
+                    n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)
+                )
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            other.update(n.id for n in ast.walk(node.target) if isinstance(n, ast.Name))
+    return loop_vars - other
 
 
 _STATEMENT_ADVICE = {

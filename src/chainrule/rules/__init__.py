@@ -290,5 +290,12 @@ def is_nondifferentiable(primitive: Any) -> bool:
 
 
 # The built-in library.  Imported last: these modules use `adjoint` above.
-from . import arithmetic, builtin_math, indexing, linalg, reductions, shapes  # noqa: E402,F401
-from . import helpers  # noqa: E402,F401  (rules for runtime helpers: derivatives of derivatives)
+from . import (  # noqa: E402,F401
+    arithmetic,
+    builtin_math,
+    helpers,  # noqa: E402,F401  (rules for runtime helpers: derivatives of derivatives)
+    indexing,
+    linalg,
+    reductions,
+    shapes,
+)
