@@ -282,6 +282,7 @@ CASES = [
     ("sum", lambda x: sum(x), (A,)),
     ("sum start", lambda x, s: sum(x, s), (V, S)),
     ("float", lambda x: float(x * 2.0), (S,)),
+    ("list", lambda x: np.stack(list(x)) * 2.0, (A,)),
 ]
 # the runtime helpers that generated gradient code calls (hessian transforms that code)
 G23, G2, G3, G33, G43 = A * 0.5 + B, ROW[:2], V * 2, M.T, np.vstack([A, B])

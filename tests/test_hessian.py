@@ -96,6 +96,15 @@ def mixed_control(x):
     return acc * np.sum(x)
 
 
+def appended(x):
+    hs = []
+    h = x[0]
+    for i in range(3):
+        h = np.cos(h) * x[1] + i
+        hs.append(h)
+    return np.sum(np.stack(hs) * x[2])
+
+
 def scalar_f(x):
     return np.sin(x) * x**3
 
@@ -192,6 +201,7 @@ def test_hessian_loops():
     check_hessian(recurrent, rng.normal(size=(3, 2)), rng.normal(size=(2, 2)))
     check_hessian(recurrent, rng.normal(size=(3, 2)), rng.normal(size=(2, 2)), argnum=1)
     check_hessian(mixed_control, np.array([0.5, -0.4, 1.2, -1.1]))
+    check_hessian(appended, np.array([0.4, 1.3, 0.2]))
 
 
 def test_hessian_tuple_argnums_blocks():
@@ -291,9 +301,14 @@ def h_reduce_extreme_grad(g):
     return rt.reduce_extreme_grad(g, G, np.max(G, 1), 1)
 
 
+def h_list(x):
+    return np.stack(list(x)) * 2.0
+
+
 @pytest.mark.parametrize(
     "f, arg",
     [
+        (h_list, G),
         (h_unbroadcast, G),
         (h_broadcast_like, G[0]),
         (h_restore_axes, G[:, 0]),

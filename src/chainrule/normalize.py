@@ -365,6 +365,8 @@ class Normalizer:
         elif isinstance(stmt, ast.Expr):
             if self.list_append(stmt):
                 return
+            if self.list_pop(stmt):
+                return
             if self.varied(stmt.value):
                 raise self.error(stmt.value, _side_effect_advice(stmt.value))
             self.emit(annotate(ast.Expr(value=self.rename(stmt.value)), stmt))
@@ -732,6 +734,23 @@ class Normalizer:
         self.emit(annotate(ast.Expr(value=op), stmt, stmt.value, LIST_APPEND, [clone(hs), value]))
         return True
 
+    def list_pop(self, stmt: ast.Expr) -> bool:
+        """`hs.pop()` whose value is dropped, on a list made in the function (gradient code
+        undoes an append this way): kept as `_ = hs.pop()`, so it is an ordinary read."""
+        call = stmt.value
+        if not (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "pop"
+            and isinstance(call.func.value, ast.Name)
+            and self.current.get(call.func.value.id) in self.lists
+            and not call.args
+            and not call.keywords
+        ):
+            return False
+        self.assign(ast.Name(id=self.local_name("_"), ctx=ast.Store()), call)
+        return True
+
     def assign_subscript(self, target: ast.Subscript, value: ast.expr) -> None:
         """`out[i, j] = v` on an array created in the function: an in-place write.
 
@@ -816,7 +835,7 @@ class Normalizer:
     def _track_fresh(self, ssa: str, value: ast.expr) -> None:
         """Remember arrays made by a constructor (only those may be written into) and lists."""
         if isinstance(value, ast.List) or (
-            isinstance(value, ast.Call) and self.p.resolve(value.func) is list and not value.args
+            isinstance(value, ast.Call) and self.p.resolve(value.func) is list
         ):
             self.lists.add(ssa)
             return

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ..runtime import unbroadcast
+from ..runtime import unbroadcast, unpack_grad
 from . import adjoint, literal, nondifferentiable, tangent
 
 # -- exponentials, logarithms, powers --------------------------------------------------
@@ -430,6 +430,18 @@ def float_(y, x):
 def float__tangent(y, x):
     "float: the tangent passes through"
     dy = float(dx)
+
+
+@adjoint(builtins.list)
+def list_(y, iterable):
+    "list: each item's gradient goes back to the row (or item) it came from"
+    diterable = unpack_grad(dy, iterable)
+
+
+@tangent(builtins.list)
+def list_tangent(y, iterable):
+    "list: the tangents of the rows (or items), as a list"
+    dy = list(diterable)
 
 
 # fmt: off
