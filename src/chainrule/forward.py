@@ -45,6 +45,7 @@ from .reverse import (
     _stored,
     _substitute,
     function_name,
+    is_list_pop,
 )
 from .rules import Rule, display_name, is_nondifferentiable, lookup, lookup_tangent
 
@@ -106,7 +107,7 @@ class Forwarder(Reverser):
     def tangent(self, stmt: ast.stmt) -> tuple[list[ast.stmt], list[ast.stmt]]:
         """Comments to put before `stmt`, and its tangent statements to put after it."""
         prim = getattr(stmt, "prim", None)
-        if _is_list_pop(stmt, self.list_names) and self.active(stmt.args[0].id):  # type: ignore
+        if is_list_pop(stmt, self.list_names) and self.active(stmt.args[0].id):  # type: ignore
             return self.list_pop(stmt)
         active = [t for t in targets_of(stmt) if self.active(t)]
         if not active:
@@ -292,19 +293,6 @@ class Forwarder(Reverser):
             args=[value, ast.Name(target, ast.Load())],
             keywords=[],
         )
-
-
-def _is_list_pop(stmt: ast.stmt, lists: set[str]) -> bool:
-    prim = getattr(stmt, "prim", None)
-    args = getattr(stmt, "args", None)
-    return (
-        isinstance(prim, Method)
-        and prim.name == "pop"
-        and isinstance(stmt, ast.Assign)
-        and bool(args)
-        and isinstance(args[0], ast.Name)
-        and args[0].id in lists
-    )
 
 
 class _Pruner:

@@ -159,6 +159,8 @@ class Reverser:
     def is_active_stmt(self, stmt: ast.stmt) -> bool:
         if getattr(stmt, "prim", None) is LIST_APPEND:
             return self.active(stmt.args[0].id)  # type: ignore[attr-defined]
+        if is_list_pop(stmt, getattr(self.fn, "lists", set())):  # (the adjoint puts it back)
+            return self.active(stmt.args[0].id)  # type: ignore[attr-defined]
         return (
             isinstance(stmt, ast.Assign)
             and getattr(stmt, "prim", None) is not None
@@ -431,6 +433,8 @@ class Reverser:
         prim = stmt.prim  # type: ignore[attr-defined]
         if prim is LIST_APPEND:
             return self.list_append(stmt)
+        if is_list_pop(stmt, self.list_names):
+            return self.list_pop(stmt)
         target = stmt.targets[0]  # type: ignore[attr-defined]
         if prim is LIST_GET:
             note = "list item: its gradient is added into the same slot of the list's gradient"
@@ -715,6 +719,40 @@ class Reverser:
             out.append(ast.Expr(value=taken))
         return out
 
+    def list_pop(self, stmt: ast.stmt) -> list[ast.stmt]:
+        """`t = hs.pop()`: put the item back (hs.append(t)), and its gradient on dhs.
+
+        The mirror image of an append's adjoint; gradient code, differentiated
+        again, pops the records its forward loop pushed.
+        """
+        hs = stmt.args[0]  # type: ignore[attr-defined]
+        t = stmt.targets[0].id  # type: ignore[attr-defined]
+        origin = stmt.origin  # type: ignore[attr-defined]
+        self.last_origin = origin
+        out: list[ast.stmt] = [
+            comment(self.p.line_text(getattr(origin, "lineno", 0))),
+            comment("pop: the item goes back on the list, its gradient on the list's gradient"),
+        ]
+
+        def append(owner: str, item: ast.expr) -> ast.stmt:
+            func = ast.Attribute(value=ast.Name(owner, ast.Load()), attr="append", ctx=ast.Load())
+            return ast.Expr(value=ast.Call(func=func, args=[item], keywords=[]))
+
+        out.append(append(hs.id, ast.Name(t, ast.Load())))
+        g = self.grad(hs.id)
+        if g not in self.defined:
+            self.defined.add(g)
+            outer = next((loop for loop in self.loops if hs.id not in loop.variant), None)
+            if outer is None:
+                out.insert(2, self.zeros_for(g, hs.id))
+            else:  # the list's gradient starts before the reversed loop
+                outer.needs_init.append(hs.id)
+                self.loop_inited.add(g)
+        dt = self.gradname.get(t)
+        item: ast.expr = ast.Name(dt, ast.Load()) if dt in self.defined else ast.Constant(0.0)
+        out.append(append(g, item))
+        return out
+
     def list_get(self, stmt: ast.stmt) -> list[ast.stmt]:
         """`x = hs[i]`: dhs[i] collects dx (dhs starts as zeros the length of hs)."""
         hs, index = stmt.args  # type: ignore[attr-defined]
@@ -843,6 +881,20 @@ class LoopInfo:
     variant: set[str]  # names assigned anywhere in the loop
     needs_init: list[str] = field(default_factory=list)  # outside names accumulated inside
     rebound: set[str] = field(default_factory=set)  # names the reversed header assigns
+
+
+def is_list_pop(stmt: ast.stmt, lists: set[str]) -> bool:
+    """`t = hs.pop()` on a list made in the function."""
+    prim = getattr(stmt, "prim", None)
+    args = getattr(stmt, "args", None)
+    return (
+        isinstance(prim, Method)
+        and prim.name == "pop"
+        and isinstance(stmt, ast.Assign)
+        and bool(args)
+        and isinstance(args[0], ast.Name)
+        and args[0].id in lists
+    )
 
 
 def _cell_value(cell: Any) -> Any:
