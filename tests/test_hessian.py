@@ -133,7 +133,7 @@ def test_jacobian_layouts():
     assert jf.shape == jr.shape == (3, 2, 2)
     np.testing.assert_allclose(jf, fd_jacobian(wide, (x,), 0), rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(jr, jf, atol=1e-12)
-    assert jacfwd(scalar_f)(0.5).shape == ()  # scalar in, scalar out
+    assert isinstance(jacfwd(scalar_f)(0.5), float)  # scalar in, scalar out
     g = jacrev(energy)(x)  # scalar out: the gradient
     np.testing.assert_allclose(g, grad(energy)(x), atol=1e-12)
 
@@ -251,6 +251,50 @@ def test_grad_of_grad():
     assert "def grad_grad_scalar_f(x):" in d2.source
     d3 = grad(grad(grad(scalar_f)))
     assert d3(x) == pytest.approx((d2(x + h) - d2(x - h)) / (2 * h), rel=1e-5)
+
+
+def scalar_loop(x):
+    h = x
+    for i in range(3):
+        h = np.tanh(h * 1.5 + 0.1 * i) * x
+    return h
+
+
+def scalar_branches(x):
+    if x > 0.2:
+        y = x * np.sin(x)
+    else:
+        y = np.exp(x) * x
+    while y < 2.0:
+        y = y * 1.7 + x * x
+    return y
+
+
+def vector_loop(x, W):
+    h = x
+    for _ in range(2):
+        h = np.tanh(W @ h) + x
+    return np.sum(h * h)
+
+
+def fd_scalar(f, x, h=1e-5):
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+@pytest.mark.parametrize("x", [0.4, -0.3, 0.9])
+def test_grad_of_grad_through_loops_and_branches(x):
+    for f in (scalar_loop, scalar_branches):
+        d2 = grad(grad(f))
+        assert d2(x) == pytest.approx(fd_scalar(grad(f), x), rel=1e-6, abs=1e-8)
+        assert d2(x) == pytest.approx(hessian(f)(x), rel=1e-10, abs=1e-12)
+
+
+def test_reverse_over_reverse_hessian_of_vector_loop():
+    x, W = rng.normal(size=3), rng.normal(size=(3, 3)) * 0.5
+    H = hessian(vector_loop)(x, W)
+    # jacrev of the gradient: reverse mode over the reverse-mode code, with its loop records
+    np.testing.assert_allclose(jacrev(grad(vector_loop))(x, W), H, atol=1e-10)
+    np.testing.assert_allclose(H, fd_jacobian(grad(vector_loop), (x, W), 0), atol=1e-6)
 
 
 def test_jacfwd_of_grad_is_the_hessian():

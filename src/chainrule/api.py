@@ -764,6 +764,8 @@ def _jacobian(columns: list, out_shape: tuple, in_shape: tuple, last: bool) -> n
         return np.zeros(out_shape + in_shape)
     # columns (forward mode) end in the input index; rows (reverse mode) start with the output's
     stacked = np.stack([np.asarray(c, dtype=float) for c in columns], axis=-1 if last else 0)
+    if not out_shape + in_shape:
+        return float(stacked.reshape(()))  # a scalar function of a scalar: a number
     return stacked.reshape(out_shape + in_shape)
 
 
