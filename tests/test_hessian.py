@@ -265,7 +265,7 @@ def scalar_branches(x):
         y = x * np.sin(x)
     else:
         y = np.exp(x) * x
-    while y < 2.0:
+    while np.abs(y) < 2.0:
         y = y * 1.7 + x * x
     return y
 
@@ -343,6 +343,69 @@ def h_index_grad(g):
 
 def h_reduce_extreme_grad(g):
     return rt.reduce_extreme_grad(g, G, np.max(G, 1), 1)
+
+
+M3, V3 = rng.normal(size=(3, 3)), rng.normal(size=3)
+
+
+def h_matmul_grad_left(g, y):
+    return rt.matmul_grad_left(g, G, y)
+
+
+def h_matmul_grad_right(g, x):
+    return rt.matmul_grad_right(g, x, M3)
+
+
+def h_dot_grad_left(g, b):
+    return rt.dot_grad_left(g, M3, b)
+
+
+def h_dot_grad_right(g, a):
+    return rt.dot_grad_right(g, a, V3)
+
+
+def h_inner_grad_left(g, b):
+    return rt.inner_grad_left(g, G, b)
+
+
+def h_inner_grad_right(g, a):
+    return rt.inner_grad_right(g, a, G)
+
+
+def h_tensordot_grad_left(g, b):
+    return rt.tensordot_grad_left(g, G, b, 1)
+
+
+def h_tensordot_grad_right(g, a):
+    return rt.tensordot_grad_right(g, a, M3, 1)
+
+
+def h_old_value(a):
+    return rt.old_value(a, 1)
+
+
+def h_cast_grad(g):
+    return rt.cast_grad(g, np.float64)
+
+
+@pytest.mark.parametrize(
+    "f, args",
+    [
+        (h_matmul_grad_left, (G, M3)),
+        (h_matmul_grad_right, (G, G)),
+        (h_dot_grad_left, (V3, V3)),
+        (h_dot_grad_right, (V3, M3)),
+        (h_inner_grad_left, (M3[:2, :2], G)),
+        (h_inner_grad_right, (M3[:2, :2], G)),
+        (h_tensordot_grad_left, (G, M3)),
+        (h_tensordot_grad_right, (G, G)),
+        (h_old_value, (G,)),
+        (h_cast_grad, (G,)),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_product_helper_adjoints(f, args):
+    check_vjp(f, *args)
 
 
 def h_list(x):

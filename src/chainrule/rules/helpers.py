@@ -264,3 +264,85 @@ def solve_grad_a_tangent(r, gb, a, b, x):
 def solve_transposed_tangent(r, a, b, g):
     "d(inv(A).T g) = inv(A).T (dg - dA.T inv(A).T g)"
     dr = solve_transposed(a, b, dg) - solve_transposed(a, b, matmul_grad_right(r, da, r))
+
+
+# -- adjoints of the product helpers: each is the other half of the same bilinear form ---
+#
+# matmul_grad_left(g, x, y) is defined by <result, x'> = <g, x' @ y> for every x', so the
+# gradient of <result, r> is r @ y with respect to g and matmul_grad_right(g, r, y) with
+# respect to y; likewise for the other products.
+
+
+@adjoint(matmul_grad_left)
+def matmul_grad_left_adjoint(r, g, x, y):
+    "gradient of a matmul gradient: <r, dx> = <g, dx @ y> read the other way"
+    dg = dr @ y
+    dy = matmul_grad_right(g, dr, y)
+
+
+@adjoint(matmul_grad_right)
+def matmul_grad_right_adjoint(r, g, x, y):
+    "gradient of a matmul gradient: <r, dy> = <g, x @ dy> read the other way"
+    dg = x @ dr
+    dx = matmul_grad_left(g, x, dr)
+
+
+@adjoint(dot_grad_left)
+def dot_grad_left_adjoint(r, g, a, b):
+    "gradient of a dot-product gradient: <r, da> = <g, dot(da, b)> read the other way"
+    dg = np.dot(dr, b)
+    db = dot_grad_right(g, dr, b)
+
+
+@adjoint(dot_grad_right)
+def dot_grad_right_adjoint(r, g, a, b):
+    "gradient of a dot-product gradient: <r, db> = <g, dot(a, db)> read the other way"
+    dg = np.dot(a, dr)
+    da = dot_grad_left(g, a, dr)
+
+
+@adjoint(inner_grad_left)
+def inner_grad_left_adjoint(r, g, a, b):
+    "gradient of an inner-product gradient: <r, da> = <g, inner(da, b)> read the other way"
+    dg = np.inner(dr, b)
+    db = inner_grad_right(g, dr, b)
+
+
+@adjoint(inner_grad_right)
+def inner_grad_right_adjoint(r, g, a, b):
+    "gradient of an inner-product gradient: <r, db> = <g, inner(a, db)> read the other way"
+    dg = np.inner(a, dr)
+    da = inner_grad_left(g, a, dr)
+
+
+@adjoint(tensordot_grad_left)
+def tensordot_grad_left_adjoint(r, g, a, b, axes=2):
+    "gradient of a tensordot gradient: <r, da> = <g, tensordot(da, b)> read the other way"
+    dg = np.tensordot(dr, b, axes)
+    db = tensordot_grad_right(g, dr, b, axes)
+
+
+@adjoint(tensordot_grad_right)
+def tensordot_grad_right_adjoint(r, g, a, b, axes=2):
+    "gradient of a tensordot gradient: <r, db> = <g, tensordot(a, db)> read the other way"
+    dg = np.tensordot(a, dr, axes)
+    da = tensordot_grad_left(g, a, dr, axes)
+
+
+@adjoint(old_value)
+def old_value_adjoint(r, a, index):
+    "old_value reads a[index]: its gradient goes back to those positions"
+    da = index_grad(dr, a, index)
+
+
+@adjoint(cast_grad)
+def cast_grad_adjoint(r, g, dtype):
+    "cast_grad passes a float cast and blocks an integer one, both ways"
+    dg = cast_grad(dr, dtype)
+
+
+@adjoint(add_lists)
+def add_lists_adjoint(r, a, b):
+    "add_lists: both lists receive the gradient, element by element"
+    da = dr
+    db = dr
