@@ -314,6 +314,8 @@ CASES += [
     ("inner_grad_right", lambda g, a: rt.inner_grad_right(g, a, B), (M[:2, :2], A)),
     ("tensordot_grad_left", lambda g, b: rt.tensordot_grad_left(g, A, b, 1), (G23, M)),
     ("tensordot_grad_right", lambda g, a: rt.tensordot_grad_right(g, a, M, 1), (G23, A)),
+    ("einsum_grad 0", lambda g, a, b: rt.einsum_grad(g, "ij,jk->ik", (a, b))[0], (G23, A, M)),
+    ("einsum_grad 1", lambda g, a, b: rt.einsum_grad(g, "ij,jk->ik", (a, b))[1], (G23, A, M)),
     ("solve_grad_a", lambda gb, x: rt.solve_grad_a(gb, M, N, x), (G33, N)),
     ("solve_transposed", lambda a, g: rt.solve_transposed(a, N, g), (M, G33)),
     ("solve_transposed vec", lambda a, g: rt.solve_transposed(a, V, g), (M, G3)),

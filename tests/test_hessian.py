@@ -105,6 +105,10 @@ def appended(x):
     return np.sum(np.stack(hs) * x[2])
 
 
+def einsum_energy(x, W):
+    return np.sum(np.einsum("i,ij,j->j", x, W, x) ** 2)
+
+
 def scalar_f(x):
     return np.sin(x) * x**3
 
@@ -185,7 +189,8 @@ def test_hessian_straight_line():
     check_hessian(scalar_f, 0.8)
 
 
-def test_hessian_matmul_and_second_argument():
+def test_hessian_matmul_einsum_and_second_argument():
+    check_hessian(einsum_energy, rng.normal(size=3), rng.normal(size=(3, 3)))
     W, x = rng.normal(size=(2, 3)), rng.normal(size=3)
     check_hessian(matmul_loss, W, x)
     check_hessian(matmul_loss, W, x, argnum=1)

@@ -243,13 +243,17 @@ class Forwarder(Reverser):
         tangent_names = {"d" + p for p in rule.params}
         zero = set()
         for p in rule.params:
-            t = self.tangent_expr(subst.get(p))
+            value = subst.get(p)
+            t = self.tangent_expr(value)
             if t is None:
                 zero.add("d" + p)
+                if isinstance(value, (ast.List, ast.Tuple)):  # where zeros are needed: one each
+                    zeros = [self.zeros_of(clone(e)) for e in value.elts]
+                    subst["d" + p] = type(value)(elts=zeros, ctx=ast.Load())
             else:
                 subst["d" + p] = t
         body = _resolve_static_ifs(clone(rule.body), subst)
-        pruner = _Pruner(zero, tangent_names, rule.result)
+        pruner = _Pruner(zero, tangent_names, rule.result, filled=set(subst) & zero)
         body = pruner.statements(body, output)
         temps: dict[str, str] = {_NP: self.bindings.name_for(np, "np")}
         local = {n for s in body for n in _stored(s)} - {output}
@@ -305,8 +309,9 @@ class _Pruner:
     a list of tangents) gets explicit zeros for the missing ones.
     """
 
-    def __init__(self, zero: set[str], tangents: set[str], result: str) -> None:
+    def __init__(self, zero: set[str], tangents: set[str], result: str, filled: set[str]) -> None:
         self.zero = zero
+        self.filled = filled  # zero tangents already substituted by explicit zeros
         self.tangents = tangents
         self.result = result
         self.narrowed: set[int] = set()  # output assignments that may have lost their shape
@@ -372,7 +377,7 @@ class _Pruner:
                 ),
                 True,
             )
-        return _ZeroFiller(self.zero).visit(e), False
+        return _ZeroFiller(self.zero - self.filled).visit(e), False
 
 
 def _terms(e: ast.expr) -> list[ast.expr]:

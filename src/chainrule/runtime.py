@@ -47,6 +47,7 @@ __all__ = [
     "broadcast_like",
     "cumprod_jvp",
     "einsum_jvp",
+    "einsum_grad_jvp",
 ]
 
 
@@ -717,3 +718,18 @@ def einsum_jvp(subscripts, operands, tangents):
         args[k] = t
         total = total + np.einsum(subscripts, *args)
     return total
+
+
+def einsum_grad_jvp(g, dg, subscripts, operands, tangents):
+    """Tangent of einsum_grad(g, subscripts, operands) along dg and the operands' tangents.
+
+    Each operand's gradient is linear in g and in every other operand, so
+    its tangent has one term for dg and one per other operand's tangent.
+    """
+    out = list(einsum_grad(dg, subscripts, operands))
+    for k, t in enumerate(tangents):
+        moved = list(operands)
+        moved[k] = t
+        terms = einsum_grad(g, subscripts, moved)
+        out = [o if i == k else o + terms[i] for i, o in enumerate(out)]
+    return out

@@ -19,6 +19,8 @@ from ..runtime import (
     diagonal_grad,
     dot_grad_left,
     dot_grad_right,
+    einsum_grad,
+    einsum_grad_jvp,
     expand_to,
     index_grad,
     inner_grad_left,
@@ -252,6 +254,12 @@ def tensordot_grad_left_tangent(r, g, a, b, axes=2):
 def tensordot_grad_right_tangent(r, g, a, b, axes=2):
     "product rule on the gradient of a tensordot: one term per factor"
     dr = tensordot_grad_right(dg, a, b, axes) + tensordot_grad_right(g, da, b, axes)
+
+
+@tangent(einsum_grad)
+def einsum_grad_tangent(r, g, subscripts, operands):
+    "product rule on the operands' einsum gradients: one term per factor"
+    dr = einsum_grad_jvp(g, dg, subscripts, operands, doperands)
 
 
 @tangent(solve_grad_a)
