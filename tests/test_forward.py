@@ -72,6 +72,16 @@ def lists_and_writes(x):
     return np.stack(hs) * a + out * b
 
 
+def with_pops(x):
+    hs = []
+    hs.append(x * 2.0)
+    hs.append(np.sin(x))
+    last = hs.pop()
+    hs.append(x * x)
+    hs.pop()
+    return np.stack(hs) * x + last
+
+
 def scalar_program(a, b):
     s = a * b
     for _ in range(3):
@@ -113,6 +123,22 @@ def test_while_and_early_exit():
 
 def test_lists_and_writes():
     check_jvp(lists_and_writes, np.array([0.4, 1.3]))
+
+
+def test_list_pops_both_modes():
+    check_jvp(with_pops, X3)
+
+    assert chainrule.check_grad(loss_of_pops, X3) < 1e-5
+
+
+def loss_of_pops(x):
+    hs = []
+    hs.append(x * 2.0)
+    hs.append(np.sin(x))
+    last = hs.pop()
+    hs.append(x * x)
+    hs.pop()
+    return np.sum((np.stack(hs) * x + last) ** 2)
 
 
 def test_scalars_stay_floats():
