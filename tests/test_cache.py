@@ -370,3 +370,17 @@ def test_editing_an_inlined_helper_in_another_module_invalidates(tmp_path):
     )
     after = run_driver(folder, cache_dir)  # check_grad inside: the new gradient is right
     assert after["rejected"] > 0 or after["misses"] > 0
+
+
+def test_a_transformed_function_is_not_confused_with_its_original(monkeypatch, tmp_path):
+    """grad(f) wraps f (__wrapped__): jacfwd(grad(f)) must not load jacfwd(f)'s entry."""
+    fresh(monkeypatch, tmp_path)
+
+    def cubic(x):
+        return np.sin(x) * x**3
+
+    chainrule.jacfwd(cubic)(0.5)  # stores the forward-mode code of cubic itself
+    h = chainrule.hessian(cubic)(0.8)
+    x = 0.8
+    exact = -np.sin(x) * x**3 + 6 * np.cos(x) * x**2 + 6 * np.sin(x) * x
+    np.testing.assert_allclose(h, exact, rtol=1e-12)

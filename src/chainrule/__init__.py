@@ -13,10 +13,22 @@ and runs it.  See docs/ for the supported subset and how it works.
 
 __version__ = "0.1.0"
 
-from .api import check_grad, grad, show, source, value_and_grad, vjp  # noqa: E402
+from .api import (  # noqa: E402
+    check_grad,
+    grad,
+    hessian,
+    hvp,
+    jacfwd,
+    jacrev,
+    jvp,
+    show,
+    source,
+    value_and_grad,
+    vjp,
+)
 from .errors import CompileError  # noqa: E402
 from .exporting import ExportError, export  # noqa: E402
-from .rules import RuleError, adjoint, nondifferentiable  # noqa: E402
+from .rules import RuleError, adjoint, nondifferentiable, tangent  # noqa: E402
 from .runtime import stop_gradient  # noqa: E402
 
 __all__ = [
@@ -27,10 +39,16 @@ __all__ = [
     "check_grad",
     "export",
     "grad",
+    "hessian",
+    "hvp",
+    "jacfwd",
+    "jacrev",
+    "jvp",
     "nondifferentiable",
     "show",
     "source",
     "stop_gradient",
+    "tangent",
     "value_and_grad",
     "vjp",
     "__version__",

@@ -231,6 +231,8 @@ def key_for(func: Any, options: tuple) -> str | None:
 
 
 def _key_for(func: Any, options: tuple) -> str | None:
+    if hasattr(func, "__chainrule_generated__"):
+        return None  # grad(f) & co. transformed again: their code lives in memory only
     func = inspect.unwrap(func)
     if not isinstance(func, types.FunctionType):
         return None

@@ -499,10 +499,14 @@ class CallsAndContainers:
             return self.build_tree(expr)
         if not self.varied(expr) or not is_user_function(callee):
             return None
-        from .rules import is_nondifferentiable, lookup
+        from .rules import is_nondifferentiable, lookup, lookup_tangent
 
-        if lookup(callee) is not None or is_nondifferentiable(callee):
-            return None  # a registered rule makes it a primitive
+        if (
+            lookup(callee) is not None
+            or lookup_tangent(callee) is not None
+            or is_nondifferentiable(callee)
+        ):
+            return None  # a registered rule (in either mode) makes it a primitive
         return self.inline(self.callee_for(callee, expr), expr)
 
     def callee_for(self, obj: Any, site: ast.AST) -> Callee:

@@ -444,6 +444,8 @@ class Normalizer(CallsAndContainers):
         elif isinstance(stmt, ast.Expr):
             if self.list_append(stmt):
                 return
+            if self.list_pop(stmt):
+                return
             if self.varied(stmt.value):
                 raise self.error(stmt.value, _side_effect_advice(stmt.value))
             self.emit(annotate(ast.Expr(value=self.rename(stmt.value)), stmt))
@@ -867,11 +869,33 @@ class Normalizer(CallsAndContainers):
         ):
             return False
         hs = ast.Name(id=self.current[call.func.value.id], ctx=ast.Load())
-        value = self.atom(call.args[0]) if self.varied(call.args[0]) else self.static(call.args[0])
+        item = call.args[0]
+        if isinstance(item, ast.Tuple) and self.varied(item):  # a record: one atom per value
+            elts = [self.atom(e) if self.varied(e) else self.static(e) for e in item.elts]
+            value: ast.expr = ast.Tuple(elts=elts, ctx=ast.Load())
+        else:
+            value = self.atom(item) if self.varied(item) else self.static(item)
         op = ast.Call(
             func=ast.Attribute(value=hs, attr="append", ctx=ast.Load()), args=[value], keywords=[]
         )
         self.emit(annotate(ast.Expr(value=op), stmt, stmt.value, LIST_APPEND, [clone(hs), value]))
+        return True
+
+    def list_pop(self, stmt: ast.Expr) -> bool:
+        """`hs.pop()` whose value is dropped, on a list made in the function (gradient code
+        undoes an append this way): kept as `_ = hs.pop()`, so it is an ordinary read."""
+        call = stmt.value
+        if not (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "pop"
+            and isinstance(call.func.value, ast.Name)
+            and self.current.get(call.func.value.id) in self.lists
+            and not call.args
+            and not call.keywords
+        ):
+            return False
+        self.assign(ast.Name(id=self.local_name("_"), ctx=ast.Store()), call)
         return True
 
     def assign_subscript(self, target: ast.Subscript, value: ast.expr) -> None:
@@ -964,7 +988,7 @@ class Normalizer(CallsAndContainers):
     def _track_fresh(self, ssa: str, value: ast.expr) -> None:
         """Remember arrays made by a constructor (only those may be written into) and lists."""
         if isinstance(value, ast.List) or (
-            isinstance(value, ast.Call) and self.p.resolve(value.func) is list and not value.args
+            isinstance(value, ast.Call) and self.p.resolve(value.func) is list
         ):
             self.lists.add(ssa)
             return
@@ -1415,7 +1439,42 @@ def possibly_varied(parsed: Parsed, seeds: set[str], body: list[ast.stmt]) -> se
             if expr_varied(value, varied, parsed):
                 varied.update(targets)
                 changed = True
-    return varied
+    return varied - _saved_loop_indices(body)
+
+
+def _saved_loop_indices(body: list[ast.stmt]) -> set[str]:
+    """Range-loop variables that are otherwise only restored from a record list.
+
+    Gradient code saves a loop's index with the values it needs
+    (`stack.append((i, t))`) and restores it in the backward loop (`i, t =
+    stack.pop()`); the record varies, but the index is an int, so it carries
+    no derivative and may index arrays when that code is differentiated again.
+    """
+    loop_vars: set[str] = set()
+    other: set[str] = set()
+    for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+        if isinstance(node, ast.For):
+            names = {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+            is_range = (
+                isinstance(node.iter, ast.Call)
+                and isinstance(node.iter.func, ast.Name)
+                and node.iter.func.id == "range"
+            )
+            (loop_vars if is_range else other).update(names)
+        elif isinstance(node, ast.Assign):
+            popped = (
+                isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Attribute)
+                and node.value.func.attr == "pop"
+                and all(isinstance(t, ast.Tuple) for t in node.targets)
+            )
+            if not popped:
+                other.update(
+                    n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)
+                )
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            other.update(n.id for n in ast.walk(node.target) if isinstance(n, ast.Name))
+    return loop_vars - other
 
 
 _STATEMENT_ADVICE = {

@@ -23,7 +23,10 @@ def _removable(stmt: ast.stmt) -> bool:
         return False  # (writes into arrays are effects, not definitions)
     if getattr(stmt, "pure", False):
         return True
-    if getattr(stmt, "prim", None) is not None:
+    prim = getattr(stmt, "prim", None)
+    if type(prim).__name__ == "Method":  # a method without a rule may change its object
+        return False  # (hs.pop() takes an item off the list even when nobody reads it)
+    if prim is not None:
         return True
     return not any(isinstance(n, ast.Call) for n in ast.walk(stmt.value))
 

@@ -199,7 +199,12 @@ def parse_function(func: Any, inlined: bool = False) -> Parsed:
     keyword-only parameters are fine there (the call site binds them).
     A bound method (`grad(model.loss)`) is parsed as its function with the
     receiver as a fixed value: `self.W` is read, not differentiated.
+    A callable chainrule returned (grad(f), jvp functions) is parsed as the
+    code it generated, so transformations compose.
     """
+    generated = getattr(func, "__chainrule_generated__", None)
+    if generated is not None:  # grad(f) and friends: transform the code they generated
+        func = generated()
     func = inspect.unwrap(func)
     if inspect.ismethod(func) and inspect.isfunction(func.__func__) and not inlined:
         return _bound_method(func)

@@ -112,7 +112,10 @@ class Reverser:
         self.defined: set[str] = set()  # gradient variables holding a value so far
         self.summed: set[str] = set()  # gradient variables already explained as copy gates
         user_names = {n for n in self.names.taken}
-        self.bindings = Bindings(self.names, self.p.globals, user_names)
+        # the objects the function's free names denote: its globals, and its closure cells
+        # (generated code, transformed again, reaches np and the helpers through cells)
+        cell_values = {n: _cell_value(c) for n, c in self.p.cells.items()}
+        self.bindings = Bindings(self.names, ChainMap(cell_values, self.p.globals), user_names)
         self.ops_per_origin: dict[int, int] = {}
         for stmt in _walk(fn.body):
             if self.is_active_stmt(stmt):
@@ -155,6 +158,8 @@ class Reverser:
 
     def is_active_stmt(self, stmt: ast.stmt) -> bool:
         if getattr(stmt, "prim", None) is LIST_APPEND:
+            return self.active(stmt.args[0].id)  # type: ignore[attr-defined]
+        if is_list_pop(stmt, getattr(self.fn, "lists", set())):  # (the adjoint puts it back)
             return self.active(stmt.args[0].id)  # type: ignore[attr-defined]
         return (
             isinstance(stmt, ast.Assign)
@@ -428,6 +433,8 @@ class Reverser:
         prim = stmt.prim  # type: ignore[attr-defined]
         if prim is LIST_APPEND:
             return self.list_append(stmt)
+        if is_list_pop(stmt, self.list_names):
+            return self.list_pop(stmt)
         target = stmt.targets[0]  # type: ignore[attr-defined]
         if prim is LIST_GET:
             note = "list item: its gradient is added into the same slot of the list's gradient"
@@ -718,8 +725,44 @@ class Reverser:
         )
         if isinstance(value, ast.Name) and self.active(value.id):
             out.extend(self.add_to(value.id, taken))
+        elif isinstance(value, ast.Tuple) and any(self.active(n) for n in names_in(value)):
+            out.extend(self.accumulate(value, taken))  # a record: unpack its gradients
         else:
             out.append(ast.Expr(value=taken))
+        return out
+
+    def list_pop(self, stmt: ast.stmt) -> list[ast.stmt]:
+        """`t = hs.pop()`: put the item back (hs.append(t)), and its gradient on dhs.
+
+        The mirror image of an append's adjoint; gradient code, differentiated
+        again, pops the records its forward loop pushed.
+        """
+        hs = stmt.args[0]  # type: ignore[attr-defined]
+        t = stmt.targets[0].id  # type: ignore[attr-defined]
+        origin = stmt.origin  # type: ignore[attr-defined]
+        self.last_origin = origin
+        out: list[ast.stmt] = [
+            comment(self.p.line_text(getattr(origin, "lineno", 0))),
+            comment("pop: the item goes back on the list, its gradient on the list's gradient"),
+        ]
+
+        def append(owner: str, item: ast.expr) -> ast.stmt:
+            func = ast.Attribute(value=ast.Name(owner, ast.Load()), attr="append", ctx=ast.Load())
+            return ast.Expr(value=ast.Call(func=func, args=[item], keywords=[]))
+
+        out.append(append(hs.id, ast.Name(t, ast.Load())))
+        g = self.grad(hs.id)
+        if g not in self.defined:
+            self.defined.add(g)
+            outer = next((loop for loop in self.loops if hs.id not in loop.variant), None)
+            if outer is None:
+                out.insert(2, self.zeros_for(g, hs.id))
+            else:  # the list's gradient starts before the reversed loop
+                outer.needs_init.append(hs.id)
+                self.loop_inited.add(g)
+        dt = self.gradname.get(t)
+        item: ast.expr = ast.Name(dt, ast.Load()) if dt in self.defined else ast.Constant(0.0)
+        out.append(append(g, item))
         return out
 
     def list_get(self, stmt: ast.stmt) -> list[ast.stmt]:
@@ -850,6 +893,27 @@ class LoopInfo:
     variant: set[str]  # names assigned anywhere in the loop
     needs_init: list[str] = field(default_factory=list)  # outside names accumulated inside
     rebound: set[str] = field(default_factory=set)  # names the reversed header assigns
+
+
+def is_list_pop(stmt: ast.stmt, lists: set[str]) -> bool:
+    """`t = hs.pop()` on a list made in the function."""
+    prim = getattr(stmt, "prim", None)
+    args = getattr(stmt, "args", None)
+    return (
+        isinstance(prim, Method)
+        and prim.name == "pop"
+        and isinstance(stmt, ast.Assign)
+        and bool(args)
+        and isinstance(args[0], ast.Name)
+        and args[0].id in lists
+    )
+
+
+def _cell_value(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # an empty cell
+        return MISSING
 
 
 def _assigned(stmt: ast.stmt) -> set[str]:

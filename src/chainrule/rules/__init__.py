@@ -28,8 +28,22 @@ are resolved in the module where the template was written, and the generated
 code gets bindings for them.
 
 The registry maps the identity of the primitive (np.tanh, operator.mul,
-np.ndarray.sum, ...) to its Rule.  `adjoint` is the public way to add one;
-`tangent` (forward mode) will sit beside it with the same notation.
+np.ndarray.sum, ...) to its Rule.  `adjoint` is the public way to add one.
+
+Forward mode uses *tangent* templates, registered with `tangent` beside the
+adjoints and written in the same notation, the other way round: the body
+assigns `dy` (the result's tangent) from the parameters' tangents `dx`:
+
+    @tangent(np.tanh)
+    def tanh(y, x):
+        "tanh: dy = (1 - y**2) dx"
+        dy = dx * (1 - y * y)
+
+A tangent is linear in the input tangents, so the value assigned to `dy` is
+written as a sum of terms, each linear in one input tangent
+(`dz = dx * y + x * dy`).  When an input carries no tangent, the compiler
+drops its terms (and keeps the result's shape, if broadcasting made it
+larger) instead of adding zeros.
 """
 
 from __future__ import annotations
@@ -99,6 +113,8 @@ class Rule:
 # primitive -> Rule.  Keys are the primitive objects themselves (ufuncs,
 # builtins, method descriptors); unhashable primitives are keyed by id.
 ADJOINTS: dict[Any, Rule] = {}
+# primitive -> forward-mode (tangent) Rule, same keys
+TANGENTS: dict[Any, Rule] = {}
 # primitives whose output carries no gradient (argmax, floor, shape, ...)
 NONDIFFERENTIABLE: dict[Any, str] = {}
 _keepalive: list[Any] = []
@@ -230,6 +246,44 @@ def nondifferentiable(*primitives: Any, why: str = "") -> None:
         NONDIFFERENTIABLE[_key(primitive)] = why
 
 
+def tangent(*primitives: Any, check_signature: bool = True) -> Callable[[Callable], Callable]:
+    """Register a forward-mode (tangent) template for one or more primitives.
+
+    Same notation as `adjoint`, but the body assigns the result's tangent
+    `d<result>` from the parameters' tangents `d<param>` (see the module
+    docstring).  Registering again replaces the previous rule.
+    """
+    if not primitives:
+        raise RuleError("tangent() needs at least one primitive to register the rule for")
+
+    def register(template: Callable) -> Callable:
+        if not inspect.isfunction(template):
+            raise RuleError("a derivative template must be a plain Python function")
+        result, sig = _template_signature(template)
+        doc = inspect.getdoc(template) or ""
+        for primitive in primitives:
+            if check_signature:
+                _check_against_primitive(primitive, sig, template)
+            TANGENTS[_key(primitive)] = Rule(
+                template=template,
+                name=display_name(primitive),
+                result=result,
+                signature=sig,
+                note=doc.splitlines()[0] if doc else "",
+            )
+        return template
+
+    return register
+
+
+def lookup_tangent(primitive: Any) -> Rule | None:
+    """The forward-mode rule of a primitive, or None."""
+    try:
+        return TANGENTS.get(_key(primitive))
+    except TypeError:  # pragma: no cover - _key handles unhashables
+        return None
+
+
 def lookup(primitive: Any) -> Rule | None:
     try:
         return ADJOINTS.get(_key(primitive))
@@ -245,4 +299,12 @@ def is_nondifferentiable(primitive: Any) -> bool:
 
 
 # The built-in library.  Imported last: these modules use `adjoint` above.
-from . import arithmetic, builtin_math, indexing, linalg, reductions, shapes  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    arithmetic,
+    builtin_math,
+    helpers,  # noqa: E402,F401  (rules for runtime helpers: derivatives of derivatives)
+    indexing,
+    linalg,
+    reductions,
+    shapes,
+)

@@ -13,7 +13,7 @@ import operator
 import numpy as np
 
 from ..runtime import index_grad, take_grad
-from . import adjoint
+from . import adjoint, tangent
 
 
 @adjoint(operator.getitem)
@@ -22,7 +22,19 @@ def getitem(y, x, index):
     dx = index_grad(dy, x, np.s_[index])
 
 
+@tangent(operator.getitem)
+def getitem_tangent(y, x, index):
+    "indexing: the tangent is read at the same positions"
+    dy = dx[index]
+
+
 @adjoint(np.take, np.ndarray.take)
 def take(y, a, indices, axis=None, out=None, mode="raise"):
     "take: dy goes back to the positions it was taken from (repeats add up)"
     da = take_grad(dy, a, indices, axis, mode)
+
+
+@tangent(np.take, np.ndarray.take)
+def take_tangent(y, a, indices, axis=None, out=None, mode="raise"):
+    "take: the tangent is taken at the same positions"
+    dy = np.take(da, indices, axis, mode=mode)

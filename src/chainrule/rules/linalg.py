@@ -14,6 +14,7 @@ from ..runtime import (
     dot_grad_left,
     dot_grad_right,
     einsum_grad,
+    einsum_jvp,
     inner_grad_left,
     inner_grad_right,
     norm_grad,
@@ -24,7 +25,7 @@ from ..runtime import (
     tensordot_grad_right,
     unbroadcast,
 )
-from . import adjoint, literal
+from . import adjoint, literal, tangent
 
 
 @adjoint(np.dot, np.ndarray.dot)
@@ -34,11 +35,23 @@ def dot(z, a, b, out=None):
     db = dot_grad_right(dz, a, b)
 
 
+@tangent(np.dot, np.ndarray.dot)
+def dot_tangent(z, a, b, out=None):
+    "product rule: d(a . b) = da . b + a . db"
+    dz = np.dot(da, b) + np.dot(a, db)
+
+
 @adjoint(np.outer)
 def outer(z, a, b, out=None):
     "outer product z[i, j] = a[i] b[j]: da = dz @ b and db = a @ dz"
     da = np.reshape(dz @ np.ravel(b), np.shape(a))
     db = np.reshape(np.ravel(a) @ dz, np.shape(b))
+
+
+@tangent(np.outer)
+def outer_tangent(z, a, b, out=None):
+    "product rule: d outer(a, b) = outer(da, b) + outer(a, db)"
+    dz = np.outer(da, b) + np.outer(a, db)
 
 
 @adjoint(np.inner)
@@ -48,11 +61,23 @@ def inner(z, a, b):
     db = inner_grad_right(dz, a, b)
 
 
+@tangent(np.inner)
+def inner_tangent(z, a, b):
+    "product rule: d inner(a, b) = inner(da, b) + inner(a, db)"
+    dz = np.inner(da, b) + np.inner(a, db)
+
+
 @adjoint(np.tensordot)
 def tensordot(z, a, b, axes=2):
     "tensordot: each side gets dz contracted with the other over the free axes"
     da = tensordot_grad_left(dz, a, b, axes)
     db = tensordot_grad_right(dz, a, b, axes)
+
+
+@tangent(np.tensordot)
+def tensordot_tangent(z, a, b, axes=2):
+    "product rule: each side's tangent contracted with the other side"
+    dz = np.tensordot(da, b, axes) + np.tensordot(a, db, axes)
 
 
 @adjoint(np.einsum)
@@ -63,10 +88,22 @@ def einsum(y, subscripts, *operands, optimize=False):
     dsubscripts = einsum_grad(dy, subscripts, operands)
 
 
+@tangent(np.einsum)
+def einsum_tangent(y, subscripts, *operands, optimize=False):
+    "einsum: the product rule, one einsum per operand's tangent"
+    dy = einsum_jvp(subscripts, operands, doperands)
+
+
 @adjoint(np.trace, np.ndarray.trace)
 def trace(y, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     "trace: the gradient is dy on the summed diagonal and 0 elsewhere"
     da = diagonal_grad(np.expand_dims(dy, -1), a, offset, axis1, axis2)
+
+
+@tangent(np.trace, np.ndarray.trace)
+def trace_tangent(y, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    "trace: the trace of the tangent"
+    dy = np.trace(da, offset, axis1, axis2)
 
 
 @adjoint(np.diagonal, np.ndarray.diagonal)
@@ -75,10 +112,22 @@ def diagonal(y, a, offset=0, axis1=0, axis2=1):
     da = diagonal_grad(dy, a, offset, axis1, axis2)
 
 
+@tangent(np.diagonal, np.ndarray.diagonal)
+def diagonal_tangent(y, a, offset=0, axis1=0, axis2=1):
+    "diagonal: the same diagonal of the tangent"
+    dy = np.diagonal(da, offset, axis1, axis2)
+
+
 @adjoint(np.linalg.det)
 def det(y, a):
     "determinant (Jacobi's formula): d det(A) = det(A) inv(A).T"
     da = (dy * y)[..., None, None] * np.linalg.inv(a).swapaxes(-1, -2)
+
+
+@tangent(np.linalg.det)
+def det_tangent(y, a):
+    "determinant (Jacobi's formula): d det(A) = det(A) trace(inv(A) dA)"
+    dy = y * np.trace(np.linalg.solve(a, da), axis1=-2, axis2=-1)
 
 
 @adjoint(np.linalg.inv)
@@ -88,12 +137,24 @@ def inv(y, a):
     da = -(yT @ dy @ yT)
 
 
+@tangent(np.linalg.inv)
+def inv_tangent(y, a):
+    "matrix inverse: d inv(A) = -inv(A) dA inv(A)"
+    dy = -(y @ da @ y)
+
+
 @adjoint(np.linalg.solve)
 def solve(x, a, b):
     "linear solve x = inv(A) b: db = inv(A).T dx and dA = -db x.T"
     g = solve_transposed(a, b, dx)
     db = unbroadcast(g, b)
     da = solve_grad_a(g, a, b, x)
+
+
+@tangent(np.linalg.solve)
+def solve_tangent(x, a, b):
+    "linear solve x = inv(A) b: dx = inv(A) (db - dA x)"
+    dx = np.linalg.solve(a, db) - np.linalg.solve(a, da @ x)
 
 
 @adjoint(np.linalg.norm)
@@ -107,7 +168,23 @@ def norm(y, x, ord=None, axis=None, keepdims=False):
         dx = norm_grad(dy, x, y, ord, axis, keepdims)
 
 
+@tangent(np.linalg.norm)
+def norm_tangent(y, x, ord=None, axis=None, keepdims=False):
+    "norm: the 2-norm's tangent is sum(x dx) / norm(x), 0 at x = 0"
+    if literal(ord) and ord is None:
+        dy = np.sum(x * dx, axis, keepdims=keepdims) / np.where(y == 0, 1, y)
+    else:
+        share = norm_grad(np.ones_like(y), x, y, ord, axis, keepdims)
+        dy = np.sum(share * dx, axis, keepdims=keepdims)
+
+
 @adjoint(np.linalg.slogdet)
 def slogdet(y, a):
     "log-determinant: d log|det A| = inv(A).T (the sign is piecewise constant)"
     da = dy[1][..., None, None] * np.linalg.inv(a).swapaxes(-1, -2)
+
+
+@tangent(np.linalg.slogdet)
+def slogdet_tangent(y, a):
+    "log-determinant: d log|det A| = trace(inv(A) dA); the sign is flat"
+    dy = (np.zeros_like(y[0]), np.trace(np.linalg.solve(a, da), axis1=-2, axis2=-1))

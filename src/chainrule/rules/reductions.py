@@ -12,8 +12,15 @@ axes (`expand_to`), times the local derivative of each element.
 
 import numpy as np
 
-from ..runtime import cumprod_grad, expand_to, prod_grad, reduce_extreme_grad, restore_axes
-from . import adjoint, literal, nondifferentiable
+from ..runtime import (
+    cumprod_grad,
+    cumprod_jvp,
+    expand_to,
+    prod_grad,
+    reduce_extreme_grad,
+    restore_axes,
+)
+from . import adjoint, literal, nondifferentiable, tangent
 from .arithmetic import numpy_attrs
 
 
@@ -28,6 +35,17 @@ def sum_(y, a, axis=None, *, keepdims=False):
         da = expand_to(dy, a, axis, keepdims)
 
 
+@tangent(np.sum, np.ndarray.sum)
+def sum_tangent(y, a, axis=None, *, keepdims=False):
+    "sum: the tangent of a sum is the sum of the tangents"
+    if literal(axis) and axis is None and literal(keepdims) and not keepdims:
+        dy = np.sum(da)
+    elif literal(keepdims) and not keepdims:
+        dy = np.sum(da, axis)
+    else:
+        dy = np.sum(da, axis, keepdims=keepdims)
+
+
 @adjoint(np.nansum)
 def nansum(y, a, axis=None, *, keepdims=False):
     "nansum: the gradient reaches every element that is not NaN"
@@ -35,6 +53,12 @@ def nansum(y, a, axis=None, *, keepdims=False):
         da = dy * ~np.isnan(a)
     else:
         da = expand_to(dy, a, axis, keepdims) * ~np.isnan(a)
+
+
+@tangent(np.nansum)
+def nansum_tangent(y, a, axis=None, *, keepdims=False):
+    "nansum: the sum of the tangents of the elements that are not NaN"
+    dy = np.sum(np.where(np.isnan(a), 0.0, da), axis, keepdims=keepdims)
 
 
 @adjoint(np.mean, np.ndarray.mean)
@@ -48,6 +72,17 @@ def mean(y, a, axis=None, *, keepdims=False):
         da = expand_to(dy / (np.size(a) // np.size(y)), a, axis, keepdims)
 
 
+@tangent(np.mean, np.ndarray.mean)
+def mean_tangent(y, a, axis=None, *, keepdims=False):
+    "mean: the tangent of a mean is the mean of the tangents"
+    if literal(axis) and axis is None and literal(keepdims) and not keepdims:
+        dy = np.mean(da)
+    elif literal(keepdims) and not keepdims:
+        dy = np.mean(da, axis)
+    else:
+        dy = np.mean(da, axis, keepdims=keepdims)
+
+
 @adjoint(np.prod, np.ndarray.prod, *numpy_attrs("product"))  # product: NumPy < 2
 def prod(y, a, axis=None, *, keepdims=False):
     "prod: each factor receives the gradient times the product of the others"
@@ -59,6 +94,15 @@ def prod(y, a, axis=None, *, keepdims=False):
         da = prod_grad(dy, a, axis, keepdims)
 
 
+@tangent(np.prod, np.ndarray.prod, *numpy_attrs("product"))
+def prod_tangent(y, a, axis=None, *, keepdims=False):
+    "prod: each factor's tangent times the product of the others, summed"
+    if literal(axis) and axis is None and literal(keepdims) and not keepdims:
+        dy = np.sum(prod_grad(np.ones_like(y), a) * da)
+    else:
+        dy = np.sum(prod_grad(np.ones_like(y), a, axis, keepdims) * da, axis, keepdims=keepdims)
+
+
 @adjoint(np.max, np.amax, np.ndarray.max, np.min, np.amin, np.ndarray.min)
 def extreme(y, a, axis=None, *, keepdims=False):
     "max/min: the gradient goes to the winning elements (ties share it equally)"
@@ -68,6 +112,16 @@ def extreme(y, a, axis=None, *, keepdims=False):
         da = reduce_extreme_grad(dy, a, y, axis)
     else:
         da = reduce_extreme_grad(dy, a, y, axis, keepdims)
+
+
+@tangent(np.max, np.amax, np.ndarray.max, np.min, np.amin, np.ndarray.min)
+def extreme_tangent(y, a, axis=None, *, keepdims=False):
+    "max/min: the tangent of the winning element (ties share equally)"
+    if literal(axis) and axis is None and literal(keepdims) and not keepdims:
+        dy = np.sum(reduce_extreme_grad(np.ones_like(y), a, y) * da)
+    else:
+        share = reduce_extreme_grad(np.ones_like(y), a, y, axis, keepdims)
+        dy = np.sum(share * da, axis, keepdims=keepdims)
 
 
 @adjoint(np.var, np.ndarray.var)
@@ -84,6 +138,17 @@ def var(y, a, axis=None, *, ddof=0, keepdims=False):
         da = restore_axes(dy, a, axis, keepdims) * 2 * centered / (n - ddof)
 
 
+@tangent(np.var, np.ndarray.var)
+def var_tangent(y, a, axis=None, *, ddof=0, keepdims=False):
+    "var: d var = sum(2 (a - mean(a)) da) / (n - ddof), n = the number of elements averaged"
+    if literal(axis) and axis is None and literal(keepdims) and not keepdims:
+        dy = np.sum(2 * (a - np.mean(a)) * da) / (np.size(a) - ddof)
+    else:
+        n = np.size(a) // np.size(y)
+        centered = a - np.mean(a, axis=axis, keepdims=True)
+        dy = np.sum(2 * centered * da, axis, keepdims=keepdims) / (n - ddof)
+
+
 @adjoint(np.std, np.ndarray.std)
 def std(y, a, axis=None, *, ddof=0, keepdims=False):
     "std: d std = (a - mean(a)) / ((n - ddof) std), n = the number of elements averaged"
@@ -98,6 +163,17 @@ def std(y, a, axis=None, *, ddof=0, keepdims=False):
         da = restore_axes(dy / y, a, axis, keepdims) * centered / (n - ddof)
 
 
+@tangent(np.std, np.ndarray.std)
+def std_tangent(y, a, axis=None, *, ddof=0, keepdims=False):
+    "std: d std = sum((a - mean(a)) da) / ((n - ddof) std), n = the number of elements averaged"
+    if literal(axis) and axis is None and literal(keepdims) and not keepdims:
+        dy = np.sum((a - np.mean(a)) * da) / ((np.size(a) - ddof) * y)
+    else:
+        n = np.size(a) // np.size(y)
+        centered = a - np.mean(a, axis=axis, keepdims=True)
+        dy = np.sum(centered * da, axis, keepdims=keepdims) / ((n - ddof) * y)
+
+
 @adjoint(np.cumsum, np.ndarray.cumsum)
 def cumsum(y, a, axis=None):
     "cumsum: each element receives the sum of the gradients from its position on"
@@ -107,6 +183,15 @@ def cumsum(y, a, axis=None):
         da = np.flip(np.cumsum(np.flip(dy, axis), axis), axis)
 
 
+@tangent(np.cumsum, np.ndarray.cumsum)
+def cumsum_tangent(y, a, axis=None):
+    "cumsum: the running sum of the tangents"
+    if literal(axis) and axis is None:
+        dy = np.cumsum(da)
+    else:
+        dy = np.cumsum(da, axis)
+
+
 @adjoint(np.cumprod, np.ndarray.cumprod, *numpy_attrs("cumproduct"))
 def cumprod(y, a, axis=None):
     "cumprod: each factor receives the later gradients times the other factors"
@@ -114,6 +199,12 @@ def cumprod(y, a, axis=None):
         da = cumprod_grad(dy, a)
     else:
         da = cumprod_grad(dy, a, axis)
+
+
+@tangent(np.cumprod, np.ndarray.cumprod, *numpy_attrs("cumproduct"))
+def cumprod_tangent(y, a, axis=None):
+    "cumprod: each factor's tangent times the other factors of every running product"
+    dy = cumprod_jvp(da, a, axis)
 
 
 if hasattr(np, "cumulative_sum"):  # NumPy >= 2.1: axis is keyword-only
@@ -130,6 +221,16 @@ if hasattr(np, "cumulative_sum"):  # NumPy >= 2.1: axis is keyword-only
     def cumulative_prod(y, x, *, axis=None):
         "cumulative_prod: each factor receives the later gradients times the other factors"
         dx = cumprod_grad(dy, x, axis)
+
+    @tangent(np.cumulative_sum, check_signature=False)
+    def cumulative_sum_tangent(y, x, *, axis=None):
+        "cumulative_sum: the running sum of the tangents"
+        dy = np.cumulative_sum(dx, axis=axis)
+
+    @tangent(np.cumulative_prod, check_signature=False)
+    def cumulative_prod_tangent(y, x, *, axis=None):
+        "cumulative_prod: each factor's tangent times the other factors of every running product"
+        dy = cumprod_jvp(dx, x, axis)
 
 
 # fmt: off
