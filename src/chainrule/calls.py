@@ -487,9 +487,21 @@ class CallsAndContainers:
             if local is None:
                 return None
             return self.inline(local(), expr)
+        if isinstance(func, ast.Call):  # grad(f)(x): build the transformation now
+            made = self.transformation(func)
+            if made is None:
+                return None
+            return self.inline(self.callee_for(made.__chainrule_generated__(), expr), expr)
         callee = self.p.resolve(func)
         if callee is MISSING:
             return None
+        generated = getattr(callee, "__chainrule_generated__", None)
+        if generated is not None and self.varied(expr):  # df = grad(f) ... df(x)
+            return self.inline(self.callee_for(generated(), expr), expr)
+        from . import api
+
+        if callee is api.jvp and self.varied(expr):
+            return self.inline_jvp(expr)
         if callee is len and len(expr.args) == 1 and not expr.keywords:
             tree = self.tree_of(expr.args[0])
             if tree is not None:
@@ -508,6 +520,63 @@ class CallsAndContainers:
         ):
             return None  # a registered rule (in either mode) makes it a primitive
         return self.inline(self.callee_for(callee, expr), expr)
+
+    def transformation(self, call: ast.Call) -> Any:
+        """`grad(f, argnums=...)` with everything known at compile time: the object it makes."""
+        from . import api
+
+        maker = self.p.resolve(call.func)
+        if maker not in (api.grad, api.value_and_grad) or not call.args:
+            return None
+        values = [
+            self.p.resolve(a) if not isinstance(a, ast.Constant) else a.value for a in call.args
+        ]
+        keywords = {}
+        for kw in call.keywords:
+            value = self.const_value(kw.value)
+            if value is MISSING and isinstance(kw.value, ast.Tuple):
+                value = tuple(self.const_value(e) for e in kw.value.elts)
+            keywords[kw.arg] = value
+        if any(v is MISSING for v in values) or any(
+            v is MISSING or (isinstance(v, tuple) and MISSING in v) for v in keywords.values()
+        ):
+            raise self.error(
+                call,
+                f"{api.__name__.split('.')[0]}.{maker.__name__}(...) inside a differentiated "
+                "function needs its arguments known when the code is compiled (a function "
+                "by name, literal argnums); create it at module level instead",
+            )
+        return maker(*values, **keywords)
+
+    def inline_jvp(self, call: ast.Call) -> Any:
+        """`jvp(f, (x, y), (dx, None))` inside the function: inline f's forward-mode code."""
+        from . import api
+
+        if len(call.args) != 3 or call.keywords:
+            raise self.error(call, "write jvp(f, (primals...), (tangents...))")
+        f = self.p.resolve(call.args[0])
+        primals, tangents = call.args[1], call.args[2]
+        if (
+            f is MISSING
+            or not isinstance(primals, (ast.Tuple, ast.List))
+            or not isinstance(tangents, (ast.Tuple, ast.List))
+            or len(primals.elts) != len(tangents.elts)
+        ):
+            raise self.error(
+                call,
+                "jvp inside a differentiated function needs the function by name and the "
+                "primals and tangents written out as tuples of equal length, e.g. "
+                "jvp(f, (x, y), (v, None))",
+            )
+        nums = tuple(
+            i
+            for i, t in enumerate(tangents.elts)
+            if not (isinstance(t, ast.Constant) and t.value is None)
+        )
+        compiled = api.compile_function(f, nums, "jvp", True)
+        args = [*primals.elts, *(tangents.elts[i] for i in nums)]
+        synthetic = ast.copy_location(ast.Call(func=call.func, args=args, keywords=[]), call)
+        return self.inline(self.callee_for(compiled.function, call), synthetic)
 
     def callee_for(self, obj: Any, site: ast.AST) -> Callee:
         from .parse import parse_function

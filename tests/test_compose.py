@@ -1,0 +1,88 @@
+"""Transformations inside differentiated code: grad of code that calls grad or jvp."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from chainrule import CompileError, check_grad, grad, hessian, jvp, value_and_grad
+
+
+def f(x):
+    return np.sum(np.sin(x) * x**2)
+
+
+df = grad(f)
+
+
+def g(x, w):
+    return np.tanh(x * w)
+
+
+def uses_a_gradient(x):
+    return np.sum(df(x) ** 2)
+
+
+def builds_the_gradient_inline(x):
+    return np.sum(grad(f)(x * 2.0))
+
+
+def uses_value_and_grad(x):
+    value, slope = value_and_grad(f)(x)
+    return value * np.sum(slope)
+
+
+def uses_jvp(x, v):
+    out, t = jvp(g, (x, 2.0), (v, None))
+    return np.sum(t**2) + np.sum(out)
+
+
+def layer(x):
+    return np.tanh(x) * 0.5 + x
+
+
+def with_helpers(x):
+    h = layer(layer(x))
+    return np.sum(h * h * x)
+
+
+ARRAYS = hnp.arrays(np.float64, st.integers(1, 4), elements=st.floats(-1.5, 1.5))
+
+
+@settings(max_examples=15, deadline=None)
+@given(ARRAYS)
+def test_grad_of_code_that_calls_a_gradient(x):
+    check_grad(uses_a_gradient, x, rtol=1e-4, atol=1e-5)
+    check_grad(builds_the_gradient_inline, x, rtol=1e-4, atol=1e-5)
+    check_grad(uses_value_and_grad, x, rtol=1e-4, atol=1e-5)
+
+
+@settings(max_examples=15, deadline=None)
+@given(ARRAYS)
+def test_grad_of_code_that_calls_jvp(x):
+    v = np.linspace(-1.0, 1.0, x.size)
+    check_grad(uses_jvp, x, v, argnums=(0, 1), rtol=1e-4, atol=1e-5)
+
+
+def test_hessian_through_inlined_helpers():
+    x = np.array([0.3, -0.7, 1.1])
+    H = hessian(with_helpers)(x)
+    h = 1e-6
+    fd = np.stack(
+        [
+            (grad(with_helpers)(x + h * e) - grad(with_helpers)(x - h * e)) / (2 * h)
+            for e in np.eye(3)
+        ],
+        axis=-1,
+    )
+    np.testing.assert_allclose(H, fd, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(H, H.T, rtol=1e-10, atol=1e-12)
+
+
+def test_transformations_need_static_arguments():
+    def dynamic(x, fn):
+        return np.sum(jvp(fn, (x,), (x,))[1])
+
+    with pytest.raises(CompileError, match="function by name"):
+        grad(dynamic)(np.ones(2), np.sin)
