@@ -56,11 +56,11 @@ def guarded(x):
 
 
 def boom(x):
-    return helper(x)
+    return boom(helper(x))
 
 
 def helper(x):
-    return boom(x) * x
+    return x * x
 
 
 scale = 2.0
@@ -237,7 +237,7 @@ def test_compile_error_points_at_the_line(model):
 
 def test_compile_error_for_recursion_through_a_helper(model):
     proc = run("show", f"{model}:boom")
-    assert_short_error(proc, f"{model}:23:", "recursion", "'boom'")
+    assert_short_error(proc, f"{model}:19:", "recursion", "'boom'")
     assert proc.returncode == 1
 
 

@@ -10,60 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_cli import MODEL, assert_short_error, run  # the same model file and helpers
 
 import chainrule
-
-
-def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "chainrule", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-    )
-
-
-def assert_short_error(proc: subprocess.CompletedProcess, *fragments: str) -> None:
-    """A failure reported as a few lines on stderr: no traceback, nothing on stdout."""
-    assert proc.returncode in (1, 2), proc
-    assert "Traceback" not in proc.stderr
-    assert proc.stdout == ""
-    lines = [line for line in proc.stderr.splitlines() if line != "importing model.py"]
-    assert len(lines) <= 4, proc.stderr
-    for fragment in fragments:
-        assert fragment in proc.stderr
-
-
-# The same file as in test_cli.py: `guarded` (line 13) and `boom` cannot be differentiated.
-MODEL = """\
-import numpy as np
-
-print("importing model.py")  # must not end up in the generated code on stdout
-
-
-def loss(W, b, x):
-    z = W @ x + b
-    return np.tanh(z) @ np.tanh(z)
-
-
-def guarded(x):
-    s = 0.0
-    with open(__file__):
-        s = s + x
-    return s
-
-
-def boom(x):
-    return boom(helper(x))
-
-
-def helper(x):
-    return x * x
-
-
-scale = 2.0
-"""
 
 
 @pytest.fixture

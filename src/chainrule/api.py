@@ -26,7 +26,7 @@ import numpy as np
 from . import __version__, cache, rules
 from .analyze import walk_statements
 from .calls import structure
-from .codegen import build_function, renderer
+from .codegen import build_function, from_import_lines, renderer
 from .errors import CompileError
 from .normalize import normalize
 from .optimize import fold_constants, remove_dead_primal
@@ -75,14 +75,7 @@ def _imports(
             grouped.setdefault(module, []).append(name if qual == name else f"{qual} as {name}")
             continue
         notes.append(f"# {name}: a global of the differentiated function's module")
-    lines = sorted(plain)
-    for module in sorted(grouped):
-        names = sorted(grouped[module])
-        line = f"from {module} import {', '.join(names)}"
-        if len(line) > 88:
-            line = f"from {module} import (\n" + "".join(f"    {n},\n" for n in names) + ")"
-        lines.append(line)
-    return lines + notes
+    return sorted(plain) + from_import_lines(grouped) + notes
 
 
 def _free_globals(node: ast.AST, cells: dict[str, Any], parsed) -> dict[str, Any]:
@@ -987,19 +980,22 @@ class _Jacobian:
     def __repr__(self) -> str:
         return f"<chainrule {self.mode} of {getattr(self.fun, '__qualname__', self.fun)!r}>"
 
+    generated_mode = "jvp"  # the generated code a Jacobian runs: forward (jvp) or vjp
+
+    def compiled(self) -> Compiled:
+        return compile_function(self.fun, self.argnums, self.generated_mode, True)
+
+    @property
+    def source(self) -> str:
+        """The generated source this Jacobian runs (jvp code for jacfwd, vjp for jacrev)."""
+        return self.compiled().source
+
 
 class JacfwdFunction(_Jacobian):
     """The Jacobian by forward mode: one jvp pass per element of each input."""
 
     mode = "jacfwd"
-
-    def compiled(self) -> Compiled:
-        return compile_function(self.fun, self.argnums, "jvp", True)
-
-    @property
-    def source(self) -> str:
-        """The generated forward-mode (jvp) source this Jacobian runs."""
-        return self.compiled().source
+    generated_mode = "jvp"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         compiled = self.compiled()
@@ -1026,14 +1022,7 @@ class JacrevFunction(_Jacobian):
     """The Jacobian by reverse mode: one backward pass per element of the output."""
 
     mode = "jacrev"
-
-    def compiled(self) -> Compiled:
-        return compile_function(self.fun, self.argnums, "vjp", True)
-
-    @property
-    def source(self) -> str:
-        """The generated reverse-mode (vjp) source this Jacobian runs."""
-        return self.compiled().source
+    generated_mode = "vjp"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         compiled = self.compiled()

@@ -711,7 +711,7 @@ class CallsAndContainers:
     def inline(self, callee: Callee, call: ast.Call) -> Any:
         """Normalize the callee's body here; return the Tree or atom it returns."""
         from .jumps import lower_jumps
-        from .normalize import _Frozen, annotate, clone, possibly_varied
+        from .normalize import _Frozen, annotate, body_statements, clone, possibly_varied
 
         if any(key is callee.key for key in self.inlining):
             chain = " -> ".join([*self.inlining_names, callee.name])
@@ -783,14 +783,7 @@ class CallsAndContainers:
         if enclosing is not None:
             seeds |= {n for n in scope if n not in values and n in self.varied_user}
         self.alias_free_names(parsed, inner_locals, scope)
-        body = list(parsed.node.body)
-        if (
-            body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            body = body[1:]
+        body = body_statements(parsed.node)
         self.inlining.append(callee.key)
         self.inlining_names.append(callee.name)
         try:

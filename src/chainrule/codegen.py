@@ -117,6 +117,18 @@ def _tidy(source: str) -> str:
     return "\n".join(out)
 
 
+def from_import_lines(grouped: dict[str, list[str] | set[str]]) -> list[str]:
+    """`from module import a, b as c` lines, sorted, wrapped when long."""
+    lines = []
+    for module in sorted(grouped):
+        names = sorted(grouped[module])
+        line = f"from {module} import {', '.join(names)}"
+        if len(line) > 88:
+            line = f"from {module} import (\n" + "".join(f"    {n},\n" for n in names) + ")"
+        lines.append(line)
+    return lines
+
+
 @dataclass
 class Built:
     function: Any

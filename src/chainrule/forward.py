@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .analyze import bind, names_in, targets_of
+from .analyze import names_in, targets_of
 from .codegen import comment
 from .normalize import LIST_APPEND, LIST_GET, SETITEM, UNPACK, Function, Method, clone
 from .optimize import fold_constants
@@ -39,7 +39,6 @@ from .reverse import (
     _assign,
     _free_names,
     _funcdef,
-    _literal,
     _resolve_static_ifs,
     _resolve_template_name,
     _stored,
@@ -151,7 +150,7 @@ class Forwarder(Reverser):
             unpack = ast.Assign(targets=[ast.Tuple(elts=names, ctx=ast.Store())], value=source)
             return self.header(stmt, None, "unpacking: each name gets its row's tangent"), [unpack]
         if isinstance(prim, Method):
-            raise self.p.error(
+            raise self.scope(stmt).error(
                 stmt.site,  # type: ignore[attr-defined]
                 f"the method .{prim.name}() has no derivative rule; use the NumPy function "
                 "instead (for example np.sum(x) for x.sum()), or register a rule for it",
@@ -162,7 +161,7 @@ class Forwarder(Reverser):
             return [], [self.zero_value(n, stmt) for n in active]
         rule = lookup_tangent(prim)
         if rule is None:
-            raise self.p.error(stmt.site, _no_tangent_message(prim))  # type: ignore[attr-defined]
+            raise self.scope(stmt).error(stmt.site, _no_tangent_message(prim))  # type: ignore[attr-defined]
         header = self.header(stmt, rule)
         return header, self.instantiate_tangent(rule, stmt, target.id)
 
@@ -223,22 +222,7 @@ class Forwarder(Reverser):
 
     # -- templates ----------------------------------------------------------------
     def instantiate_tangent(self, rule: Rule, stmt: ast.stmt, target: str) -> list[ast.stmt]:
-        try:
-            bound = bind(rule, stmt)
-        except TypeError as exc:
-            raise self.p.error(
-                stmt.site,  # type: ignore[attr-defined]
-                f"{rule.name} is called with arguments its tangent rule does not accept "
-                f"({exc}); pass only {', '.join(rule.params)}",
-            ) from None
-        subst: dict[str, ast.expr] = {}
-        for param, value in bound.items():
-            if isinstance(value, tuple) and any(isinstance(v, ast.AST) for v in value):
-                value = ast.Tuple(elts=list(value), ctx=ast.Load())  # a *args parameter
-            subst[param] = (
-                value if isinstance(value, ast.AST) else _literal(value, rule, stmt, self)
-            )
-        subst[rule.result] = ast.Name(target, ast.Load())
+        subst = self.substitution(rule, stmt, target, "tangent")
         output = "d" + rule.result
         tangent_names = {"d" + p for p in rule.params}
         zero = set()

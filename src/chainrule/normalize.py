@@ -356,15 +356,8 @@ class Normalizer(CallsAndContainers):
     # -- statements ----------------------------------------------------------
     def run(self) -> Function:
         node = self.p.node
-        body = list(node.body)
-        if (
-            body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            body = body[1:]
-        body = [clone(stmt) for stmt in body]  # the parsed tree is shared: never mutate it
+        # the parsed tree is shared: never mutate it
+        body = [clone(stmt) for stmt in body_statements(node)]
         code = getattr(getattr(self.p.func, "__func__", self.p.func), "__code__", None)
         if code is not None:  # a helper calling back into this function is recursion
             self.inlining.append(code)
@@ -1235,6 +1228,19 @@ class Normalizer(CallsAndContainers):
             stmts.append(annotate(copy_stmt, self.origin, side, prim, [value]))
         node = ast.If(test=test, body=branches[0][0], orelse=branches[1][0])
         self.emit(annotate(node, self.origin, expr))
+
+
+def body_statements(node: ast.FunctionDef) -> list[ast.stmt]:
+    """A function's statements, without its docstring."""
+    body = list(node.body)
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
+        body = body[1:]
+    return body
 
 
 def clone(node: Any) -> Any:

@@ -500,13 +500,16 @@ class Reverser:
             out.append(comment(note))
         return out
 
-    def instantiate(self, rule: Rule, stmt: ast.stmt, target: str) -> list[ast.stmt]:
+    def substitution(
+        self, rule: Rule, stmt: ast.stmt, target: str, kind: str = "derivative"
+    ) -> dict[str, ast.expr]:
+        """Template parameter -> the expression it stands for at this statement."""
         try:
             bound = bind(rule, stmt)
         except TypeError as exc:
             raise self.scope(stmt).error(
                 stmt.site,  # type: ignore[attr-defined]
-                f"{rule.name} is called with arguments its derivative rule does not accept "
+                f"{rule.name} is called with arguments its {kind} rule does not accept "
                 f"({exc}); pass only {', '.join(rule.params)}",
             ) from None
         subst: dict[str, ast.expr] = {}
@@ -517,6 +520,10 @@ class Reverser:
                 value if isinstance(value, ast.AST) else _literal(value, rule, stmt, self)
             )
         subst[rule.result] = ast.Name(target, ast.Load())
+        return subst
+
+    def instantiate(self, rule: Rule, stmt: ast.stmt, target: str) -> list[ast.stmt]:
+        subst = self.substitution(rule, stmt, target)
         subst["d" + rule.result] = ast.Name(self.grad(target), ast.Load())
         outputs = {"d" + p: p for p in rule.differentiable}
         needed = {

@@ -200,14 +200,12 @@ def _check_against_primitive(primitive: Any, sig: inspect.Signature, template: C
         )
 
 
-def adjoint(*primitives: Any, check_signature: bool = True) -> Callable[[Callable], Callable]:
-    """Register a reverse-mode derivative template for one or more primitives.
-
-    See the module docstring for the notation.  Registering again replaces the
-    previous rule, so users can override a built-in rule.
-    """
+def _registrar(
+    table: dict[Any, Rule], who: str, primitives: tuple, check_signature: bool
+) -> Callable[[Callable], Callable]:
+    """The decorator `adjoint` and `tangent` return: check the template, then file it."""
     if not primitives:
-        raise RuleError("adjoint() needs at least one primitive to register the rule for")
+        raise RuleError(f"{who}() needs at least one primitive to register the rule for")
 
     def register(template: Callable) -> Callable:
         if not inspect.isfunction(template):
@@ -218,7 +216,7 @@ def adjoint(*primitives: Any, check_signature: bool = True) -> Callable[[Callabl
             if check_signature:
                 _check_against_primitive(primitive, sig, template)
             _generation[0] += 1
-            ADJOINTS[_key(primitive)] = Rule(
+            table[_key(primitive)] = Rule(
                 template=template,
                 name=display_name(primitive),
                 result=result,
@@ -228,6 +226,15 @@ def adjoint(*primitives: Any, check_signature: bool = True) -> Callable[[Callabl
         return template
 
     return register
+
+
+def adjoint(*primitives: Any, check_signature: bool = True) -> Callable[[Callable], Callable]:
+    """Register a reverse-mode derivative template for one or more primitives.
+
+    See the module docstring for the notation.  Registering again replaces the
+    previous rule, so users can override a built-in rule.
+    """
+    return _registrar(ADJOINTS, "adjoint", primitives, check_signature)
 
 
 def literal(value: Any) -> bool:
@@ -253,27 +260,7 @@ def tangent(*primitives: Any, check_signature: bool = True) -> Callable[[Callabl
     `d<result>` from the parameters' tangents `d<param>` (see the module
     docstring).  Registering again replaces the previous rule.
     """
-    if not primitives:
-        raise RuleError("tangent() needs at least one primitive to register the rule for")
-
-    def register(template: Callable) -> Callable:
-        if not inspect.isfunction(template):
-            raise RuleError("a derivative template must be a plain Python function")
-        result, sig = _template_signature(template)
-        doc = inspect.getdoc(template) or ""
-        for primitive in primitives:
-            if check_signature:
-                _check_against_primitive(primitive, sig, template)
-            TANGENTS[_key(primitive)] = Rule(
-                template=template,
-                name=display_name(primitive),
-                result=result,
-                signature=sig,
-                note=doc.splitlines()[0] if doc else "",
-            )
-        return template
-
-    return register
+    return _registrar(TANGENTS, "tangent", primitives, check_signature)
 
 
 def lookup_tangent(primitive: Any) -> Rule | None:
