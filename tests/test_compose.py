@@ -86,3 +86,20 @@ def test_transformations_need_static_arguments():
 
     with pytest.raises(CompileError, match="function by name"):
         grad(dynamic)(np.ones(2), np.sin)
+
+
+def test_forward_mode_refuses_containers_with_advice():
+    def f(p):
+        return np.sum(p["a"] ** 2)
+
+    from chainrule import jacfwd, jacrev
+
+    p = {"a": np.ones(2)}
+    for call in (
+        lambda: jvp(f, (p,), (p,)),
+        lambda: hessian(f)(p),
+        lambda: jacfwd(f)(p),
+        lambda: jacrev(f)(p),
+    ):
+        with pytest.raises(TypeError, match="pass the arrays as separate arguments"):
+            call()

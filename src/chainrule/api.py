@@ -921,14 +921,33 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
             "tangent per primal (None for an argument that is not differentiated)"
         )
     nums = tuple(i for i, t in enumerate(tangents) if t is not None)
+    _reject_containers(primals, "jvp")
     compiled = compile_function(f, nums, "jvp", True)
     params = compiled.params
     args = _defaults(f, params, list(primals), "jvp")
     for i in nums:
-        args[i] = _as_differentiable(args[i], i, params[i])
+        args[i] = _as_array_or_float(args[i], i, params[i], "jvp")
     tans = [_as_tangent(tangents[i], args[i], i, params[i]) for i in nums]
     out, tangent_out = compiled.function(*args, *tans)
     return out, _shape_gradient(tangent_out, out)
+
+
+def _reject_containers(args: Sequence, who: str) -> None:
+    for i, a in enumerate(args):
+        if type(a) in (tuple, list, dict):
+            _as_array_or_float(a, i, "", who)
+
+
+def _as_array_or_float(value: Any, index: int, name: str, who: str) -> Any:
+    """Forward mode and Jacobians take arrays and floats, not containers (yet)."""
+    if type(value) in (tuple, list, dict):
+        raise TypeError(
+            f"{who}: argument {index}{f' ({name!r})' if name else ''} is a "
+            f"{type(value).__name__}; forward mode and "
+            "Jacobians take floats and arrays: pass the arrays as separate arguments "
+            "(containers work with grad, value_and_grad and vjp)"
+        )
+    return _as_differentiable(value, index, name)
 
 
 def _basis(x: Any) -> Any:
@@ -971,7 +990,7 @@ class _Jacobian:
         for i in self.argnums:
             if i >= len(args):
                 raise TypeError(f"{self.mode}: argnums={i} refers to an argument not passed")
-            args[i] = _as_differentiable(args[i], i, compiled.params[i])
+            args[i] = _as_array_or_float(args[i], i, compiled.params[i], self.mode)
         return args
 
     def _result(self, jacobians: list) -> Any:
@@ -998,6 +1017,7 @@ class JacfwdFunction(_Jacobian):
     generated_mode = "jvp"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        _reject_containers(args, self.mode)
         compiled = self.compiled()
         args = self._args(compiled, args, kwargs)
         zeros = [np.zeros(np.shape(args[i])) for i in self.argnums]
@@ -1025,6 +1045,7 @@ class JacrevFunction(_Jacobian):
     generated_mode = "vjp"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        _reject_containers(args, self.mode)
         compiled = self.compiled()
         args = self._args(compiled, args, kwargs)
         out, backward = compiled.function(*args)
@@ -1079,6 +1100,7 @@ class HessianFunction:
         return self.rows[self.argnums[0]].source
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        _reject_containers(args, "hessian")
         if not self.as_tuple:
             return self.rows[self.argnums[0]](*args, **kwargs)
         return tuple(self.rows[i](*args, **kwargs) for i in self.argnums)
@@ -1108,6 +1130,7 @@ def hvp(f: Callable, primals: Sequence, tangents: Sequence) -> Any:
     """
     _check_callable(f, "hvp")
     primals, tangents = tuple(primals), tuple(tangents)
+    _reject_containers(primals, "hvp")
     nums = [i for i, t in enumerate(tangents) if t is not None]
     try:
         per_function = _hvp_grads.setdefault(f, {})
