@@ -130,7 +130,7 @@ def sorts_in_place(x):
 def list_item_assignment(x):
     hs = []
     hs.append(x)
-    hs[0] = x * 2.0  # list-item-assign
+    hs[0:1] = [x * 2.0]  # list-item-assign
     return np.sum(hs[0])
 
 
@@ -187,7 +187,7 @@ CASES = [
     (diff_index, "diff-index", "index"),
     (tries, "try-block", "try"),
     (appends_to_argument, "list-append", ".append(...)"),
-    (list_item_assignment, "list-item-assign", "item of the list"),
+    (list_item_assignment, "list-item-assign", "slice of a list"),
     (enumerate_with_start, "enumerate-start", "start"),
     (slices_a_list, "list-slice", "slicing a list"),
     (while_else, "while-else", "while ... else"),

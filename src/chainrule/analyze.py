@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .normalize import LIST_APPEND, LIST_GET, SETITEM, UNPACK, Function, Method
+from .normalize import LIST_APPEND, LIST_GET, LIST_SET, SETITEM, UNPACK, Function, Method
 from .rules import Rule, is_nondifferentiable, lookup
 from .rules.arithmetic import IDENTITY
 
@@ -45,7 +45,7 @@ def names_in(expr: ast.AST | None) -> Iterator[str]:
 
 
 def targets_of(stmt: ast.stmt) -> list[str]:
-    if getattr(stmt, "prim", None) in (SETITEM, LIST_APPEND):
+    if getattr(stmt, "prim", None) in (SETITEM, LIST_APPEND, LIST_SET):
         return [stmt.args[0].id]  # type: ignore[attr-defined]  (the array or list changed)
     if isinstance(stmt, ast.Assign):
         return [n for t in stmt.targets for n in names_in(t)]
@@ -72,6 +72,8 @@ def differentiable_inputs(stmt: ast.stmt) -> list[str]:
     if prim is None or (not isinstance(prim, Method) and is_nondifferentiable(prim)):
         return []
     args: list[ast.expr] = stmt.args  # type: ignore[attr-defined]
+    if prim is LIST_SET:  # the list's other slots, and the value written
+        return [args[0].id, *names_in(args[2])]  # type: ignore[attr-defined]
     if prim is SETITEM:  # the array's other elements, and the value written
         return [args[0].id, *names_in(args[2])]  # type: ignore[attr-defined]
     if prim is LIST_APPEND:  # the list's earlier elements, and the value appended

@@ -32,7 +32,7 @@ import numpy as np
 
 from .analyze import names_in, targets_of
 from .codegen import comment
-from .normalize import LIST_APPEND, LIST_GET, SETITEM, UNPACK, Function, Method, clone
+from .normalize import LIST_APPEND, LIST_GET, LIST_SET, SETITEM, UNPACK, Function, Method, clone
 from .optimize import fold_constants
 from .reverse import (
     Reverser,
@@ -123,6 +123,14 @@ class Forwarder(Reverser):
                 keywords=[],
             )
             return self.header(stmt, None, note), [ast.Expr(value=call)]
+        if prim is LIST_SET:
+            hs, index, value = stmt.args  # type: ignore[attr-defined]
+            note = "list item assignment: the list of tangents gets the value's tangent there"
+            written = self.tangent_expr(value) or self.zeros_of(clone(value))
+            target = ast.Subscript(
+                value=ast.Name(self.grad(hs.id), ast.Load()), slice=clone(index), ctx=ast.Store()
+            )
+            return self.header(stmt, None, note), [ast.Assign(targets=[target], value=written)]
         if prim is SETITEM:
             array, index, value = stmt.args[:3]  # type: ignore[attr-defined]
             note = "write into an array: the tangent array gets the value's tangent there"
@@ -188,8 +196,12 @@ class Forwarder(Reverser):
         if name in self.list_names and isinstance(value, ast.List):
             items = [self.tangent_expr(e) or self.zeros_of(clone(e)) for e in value.elts]
             return _assign(self.grad(name), ast.List(elts=items, ctx=ast.Load()))
-        if name in self.list_names:
-            return _assign(self.grad(name), ast.List(elts=[], ctx=ast.Load()))
+        if name in self.list_names:  # a list of zero tangents, one per item
+            length = ast.Call(
+                func=ast.Name("len", ast.Load()), args=[ast.Name(name, ast.Load())], keywords=[]
+            )
+            zeros = ast.List(elts=[ast.Constant(0.0)], ctx=ast.Load())
+            return _assign(self.grad(name), ast.BinOp(left=zeros, op=ast.Mult(), right=length))
         if isinstance(value, ast.Constant) and type(value.value) in (int, float):
             return _assign(self.grad(name), ast.Constant(0.0))
         return _assign(self.grad(name), self.zero(name))

@@ -148,8 +148,15 @@ class ListGet:
     __name__ = "list item"
 
 
+class ListSet:
+    """Primitive of `hs[i] = v` on a list created in the function."""
+
+    __name__ = "list item assignment"
+
+
 LIST_APPEND = ListAppend()
 LIST_GET = ListGet()
+LIST_SET = ListSet()
 
 
 class SetItem:
@@ -914,12 +921,8 @@ class Normalizer(CallsAndContainers):
                 f"cannot be assigned; build a new one instead, e.g. {name} = {{..., key: value}}",
             )
         if ssa in self.lists:
-            raise self.error(
-                target,
-                f"assigning to an item of the list {name!r} is not supported; append to the "
-                f"list instead, or preallocate an array ({name} = np.zeros(...)) and write "
-                "into it",
-            )
+            self.list_set(target, ssa, value)
+            return
         if ssa not in self.writable:
             what = "an argument" if ssa in self.p.params else "not known to be a fresh array"
             raise self.error(
@@ -962,6 +965,32 @@ class Normalizer(CallsAndContainers):
             annotate(write, self.origin, target, SETITEM, [array, index, value_atom, old_name])
         )
 
+    def list_set(self, target: ast.Subscript, ssa: str, value: ast.expr) -> None:
+        """`hs[i] = v` on a list made in the function: the slot now holds v.
+
+        Lists hold references, so nothing is copied; the adjoint hands the
+        slot's gradient to v and clears it for the element it replaced.
+        """
+        self._check_shared(
+            target,
+            target.value.id,  # type: ignore[attr-defined]
+            ssa,
+            f"`{target.value.id}[...] = ...`",  # type: ignore[attr-defined]
+            "build a new list instead",
+        )
+        if isinstance(target.slice, ast.Slice):
+            raise self.error(target, "assigning to a slice of a list is not supported")
+        if self.varied(value):
+            value_atom = self.atom(value)
+            self.varied_user.add(target.value.id)  # type: ignore[attr-defined]
+        else:
+            value_atom = self.static(value)
+        index = self.index(target.slice)
+        hs = ast.Name(id=ssa, ctx=ast.Load())
+        store = ast.Subscript(value=clone(hs), slice=index, ctx=ast.Store())
+        write = ast.Assign(targets=[store], value=value_atom)
+        self.emit(annotate(write, self.origin, target, LIST_SET, [hs, clone(index), value_atom]))
+
     def _check_shared(self, stmt: ast.AST, name: str, ssa: str, what: str, advice: str) -> None:
         """An in-place change to `name` also changes every name sharing its memory;
         refuse it if such a name is read afterwards (its value would differ)."""
@@ -980,8 +1009,14 @@ class Normalizer(CallsAndContainers):
 
     def _track_fresh(self, ssa: str, value: ast.expr) -> None:
         """Remember arrays made by a constructor (only those may be written into) and lists."""
-        if isinstance(value, ast.List) or (
-            isinstance(value, ast.Call) and self.p.resolve(value.func) is list
+        if (
+            isinstance(value, ast.List)
+            or (isinstance(value, ast.Call) and self.p.resolve(value.func) is list)
+            or (  # [0.0] * n
+                isinstance(value, ast.BinOp)
+                and isinstance(value.op, ast.Mult)
+                and isinstance(value.left, ast.List)
+            )
         ):
             self.lists.add(ssa)
             return

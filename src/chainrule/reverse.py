@@ -41,6 +41,7 @@ from .codegen import comment
 from .normalize import (
     LIST_APPEND,
     LIST_GET,
+    LIST_SET,
     SETITEM,
     UNPACK,
     Function,
@@ -435,6 +436,8 @@ class Reverser:
             return self.list_append(stmt)
         if is_list_pop(stmt, self.list_names):
             return self.list_pop(stmt)
+        if prim is LIST_SET:
+            return self.list_set(stmt)
         target = stmt.targets[0]  # type: ignore[attr-defined]
         if prim is LIST_GET:
             note = "list item: its gradient is added into the same slot of the list's gradient"
@@ -790,6 +793,22 @@ class Reverser:
         read = ast.Subscript(value=ast.Name(g, ast.Load()), slice=clone(index), ctx=ast.Load())
         total = ast.BinOp(left=read, op=ast.Add(), right=ast.Name(self.grad(x), ast.Load()))
         out.append(ast.Assign(targets=[slot], value=total))
+        return out
+
+    def list_set(self, stmt: ast.stmt) -> list[ast.stmt]:
+        """`hs[i] = v`: v takes the gradient of slot i, which then starts again from zero
+        for the element that was there before."""
+        hs, index, value = stmt.args  # type: ignore[attr-defined]
+        g = self.grad(hs.id)
+        if g not in self.defined:
+            return []  # nothing read the list after this write
+        note = "list item assignment: the value takes the slot's gradient, the slot starts over"
+        out = self.header(stmt, None, note)
+        slot = ast.Subscript(value=ast.Name(g, ast.Load()), slice=clone(index), ctx=ast.Load())
+        if isinstance(value, ast.Name) and self.active(value.id):
+            out.extend(self.add_to(value.id, slot))
+        cleared = ast.Subscript(value=ast.Name(g, ast.Store()), slice=clone(index), ctx=ast.Store())
+        out.append(ast.Assign(targets=[cleared], value=ast.Constant(0.0)))
         return out
 
     def setitem(self, stmt: ast.stmt) -> list[ast.stmt]:

@@ -1,0 +1,88 @@
+"""Lists made in the function: item assignment, and second derivatives through item reads."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from chainrule import check_grad, grad, hessian, jvp
+
+
+def overwrite_slots(x, w):
+    hs = []
+    hs.append(x)
+    hs.append(x * 2.0)
+    hs.append(np.sin(x))
+    hs[1] = hs[0] * w  # the old item is replaced: it gets no gradient from later reads
+    hs[2] = hs[2] + hs[1]
+    total = 0.0
+    for i in range(3):
+        total = total + np.sum(hs[i] * hs[2 - i])
+    return total
+
+
+def running_slots(x, n):
+    hs = [0.0] * n
+    h = x
+    for t in range(n):
+        h = np.tanh(h * 1.3 + 0.1)
+        hs[t] = h
+    for t in range(1, n):
+        hs[t] = hs[t] + 0.5 * hs[t - 1]
+    return np.sum(hs[n - 1] ** 2) + np.sum(hs[0])
+
+
+def reads_by_index(x):
+    hs = []
+    h = x
+    for _ in range(3):
+        h = np.sin(h) * 1.1
+        hs.append(h)
+    total = 0.0
+    for i in range(3):
+        total = total + np.sum(hs[i] * hs[2 - i])
+    return total
+
+
+ARRAYS = hnp.arrays(np.float64, st.integers(1, 3), elements=st.floats(-1.5, 1.5))
+
+
+@settings(max_examples=20, deadline=None)
+@given(ARRAYS, st.floats(-2, 2))
+def test_list_item_assignment(x, w):
+    check_grad(overwrite_slots, x, w, argnums=(0, 1), rtol=1e-4, atol=1e-5)
+
+
+@settings(max_examples=20, deadline=None)
+@given(ARRAYS, st.integers(1, 5))
+def test_list_item_assignment_in_loops(x, n):
+    check_grad(running_slots, x, n, rtol=1e-4, atol=1e-5)
+
+
+def test_forward_mode_through_item_assignment():
+    x, w = np.array([0.3, -0.4]), 0.7
+    v = np.array([1.0, -0.5])
+    out, t = jvp(overwrite_slots, (x, w), (v, None))
+    h = 1e-6
+    fd = (overwrite_slots(x + h * v, w) - overwrite_slots(x - h * v, w)) / (2 * h)
+    np.testing.assert_allclose(out, overwrite_slots(x, w))
+    np.testing.assert_allclose(t, fd, rtol=1e-6, atol=1e-8)
+
+
+def fd_of_grad(f, x, h=1e-6):
+    g = grad(f)
+    return np.stack([(g(x + h * e) - g(x - h * e)) / (2 * h) for e in np.eye(x.size)], axis=-1)
+
+
+def test_second_derivatives_through_list_reads():
+    x = np.array([0.3, 0.4, -0.2])
+    H = hessian(reads_by_index)(x)
+    np.testing.assert_allclose(H, fd_of_grad(reads_by_index, x), rtol=1e-5, atol=1e-6)
+    gg = grad(lambda v: np.sum(grad(reads_by_index)(v) ** 2))(x)
+    h = 1e-6
+
+    def norm2(v):
+        return np.sum(grad(reads_by_index)(v) ** 2)
+
+    fd = np.array([(norm2(x + h * e) - norm2(x - h * e)) / (2 * h) for e in np.eye(3)])
+    np.testing.assert_allclose(gg, fd, rtol=1e-5, atol=1e-6)
