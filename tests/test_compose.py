@@ -103,3 +103,42 @@ def test_forward_mode_refuses_containers_with_advice():
     ):
         with pytest.raises(TypeError, match="pass the arrays as separate arguments"):
             call()
+
+
+def fills_an_array(x):
+    out = np.zeros(3)
+    for i in range(3):
+        out[i] = np.sin(x[i]) * x[(i + 1) % 3]
+    return np.sum(out**2) + out[0] * out[2]
+
+
+def test_second_derivatives_through_array_writes():
+    from chainrule import jacrev
+
+    x = np.array([0.3, -0.5, 0.8])
+    g = grad(fills_an_array)
+    h = 1e-6
+    fd = np.stack([(g(x + h * e) - g(x - h * e)) / (2 * h) for e in np.eye(3)], axis=-1)
+    np.testing.assert_allclose(hessian(fills_an_array)(x), fd, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(jacrev(grad(fills_an_array))(x), fd, rtol=1e-5, atol=1e-6)
+
+    def norm2(v):
+        return np.sum(g(v) ** 2)
+
+    fd2 = np.array([(norm2(x + h * e) - norm2(x - h * e)) / (2 * h) for e in np.eye(3)])
+    gg = grad(lambda v: np.sum(grad(fills_an_array)(v) ** 2))(x)
+    np.testing.assert_allclose(gg, fd2, rtol=1e-5, atol=1e-6)
+
+
+def reads_then_overwrites(x):
+    out = x * 1.0
+    out = out.copy()
+    out[1] = out[1] * out[0]
+    return np.sum(out**2)
+
+
+def test_second_derivatives_refuse_a_read_before_an_overwrite():
+    x = np.array([0.3, -0.5, 0.8])
+    check_grad(reads_then_overwrites, x)  # first order is fine
+    with pytest.raises(CompileError, match="also refers to"):
+        hessian(reads_then_overwrites)(x)

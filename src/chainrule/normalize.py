@@ -1008,7 +1008,11 @@ class Normalizer(CallsAndContainers):
             )
 
     def _track_fresh(self, ssa: str, value: ast.expr) -> None:
-        """Remember arrays made by a constructor (only those may be written into) and lists."""
+        """Remember arrays made in the function (only those may be written into) and lists.
+
+        Made in the function: by a constructor (np.zeros, x.copy(), ...) or by
+        arithmetic, which never returns one of its operands.
+        """
         if (
             isinstance(value, ast.List)
             or (isinstance(value, ast.Call) and self.p.resolve(value.func) is list)
@@ -1019,6 +1023,11 @@ class Normalizer(CallsAndContainers):
             )
         ):
             self.lists.add(ssa)
+            return
+        if isinstance(value, ast.BinOp) or (
+            isinstance(value, ast.UnaryOp) and isinstance(value.op, (ast.USub, ast.UAdd))
+        ):
+            self.writable.add(ssa)  # arithmetic on arrays always makes a new array
             return
         if not isinstance(value, ast.Call):
             return

@@ -813,7 +813,7 @@ class Reverser:
 
     def setitem(self, stmt: ast.stmt) -> list[ast.stmt]:
         """`out[i] = v`: v takes dout[i], which is then cleared; out[i] gets its old value."""
-        from .runtime import unbroadcast, written_grad
+        from .runtime import unbroadcast
 
         array, index, value, old = stmt.args  # type: ignore[attr-defined]
         origin = stmt.origin  # type: ignore[attr-defined]
@@ -829,10 +829,10 @@ class Reverser:
         g = self.grad(array.id)
         out.extend(self.own(g))
         if isinstance(value, ast.Name) and self.active(value.id):
+            # a copy of the place's gradient, taken before the place is cleared
+            read = ast.Subscript(value=ast.Name(g, ast.Load()), slice=clone(index), ctx=ast.Load())
             taken = ast.Call(
-                func=ast.Name(self.bindings.name_for(written_grad, "written_grad"), ast.Load()),
-                args=[ast.Name(g, ast.Load()), self.index_value(index)],
-                keywords=[],
+                func=ast.Attribute(value=read, attr="copy", ctx=ast.Load()), args=[], keywords=[]
             )
             total = ast.Call(
                 func=ast.Name(self.bindings.name_for(unbroadcast, "unbroadcast"), ast.Load()),
@@ -842,11 +842,10 @@ class Reverser:
             code = self.add_to(value.id, total)
             self.shapes.simplify(code, len(self.loops) + self.branch_depth)
             out.extend(code)
-        else:
-            place = ast.Subscript(
-                value=ast.Name(g, ast.Load()), slice=clone(index), ctx=ast.Store()
-            )
-            out.append(ast.Assign(targets=[place], value=ast.Constant(0.0)))
+        # The overwritten element no longer reaches the output: its gradient is zero.
+        # (A plain write, so that this gradient code can itself be differentiated.)
+        place = ast.Subscript(value=ast.Name(g, ast.Load()), slice=clone(index), ctx=ast.Store())
+        out.append(ast.Assign(targets=[place], value=ast.Constant(0.0)))
         if getattr(stmt, "restore", True):
             restore = ast.Subscript(value=clone(array), slice=clone(index), ctx=ast.Store())
             out.append(comment("put back what the write overwrote, for the statements before it"))
