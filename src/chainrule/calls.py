@@ -420,6 +420,8 @@ class CallsAndContainers:
             left, right = self.const_value(expr.left), self.const_value(expr.right)
             if left is MISSING or right is MISSING:
                 return MISSING
+            if isinstance(expr.op, ast.Mult) and (str in (type(left), type(right))):
+                return MISSING  # "W" * n is not a key anyone writes; never build huge strings
             try:
                 op = {
                     ast.Add: lambda a, b: a + b,
