@@ -18,7 +18,6 @@ __all__ = [
     "seed_gradient",
     "add_lists",
     "old_value",
-    "written_grad",
     "unpack_grad",
     "restore_axes",
     "expand_to",
@@ -92,19 +91,6 @@ def old_value(a, index):
     """The elements `a[index]` is about to overwrite, copied (the adjoint restores them)."""
     value = a[index]
     return value.copy() if type(value) is np.ndarray else value
-
-
-def written_grad(g, index):
-    """Gradient of the value written by `a[index] = v`: g[index], which is then cleared.
-
-    The overwritten elements no longer influence the output, so their gradient
-    is zero from here back.  `g` must be an array this backward pass owns.
-    """
-    value = g[index]
-    if type(value) is np.ndarray:
-        value = value.copy()
-    g[index] = 0.0
-    return value
 
 
 def add_lists(a, b):

@@ -43,7 +43,6 @@ from ..runtime import (
     unrepeat,
     untile,
     untranspose,
-    written_grad,
 )
 from . import adjoint, nondifferentiable, tangent
 
@@ -118,12 +117,6 @@ def index_grad_adjoint(r, g, x, index):
 def old_value_tangent(r, a, index):
     "old_value: a copy of a[index], so its tangent is a copy of da[index]"
     dr = old_value(da, index)
-
-
-@tangent(written_grad)
-def written_grad_tangent(r, g, index):
-    "written_grad: reads and clears g[index]; the tangent array gets the same"
-    dr = written_grad(dg, index)
 
 
 @tangent(add_lists)
