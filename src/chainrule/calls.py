@@ -844,10 +844,15 @@ class CallsAndContainers:
             root = self.top
             if (
                 not root.is_local(name)
-                and (name not in self.names.taken or name in self.root_identifiers)
+                and (
+                    name not in self.names.taken
+                    or name in self.root_identifiers
+                    or name in self.kept_globals
+                )
                 and root.lookup(name) is obj
             ):
                 self.names.taken.add(name)
+                self.kept_globals.add(name)
                 continue
             if name in self.alias_of and self.extra_cells.get(self.alias_of[name]) is obj:
                 scope[name] = self.alias_of[name]

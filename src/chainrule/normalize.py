@@ -287,6 +287,7 @@ class Normalizer(CallsAndContainers):
         self.inlining_names: list[str] = []
         self.extra_cells: dict[str, Any] = {}  # bindings for inlined functions' names
         self.alias_of: dict[str, str] = {}
+        self.kept_globals: set[str] = set()  # inlined functions' globals read under their names
         self.dependencies: set[str] = set()  # files of inlined functions
         self.emitted = 0  # statements emitted so far (inlining has a budget)
         self.caller_values: set[str] = set()  # an inlined callee's parameters: caller names
