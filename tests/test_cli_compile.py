@@ -233,3 +233,32 @@ def test_console_script_runs_like_python_m(model):
     )
     assert by_script.returncode == 0, by_script.stderr
     assert by_script.stdout == by_module.stdout
+
+
+def test_forward_mode_from_the_command_line(model, tmp_path):
+    shown = run("show", f"{model}:loss", "--mode", "forward")
+    assert shown.returncode == 0, shown.stderr
+    assert "def jvp_loss(W, b, x, dW):" in shown.stdout
+    out = tmp_path / "model_jvp.py"
+    proc = run("compile", str(model), "-f", "loss", "--mode", "forward", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import model as user_model
+        import model_jvp
+
+        rng = np.random.default_rng(1)
+        W, b, x, dW = (
+            rng.normal(size=(3, 4)),
+            rng.normal(size=3),
+            rng.normal(size=4),
+            rng.normal(size=(3, 4)),
+        )
+        value, tangent = model_jvp.jvp_loss(W, b, x, dW)
+        expected = chainrule.jvp(user_model.loss, (W, b, x), (dW, None, None))
+        np.testing.assert_allclose(value, expected[0])
+        np.testing.assert_allclose(tangent, expected[1])
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("model", None)
+        sys.modules.pop("model_jvp", None)

@@ -162,14 +162,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     try:
         text = source(func, argnums=argnums, mode=mode)
     except (TypeError, ValueError) as exc:  # argnums out of range, not a Python function...
-        if mode == "forward" and "forward" in str(exc):
-            raise CliError(FORWARD_UNAVAILABLE, FAILURE) from None
         raise CliError(str(exc), FAILURE) from None
     sys.stdout.write(highlight(text, sys.stdout))
     return 0
-
-
-FORWARD_UNAVAILABLE = "--mode forward is not available in this version of chainrule"
 
 
 # -- `compile` ----------------------------------------------------------------------------
@@ -206,10 +201,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
         else:
             result = export(targets, output, force=args.force, **options)
     except ExportError as exc:
-        message = str(exc)
-        raise CliError(
-            FORWARD_UNAVAILABLE if "forward mode" in message else message, FAILURE
-        ) from None
+        raise CliError(str(exc), FAILURE) from None
     except (TypeError, ValueError) as exc:  # argnums out of range...
         raise CliError(str(exc), FAILURE) from None
     for note in result.notes:

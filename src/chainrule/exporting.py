@@ -97,15 +97,9 @@ def _generate(f: Callable, argnums: Any, mode: str) -> tuple[str, tuple[str, ...
     from .parse import parse_function
 
     if mode == "forward":
-        try:
-            return api.source(f, argnums=argnums, mode="forward"), ()
-        except ValueError as exc:
-            if "forward" in str(exc):
-                raise ExportError(
-                    "forward mode is not available in this version of chainrule"
-                ) from None
-            raise
-    if mode == "vjp":
+        nums, _ = api._normalize_argnums(argnums, "export")
+        compiled = api.compile_function(f, nums, "jvp", True)
+    elif mode == "vjp":
         params = parse_function(f).params
         compiled = api.compile_function(f, tuple(range(len(params))), "vjp", True)
     else:
