@@ -120,7 +120,7 @@ class Callee:
 
 # Inlining copies a helper's body to each call site; nested helpers each called
 # several times multiply.  Past this many statements we stop with advice.
-INLINE_BUDGET = 10_000
+INLINE_BUDGET = 4_000
 
 _LIBRARY_ROOTS = ("numpy", "scipy", "chainrule", "math", "builtins", "jax", "torch", "autograd")
 _STDLIB = sysconfig.get_paths().get("stdlib", "<no stdlib>")
