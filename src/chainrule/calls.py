@@ -723,12 +723,15 @@ class CallsAndContainers:
                 "calls, which never ends for a recursive function: rewrite it as a loop, "
                 f"or register a derivative rule for {callee.name} with chainrule.adjoint",
             )
-        if self.emitted > INLINE_BUDGET:
-            biggest = max(self.inlined_size, key=self.inlined_size.get, default=callee.name)
+        expected = inlined_statements(callee.parsed, self.size_estimates)
+        if self.emitted + expected > INLINE_BUDGET:
+            sizes = dict(self.inlined_size)
+            sizes[callee.name] = max(sizes.get(callee.name, 0), expected)
+            biggest = max(sizes, key=sizes.get)
             raise self.error(
                 call,
-                f"inlining the functions called here has produced over {INLINE_BUDGET} "
-                f"statements ({biggest!r} alone {self.inlined_size.get(biggest, 0)}): call "
+                f"inlining the functions called here would make over {INLINE_BUDGET} "
+                f"statements ({biggest!r} alone at least {sizes[biggest]}): call "
                 "helpers inside a loop rather than many times in a row, or make the "
                 f"largest one a primitive by registering a derivative rule for {biggest}",
             )
@@ -861,6 +864,35 @@ class CallsAndContainers:
             self.extra_cells[alias] = obj
             self.alias_of[name] = alias
             scope[name] = alias
+
+
+def inlined_statements(parsed: Parsed, seen: dict[Any, int]) -> int:
+    """A lower bound on the statements inlining `parsed` produces: its own, plus
+    those of the user functions it calls, once per call site (loop bodies once).
+
+    Lets the budget refuse an exponential nest of helpers before doing the work.
+    """
+    key = parsed.node
+    if key in seen:
+        return seen[key]
+    seen[key] = 0  # recursion is refused elsewhere; count it once
+    total = 0
+    for node in ast.walk(parsed.node):
+        if isinstance(node, ast.stmt) and node is not parsed.node:
+            total += 1
+        elif isinstance(node, ast.Call):
+            callee = parsed.resolve(node.func)
+            if callee is not MISSING and is_user_function(callee):
+                from .parse import parse_function
+
+                func = callee.__func__ if isinstance(callee, types.MethodType) else callee
+                try:
+                    inner = parse_function(func, inlined=True)
+                except Exception:  # the inliner itself reports what is wrong with it
+                    continue
+                total += inlined_statements(inner, seen)
+    seen[key] = total
+    return total
 
 
 def _pair(first: ast.expr, second: Any) -> Tree:

@@ -292,6 +292,7 @@ class Normalizer(CallsAndContainers):
         self.emitted = 0  # statements emitted so far (inlining has a budget)
         self.caller_values: set[str] = set()  # an inlined callee's parameters: caller names
         self.inlined_size: dict[str, int] = {}  # helper -> statements its calls produced
+        self.size_estimates: dict[Any, int] = {}  # function node -> inlined size, at least
         self.current: dict[str, str] = {name: name for name in parsed.params}
         self.seeds = set(varied_params)
         self.varied_user: set[str] = set(varied_params)
