@@ -4,8 +4,9 @@ import math
 
 import numpy as np
 import pytest
+from test_calls import level7
 
-from chainrule import CompileError, grad, vjp
+from chainrule import CompileError, grad, jvp, vjp
 
 HERE = __file__
 
@@ -165,6 +166,57 @@ def tries(x):
     return y
 
 
+# -- calls and containers -------------------------------------------------------------
+
+
+def computed_key(x):
+    pair = (x, x * 2.0)
+    i = int(x.size) - 3
+    return np.sum(pair[i])  # computed-key
+
+
+def container_in_branch(x):
+    if np.sum(x) > 0:  # container-branch
+        pair = (x, x * 2.0)
+    else:
+        pair = (x * 3.0, x)
+    return np.sum(pair[0])
+
+
+def container_item_assignment(x):
+    d = {"a": x, "b": x * 2.0}
+    d["a"] = x * 3.0  # container-item
+    return np.sum(d["a"] * d["b"])
+
+
+def double_star_dict(x):
+    d = {"a": x}
+    e = {**d, "b": x * 2.0}  # double-star
+    return np.sum(e["a"] * e["b"])
+
+
+def adds_into_parameter(h, w):
+    h += w  # helper-param-inplace
+    return h
+
+
+def calls_in_place_helper(x):
+    y = adds_into_parameter(x, x * 2.0)
+    return np.sum(y * x)
+
+
+def method_of_parameter(x, obj):
+    return np.sum(obj.scale(x))  # param-method
+
+
+def too_much_inlining(x):
+    return np.sum(level7(x))  # inline-budget
+
+
+def jvp_of_a_parameter(x, fn):
+    return np.sum(jvp(fn, (x,), (x,))[1])  # dynamic-jvp
+
+
 CASES = [
     (for_else, "for-else", "for ... else"),
     (writes_into_argument, "argument-write", "an argument"),
@@ -192,6 +244,14 @@ CASES = [
     (slices_a_list, "list-slice", "slicing a list"),
     (while_else, "while-else", "while ... else"),
     (sorts_in_place, "in-place-method", "effect"),
+    (computed_key, "computed-key", "needs a key known when the code is compiled"),
+    (container_in_branch, "container-branch", "assigned in one branch"),
+    (container_item_assignment, "container-item", "build a new one instead"),
+    (double_star_dict, "double-star", "`**` unpacking"),
+    (calls_in_place_helper, "helper-param-inplace", "change the caller's array in place"),
+    (method_of_parameter, "param-method", "differentiate the bound method"),
+    (too_much_inlining, "inline-budget", "registering a derivative rule for level7"),
+    (jvp_of_a_parameter, "dynamic-jvp", "function by name"),
 ]
 
 
