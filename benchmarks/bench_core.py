@@ -613,21 +613,11 @@ def parse_options(parser, argv, names: list[str], script: str):
     return opts
 
 
-def main(argv: list[str] | None = None) -> int:
-    names = [w.name for w in WORKLOADS]
-    parser = common_parser(__doc__.splitlines()[0], names)
-    opts = parse_options(parser, argv, names, __file__)
-    selected = [w for w in WORKLOADS if not opts.only or w.name in opts.only]
-
-    rounds = opts.rounds or (3 if opts.quick else 21)
-    batch_seconds = (opts.batch_ms or (2.0 if opts.quick else 40.0)) / 1000
-
+def load_frameworks(loaders: list) -> tuple[dict[str, Any], dict[str, str]]:
+    """Import the optional frameworks: (name, loader, skip) -> modules, and a line on each."""
     frameworks: dict[str, Any] = {}
     info: dict[str, str] = {}
-    for name, loader, skip in (
-        ("autograd", load_autograd, opts.no_autograd),
-        ("jax", load_jax, opts.no_jax),
-    ):
+    for name, loader, skip in loaders:
         if skip:
             info[name] = "left out (command-line option)"
             continue
@@ -635,13 +625,17 @@ def main(argv: list[str] | None = None) -> int:
         info[name] = text
         if mod is not None:
             frameworks[name] = mod
+    return frameworks, info
 
+
+def print_header(info: dict[str, str], rounds: int, batch_seconds: float) -> dict[str, Any]:
+    """Print what ran where (versions, threads, timing settings); returns the environment."""
     env = environment(info)
     print(
         f"chainrule {env['chainrule']} | numpy {env['numpy']} | Python {env['python']} | "
         f"{env['machine']}, {env['cpu_count']} CPUs"
     )
-    for name in ("autograd", "jax"):
+    for name in info:
         print(f"{name}: {info[name]}")
     blas = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
     xla_single = XLA_SINGLE_THREAD in os.environ.get("XLA_FLAGS", "")
@@ -653,6 +647,22 @@ def main(argv: list[str] | None = None) -> int:
         f"{rounds} interleaved rounds per workload, batches of ~{batch_seconds * 1e3:g} ms; "
         "times are per call"
     )
+    return env
+
+
+def main(argv: list[str] | None = None) -> int:
+    names = [w.name for w in WORKLOADS]
+    parser = common_parser(__doc__.splitlines()[0], names)
+    opts = parse_options(parser, argv, names, __file__)
+    selected = [w for w in WORKLOADS if not opts.only or w.name in opts.only]
+
+    rounds = opts.rounds or (3 if opts.quick else 21)
+    batch_seconds = (opts.batch_ms or (2.0 if opts.quick else 40.0)) / 1000
+
+    frameworks, info = load_frameworks(
+        [("autograd", load_autograd, opts.no_autograd), ("jax", load_jax, opts.no_jax)]
+    )
+    env = print_header(info, rounds, batch_seconds)
 
     results = []
     for w in selected:

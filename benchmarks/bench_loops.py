@@ -32,7 +32,6 @@ rounds, medians and minima (see _timing.py).  Nothing here asserts a speed.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from functools import partial
@@ -46,17 +45,17 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "examples"))
 from _timing import Contender, Stats, measure  # noqa: E402
 from bench_core import (  # noqa: E402
-    XLA_SINGLE_THREAD,
     Result,
     agree,
     common_parser,
     directional_check,
-    environment,
     finish,
     load_autograd,
+    load_frameworks,
     load_jax,
     max_abs_diff,
     parse_options,
+    print_header,
     print_result,
     ratio,
     rebind_numpy,
@@ -298,40 +297,16 @@ def main(argv: list[str] | None = None) -> int:
     rounds = opts.rounds or (3 if opts.quick else 21)
     batch_seconds = (opts.batch_ms or (2.0 if opts.quick else 40.0)) / 1000
 
-    frameworks: dict[str, Any] = {}
-    info: dict[str, str] = {}
-    for name, loader, skip in (
-        ("autograd", load_autograd, opts.no_autograd),
-        ("jax", load_jax, opts.no_jax),
-        ("torch", load_torch, opts.no_torch),
-    ):
-        if skip:
-            info[name] = "left out (command-line option)"
-            continue
-        mod, text = loader()
-        info[name] = text
-        if mod is not None:
-            frameworks[name] = mod
+    frameworks, info = load_frameworks(
+        [
+            ("autograd", load_autograd, opts.no_autograd),
+            ("jax", load_jax, opts.no_jax),
+            ("torch", load_torch, opts.no_torch),
+        ]
+    )
     if "torch" in frameworks and opts.threads:
         frameworks["torch"].set_num_threads(opts.threads)
-
-    env = environment(info)
-    print(
-        f"chainrule {env['chainrule']} | numpy {env['numpy']} | Python {env['python']} | "
-        f"{env['machine']}, {env['cpu_count']} CPUs"
-    )
-    for name in ("autograd", "jax", "torch"):
-        print(f"{name}: {info[name]}")
-    blas = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
-    xla_single = XLA_SINGLE_THREAD in os.environ.get("XLA_FLAGS", "")
-    print(
-        f"threads: BLAS {blas or 'library default'}, "
-        f"XLA {'single-threaded' if xla_single else 'library default'}"
-    )
-    print(
-        f"{rounds} interleaved rounds per workload, batches of ~{batch_seconds * 1e3:g} ms; "
-        "times are per call"
-    )
+    env = print_header(info, rounds, batch_seconds)
 
     results = []
     for name in selected:
