@@ -713,7 +713,14 @@ class CallsAndContainers:
     def inline(self, callee: Callee, call: ast.Call) -> Any:
         """Normalize the callee's body here; return the Tree or atom it returns."""
         from .jumps import lower_jumps
-        from .normalize import _Frozen, annotate, body_statements, clone, possibly_varied
+        from .normalize import (
+            _Frozen,
+            annotate,
+            body_statements,
+            clone,
+            live_after,
+            possibly_varied,
+        )
 
         if any(key is callee.key for key in self.inlining):
             chain = " -> ".join([*self.inlining_names, callee.name])
@@ -745,6 +752,7 @@ class CallsAndContainers:
             self.loads,
             self.origin,
             self.caller_values,
+            self.live,
         )
         caller_values: set[str] = set()
         scope: dict[str, str] = {}
@@ -802,6 +810,7 @@ class CallsAndContainers:
             ]
             body = lower_jumps([clone(s) for s in body], self.local_name)
             ast.fix_missing_locations(ast.Module(body=body, type_ignores=[]))
+            self.live = live_after(body)
             self.varied_user = possibly_varied(parsed, seeds, body)
             for stmt in prologue:
                 self.emit(stmt)
@@ -827,7 +836,7 @@ class CallsAndContainers:
                 self.inlined_size.get(callee.name, 0) + self.emitted - start
             )
             self.p, self.current, self.varied_user, self.loads, self.origin = saved[:5]
-            self.caller_values = saved[5]
+            self.caller_values, self.live = saved[5], saved[6]
         return result
 
     def alias_free_names(self, parsed: Parsed, local: set[str], scope: dict[str, str]) -> None:

@@ -80,8 +80,18 @@ def _to_source(node: ast.AST) -> str:
     return ast.unparse(ast.fix_missing_locations(node)) + "\n"
 
 
+def _fill_empty_blocks(node: ast.AST) -> None:
+    """A block holding only comments is empty to Python: give it a `pass`."""
+    for sub in ast.walk(node):
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(sub, field, None)
+            if isinstance(block, list) and block and all(is_comment(s) for s in block):
+                block.append(ast.Pass())
+
+
 def render(module: ast.Module) -> str:
     """Render a module, turning comment markers into comments."""
+    _fill_empty_blocks(module)
     texts: list[str] = []
     for node in ast.walk(module):
         if is_comment(node):

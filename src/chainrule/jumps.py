@@ -61,6 +61,15 @@ class JumpLowering:
 
     def function(self, body: list[ast.stmt]) -> list[ast.stmt]:
         """Lower a function body; returns it unchanged when there is nothing to lower."""
+        body = _move_rest_into_else(body, ast.Return)
+        if _returns_only_at_tail(body) and not isinstance(body[-1], ast.Return):
+            # `if c: return a` / `return b`: one `result` assigned in each branch,
+            # no flags, and the code keeps the shape the user wrote
+            self.result = self.fresh("result")
+            body = _assign_tail_returns(body, self.result)
+            ret = ast.copy_location(ast.Return(value=_name(self.result)), body[-1])
+            body = [*body, ret]
+            self.result = None
         early = _contains(body[:-1], (ast.Return,), True) or (
             bool(body)
             and not isinstance(body[-1], ast.Return)
@@ -148,6 +157,79 @@ class JumpLowering:
             check = ast.If(test=_any(exits), body=[ast.Break()], orelse=[])
             stmt.exit_check = ast.copy_location(check, stmt)  # type: ignore[attr-defined]
         return [*before, stmt], has_return
+
+
+def _always_jumps(stmts: list[ast.stmt], kind: type) -> bool:
+    """Does every path through `stmts` end in a statement of `kind` (return, continue)?"""
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, kind):
+        return True
+    return (
+        isinstance(last, ast.If)
+        and _always_jumps(last.body, kind)
+        and _always_jumps(last.orelse, kind)
+    )
+
+
+def _move_rest_into_else(stmts: list[ast.stmt], kind: type) -> list[ast.stmt]:
+    """`if c: ...; return a` followed by `rest` becomes `if c: ...; return a` / `else: rest`.
+
+    The statements after an `if` whose branch always jumps run only when the
+    other branch was taken, so they can move into it: the jump then needs no
+    flag, and an `if` / `elif` / `else` chain of returns stays one.  Code after
+    an `if` both of whose branches jump never runs and is dropped.
+    """
+    out: list[ast.stmt] = []
+    for i, stmt in enumerate(stmts):
+        if isinstance(stmt, ast.If):
+            body = _move_rest_into_else(stmt.body, kind)
+            orelse = _move_rest_into_else(stmt.orelse, kind)
+            rest = stmts[i + 1 :]
+            body_jumps, else_jumps = _always_jumps(body, kind), _always_jumps(orelse, kind)
+            if rest and (body_jumps or else_jumps):
+                if not body_jumps:
+                    body = _move_rest_into_else(body + rest, kind)
+                elif not else_jumps:
+                    orelse = _move_rest_into_else(orelse + rest, kind)
+                node = ast.If(test=stmt.test, body=body, orelse=orelse)
+                out.append(ast.copy_location(node, stmt))
+                return out
+            node = ast.If(test=stmt.test, body=body, orelse=orelse)
+            out.append(ast.copy_location(node, stmt))
+            continue
+        out.append(stmt)
+    return out
+
+
+def _returns_only_at_tail(stmts: list[ast.stmt]) -> bool:
+    """Every path ends in a `return`, and no `return` is anywhere else."""
+    if not stmts or _contains(stmts[:-1], (ast.Return,), True):
+        return False
+    last = stmts[-1]
+    if isinstance(last, ast.Return):
+        return last.value is not None
+    return (
+        isinstance(last, ast.If)
+        and _returns_only_at_tail(last.body)
+        and _returns_only_at_tail(last.orelse)
+    )
+
+
+def _assign_tail_returns(stmts: list[ast.stmt], result: str) -> list[ast.stmt]:
+    """Replace each tail `return v` by `result = v`."""
+    last = stmts[-1]
+    if isinstance(last, ast.Return):
+        store = ast.Assign(targets=[_name(result, True)], value=last.value)  # type: ignore[arg-type]
+        return [*stmts[:-1], ast.copy_location(store, last)]
+    assert isinstance(last, ast.If)
+    node = ast.If(
+        test=last.test,
+        body=_assign_tail_returns(last.body, result),
+        orelse=_assign_tail_returns(last.orelse, result),
+    )
+    return [*stmts[:-1], ast.copy_location(node, last)]
 
 
 def _any(flags: list[str]) -> ast.expr:

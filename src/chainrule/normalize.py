@@ -115,6 +115,130 @@ def _mark_restores(body: list[ast.stmt], root: dict[str, str]) -> None:
         stmt.restore = needed  # type: ignore[attr-defined]
 
 
+def live_after(body: list[ast.stmt]) -> dict[int, frozenset[str]]:
+    """For each `if`, `for` and `while` in `body`: the names that may be read after it
+    before being assigned again (classic backward liveness, loops to a fixpoint).
+
+    "After" includes later iterations of every enclosing loop.  A loop may run
+    zero times, so it kills nothing for the code after it.  A name read by a
+    local function (def or lambda) counts as live everywhere, since a call
+    reads it wherever it happens.
+    """
+    out: dict[int, frozenset[str]] = {}
+    nested = frozenset(
+        n.id
+        for stmt in body
+        for sub in ast.walk(stmt)
+        if isinstance(sub, (ast.FunctionDef, ast.Lambda))
+        for n in ast.walk(sub)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    )
+
+    def uses(node: ast.AST | None) -> set[str]:
+        if node is None:
+            return set()
+        return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+    def kills(target: ast.AST) -> set[str]:
+        if isinstance(target, ast.Name):
+            return {target.id}
+        if isinstance(target, (ast.Tuple, ast.List)):
+            return {n for e in target.elts for n in kills(e)}
+        return set()  # a subscript or attribute target changes an object, binds nothing
+
+    def block(stmts: list[ast.stmt], live: set[str]) -> set[str]:
+        live = set(live) | nested
+        for stmt in reversed(stmts):
+            live = statement(stmt, live) | nested
+        return live
+
+    def statement(stmt: ast.stmt, live: set[str]) -> set[str]:
+        if isinstance(stmt, ast.Assign):
+            killed = {n for t in stmt.targets for n in kills(t)}
+            reads = uses(stmt.value) | {n for t in stmt.targets for n in uses(t)}
+            return (live - killed) | reads
+        if isinstance(stmt, ast.AnnAssign):
+            return (live - kills(stmt.target)) | uses(stmt.value) | uses(stmt.target)
+        if isinstance(stmt, ast.If):
+            out[id(stmt)] = frozenset(live)
+            return uses(stmt.test) | block(stmt.body, live) | block(stmt.orelse, live)
+        if isinstance(stmt, (ast.For, ast.While)):
+            out[id(stmt)] = frozenset(live)
+            check = getattr(stmt, "exit_check", None)
+            head = set(live)
+            if isinstance(stmt, ast.While):
+                head |= uses(stmt.test)
+            while True:  # the head of the loop: after the body, back to the head
+                body_in = block(stmt.body, head | uses(check))
+                if isinstance(stmt, ast.For):
+                    body_in -= kills(stmt.target)
+                new = head | body_in
+                if new == head:
+                    break
+                head = new
+            return head | (uses(stmt.iter) if isinstance(stmt, ast.For) else set())
+        if isinstance(stmt, ast.Return):
+            return uses(stmt.value)
+        if isinstance(stmt, ast.FunctionDef):
+            return live - {stmt.name}
+        return live | uses(stmt)
+
+    block(body, set())
+    return out
+
+
+def _read_before_assigned(loop: ast.For | ast.While) -> set[str]:
+    """Names an iteration of `loop` may read before it assigns them (in evaluation
+    order, on some path): those read the previous iteration's value."""
+    early: set[str] = set()
+
+    def loads(node: ast.AST | None, assigned: set[str]) -> None:
+        if node is None:
+            return
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in assigned:
+                early.add(n.id)
+
+    def stores(target: ast.AST) -> set[str]:
+        return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+
+    def block(stmts: list[ast.stmt], assigned: set[str]) -> set[str]:
+        assigned = set(assigned)
+        for stmt in stmts:
+            if isinstance(stmt, ast.Assign):
+                loads(stmt.value, assigned)
+                for t in stmt.targets:  # (a subscript target reads its base and index)
+                    loads(t, assigned)
+                    if not isinstance(t, ast.Subscript):
+                        assigned |= stores(t)
+            elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
+                loads(stmt.value, assigned)
+                if isinstance(stmt, ast.AugAssign) or isinstance(stmt.target, ast.Subscript):
+                    early.update(n for n in stores(stmt.target) if n not in assigned)
+                if not isinstance(stmt.target, ast.Subscript):
+                    assigned |= stores(stmt.target)
+            elif isinstance(stmt, ast.If):
+                loads(stmt.test, assigned)
+                assigned = block(stmt.body, assigned) & block(stmt.orelse, assigned)
+            elif isinstance(stmt, ast.For):
+                loads(stmt.iter, assigned)
+                block(stmt.body, assigned | stores(stmt.target))
+            elif isinstance(stmt, ast.While):
+                loads(stmt.test, assigned)
+                block(stmt.body, assigned)
+            else:
+                loads(stmt, assigned)
+            check = getattr(stmt, "exit_check", None)
+            if check is not None:
+                loads(check.test, assigned)
+        return assigned
+
+    if isinstance(loop, ast.While):
+        loads(loop.test, set())
+    block(loop.body, set())
+    return early
+
+
 def _constructors() -> tuple:
     """Functions that return a new array, which the function may then write into."""
     return (
@@ -304,6 +428,7 @@ class Normalizer(CallsAndContainers):
             for n in ast.walk(parsed.node)
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
         ]
+        self.live: dict[int, frozenset[str]] = {}  # compound statement -> names read after it
         self.out: list[ast.stmt] = []
         self.origin: ast.AST = parsed.node
 
@@ -373,6 +498,7 @@ class Normalizer(CallsAndContainers):
             self.inlining_names.append(self.p.func.__qualname__)
         body = lower_jumps(body, self.local_name)
         ast.fix_missing_locations(ast.Module(body=body, type_ignores=[]))
+        self.live = live_after(body)
         self.varied_user = possibly_varied(self.p, self.seeds, body)
         self.param_trees: dict[str, Tree] = {}
         for param, shape in self.structures.items():
@@ -490,16 +616,19 @@ class Normalizer(CallsAndContainers):
             results.append((self.out, self.current))
         (body, body_names), (orelse, else_names) = results
         merged: dict[str, str] = {}
-        end = getattr(stmt, "end_lineno", None) or stmt.lineno
-        read_after = {n for line, n in self.loads if line > end}
+        read_after = self.live.get(id(stmt))
         for name in sorted(set(body_names) | set(else_names)):
             b, e = body_names.get(name), else_names.get(name)
-            if (b != before.get(name) or e != before.get(name)) and name in read_after:
+            live = read_after is None or name in read_after
+            if (b != before.get(name) or e != before.get(name)) and live:
                 # containers and local functions exist only at compile time: which
                 # branch ran is known only at run time
                 self._refuse_container_merge(stmt, name, (b, e), "in one branch of an `if`")
             if b == e:
                 merged[name] = b  # type: ignore[assignment]
+                continue
+            if not live:  # nobody reads it after the `if`: no merged name
+                merged[name] = f"<{name} after an if>"
                 continue
             phi = self.names.fresh(name)
             for stmts, value in ((body, b), (orelse, e)):
@@ -523,32 +652,40 @@ class Normalizer(CallsAndContainers):
             )
 
     # -- loops -------------------------------------------------------------------
-    def loop_carried(self, loop: ast.For | ast.While) -> list[str]:
-        """User variables whose value flows from one iteration to the next.
+    def loop_carried(
+        self, loop: ast.For | ast.While, header_binds_target: bool = True
+    ) -> list[str]:
+        """User variables whose value flows from one iteration to the next, or out.
 
-        Those assigned in the loop that exist before it, or that the loop reads
-        (possibly before assigning them in the same iteration).
+        Those assigned in the loop that it reads before assigning them in the
+        same iteration, and those read after the loop, which must hold the
+        value of the last iteration that assigned them.  (The loop variable is
+        carried too when the header does not bind it: `for x in xs` over a
+        differentiated array reads `x = xs[i]` in the body.)
         """
-        first_store: dict[str, tuple[int, int]] = {}
-        first_load: dict[str, tuple[int, int]] = {}
-        targets = set(names_in_target(loop.target)) if isinstance(loop, ast.For) else set()
-        for part in loop.body + ([loop.test] if isinstance(loop, ast.While) else []):
-            for n in ast.walk(part):
-                if isinstance(n, ast.Name):
-                    where = (getattr(n, "lineno", 0), getattr(n, "col_offset", 0))
-                    book = first_store if isinstance(n.ctx, ast.Store) else first_load
-                    if n.id not in book or where < book[n.id]:
-                        book[n.id] = where
+        targets = (
+            set(names_in_target(loop.target))
+            if isinstance(loop, ast.For) and header_binds_target
+            else set()
+        )
+        read_after = self.live.get(id(loop))
+        early_reads = _read_before_assigned(loop)
+        stored = {
+            n.id
+            for part in loop.body
+            for n in ast.walk(part)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
         carried = []
-        for name, stored_at in first_store.items():
+        for name in stored:
             if name in targets:
                 continue  # the loop header assigns it afresh every iteration
-            if name in self.current:
-                # after the loop the name holds its value from before the loop or from
-                # the last iteration (zero iterations included): merge them
-                carried.append(name)
-            elif name in first_load and first_load[name] < stored_at:
+            if name in early_reads:
                 carried.append(name)  # read before it is assigned: last iteration's value
+            elif read_after is None or name in read_after:
+                # read after the loop: it holds the value of the last iteration that
+                # assigned it, or its value from before the loop
+                carried.append(name)
         return sorted(carried)
 
     def open_loop(self, loop: ast.stmt, carried: list[str]) -> dict[str, str]:
@@ -623,7 +760,7 @@ class Normalizer(CallsAndContainers):
         else:
             header, target, prologue = self.index_loop(stmt, callee)
         self.origin = stmt
-        carried = self.loop_carried(stmt)
+        carried = self.loop_carried(stmt, header_binds_target=prologue is None)
         phis = self.open_loop(stmt, carried)
         loop_target: ast.expr
 
