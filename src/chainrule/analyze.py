@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .flow import integer_names  # noqa: F401  (re-exported for reverse)
 from .normalize import LIST_APPEND, LIST_GET, LIST_SET, SETITEM, UNPACK, Function, Method
 from .rules import Rule, is_nondifferentiable, lookup
 from .rules.arithmetic import IDENTITY

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from .calls import CallsAndContainers, Tree, _TreeValue, display
+from .flow import integer_names, live_after, read_before_assigned
 from .jumps import lower_jumps
 from .parse import MISSING, Parsed, _lambda_to_def
 from .rules import is_nondifferentiable
@@ -113,130 +114,6 @@ def _mark_restores(body: list[ast.stmt], root: dict[str, str]) -> None:
                 needed = True
                 break
         stmt.restore = needed  # type: ignore[attr-defined]
-
-
-def live_after(body: list[ast.stmt]) -> dict[int, frozenset[str]]:
-    """For each `if`, `for` and `while` in `body`: the names that may be read after it
-    before being assigned again (classic backward liveness, loops to a fixpoint).
-
-    "After" includes later iterations of every enclosing loop.  A loop may run
-    zero times, so it kills nothing for the code after it.  A name read by a
-    local function (def or lambda) counts as live everywhere, since a call
-    reads it wherever it happens.
-    """
-    out: dict[int, frozenset[str]] = {}
-    nested = frozenset(
-        n.id
-        for stmt in body
-        for sub in ast.walk(stmt)
-        if isinstance(sub, (ast.FunctionDef, ast.Lambda))
-        for n in ast.walk(sub)
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-    )
-
-    def uses(node: ast.AST | None) -> set[str]:
-        if node is None:
-            return set()
-        return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-
-    def kills(target: ast.AST) -> set[str]:
-        if isinstance(target, ast.Name):
-            return {target.id}
-        if isinstance(target, (ast.Tuple, ast.List)):
-            return {n for e in target.elts for n in kills(e)}
-        return set()  # a subscript or attribute target changes an object, binds nothing
-
-    def block(stmts: list[ast.stmt], live: set[str]) -> set[str]:
-        live = set(live) | nested
-        for stmt in reversed(stmts):
-            live = statement(stmt, live) | nested
-        return live
-
-    def statement(stmt: ast.stmt, live: set[str]) -> set[str]:
-        if isinstance(stmt, ast.Assign):
-            killed = {n for t in stmt.targets for n in kills(t)}
-            reads = uses(stmt.value) | {n for t in stmt.targets for n in uses(t)}
-            return (live - killed) | reads
-        if isinstance(stmt, ast.AnnAssign):
-            return (live - kills(stmt.target)) | uses(stmt.value) | uses(stmt.target)
-        if isinstance(stmt, ast.If):
-            out[id(stmt)] = frozenset(live)
-            return uses(stmt.test) | block(stmt.body, live) | block(stmt.orelse, live)
-        if isinstance(stmt, (ast.For, ast.While)):
-            out[id(stmt)] = frozenset(live)
-            check = getattr(stmt, "exit_check", None)
-            head = set(live)
-            if isinstance(stmt, ast.While):
-                head |= uses(stmt.test)
-            while True:  # the head of the loop: after the body, back to the head
-                body_in = block(stmt.body, head | uses(check))
-                if isinstance(stmt, ast.For):
-                    body_in -= kills(stmt.target)
-                new = head | body_in
-                if new == head:
-                    break
-                head = new
-            return head | (uses(stmt.iter) if isinstance(stmt, ast.For) else set())
-        if isinstance(stmt, ast.Return):
-            return uses(stmt.value)
-        if isinstance(stmt, ast.FunctionDef):
-            return live - {stmt.name}
-        return live | uses(stmt)
-
-    block(body, set())
-    return out
-
-
-def _read_before_assigned(loop: ast.For | ast.While) -> set[str]:
-    """Names an iteration of `loop` may read before it assigns them (in evaluation
-    order, on some path): those read the previous iteration's value."""
-    early: set[str] = set()
-
-    def loads(node: ast.AST | None, assigned: set[str]) -> None:
-        if node is None:
-            return
-        for n in ast.walk(node):
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in assigned:
-                early.add(n.id)
-
-    def stores(target: ast.AST) -> set[str]:
-        return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
-
-    def block(stmts: list[ast.stmt], assigned: set[str]) -> set[str]:
-        assigned = set(assigned)
-        for stmt in stmts:
-            if isinstance(stmt, ast.Assign):
-                loads(stmt.value, assigned)
-                for t in stmt.targets:  # (a subscript target reads its base and index)
-                    loads(t, assigned)
-                    if not isinstance(t, ast.Subscript):
-                        assigned |= stores(t)
-            elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
-                loads(stmt.value, assigned)
-                if isinstance(stmt, ast.AugAssign) or isinstance(stmt.target, ast.Subscript):
-                    early.update(n for n in stores(stmt.target) if n not in assigned)
-                if not isinstance(stmt.target, ast.Subscript):
-                    assigned |= stores(stmt.target)
-            elif isinstance(stmt, ast.If):
-                loads(stmt.test, assigned)
-                assigned = block(stmt.body, assigned) & block(stmt.orelse, assigned)
-            elif isinstance(stmt, ast.For):
-                loads(stmt.iter, assigned)
-                block(stmt.body, assigned | stores(stmt.target))
-            elif isinstance(stmt, ast.While):
-                loads(stmt.test, assigned)
-                block(stmt.body, assigned)
-            else:
-                loads(stmt, assigned)
-            check = getattr(stmt, "exit_check", None)
-            if check is not None:
-                loads(check.test, assigned)
-        return assigned
-
-    if isinstance(loop, ast.While):
-        loads(loop.test, set())
-    block(loop.body, set())
-    return early
 
 
 def _constructors() -> tuple:
@@ -669,13 +546,15 @@ class Normalizer(CallsAndContainers):
             else set()
         )
         read_after = self.live.get(id(loop))
-        early_reads = _read_before_assigned(loop)
+        early_reads = read_before_assigned(loop)
         stored = {
             n.id
             for part in loop.body
             for n in ast.walk(part)
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
         }
+        if isinstance(loop, ast.For) and not header_binds_target:
+            stored |= set(names_in_target(loop.target))  # assigned by the body: x = xs[i]
         carried = []
         for name in stored:
             if name in targets:
@@ -773,7 +652,7 @@ class Normalizer(CallsAndContainers):
         loop_target = target
         body = self.loop_body(stmt, bind_target, phis)
         node = ast.For(target=loop_target, iter=header, body=body, orelse=[])
-        node.range_loop = callee is range  # type: ignore[attr-defined]
+        node.range_loop = callee is range or prologue is not None  # type: ignore[attr-defined]
         self.emit(annotate(node, stmt))
         for name, phi in phis.items():
             self.current[name] = phi
@@ -805,6 +684,10 @@ class Normalizer(CallsAndContainers):
         else:
             sources = [self.atom(iterator)]
             parts = [(stmt.target, sources[0])]
+        for source in sources:  # (a temporary holding a computed sequence is varied too)
+            if isinstance(source, ast.Name):
+                self.p.local_names.add(source.id)
+                self.varied_user.add(source.id)
         lengths = [
             ast.Call(func=ast.Name(id="len", ctx=ast.Load()), args=[s], keywords=[])
             for s in sources
@@ -1587,7 +1470,7 @@ def possibly_varied(parsed: Parsed, seeds: set[str], body: list[ast.stmt]) -> se
     conservative, and good enough to decide what to leave unflattened.
     """
     varied = set(seeds)
-    assigns: list[tuple[list[str], ast.expr]] = []
+    assigns: list[tuple[list[str], Any]] = []
     for node in ast.walk(ast.Module(body=body, type_ignores=[])):
         if (
             isinstance(node, ast.Call)
@@ -1596,7 +1479,32 @@ def possibly_varied(parsed: Parsed, seeds: set[str], body: list[ast.stmt]) -> se
             and isinstance(node.func.value, ast.Name)
             and len(node.args) == 1
         ):
-            assigns.append(([node.func.value.id], node.args[0]))  # hs.append(h): hs holds h
+            owner, item = node.func.value.id, node.args[0]
+            assigns.append(([owner], item))  # hs.append(h): hs holds h
+            if isinstance(item, ast.Tuple):  # a record: each position on its own
+                for k, elt in enumerate(item.elts):
+                    assigns.append(([f"{owner}#{k}"], elt))
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Tuple)
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Attribute)
+            and node.value.func.attr == "pop"
+            and isinstance(node.value.func.value, ast.Name)
+            and not node.value.args
+        ):
+            # `i, t = stack.pop()` restores a record: `i` varies only if what was
+            # pushed at its position does (a saved loop index never does)
+            owner = node.value.func.value.id
+            for k, elt in enumerate(node.targets[0].elts):
+                assigns.append(
+                    (
+                        [n.id for n in ast.walk(elt) if isinstance(n, ast.Name)],
+                        _Position(f"{owner}#{k}"),
+                    )
+                )
+            continue
         if isinstance(node, ast.For):
             targets = [n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)]
             assigns.append((targets, node.iter))
@@ -1625,45 +1533,21 @@ def possibly_varied(parsed: Parsed, seeds: set[str], body: list[ast.stmt]) -> se
         for targets, value in assigns:
             if set(targets) <= varied:
                 continue
-            if expr_varied(value, varied, parsed):
+            if (
+                value.key in varied
+                if isinstance(value, _Position)
+                else expr_varied(value, varied, parsed)
+            ):
                 varied.update(targets)
                 changed = True
-    return varied - _saved_loop_indices(body)
+    return varied - integer_names(body, parsed.params)
 
 
-def _saved_loop_indices(body: list[ast.stmt]) -> set[str]:
-    """Range-loop variables that are otherwise only restored from a record list.
+@dataclass(frozen=True)
+class _Position:
+    """One position of the records appended to a list (`stack#0`), for `possibly_varied`."""
 
-    Gradient code saves a loop's index with the values it needs
-    (`stack.append((i, t))`) and restores it in the backward loop (`i, t =
-    stack.pop()`); the record varies, but the index is an int, so it carries
-    no derivative and may index arrays when that code is differentiated again.
-    """
-    loop_vars: set[str] = set()
-    other: set[str] = set()
-    for node in ast.walk(ast.Module(body=body, type_ignores=[])):
-        if isinstance(node, ast.For):
-            names = {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
-            is_range = (
-                isinstance(node.iter, ast.Call)
-                and isinstance(node.iter.func, ast.Name)
-                and node.iter.func.id == "range"
-            )
-            (loop_vars if is_range else other).update(names)
-        elif isinstance(node, ast.Assign):
-            popped = (
-                isinstance(node.value, ast.Call)
-                and isinstance(node.value.func, ast.Attribute)
-                and node.value.func.attr == "pop"
-                and all(isinstance(t, ast.Tuple) for t in node.targets)
-            )
-            if not popped:
-                other.update(
-                    n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)
-                )
-        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
-            other.update(n.id for n in ast.walk(node.target) if isinstance(n, ast.Name))
-    return loop_vars - other
+    key: str
 
 
 _STATEMENT_ADVICE = {

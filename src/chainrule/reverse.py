@@ -32,6 +32,7 @@ from .analyze import (
     Activity,
     analyze,
     bind,
+    integer_names,
     names_in,
     rule_for,
     scalar_names,
@@ -130,12 +131,7 @@ class Reverser:
         self.owned: set[str] = set()  # gradient arrays no other name shares
         self.list_names: set[str] = set(getattr(fn, "lists", ()))  # lists made in the function
         self.maybe_unbound = _maybe_unbound(fn.body)
-        self.int_names: set[str] = {  # range() loop variables: indices that are ints
-            t
-            for s in walk_statements(fn.body)
-            if isinstance(s, ast.For) and getattr(s, "range_loop", False)
-            for t in names_in(s.target)
-        }
+        self.int_names: set[str] = integer_names(fn.body, fn.params)  # indices, counters, sizes
         self.branch_depth = 0
         env = ChainMap(self.bindings.cells, self.p.globals)  # live: templates add bindings
         self.scalars = scalar_names(fn, scalar_params, ranks)

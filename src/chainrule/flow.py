@@ -1,0 +1,282 @@
+"""Data-flow facts about a Python function body, before and after normalization.
+
+Small, pure analyses on statement lists that several stages need: which
+names may be read after a compound statement (liveness), which names an
+iteration of a loop reads before assigning them, and which names always
+hold Python ints.  They look at `ast` nodes only, so both the normalizer
+(on the user's code) and the reverse stage (on normalized code) use them.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from typing import Any
+
+
+def _names_in(expr: ast.AST) -> Iterator[str]:
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Name):
+            yield node.id
+
+
+def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, ast.If):
+            yield from _statements(stmt.body)
+            yield from _statements(stmt.orelse)
+        elif isinstance(stmt, (ast.For, ast.While)):
+            yield from _statements(stmt.body)
+
+
+def live_after(body: list[ast.stmt]) -> dict[int, frozenset[str]]:
+    """For each `if`, `for` and `while` in `body`: the names that may be read after it
+    before being assigned again (classic backward liveness, loops to a fixpoint).
+
+    "After" includes later iterations of every enclosing loop.  A loop may run
+    zero times, so it kills nothing for the code after it.  A name read by a
+    local function (def or lambda) counts as live everywhere, since a call
+    reads it wherever it happens.
+    """
+    out: dict[int, frozenset[str]] = {}
+    nested = frozenset(
+        n.id
+        for stmt in body
+        for sub in ast.walk(stmt)
+        if isinstance(sub, (ast.FunctionDef, ast.Lambda))
+        for n in ast.walk(sub)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    )
+
+    def uses(node: ast.AST | None) -> set[str]:
+        if node is None:
+            return set()
+        return {
+            n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        }
+
+    def kills(target: ast.AST) -> set[str]:
+        if isinstance(target, ast.Name):
+            return {target.id}
+        if isinstance(target, (ast.Tuple, ast.List)):
+            return {n for e in target.elts for n in kills(e)}
+        return set()  # a subscript or attribute target changes an object, binds nothing
+
+    def block(stmts: list[ast.stmt], live: set[str]) -> set[str]:
+        live = set(live) | nested
+        for stmt in reversed(stmts):
+            live = statement(stmt, live) | nested
+        return live
+
+    def statement(stmt: ast.stmt, live: set[str]) -> set[str]:
+        if isinstance(stmt, ast.Assign):
+            killed = {n for t in stmt.targets for n in kills(t)}
+            reads = uses(stmt.value) | {n for t in stmt.targets for n in uses(t)}
+            return (live - killed) | reads
+        if isinstance(stmt, ast.AnnAssign):
+            return (live - kills(stmt.target)) | uses(stmt.value) | uses(stmt.target)
+        if isinstance(stmt, ast.If):
+            out[id(stmt)] = frozenset(live)
+            return uses(stmt.test) | block(stmt.body, live) | block(stmt.orelse, live)
+        if isinstance(stmt, (ast.For, ast.While)):
+            out[id(stmt)] = frozenset(live)
+            check = getattr(stmt, "exit_check", None)
+            head = set(live)
+            if isinstance(stmt, ast.While):
+                head |= uses(stmt.test)
+            while True:  # the head of the loop: after the body, back to the head
+                body_in = block(stmt.body, head | uses(check))
+                if isinstance(stmt, ast.For):
+                    body_in -= kills(stmt.target)
+                new = head | body_in
+                if new == head:
+                    break
+                head = new
+            return head | (uses(stmt.iter) if isinstance(stmt, ast.For) else set())
+        if isinstance(stmt, ast.Return):
+            return uses(stmt.value)
+        if isinstance(stmt, ast.FunctionDef):
+            return live - {stmt.name}
+        return live | uses(stmt)
+
+    block(body, set())
+    return out
+
+
+def read_before_assigned(loop: ast.For | ast.While) -> set[str]:
+    """Names an iteration of `loop` may read before it assigns them (in evaluation
+    order, on some path): those read the previous iteration's value."""
+    early: set[str] = set()
+
+    def loads(node: ast.AST | None, assigned: set[str]) -> None:
+        if node is None:
+            return
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in assigned:
+                early.add(n.id)
+
+    def stores(target: ast.AST) -> set[str]:
+        return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+
+    def block(stmts: list[ast.stmt], assigned: set[str]) -> set[str]:
+        assigned = set(assigned)
+        for stmt in stmts:
+            if isinstance(stmt, ast.Assign):
+                loads(stmt.value, assigned)
+                for t in stmt.targets:  # (a subscript target reads its base and index)
+                    loads(t, assigned)
+                    if not isinstance(t, ast.Subscript):
+                        assigned |= stores(t)
+            elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
+                loads(stmt.value, assigned)
+                if isinstance(stmt, ast.AugAssign) or isinstance(stmt.target, ast.Subscript):
+                    early.update(n for n in stores(stmt.target) if n not in assigned)
+                if not isinstance(stmt.target, ast.Subscript):
+                    assigned |= stores(stmt.target)
+            elif isinstance(stmt, ast.If):
+                loads(stmt.test, assigned)
+                assigned = block(stmt.body, assigned) & block(stmt.orelse, assigned)
+            elif isinstance(stmt, ast.For):
+                loads(stmt.iter, assigned)
+                block(stmt.body, assigned | stores(stmt.target))
+            elif isinstance(stmt, ast.While):
+                loads(stmt.test, assigned)
+                block(stmt.body, assigned)
+            else:
+                loads(stmt, assigned)
+            check = getattr(stmt, "exit_check", None)
+            if check is not None:
+                loads(check.test, assigned)
+        return assigned
+
+    if isinstance(loop, ast.While):
+        loads(loop.test, set())
+        block(loop.body, set())
+    else:  # the loop variable is assigned at the start of every iteration
+        block(loop.body, stores(loop.target))
+    return early
+
+
+_INT_CALLS = frozenset({"len", "int", "round"})
+_INT_OPS = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod)
+
+
+def integer_names(body: list[ast.stmt], params: list[str] | set[str]) -> set[str]:
+    """Names that always hold a Python int: loop indices, counters, sizes.
+
+    A greatest fixpoint over every assignment: a name stays an int while each
+    of its definitions is int-valued (int literals, `range` and `enumerate`
+    indices, `len(...)`, `.shape[k]`, `.size`, `.ndim`, and `+ - * // %` of
+    ints), including the positions of records restored from a list
+    (`i, t = stack.pop()` where every record pushed an int at `i`'s place).
+    Ints carry no derivative, however they were computed.  `params` hold
+    values from outside, of unknown type, so they are never ints.
+    """
+    defs: dict[str, list[Any]] = {}
+
+    def add(name: str, value: Any) -> None:
+        defs.setdefault(name, []).append(value)
+
+    unknown = object()
+    for stmt in _statements(body):
+        if isinstance(stmt, ast.For):
+            target, it = stmt.target, stmt.iter
+            func = it.func.id if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) else ""
+            if isinstance(target, ast.Name):
+                add(
+                    target.id,
+                    "int" if func == "range" or getattr(stmt, "range_loop", False) else unknown,
+                )
+            elif isinstance(target, ast.Tuple):
+                for k, elt in enumerate(target.elts):
+                    for n in _names_in(elt):
+                        add(
+                            n,
+                            "int"
+                            if func == "enumerate" and k == 0 and isinstance(elt, ast.Name)
+                            else unknown,
+                        )
+            continue
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+            call = stmt.value
+            if (
+                isinstance(call.func, ast.Attribute)
+                and call.func.attr == "append"
+                and isinstance(call.func.value, ast.Name)
+                and len(call.args) == 1
+            ):
+                owner, item = call.func.value.id, call.args[0]
+                if isinstance(item, ast.Tuple):
+                    for k, elt in enumerate(item.elts):
+                        add(f"{owner}#{k}", elt)
+                else:
+                    add(f"{owner}#*", item)
+            continue
+        if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+            add(
+                stmt.target.id,
+                ast.BinOp(left=ast.Name(stmt.target.id, ast.Load()), op=stmt.op, right=stmt.value),
+            )
+            continue
+        if not isinstance(stmt, ast.Assign):
+            continue
+        value = stmt.value
+        for target in stmt.targets:
+            if isinstance(target, ast.Name):
+                add(target.id, value)
+            elif isinstance(target, ast.Tuple):
+                popped = (
+                    isinstance(value, ast.Call)
+                    and isinstance(value.func, ast.Attribute)
+                    and value.func.attr == "pop"
+                    and isinstance(value.func.value, ast.Name)
+                    and not value.args
+                )
+                for k, elt in enumerate(target.elts):
+                    if not isinstance(elt, ast.Name):
+                        for n in _names_in(elt):
+                            add(n, unknown)
+                    elif popped:
+                        add(elt.id, ("pop", value.func.value.id, k))  # type: ignore[union-attr]
+                    elif isinstance(value, ast.Tuple) and len(value.elts) == len(target.elts):
+                        add(elt.id, value.elts[k])
+                    else:
+                        add(elt.id, unknown)
+    ints = set(defs) - set(params)
+
+    def is_int(value: Any) -> bool:
+        if value == "int":
+            return True
+        if isinstance(value, tuple):  # ("pop", owner, k)
+            _, owner, k = value
+            return f"{owner}#{k}" in ints and f"{owner}#*" not in defs
+        if isinstance(value, ast.Constant):
+            return type(value.value) in (int, bool)
+        if isinstance(value, ast.Name):
+            return value.id in ints
+        if isinstance(value, ast.BinOp) and isinstance(value.op, _INT_OPS):
+            return is_int(value.left) and is_int(value.right)
+        if isinstance(value, ast.UnaryOp) and isinstance(value.op, (ast.USub, ast.UAdd)):
+            return is_int(value.operand)
+        if isinstance(value, ast.IfExp):
+            return is_int(value.body) and is_int(value.orelse)
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
+            if value.func.id in _INT_CALLS and len(value.args) == 1 and not value.keywords:
+                return True
+            if value.func.id in ("min", "max") and value.args and not value.keywords:
+                return all(is_int(a) for a in value.args)
+        if isinstance(value, ast.Attribute):
+            return value.attr in ("size", "ndim")
+        if isinstance(value, ast.Subscript) and isinstance(value.value, ast.Attribute):
+            return value.value.attr == "shape" and is_int(value.slice)
+        return False
+
+    changed = True
+    while changed:
+        changed = False
+        for name, values in defs.items():
+            if name in ints and not all(is_int(v) for v in values):
+                ints.discard(name)
+                changed = True
+    return {n for n in ints if "#" not in n}
