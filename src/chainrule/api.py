@@ -677,9 +677,12 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, VJPFunction]:
     """
     _check_callable(f, "vjp")
     params = parse_function(f).params
-    if len(primals) != len(params):
+    defaults = getattr(inspect.unwrap(f), "__defaults__", None) or ()
+    required = len(params) - len(defaults)
+    if not required <= len(primals) <= len(params):
+        takes = f"{len(params)}" if not defaults else f"{required} to {len(params)}"
         raise TypeError(
-            f"vjp: {getattr(f, '__name__', 'f')} takes {len(params)} argument(s) "
+            f"vjp: {getattr(f, '__name__', 'f')} takes {takes} argument(s) "
             f"{params}, got {len(primals)} primal(s)"
         )
     args = [_as_differentiable(a, i, params[i]) for i, a in enumerate(primals)]
