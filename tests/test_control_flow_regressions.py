@@ -125,7 +125,7 @@ def swap_temporaries(x):
 
 
 def loop_variable_after_the_loop(x):
-    for v in x:
+    for v in x:  # noqa: B007 (the loop variable is the point)
         pass
     return v * 2.0
 
