@@ -665,7 +665,12 @@ class Normalizer(CallsAndContainers):
         those copies legal; the user's own code never reads it before it is
         assigned (that would be Python's UnboundLocalError).
         """
-        read = {n.id for s in body for n in ast.walk(s) if isinstance(n, ast.Name)}
+        read = {
+            n.id
+            for s in body
+            for n in ast.walk(s)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        }
         for phi in phis.values():
             if phi in self.unbound_phis and phi in read:
                 init = ast.Assign(
