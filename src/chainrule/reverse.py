@@ -840,6 +840,20 @@ class Reverser:
             ),
         ]
         g = self.grad(array.id)
+        outer = next((loop for loop in self.loops if array.id not in loop.variant), None)
+        if g not in self.defined and outer is not None:
+            # an array from outside the loop: later iterations' reads of it add up
+            self.init_before(outer, array.id, g)
+            self.defined.add(g)
+            self.owned.add(g)
+        if g not in self.defined:  # nothing after the write reads the array: no gradient
+            if getattr(stmt, "restore", True):
+                restore = ast.Subscript(value=clone(array), slice=clone(index), ctx=ast.Store())
+                out.append(
+                    comment("put back what the write overwrote, for the statements before it")
+                )
+                out.append(ast.Assign(targets=[restore], value=clone(old)))
+            return out
         out.extend(self.own(g))
         if isinstance(value, ast.Name) and self.active(value.id):
             # a copy of the place's gradient, taken before the place is cleared
@@ -880,7 +894,7 @@ class Reverser:
             comment("np.add.at: each added value receives the gradient at its place"),
         ]
         g = self.grad(array.id)
-        if isinstance(value, ast.Name) and self.active(value.id):
+        if isinstance(value, ast.Name) and self.active(value.id) and g in self.defined:
             read = ast.Subscript(value=ast.Name(g, ast.Load()), slice=clone(index), ctx=ast.Load())
             total = ast.Call(
                 func=ast.Name(self.bindings.name_for(unbroadcast, "unbroadcast"), ast.Load()),
