@@ -874,11 +874,17 @@ class Reverser:
         place = ast.Subscript(value=ast.Name(g, ast.Load()), slice=clone(index), ctx=ast.Store())
         out.append(ast.Assign(targets=[place], value=ast.Constant(0.0)))
         if getattr(stmt, "restore", True):
-            restore = ast.Subscript(value=clone(array), slice=clone(index), ctx=ast.Store())
-            out.append(comment("put back what the write overwrote, for the statements before it"))
-            out.append(ast.Assign(targets=[restore], value=clone(old)))
+            out.extend(self.put_back(array, index, old))
         out.append(comment(text))
         return out
+
+    def put_back(self, array: ast.expr, index: ast.expr, old: ast.expr) -> list[ast.stmt]:
+        """Restore what a write overwrote, for the adjoints of the statements before it."""
+        restore = ast.Subscript(value=clone(array), slice=clone(index), ctx=ast.Store())
+        return [
+            comment("put back what the write overwrote, for the statements before it"),
+            ast.Assign(targets=[restore], value=clone(old)),
+        ]
 
     def add_at(self, stmt: ast.stmt) -> list[ast.stmt]:
         """`np.add.at(out, i, v)`: each added value takes the gradient at its place (a
