@@ -848,11 +848,7 @@ class Reverser:
             self.owned.add(g)
         if g not in self.defined:  # nothing after the write reads the array: no gradient
             if getattr(stmt, "restore", True):
-                restore = ast.Subscript(value=clone(array), slice=clone(index), ctx=ast.Store())
-                out.append(
-                    comment("put back what the write overwrote, for the statements before it")
-                )
-                out.append(ast.Assign(targets=[restore], value=clone(old)))
+                out.extend(self.put_back(array, index, old))
             return out
         out.extend(self.own(g))
         if isinstance(value, ast.Name) and self.active(value.id):
