@@ -493,3 +493,16 @@ def augmented_writes_in_a_loop(x):
 @pytest.mark.parametrize("f", [augmented_writes, augmented_writes_in_a_loop])
 def test_augmented_writes_into_arrays_in_every_mode(f):
     check_all_modes(f, use_autograd=False)  # (autograd refuses in-place writes)
+
+
+def iterates_the_array_it_rebinds(x):
+    W = np.reshape(x, (3, 2))
+    hs = []
+    for i, row in enumerate(W):
+        W = 0.5 * W  # the loop still walks the original W, as in Python
+        hs.append(np.exp(row[[1, 1]]) * (i + 1.0))
+    return np.mean(np.stack(hs)) + np.sum(W)
+
+
+def test_a_loop_walks_the_array_it_started_with():
+    check_all_modes(iterates_the_array_it_rebinds)

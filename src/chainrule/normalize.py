@@ -811,6 +811,12 @@ class Normalizer(CallsAndContainers):
         def prologue():
             for part_target, source in parts:
                 i = ast.Name(id=self.current.get(index, index), ctx=ast.Load())
+                i.already_renamed = True  # type: ignore[attr-defined]
+                if source is not None:
+                    # the sequence as it was when the loop started (Python iterates over
+                    # that object, even if the body rebinds its name)
+                    source = clone(source)
+                    source.already_renamed = True
                 value = (
                     i if source is None else ast.Subscript(value=source, slice=i, ctx=ast.Load())
                 )
@@ -1532,7 +1538,7 @@ def clone(node: Any) -> Any:
         new = cls.__new__(cls)  # fields are set below (avoids 3.13's missing-field warnings)
         for field, value in ast.iter_fields(node):
             setattr(new, field, clone(value))
-        for attr in ("lineno", "col_offset", "end_lineno", "end_col_offset"):
+        for attr in ("lineno", "col_offset", "end_lineno", "end_col_offset", "already_renamed"):
             if hasattr(node, attr):
                 setattr(new, attr, getattr(node, attr))
         return new
