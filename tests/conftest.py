@@ -141,3 +141,16 @@ def check_jvp(f, *args, which=None, rtol=1e-5, atol=1e-6, seed=0):
         err_msg=f"tangent of {getattr(f, '__name__', f)} along arguments {which or 'all'}",
     )
     return t
+
+
+# -- golden copies of the generated code (tools/golden.py) -----------------------------------
+
+
+def pytest_configure(config):
+    """While the generated code is being recorded, hypothesis draws the same examples
+    every run, so that two recordings of the suite can be compared."""
+    if os.environ.get("CHAINRULE_RECORD"):
+        from hypothesis import settings
+
+        settings.register_profile("chainrule-golden", derandomize=True, database=None)
+        settings.load_profile("chainrule-golden")

@@ -13,6 +13,13 @@ really prints (ignoring the temporary file's path and line numbers in it).
 After a deliberate change to the generated code, refresh those blocks with
 
     CHAINRULE_UPDATE_DOCS=1 pytest tests/test_docs_and_examples.py
+
+Every function a document or an example compiles is also recorded
+(chainrule.recording) and compared with its golden copy in tests/golden/:
+the generated code must stay byte-identical.  After a deliberate change,
+refresh the golden copies with
+
+    CHAINRULE_UPDATE_GOLDEN=1 pytest tests/test_docs_and_examples.py
 """
 
 from __future__ import annotations
@@ -26,6 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from golden_records import check as check_golden
+
+from chainrule import recording
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -100,7 +110,13 @@ def run_doc(doc: Path, tmp_path: Path) -> None:
         return  # bash and text only (docs/cli.md): the fences were checked above
     script = tmp_path / (doc.stem.replace("-", "_") + "_md.py")
     script.write_text(script_for(text, blocks))
-    env = dict(os.environ, NO_COLOR="1", PYTHONDONTWRITEBYTECODE="1")
+    records = tmp_path / "records"
+    env = dict(
+        os.environ,
+        NO_COLOR="1",
+        PYTHONDONTWRITEBYTECODE="1",
+        **{recording.ENVIRONMENT_VARIABLE: str(records)},
+    )
     proc = subprocess.run(
         [sys.executable, str(script)],
         capture_output=True,
@@ -130,6 +146,8 @@ def run_doc(doc: Path, tmp_path: Path) -> None:
         actual = printed.get(b.output_of, "")
         if normalize(actual) != normalize("\n".join(b.lines)):
             stale.append((b, actual))
+    changed = check_golden(str(rel), records)
+    assert not changed, "\n".join(changed)
     if stale and UPDATE:
         for b, actual in reversed(stale):
             lines[b.start + 1 : b.end] = [
@@ -160,16 +178,19 @@ def test_doc_code_runs(doc, tmp_path):
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
 def test_example_runs(example, tmp_path):
+    records = tmp_path / "records"
     proc = subprocess.run(
         [sys.executable, str(example)],
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env=dict(os.environ, NO_COLOR="1"),
+        env=dict(os.environ, NO_COLOR="1", **{recording.ENVIRONMENT_VARIABLE: str(records)}),
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip(), "an example should show what it does"
+    changed = check_golden(f"examples/{example.name}", records)
+    assert not changed, "\n".join(changed)
 
 
 def test_there_are_docs_and_examples():

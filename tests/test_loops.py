@@ -211,7 +211,7 @@ def test_every_iteration_records_only_what_the_backward_pass_reads():
     assert "Wh" not in saved and "Wx" not in saved and "xs" not in saved  # loop invariants
 
 
-def test_long_functions_and_deep_loops_transform():
+def test_long_functions_and_deep_loops_transform(tmp_path):
     lines = ["import numpy as np", "", "", "def long(x):"]
     for i in range(1000):
         lines.append(f"    x = x * 1.0001 + {i % 7} * 1e-4")
@@ -224,9 +224,8 @@ def test_long_functions_and_deep_loops_transform():
         "    return np.sum(s)",
     ]
     import importlib.util
-    import tempfile
 
-    path = tempfile.mktemp(suffix="_long.py")
+    path = tmp_path / "long_module.py"
     with open(path, "w") as handle:
         handle.write("\n".join(lines) + "\n")
     spec = importlib.util.spec_from_file_location("long_module", path)

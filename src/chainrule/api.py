@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, cache, rules
+from . import __version__, cache, recording, rules
 from .analyze import walk_statements
 from .calls import structure
 from .codegen import build_function, from_import_lines, renderer
@@ -141,6 +141,28 @@ def compile_function(
     hit = per_function.get(key)
     if hit is not None:
         return hit
+    options = {
+        "mode": mode,
+        "argnums": argnums,
+        "as_tuple": as_tuple,
+        "scalar_params": scalar_params,
+        "structures": structures,
+        "has_aux": has_aux,
+    }
+    try:
+        compiled = _compile_uncached(
+            f, argnums, mode, as_tuple, scalar_params, structures, has_aux, key, per_function
+        )
+    except CompileError as error:
+        recording.record(f, options, None, str(error))
+        raise
+    recording.record(f, options, compiled.source, None)
+    return compiled
+
+
+def _compile_uncached(
+    f, argnums, mode, as_tuple, scalar_params, structures, has_aux, key, per_function
+) -> Compiled:
     disk_key = cache.key_for(f, key)  # the persistent cache (cache.py)
     stored = cache.load(f, disk_key)
     if stored is not None:
