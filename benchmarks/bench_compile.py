@@ -20,7 +20,7 @@ import time
 os.environ["CHAINRULE_CACHE"] = "0"
 
 import chainrule.parse  # noqa: E402
-from chainrule.api import compile_function  # noqa: E402
+from chainrule.pipeline import CompileRequest, compile_function  # noqa: E402
 
 LINES = [
     "z1 = W1 @ x + b1",
@@ -81,7 +81,7 @@ def main(argv=None) -> int:
         f = make_module(directory, i)
         chainrule.parse._tree_cache.clear()  # parse the file again each round
         start = time.perf_counter()
-        compile_function(f, (0, 1, 2, 3), "grad", True)
+        compile_function(CompileRequest(f, (0, 1, 2, 3), "grad", True))
         times.append(time.perf_counter() - start)
     n_lines = len(LINES) + 3
     print(f"transforming a {n_lines}-line function (grad w.r.t. 4 arguments), {rounds} rounds:")
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
         f = load_text(directory, text, label)
         chainrule.parse._tree_cache.clear()
         start = time.perf_counter()
-        compile_function(f, (0,), "grad", False)
+        compile_function(CompileRequest(f, (0,), "grad", False))
         print(f"transforming {label}: {(time.perf_counter() - start) * 1e3:.0f} ms")
     return 0
 

@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 import chainrule
-from chainrule import api, cache
+from chainrule import cache, pipeline
+from chainrule.pipeline import CompileRequest
 
 MODEL = """\
 import numpy as np
@@ -199,13 +200,14 @@ def tanh_loss(W, x):
 
 def fresh(monkeypatch, tmp_path):
     monkeypatch.setenv("CHAINRULE_CACHE_DIR", str(tmp_path))
-    api._cache.clear()
+    pipeline._cache.clear()
 
 
 def test_a_stored_function_rebuilds_to_the_same_code(monkeypatch, tmp_path):
     fresh(monkeypatch, tmp_path)
-    compiled = api.compile_function(tanh_loss, (0, 1), "grad", True)
-    disk_key = cache.key_for(tanh_loss, api.compile_key((0, 1), "grad", True))
+    request = CompileRequest(tanh_loss, (0, 1), "grad", True)
+    compiled = pipeline.compile_function(request)
+    disk_key = cache.key_for(tanh_loss, pipeline.compile_key(request))
     loaded = cache.load(tanh_loss, disk_key)
     assert loaded is not None
     assert loaded.source == compiled.source
@@ -225,7 +227,7 @@ def test_a_changed_dependency_invalidates(monkeypatch, tmp_path):
     fresh(monkeypatch, tmp_path / "cache")
     helper_file = tmp_path / "mylib.py"
     helper_file.write_text("def helper(v):\n    return v * 2.0\n")
-    compiled = api.compile_function(tanh_loss, (0,), "grad", False)
+    compiled = pipeline.compile_function(CompileRequest(tanh_loss, (0,), "grad", False))
     with_dep = dataclasses.replace(compiled, dependencies=(str(helper_file),))
     key = "0" * 64
     assert cache.store(tanh_loss, key, with_dep)

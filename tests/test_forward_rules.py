@@ -17,6 +17,7 @@ import pytest
 from conftest import check_jvp
 
 from chainrule import runtime as rt
+from chainrule.ir import facts_of
 from chainrule.normalize import normalize
 from chainrule.parse import parse_function
 from chainrule.rules import ADJOINTS, TANGENTS, display_name
@@ -347,7 +348,7 @@ def _primitives(f):
     """The primitives the normalized body of `f` applies."""
     parsed = parse_function(f)
     fn = normalize(parsed, set(parsed.params))
-    return [getattr(s, "prim", None) for s in ast.walk(ast.Module(body=fn.body, type_ignores=[]))]
+    return [facts_of(s).prim for s in ast.walk(ast.Module(body=fn.body, type_ignores=[]))]
 
 
 def _builtin(template_id):

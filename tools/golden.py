@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--update", action="store_true", help="make the records the golden copy")
     parser.add_argument("--keep", help="keep the records in this directory")
     parser.add_argument("pytest_args", nargs="*", help="for `suite`: passed to pytest")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     with tempfile.TemporaryDirectory(prefix="chainrule-golden-") as scratch:
         directory = args.keep or scratch
         if args.corpus == "suite":

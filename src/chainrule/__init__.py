@@ -11,10 +11,7 @@
 and runs it.  See docs/ for the supported subset and how it works.
 """
 
-__version__ = "0.1.0"
-
-from .api import (  # noqa: E402
-    check_grad,
+from .api import (
     grad,
     hessian,
     hvp,
@@ -26,10 +23,12 @@ from .api import (  # noqa: E402
     value_and_grad,
     vjp,
 )
-from .errors import CompileError  # noqa: E402
-from .exporting import ExportError, export  # noqa: E402
-from .rules import RuleError, adjoint, nondifferentiable, tangent  # noqa: E402
-from .runtime import stop_gradient  # noqa: E402
+from .errors import CompileError
+from .exporting import ExportError, export
+from .rules import RuleError, adjoint, nondifferentiable, tangent
+from .runtime import stop_gradient
+from .testing import check_grad
+from .version import __version__
 
 __all__ = [
     "CompileError",

@@ -1,6 +1,6 @@
 """The persistent cache: generated functions survive the process that made them.
 
-`api.compile_function` asks `load` before running the pipeline and hands
+`pipeline.compile_function` asks `load` before running the pipeline and hands
 each new result to `store`.  An entry is one file, `<key>.json`, in the cache
 directory:
 
@@ -49,6 +49,11 @@ import tempfile
 import types
 from pathlib import Path
 from typing import Any
+
+from .codegen import build_from_text
+from .compiled import Compiled
+from .rules import ADJOINTS, NONDIFFERENTIABLE, display_name
+from .version import __version__
 
 FORMAT = 1
 MAGIC = "chainrule-cache"
@@ -120,8 +125,6 @@ def chainrule_hash() -> str:
     """A hash of chainrule's own source files: a development edit is a new version."""
     global _own_hash
     if _own_hash is None:
-        from . import __version__
-
         package = Path(__file__).resolve().parent
         h = hashlib.sha256(__version__.encode())
         for path in sorted(package.rglob("*.py")):
@@ -197,8 +200,6 @@ def _lookup(func: types.FunctionType, name: str) -> Any:
 
 def _user_rules() -> list[list[str]]:
     """Derivative rules and non-differentiable declarations made outside chainrule."""
-    from .rules import ADJOINTS, NONDIFFERENTIABLE, display_name
-
     out: list[list[str]] = []
     for rule in ADJOINTS.values():
         module = getattr(rule.template, "__module__", "") or ""
@@ -343,8 +344,8 @@ def _path(key: str) -> Path:
     return directory() / f"{key}.json"
 
 
-def store(func: Any, key: str | None, compiled: Any) -> bool:
-    """Write `compiled` (an api.Compiled) under `key`; False if it was not stored."""
+def store(func: Any, key: str | None, compiled: Compiled) -> bool:
+    """Write `compiled` under `key`; False if it was not stored."""
     if key is None or not enabled():
         return False
     func = inspect.unwrap(func)
@@ -362,7 +363,7 @@ def store(func: Any, key: str | None, compiled: Any) -> bool:
             if f.name not in ("function", "source")
         }
         dependencies = {}
-        for path in getattr(compiled, "dependencies", ()):
+        for path in compiled.dependencies:
             digest = file_hash(path)
             if digest is None:
                 return False
@@ -447,8 +448,8 @@ def _verified(text: str, key: str) -> dict | None:
     return payload
 
 
-def load(func: Any, key: str | None) -> Any:
-    """The api.Compiled stored under `key`, rebuilt for `func`, or None."""
+def load(func: Any, key: str | None) -> Compiled | None:
+    """The Compiled stored under `key`, rebuilt for `func`, or None."""
     if key is None or not enabled():
         return None
     payload = read_entry(key)
@@ -459,9 +460,6 @@ def load(func: Any, key: str | None) -> Any:
             if file_hash(path) != digest:  # an inlined helper's file changed
                 stats["rejected"] += 1
                 return None
-        from .api import Compiled
-        from .codegen import build_from_text
-
         func = inspect.unwrap(func)
         cells = {name: _resolve(ref) for name, ref in payload["cells"].items()}
         user_cells = dict(zip(func.__code__.co_freevars, func.__closure__ or ()))

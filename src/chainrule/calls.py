@@ -33,77 +33,21 @@ import types
 from dataclasses import dataclass
 from typing import Any
 
-from .parse import MISSING, Parsed
-
-
-@dataclass
-class Tree:
-    """A container known at compile time: kind and (key, value) items.
-
-    Values are atoms (ast.Name / ast.Constant) or nested Trees; keys are
-    indices for tuples and lists, and the dict's keys for dicts.
-    """
-
-    kind: str  # "tuple", "list" or "dict"
-    items: list[tuple[Any, Any]]
-
-    def get(self, key: Any) -> Any:
-        if self.kind != "dict" and isinstance(key, int) and -len(self.items) <= key < 0:
-            key += len(self.items)
-        for k, v in self.items:
-            if k == key and type(k) is type(key):
-                return v
-        return MISSING
-
-    def values(self) -> list[Any]:
-        return [v for _, v in self.items]
-
-    def leaves(self) -> list[Any]:
-        out: list[Any] = []
-        for v in self.values():
-            out.extend(v.leaves() if isinstance(v, Tree) else [v])
-        return out
-
-
-def display(value: Any) -> ast.expr:
-    """The Python expression that builds `value` (a Tree or an atom) at run time."""
-    if not isinstance(value, Tree):
-        return _copy_atom(value)
-    if value.kind == "dict":
-        return ast.Dict(
-            keys=[ast.Constant(k) for k, _ in value.items],
-            values=[display(v) for _, v in value.items],
-        )
-    elts = [display(v) for v in value.values()]
-    if value.kind == "list":
-        return ast.List(elts=elts, ctx=ast.Load())
-    return ast.Tuple(elts=elts, ctx=ast.Load())
-
-
-def _copy_atom(atom: ast.expr) -> ast.expr:
-    if isinstance(atom, ast.Name):
-        return ast.Name(id=atom.id, ctx=ast.Load())
-    if isinstance(atom, ast.Constant):
-        return ast.Constant(atom.value)
-    return atom
-
-
-def structure(value: Any) -> Any:
-    """A hashable description of how `value` nests tuples, lists and dicts (None: a leaf)."""
-    t = type(value)
-    if t is tuple or t is list:
-        return (t.__name__, tuple(structure(v) for v in value))
-    if t is dict:
-        return ("dict", tuple((k, structure(v)) for k, v in value.items()))
-    return None
-
-
-class _TreeValue(ast.expr):
-    """A Tree passed back through `assign` (unpacking, loop targets)."""
-
-    def __init__(self, tree: Tree) -> None:
-        super().__init__()
-        self.tree = tree
+from .activity import possibly_varied
+from .flow import live_after
+from .ir import (
+    MISSING,
+    Evaluated,
+    Parsed,
+    Tree,
+    TreeValue,
+    annotate,
+    clone,
+    copy_atom,
+    facts_of,
+)
+from .jumps import hoist_assignment_expressions, lower_jumps
+from .parse import body_statements, parse_function, stored_names
 
 
 @dataclass
@@ -117,6 +61,12 @@ class Callee:
     kwonly: list[str]
     bound_self: Any = MISSING  # the receiver of a bound method
 
+
+# How the API marks the functions that a differentiated function may call to make
+# derivatives of its own (`grad(f)(x)`, `jvp(f, (x,), (v,))`): they are inlined too.
+NESTED = "__chainrule_nested__"
+NESTED_MAKER = "transformation"  # grad, value_and_grad: called on a function by name
+NESTED_JVP = "jvp"  # jvp: its forward-mode code (compile_jvp) is inlined
 
 # Inlining copies a helper's body to each call site; nested helpers each called
 # several times multiply.  Past this many statements we stop with advice.
@@ -138,12 +88,6 @@ def is_user_function(obj: Any) -> bool:
     return not (filename.startswith(_STDLIB) and "site-packages" not in filename)
 
 
-def stored_names(fn: ast.FunctionDef) -> set[str]:
-    from .parse import _stored_names
-
-    return _stored_names(fn)
-
-
 def free_loads(fn: ast.FunctionDef, local: set[str]) -> list[str]:
     seen: dict[str, None] = {}
     for node in ast.walk(fn):
@@ -162,7 +106,7 @@ class CallsAndContainers:
     # -- containers ------------------------------------------------------------------
     def tree_of(self, expr: ast.expr) -> Tree | None:
         """The Tree a plain name or subscript chain denotes, without emitting anything."""
-        if isinstance(expr, _TreeValue):
+        if isinstance(expr, TreeValue):
             return expr.tree
         if isinstance(expr, ast.Name) and self.p.is_local(expr.id):
             return self.trees.get(self.current.get(expr.id, ""))
@@ -205,9 +149,7 @@ class CallsAndContainers:
         an inlined call returned, wrapped so it is not evaluated twice), or
         None when `expr` is neither.
         """
-        from .normalize import _Frozen
-
-        if isinstance(expr, _TreeValue):
+        if isinstance(expr, TreeValue):
             return expr.tree
         if isinstance(expr, ast.Name):
             if self.p.is_local(expr.id):
@@ -229,7 +171,7 @@ class CallsAndContainers:
                 value = self.tree_item(base, expr)
                 if isinstance(value, Tree):
                     return value
-                return _Frozen(_copy_atom(value), self.atom_varied(value))
+                return Evaluated(copy_atom(value), self.atom_varied(value))
             if base is not None:  # an inlined call returned an array: index it
                 return ast.copy_location(
                     ast.Subscript(value=base, slice=expr.slice, ctx=ast.Load()), expr
@@ -285,8 +227,6 @@ class CallsAndContainers:
 
     def param_tree(self, param: str, shape: Any, origin: ast.AST) -> Tree:
         """Leaves of a container argument, each read into its own variable at entry."""
-        from .normalize import annotate
-
         kind, children = shape
         keyed = list(children) if kind == "dict" else list(enumerate(children))
         items = []
@@ -457,9 +397,7 @@ class CallsAndContainers:
 
     def unrolled_loop(self, stmt: ast.For, rows: list[list[Any]]) -> None:
         """A loop over a container: the body once per item, with the target bound to it."""
-        from .normalize import _Frozen
-
-        if getattr(stmt, "exit_check", None) is not None:
+        if facts_of(stmt).exit_check is not None:
             raise self.error(
                 stmt,
                 "`break` or `return` inside a loop over a container is not supported; "
@@ -470,9 +408,9 @@ class CallsAndContainers:
         for (value,) in rows:
             self.origin = stmt
             if isinstance(value, Tree):
-                self.assign(stmt.target, _TreeValue(value))
+                self.assign(stmt.target, TreeValue(value))
             else:
-                self.assign(stmt.target, _Frozen(_copy_atom(value), self.atom_varied(value)))
+                self.assign(stmt.target, Evaluated(copy_atom(value), self.atom_varied(value)))
                 if isinstance(value, ast.Constant) and isinstance(stmt.target, ast.Name):
                     self.constants[self.current[stmt.target.id]] = value.value
             for sub in stmt.body:
@@ -481,8 +419,6 @@ class CallsAndContainers:
     # -- calls -------------------------------------------------------------------------------
     def static_call(self, expr: ast.Call) -> Any:
         """Inline a call to a Python function; `len` of a container; `dict(k=v)`."""
-        from .normalize import _Frozen
-
         func = expr.func
         if isinstance(func, ast.Name) and self.p.is_local(func.id):
             local = self.local_defs.get(self.current.get(func.id, ""))
@@ -500,14 +436,12 @@ class CallsAndContainers:
         generated = getattr(callee, "__chainrule_generated__", None)
         if generated is not None and self.varied(expr):  # df = grad(f) ... df(x)
             return self.inline(self.callee_for(generated(), expr), expr)
-        from . import api
-
-        if callee is api.jvp and self.varied(expr):
+        if getattr(callee, NESTED, None) == NESTED_JVP and self.varied(expr):
             return self.inline_jvp(expr)
         if callee is len and len(expr.args) == 1 and not expr.keywords:
             tree = self.tree_of(expr.args[0])
             if tree is not None:
-                return _Frozen(ast.Constant(len(tree.items)), False)
+                return Evaluated(ast.Constant(len(tree.items)), False)
             return None
         if callee is dict and not expr.args and expr.keywords and self.varied(expr):
             return self.build_tree(expr)
@@ -525,10 +459,8 @@ class CallsAndContainers:
 
     def transformation(self, call: ast.Call) -> Any:
         """`grad(f, argnums=...)` with everything known at compile time: the object it makes."""
-        from . import api
-
         maker = self.p.resolve(call.func)
-        if maker not in (api.grad, api.value_and_grad) or not call.args:
+        if getattr(maker, NESTED, None) != NESTED_MAKER or not call.args:
             return None
         values = [
             self.p.resolve(a) if not isinstance(a, ast.Constant) else a.value for a in call.args
@@ -544,7 +476,7 @@ class CallsAndContainers:
         ):
             raise self.error(
                 call,
-                f"{api.__name__.split('.')[0]}.{maker.__name__}(...) inside a differentiated "
+                f"chainrule.{maker.__name__}(...) inside a differentiated "
                 "function needs its arguments known when the code is compiled (a function "
                 "by name, literal argnums); create it at module level instead",
             )
@@ -552,8 +484,6 @@ class CallsAndContainers:
 
     def inline_jvp(self, call: ast.Call) -> Any:
         """`jvp(f, (x, y), (dx, None))` inside the function: inline f's forward-mode code."""
-        from . import api
-
         if len(call.args) != 3 or call.keywords:
             raise self.error(call, "write jvp(f, (primals...), (tangents...))")
         f = self.p.resolve(call.args[0])
@@ -575,14 +505,14 @@ class CallsAndContainers:
             for i, t in enumerate(tangents.elts)
             if not (isinstance(t, ast.Constant) and t.value is None)
         )
-        compiled = api.compile_function(f, nums, "jvp", True)
+        if self.compile_jvp is None:
+            raise self.error(call, "jvp inside a differentiated function needs the pipeline")
+        generated = self.compile_jvp(f, nums)
         args = [*primals.elts, *(tangents.elts[i] for i in nums)]
         synthetic = ast.copy_location(ast.Call(func=call.func, args=args, keywords=[]), call)
-        return self.inline(self.callee_for(compiled.function, call), synthetic)
+        return self.inline(self.callee_for(generated, call), synthetic)
 
     def callee_for(self, obj: Any, site: ast.AST) -> Callee:
-        from .parse import parse_function
-
         bound_self = MISSING
         func = obj
         if isinstance(obj, types.MethodType):
@@ -657,8 +587,6 @@ class CallsAndContainers:
 
     def bind_arguments(self, callee: Callee, call: ast.Call) -> dict[str, Any]:
         """Caller-side values of the callee's parameters, as Python would bind them."""
-        from .normalize import _Frozen
-
         parsed = callee.parsed
         params = list(parsed.params)
         if callee.bound_self is not MISSING:
@@ -693,35 +621,23 @@ class CallsAndContainers:
             if isinstance(default, ast.AST):  # a local def: its default expression
                 values[p] = self.call_argument(default)
             elif default is None or isinstance(default, (bool, int, float, str)):
-                values[p] = _Frozen(ast.Constant(default), False)
+                values[p] = Evaluated(ast.Constant(default), False)
             else:
                 alias = self.names.fresh(f"{p}_default")
                 self.extra_cells[alias] = default
-                values[p] = _Frozen(ast.Name(id=alias, ctx=ast.Load()), False)
+                values[p] = Evaluated(ast.Name(id=alias, ctx=ast.Load()), False)
         return values
 
     def call_argument(self, expr: ast.expr) -> Any:
-        from .normalize import _Frozen
-
         value = self.static_value(expr)
         if isinstance(value, Tree):
             return value
         source = value if value is not None else expr
         varied = self.varied(source)
-        return _Frozen(self.atom(source), varied)
+        return Evaluated(self.atom(source), varied)
 
     def inline(self, callee: Callee, call: ast.Call) -> Any:
         """Normalize the callee's body here; return the Tree or atom it returns."""
-        from .jumps import hoist_assignment_expressions, lower_jumps
-        from .normalize import (
-            _Frozen,
-            annotate,
-            body_statements,
-            clone,
-            live_after,
-            possibly_varied,
-        )
-
         if any(key is callee.key for key in self.inlining):
             chain = " -> ".join([*self.inlining_names, callee.name])
             raise self.error(
@@ -829,7 +745,7 @@ class CallsAndContainers:
             if not isinstance(result, Tree):
                 source = result if result is not None else ret.value
                 varied = self.varied(source)
-                result = _Frozen(self.atom(source), varied)
+                result = Evaluated(self.atom(source), varied)
         finally:
             self.inlining.pop()
             self.inlining_names.pop()
@@ -893,8 +809,6 @@ def inlined_statements(parsed: Parsed, seen: dict[Any, int]) -> int:
         elif isinstance(node, ast.Call):
             callee = parsed.resolve(node.func)
             if callee is not MISSING and is_user_function(callee):
-                from .parse import parse_function
-
                 func = callee.__func__ if isinstance(callee, types.MethodType) else callee
                 try:
                     inner = parse_function(func, inlined=True)
@@ -919,4 +833,4 @@ def _is_chain(expr: ast.expr) -> bool:
     """A name, subscripts of one, or a call: cheap to resolve without evaluating twice."""
     while isinstance(expr, ast.Subscript):
         expr = expr.value
-    return isinstance(expr, (ast.Name, ast.Call, _TreeValue))
+    return isinstance(expr, (ast.Name, ast.Call, TreeValue))

@@ -27,8 +27,13 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
-from . import __version__
+from .api import source
+from .demo import main as demo_main
 from .errors import CompileError
+from .exporting import ExportError, export, export_source, public_functions
+from .highlight import highlight
+from .testing import check_grad
+from .version import __version__
 
 USAGE_ERROR = 2  # the command line names something that does not exist or is malformed
 FAILURE = 1  # the user's code could not be imported or differentiated
@@ -148,8 +153,6 @@ def parse_argnums(text: str | None, func: Any) -> int | tuple[int, ...]:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from .api import highlight, source
-
     path, name = split_target(args.target)
     if args.mode == "vjp" and args.argnums is not None:
         raise CliError(
@@ -171,8 +174,6 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from .exporting import ExportError, export, export_source, public_functions
-
     if args.mode == "vjp" and args.argnums is not None:
         raise CliError(
             "--argnums does not apply to --mode vjp, which differentiates every argument"
@@ -266,8 +267,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from .api import check_grad
-
     path, name = split_target(args.target)
     shapes = {k: parse_shape(v, k) for k, v in parse_assignments(args.shape, "--shape").items()}
     values: dict[str, Any] = {}
@@ -345,8 +344,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import main as demo_main
-
     return demo_main()
 
 

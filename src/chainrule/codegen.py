@@ -6,7 +6,7 @@ environment variable CHAINRULE_RENDERER=unparse asks for it) we fall back to
 kept away from users.
 
 Comments do not exist in Python's AST, so the other stages insert marker
-statements (`comment(text)`) that are turned into `# text` lines after
+statements (`ir.comment(text)`) that are turned into `# text` lines after
 rendering.
 
 The function we hand back is built from the rendered text itself, so what
@@ -32,19 +32,8 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-_COMMENT_MARK = "__chainrule_comment__"
-
-
-def comment(text: str) -> ast.stmt:
-    """A statement that renders as `# text`."""
-    node = ast.Expr(value=ast.Name(id=_COMMENT_MARK, ctx=ast.Load()))
-    node.comment_text = text  # type: ignore[attr-defined]
-    return node
-
-
-def is_comment(node: ast.AST) -> bool:
-    return hasattr(node, "comment_text")
-
+from .ir import COMMENT_MARK, Parsed, facts_of, is_comment
+from .version import __version__
 
 _astor: Any = None
 
@@ -94,16 +83,17 @@ def render(module: ast.Module) -> str:
     _fill_empty_blocks(module)
     texts: list[str] = []
     for node in ast.walk(module):
-        if is_comment(node):
-            node.value.id = f"{_COMMENT_MARK}{len(texts)}"  # type: ignore[attr-defined]
-            texts.append(node.comment_text)  # type: ignore[attr-defined]
+        text = facts_of(node).comment_text
+        if text is not None and isinstance(node, ast.Expr) and isinstance(node.value, ast.Name):
+            node.value.id = f"{COMMENT_MARK}{len(texts)}"
+            texts.append(text)
     source = _to_source(module)
     lines = []
     for line in source.splitlines():
         stripped = line.strip()
-        if stripped.startswith(_COMMENT_MARK):
+        if stripped.startswith(COMMENT_MARK):
             indent = line[: len(line) - len(line.lstrip())]
-            index = int(stripped[len(_COMMENT_MARK) :])
+            index = int(stripped[len(COMMENT_MARK) :])
             lines.append(f"{indent}# {texts[index]}")
         else:
             lines.append(line)
@@ -137,6 +127,98 @@ def from_import_lines(grouped: dict[str, list[str] | set[str]]) -> list[str]:
             line = f"from {module} import (\n" + "".join(f"    {n},\n" for n in names) + ")"
         lines.append(line)
     return lines
+
+
+def import_lines(
+    cells: dict[str, Any], free_globals: dict[str, Any], user_module: str | None
+) -> list[str]:
+    """Import lines that make the displayed source a standalone module."""
+    plain: list[str] = []
+    grouped: dict[str, list[str]] = {}
+    notes: list[str] = []
+    for name, obj in list(cells.items()) + list(free_globals.items()):
+        if isinstance(obj, types.ModuleType):
+            module = obj.__name__
+            plain.append(f"import {module}" if module == name else f"import {module} as {name}")
+            continue
+        module = getattr(obj, "__module__", None)
+        qual = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+        if name in free_globals and user_module and user_module != "__main__":
+            module, qual = user_module, name
+        if (
+            module
+            and qual
+            and "<" not in qual
+            and "." not in qual
+            and (module == "chainrule.runtime" or not module.startswith("chainrule"))
+        ):
+            grouped.setdefault(module, []).append(name if qual == name else f"{qual} as {name}")
+            continue
+        notes.append(f"# {name}: a global of the differentiated function's module")
+    return sorted(plain) + from_import_lines(grouped) + notes
+
+
+def _free_globals(node: ast.AST, cells: dict[str, Any], parsed: Parsed) -> dict[str, Any]:
+    local: set[str] = set()
+    loaded: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            (loaded if isinstance(sub.ctx, ast.Load) else local).add(sub.id)
+        elif isinstance(sub, ast.arg):
+            local.add(sub.arg)
+        elif isinstance(sub, ast.FunctionDef):
+            local.add(sub.name)
+    out = {}
+    for name in sorted(loaded - local - set(cells) - set(parsed.cells)):
+        if name in parsed.globals:
+            out[name] = parsed.globals[name]
+    return out
+
+
+def _shown_cells(parsed: Parsed, used: set[str]) -> dict[str, Any]:
+    """Closure cells holding modules or chainrule's helpers (code chainrule generated,
+    transformed again): they get import lines like the bindings of templates."""
+    out = {}
+    for name, cell in parsed.cells.items():
+        try:
+            obj = cell.cell_contents
+        except ValueError:
+            continue
+        module = getattr(obj, "__module__", None) or ""
+        if name in used and (isinstance(obj, types.ModuleType) or module == "chainrule.runtime"):
+            out[name] = obj
+    return out
+
+
+def generate(
+    parsed: Parsed,
+    funcdef: ast.FunctionDef,
+    cells: dict[str, Any],
+    label: str,
+    defaults: tuple | None,
+) -> Built:
+    """Render a generated `def` and build the function, for any transformation.
+
+    `cells` are the objects the generated code may reach by name (inlined
+    helpers' bindings, then the templates'); those it uses become closure
+    cells and import lines.  `label` says what the code is ("grad",
+    "forward mode (jvp)"), for the header line.
+    """
+    module = ast.Module(body=[funcdef], type_ignores=[])
+    ast.fix_missing_locations(module)
+    used = {n.id for n in ast.walk(funcdef) if isinstance(n, ast.Name)}
+    cells = {name: obj for name, obj in cells.items() if name in used}
+    globals_used = _free_globals(funcdef, cells, parsed)
+    header = (
+        f"Generated by chainrule {__version__}: {label} of {parsed.func.__name__} "
+        f"({parsed.filename}:{parsed.node.lineno}). Edit the original, not this."
+    )
+    imports = import_lines(
+        {**cells, **_shown_cells(parsed, used)}, globals_used, parsed.globals.get("__name__")
+    )
+    return build_function(
+        module, funcdef.name, imports, cells, parsed.cells, parsed.globals, defaults, header
+    )
 
 
 @dataclass

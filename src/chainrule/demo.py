@@ -19,7 +19,8 @@ from typing import TextIO
 
 import numpy as np
 
-from .api import grad, highlight
+from .api import grad
+from .highlight import highlight
 
 PARAMS = (0, 1, 2, 3)  # W1, b1, w2, b2: the arguments we train
 

@@ -10,24 +10,9 @@ hold Python ints.  They look at `ast` nodes only, so both the normalizer
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
 from typing import Any
 
-
-def _names_in(expr: ast.AST) -> Iterator[str]:
-    for node in ast.walk(expr):
-        if isinstance(node, ast.Name):
-            yield node.id
-
-
-def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
-    for stmt in body:
-        yield stmt
-        if isinstance(stmt, ast.If):
-            yield from _statements(stmt.body)
-            yield from _statements(stmt.orelse)
-        elif isinstance(stmt, (ast.For, ast.While)):
-            yield from _statements(stmt.body)
+from .ir import facts_of, names_in, walk_statements
 
 
 def live_after(body: list[ast.stmt]) -> dict[int, frozenset[str]]:
@@ -87,7 +72,7 @@ def live_after(body: list[ast.stmt]) -> dict[int, frozenset[str]]:
             return uses(stmt.test) | block(stmt.body, live) | block(stmt.orelse, live)
         if isinstance(stmt, (ast.For, ast.While)):
             out[id(stmt)] = frozenset(live)
-            check = getattr(stmt, "exit_check", None)
+            check = facts_of(stmt).exit_check
             head = set(live)
             if isinstance(stmt, ast.While):
                 head |= uses(stmt.test)
@@ -151,7 +136,7 @@ def read_before_assigned(loop: ast.For | ast.While) -> set[str]:
                 block(stmt.body, assigned)
             else:
                 loads(stmt, assigned)
-            check = getattr(stmt, "exit_check", None)
+            check = facts_of(stmt).exit_check
             if check is not None:
                 loads(check.test, assigned)
         return assigned
@@ -185,18 +170,18 @@ def integer_names(body: list[ast.stmt], params: list[str] | set[str]) -> set[str
         defs.setdefault(name, []).append(value)
 
     unknown = object()
-    for stmt in _statements(body):
+    for stmt in walk_statements(body):
         if isinstance(stmt, ast.For):
             target, it = stmt.target, stmt.iter
             func = it.func.id if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) else ""
             if isinstance(target, ast.Name):
                 add(
                     target.id,
-                    "int" if func == "range" or getattr(stmt, "range_loop", False) else unknown,
+                    "int" if func == "range" or facts_of(stmt).range_loop else unknown,
                 )
             elif isinstance(target, ast.Tuple):
                 for k, elt in enumerate(target.elts):
-                    for n in _names_in(elt):
+                    for n in names_in(elt):
                         add(
                             n,
                             "int"
@@ -241,7 +226,7 @@ def integer_names(body: list[ast.stmt], params: list[str] | set[str]) -> set[str
                 )
                 for k, elt in enumerate(target.elts):
                     if not isinstance(elt, ast.Name):
-                        for n in _names_in(elt):
+                        for n in names_in(elt):
                             add(n, unknown)
                     elif popped:
                         add(elt.id, ("pop", value.func.value.id, k))  # type: ignore[union-attr]

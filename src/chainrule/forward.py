@@ -14,51 +14,62 @@ Nothing is saved and nothing runs backwards, so `if`, `for` and `while` keep
 their shape: the tangents simply flow with the values.  Inputs that carry no
 tangent (constants, data, values that do not depend on the differentiated
 arguments) are not given zeros; their terms are dropped from the template
-(`dt1 = x * dy` when only y varies).  Where a dropped term was the one that
-broadcasting made large, the remaining tangent is stretched back to the
-result's shape with `broadcast_like`, unless the shapes provably agree.
+(`dt1 = x * dy` when only y varies, `_Pruner`).  Where a dropped term was the
+one that broadcasting made large, the remaining tangent is stretched back to
+the result's shape with `broadcast_like`, unless the shapes provably agree.
 
-Tangent variables are named like gradients (`dv`, or `d_v` if taken): the
-naming, bindings, comments and template machinery are those of reverse.py.
+Tangent variables are named like gradients (`dv`, or `d_v` if taken); the
+naming, bindings and comments are shared with reverse mode
+(derivatives.py), and templates are instantiated by templates.py.  The kind
+of a statement picks its tangent from one table, `TANGENT_OF_KIND`.
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .analyze import names_in, targets_of
-from .codegen import comment
-from .normalize import (
-    ADD_AT,
-    LIST_APPEND,
-    LIST_GET,
-    LIST_SET,
-    SETITEM,
-    UNPACK,
+from .derivatives import DerivativeContext
+from .ir import (
     Function,
     Method,
+    assigned_names,
     clone,
+    comment,
+    facts,
+    facts_of,
+    name_of,
+    names_in,
+    targets_of,
 )
-from .optimize import fold_constants
-from .reverse import (
-    Reverser,
-    _assign,
-    _free_names,
-    _funcdef,
-    _resolve_static_ifs,
-    _resolve_template_name,
-    _stored,
-    _substitute,
-    function_name,
-    is_list_pop,
+from .rules import Rule, display_name, lookup, lookup_tangent
+from .runtime import broadcast_like
+from .templates import (
+    Bindings,
+    fold_constants,
+    name_temporaries,
+    resolve_static_ifs,
+    substitute,
 )
-from .rules import Rule, display_name, is_nondifferentiable, lookup, lookup_tangent
+from .transformation import (
+    Emitted,
+    StatementKind,
+    Target,
+    Transformation,
+    assign,
+    function_def,
+    generated_name,
+    register,
+    statement_kind,
+)
 
 _NP = "__chainrule_np__"  # placeholder for numpy's name inside a template being pruned
+
+Code = tuple[list[ast.stmt], list[ast.stmt]]  # comments before a statement, tangents after it
 
 
 @dataclass
@@ -70,188 +81,200 @@ class Tangent:
     body: list[ast.stmt]
     tangent_params: list[str]  # the tangent argument of each wrt parameter
     result_tangent: ast.expr
-    bindings: Any
+    bindings: Bindings
 
 
-class Forwarder(Reverser):
+class Forwarder:
     """Walks a normalized body in program order and adds each active statement's tangent."""
 
-    def run(self) -> Tangent:  # type: ignore[override]
-        tangent_params = [self.grad(p) for p in self.wrt]
-        body = self.forward_block(self.fn.body)
+    def __init__(
+        self,
+        fn: Function,
+        wrt: list[str],
+        scalar_params: frozenset[str] = frozenset(),
+        ranks: dict[str, int] | None = None,
+    ) -> None:
+        self.fn = fn
+        self.ctx = DerivativeContext(fn, wrt, scalar_params, ranks)
+
+    def run(self) -> Tangent:
+        ctx = self.ctx
+        tangent_params = [ctx.dname(p) for p in ctx.wrt]
+        body = self.block(self.fn.body)
         result = self.fn.result
-        if isinstance(result, ast.Name) and self.active(result.id):
-            result_tangent: ast.expr = ast.Name(self.grad(result.id), ast.Load())
+        if isinstance(result, ast.Name) and ctx.active(result.id):
+            result_tangent: ast.expr = ast.Name(ctx.dname(result.id), ast.Load())
         else:
             body.append(comment("the output does not depend on the inputs: its tangent is 0"))
             result_tangent = self.zeros_of(clone(result))
-        return Tangent(self.fn, self.wrt, body, tangent_params, result_tangent, self.bindings)
+        return Tangent(self.fn, ctx.wrt, body, tangent_params, result_tangent, ctx.bindings)
 
     # -- statement lists ---------------------------------------------------------
-    def forward_block(self, body: list[ast.stmt]) -> list[ast.stmt]:
+    def block(self, body: list[ast.stmt]) -> list[ast.stmt]:
+        ctx = self.ctx
         out: list[ast.stmt] = []
         for stmt in body:
             if isinstance(stmt, ast.If):
-                saved = self.last_origin
-                stmt.body = self.forward_block(stmt.body) or [ast.Pass()]
-                self.last_origin = saved
-                stmt.orelse = self.forward_block(stmt.orelse)
-                self.last_origin = None
+                saved = ctx.last_origin
+                stmt.body = self.block(stmt.body) or [ast.Pass()]
+                ctx.last_origin = saved
+                stmt.orelse = self.block(stmt.orelse)
+                ctx.last_origin = None
                 out.append(stmt)
             elif isinstance(stmt, (ast.For, ast.While)):
-                self.last_origin = None
-                stmt.body = self.forward_block(stmt.body) or [ast.Pass()]
-                self.last_origin = None
+                ctx.last_origin = None
+                stmt.body = self.block(stmt.body) or [ast.Pass()]
+                ctx.last_origin = None
                 out.append(stmt)
             else:
                 header, code = self.tangent(stmt)
                 out.extend(header)
                 out.append(stmt)
                 for c in code:
-                    c.tangent = True  # type: ignore[attr-defined]
+                    facts(c).pure = True  # a tangent nobody reads may go (optimize)
                 out.extend(code)
         return out
 
     # -- one statement -------------------------------------------------------------
-    def tangent(self, stmt: ast.stmt) -> tuple[list[ast.stmt], list[ast.stmt]]:
+    def tangent(self, stmt: ast.stmt) -> Code:
         """Comments to put before `stmt`, and its tangent statements to put after it."""
-        prim = getattr(stmt, "prim", None)
-        if is_list_pop(stmt, self.list_names) and self.active(stmt.args[0].id):  # type: ignore
+        ctx = self.ctx
+        kind = statement_kind(stmt, ctx.list_names)
+        if kind is StatementKind.LIST_POP and ctx.active(name_of(facts_of(stmt).args[0])):
             return self.list_pop(stmt)
-        active = [t for t in targets_of(stmt) if self.active(t)]
+        active = [t for t in targets_of(stmt) if ctx.active(t)]
         if not active:
             return [], []
-        if prim is LIST_APPEND:
-            hs, value = stmt.args  # type: ignore[attr-defined]
-            note = "append: the list of tangents gets the value's tangent"
-            item = self.tangent_expr(value) or self.zeros_of(clone(value))
-            call = ast.Call(
-                func=ast.Attribute(
-                    value=ast.Name(self.grad(hs.id), ast.Load()), attr="append", ctx=ast.Load()
-                ),
-                args=[item],
-                keywords=[],
-            )
-            return self.header(stmt, None, note), [ast.Expr(value=call)]
-        if prim is LIST_SET:
-            hs, index, value = stmt.args[:3]  # type: ignore[attr-defined]
-            note = "list item assignment: the list of tangents gets the value's tangent there"
-            written = self.tangent_expr(value) or self.zeros_of(clone(value))
-            target = ast.Subscript(
-                value=ast.Name(self.grad(hs.id), ast.Load()), slice=clone(index), ctx=ast.Store()
-            )
-            return self.header(stmt, None, note), [ast.Assign(targets=[target], value=written)]
-        if prim is SETITEM:
-            array, index, value = stmt.args[:3]  # type: ignore[attr-defined]
-            note = "write into an array: the tangent array gets the value's tangent there"
-            written = self.tangent_expr(value) or ast.Constant(0.0)
-            target = ast.Subscript(
-                value=ast.Name(self.grad(array.id), ast.Load()), slice=clone(index), ctx=ast.Store()
-            )
-            return self.header(stmt, None, note), [ast.Assign(targets=[target], value=written)]
-        if prim is ADD_AT:
-            array, index, value = stmt.args[:3]  # type: ignore[attr-defined]
-            added = self.tangent_expr(value)
-            if added is None:
-                return [], []
-            note = "np.add.at: the tangent array accumulates the values' tangents the same way"
-            np_name = self.bindings.name_for(np, "np")
-            add_at = ast.Attribute(
-                value=ast.Attribute(
-                    value=ast.Name(np_name, ast.Load()), attr="add", ctx=ast.Load()
-                ),
-                attr="at",
-                ctx=ast.Load(),
-            )
-            call = ast.Call(
-                func=add_at,
-                args=[ast.Name(self.grad(array.id), ast.Load()), clone(index), added],
-                keywords=[],
-            )
-            return self.header(stmt, None, note), [ast.Expr(value=call)]
-        target = stmt.targets[0]  # type: ignore[attr-defined]
-        if prim is LIST_GET:
-            hs, index = stmt.args  # type: ignore[attr-defined]
-            note = "list item: its tangent is the same item of the list of tangents"
-            value = ast.Subscript(
-                value=ast.Name(self.grad(hs.id), ast.Load()), slice=clone(index), ctx=ast.Load()
-            )
-            return self.header(stmt, None, note), [_assign(self.grad(target.id), value)]
-        if prim is UNPACK:
-            source = self.tangent_expr(stmt.args[0])  # type: ignore[attr-defined]
-            if source is None:
-                return [], [_assign(self.grad(n), self.zero(n)) for n in active]
-            names = [
-                ast.Name(self.grad(n) if self.active(n) else self.names.fresh("_"), ast.Store())
-                for n in names_in(target)
-            ]
-            unpack = ast.Assign(targets=[ast.Tuple(elts=names, ctx=ast.Store())], value=source)
-            return self.header(stmt, None, "unpacking: each name gets its row's tangent"), [unpack]
-        if isinstance(prim, Method):
-            raise self.scope(stmt).error(
-                stmt.site,  # type: ignore[attr-defined]
-                f"the method .{prim.name}() has no derivative rule; use the NumPy function "
-                "instead (for example np.sum(x) for x.sum()), or register a rule for it",
-            )
-        if prim is None or is_nondifferentiable(prim):
-            # a constant or a piecewise-constant value assigned to a name that varies
-            # elsewhere (the other branch of an `if`, a loop-carried value): tangent 0
-            return [], [self.zero_value(n, stmt) for n in active]
+        return TANGENT_OF_KIND[kind](self, stmt, active)
+
+    def list_append(self, stmt: ast.stmt, active: list[str]) -> Code:
+        hs, value = facts_of(stmt).args
+        note = "append: the list of tangents gets the value's tangent"
+        item = self.tangent_expr(value) or self.zeros_of(clone(value))
+        tangents = ast.Name(self.ctx.dname(name_of(hs)), ast.Load())
+        call = _method(tangents, "append", [item])
+        return self.ctx.header(stmt, None, note), [ast.Expr(value=call)]
+
+    def list_set(self, stmt: ast.stmt, active: list[str]) -> Code:
+        hs, index, value = facts_of(stmt).args[:3]
+        note = "list item assignment: the list of tangents gets the value's tangent there"
+        written = self.tangent_expr(value) or self.zeros_of(clone(value))
+        place = _item(self.ctx.dname(name_of(hs)), index, ast.Store())
+        return self.ctx.header(stmt, None, note), [ast.Assign(targets=[place], value=written)]
+
+    def setitem(self, stmt: ast.stmt, active: list[str]) -> Code:
+        array, index, value = facts_of(stmt).args[:3]
+        note = "write into an array: the tangent array gets the value's tangent there"
+        written = self.tangent_expr(value) or ast.Constant(0.0)
+        place = _item(self.ctx.dname(name_of(array)), index, ast.Store())
+        return self.ctx.header(stmt, None, note), [ast.Assign(targets=[place], value=written)]
+
+    def add_at(self, stmt: ast.stmt, active: list[str]) -> Code:
+        ctx = self.ctx
+        array, index, value = facts_of(stmt).args[:3]
+        added = self.tangent_expr(value)
+        if added is None:
+            return [], []
+        note = "np.add.at: the tangent array accumulates the values' tangents the same way"
+        np_name = ctx.bindings.name_for(np, "np")
+        add_at = ast.Attribute(
+            value=ast.Attribute(value=ast.Name(np_name, ast.Load()), attr="add", ctx=ast.Load()),
+            attr="at",
+            ctx=ast.Load(),
+        )
+        args = [ast.Name(ctx.dname(name_of(array)), ast.Load()), clone(index), added]
+        call = ast.Call(func=add_at, args=args, keywords=[])
+        return ctx.header(stmt, None, note), [ast.Expr(value=call)]
+
+    def list_get(self, stmt: ast.stmt, active: list[str]) -> Code:
+        ctx = self.ctx
+        assert isinstance(stmt, ast.Assign)
+        hs, index = facts_of(stmt).args
+        note = "list item: its tangent is the same item of the list of tangents"
+        value = _item(ctx.dname(name_of(hs)), index, ast.Load())
+        return ctx.header(stmt, None, note), [assign(ctx.dname(name_of(stmt.targets[0])), value)]
+
+    def unpack(self, stmt: ast.stmt, active: list[str]) -> Code:
+        ctx = self.ctx
+        assert isinstance(stmt, ast.Assign)
+        source = self.tangent_expr(facts_of(stmt).args[0])
+        if source is None:
+            return [], [assign(ctx.dname(n), self.zero(n)) for n in active]
+        names: list[ast.expr] = [
+            ast.Name(ctx.dname(n) if ctx.active(n) else ctx.names.fresh("_"), ast.Store())
+            for n in names_in(stmt.targets[0])
+        ]
+        unpack = ast.Assign(targets=[ast.Tuple(elts=names, ctx=ast.Store())], value=source)
+        return ctx.header(stmt, None, "unpacking: each name gets its row's tangent"), [unpack]
+
+    def method(self, stmt: ast.stmt, active: list[str]) -> Code:
+        prim = facts_of(stmt).prim
+        assert isinstance(prim, Method)
+        raise self.ctx.method_error(stmt, prim)
+
+    def constant(self, stmt: ast.stmt, active: list[str]) -> Code:
+        """A constant or a piecewise-constant value assigned to a name that varies
+        elsewhere (the other branch of an `if`, a loop-carried value): tangent 0."""
+        return [], [self.zero_value(n, stmt) for n in active]
+
+    def primitive(self, stmt: ast.stmt, active: list[str]) -> Code:
+        ctx = self.ctx
+        assert isinstance(stmt, ast.Assign)
+        prim = facts_of(stmt).prim
         rule = lookup_tangent(prim)
         if rule is None:
-            raise self.scope(stmt).error(stmt.site, _no_tangent_message(prim))  # type: ignore[attr-defined]
-        header = self.header(stmt, rule)
-        return header, self.instantiate_tangent(rule, stmt, target.id)
+            raise ctx.scope(stmt).error(facts_of(stmt).site, _no_tangent_message(prim))
+        header = ctx.header(stmt, rule)
+        return header, self.instantiate(rule, stmt, name_of(stmt.targets[0]))
 
-    def list_pop(self, stmt: ast.stmt) -> tuple[list[ast.stmt], list[ast.stmt]]:
+    def list_pop(self, stmt: ast.stmt) -> Code:
         """`t = hs.pop()`: the list of tangents gives up its last item too, even when that
         item's tangent is not needed, so that the two lists stay in step."""
-        hs, *rest = stmt.args  # type: ignore[attr-defined]
-        pop = ast.Call(
-            func=ast.Attribute(
-                value=ast.Name(self.grad(hs.id), ast.Load()), attr="pop", ctx=ast.Load()
-            ),
-            args=[clone(a) for a in rest],
-            keywords=[],
-        )
-        target = stmt.targets[0]  # type: ignore[attr-defined]
-        if isinstance(target, ast.Name) and self.active(target.id):
+        ctx = self.ctx
+        assert isinstance(stmt, ast.Assign)
+        hs, *rest = facts_of(stmt).args
+        pop = _method(ast.Name(ctx.dname(name_of(hs)), ast.Load()), "pop", [clone(a) for a in rest])
+        target = stmt.targets[0]
+        if isinstance(target, ast.Name) and ctx.active(target.id):
             note = "pop: the list of tangents gives up its last item too"
-            return self.header(stmt, None, note), [_assign(self.grad(target.id), pop)]
+            return ctx.header(stmt, None, note), [assign(ctx.dname(target.id), pop)]
         return [], [ast.Expr(value=pop)]
 
+    # -- zeros -------------------------------------------------------------------------
     def zero_value(self, name: str, stmt: ast.stmt) -> ast.stmt:
         """The tangent of a name given a value that does not vary."""
+        ctx = self.ctx
         value = getattr(stmt, "value", None)
-        if name in self.list_names and isinstance(value, ast.List):
+        if name in ctx.list_names and isinstance(value, ast.List):
             items = [self.tangent_expr(e) or self.zeros_of(clone(e)) for e in value.elts]
-            return _assign(self.grad(name), ast.List(elts=items, ctx=ast.Load()))
-        if name in self.list_names:  # a list of zero tangents, one per item
+            return assign(ctx.dname(name), ast.List(elts=items, ctx=ast.Load()))
+        if name in ctx.list_names:  # a list of zero tangents, one per item
             length = ast.Call(
                 func=ast.Name("len", ast.Load()), args=[ast.Name(name, ast.Load())], keywords=[]
             )
             zeros = ast.List(elts=[ast.Constant(0.0)], ctx=ast.Load())
-            return _assign(self.grad(name), ast.BinOp(left=zeros, op=ast.Mult(), right=length))
+            return assign(ctx.dname(name), ast.BinOp(left=zeros, op=ast.Mult(), right=length))
         if isinstance(value, ast.Constant) and type(value.value) in (int, float):
-            return _assign(self.grad(name), ast.Constant(0.0))
-        return _assign(self.grad(name), self.zero(name))
+            return assign(ctx.dname(name), ast.Constant(0.0))
+        return assign(ctx.dname(name), self.zero(name))
 
     def zero(self, name: str) -> ast.expr:
-        if self.shapes.is_scalar(name):
+        if self.ctx.shapes.is_scalar(name):
             return ast.Constant(0.0)
         return self.zeros_of(ast.Name(name, ast.Load()))
 
     def zeros_of(self, expr: ast.expr) -> ast.expr:
         if isinstance(expr, ast.Constant) and type(expr.value) in (int, float):
             return ast.Constant(0.0)
-        if isinstance(expr, ast.Name) and self.shapes.is_scalar(expr.id):
+        if isinstance(expr, ast.Name) and self.ctx.shapes.is_scalar(expr.id):
             return ast.Constant(0.0)
-        return self.template_call("zeros_like", np.zeros_like, [expr])
+        return self.ctx.numpy_call("zeros_like", [expr])
 
     def tangent_expr(self, value: Any) -> ast.expr | None:
         """The tangent of an argument, or None when it has none (it is zero)."""
+        ctx = self.ctx
         if isinstance(value, ast.Name):
-            return ast.Name(self.grad(value.id), ast.Load()) if self.active(value.id) else None
+            return ast.Name(ctx.dname(value.id), ast.Load()) if ctx.active(value.id) else None
         if isinstance(value, (ast.List, ast.Tuple)):
             parts = [self.tangent_expr(e) for e in value.elts]
             if all(p is None for p in parts):
@@ -263,8 +286,10 @@ class Forwarder(Reverser):
         return None
 
     # -- templates ----------------------------------------------------------------
-    def instantiate_tangent(self, rule: Rule, stmt: ast.stmt, target: str) -> list[ast.stmt]:
-        subst = self.substitution(rule, stmt, target, "tangent")
+    def instantiate(self, rule: Rule, stmt: ast.stmt, target: str) -> list[ast.stmt]:
+        """The rule's tangent template at `stmt`, the terms of zero tangents dropped."""
+        ctx = self.ctx
+        subst = ctx.bound_arguments(rule, stmt, target, "tangent")
         output = "d" + rule.result
         tangent_names = {"d" + p for p in rule.params}
         zero = set()
@@ -278,51 +303,77 @@ class Forwarder(Reverser):
                     subst["d" + p] = type(value)(elts=zeros, ctx=ast.Load())
             else:
                 subst["d" + p] = t
-        body = _resolve_static_ifs(clone(rule.body), subst)
+        body = resolve_static_ifs(clone(rule.body), subst)
         pruner = _Pruner(zero, tangent_names, rule.result, filled=set(subst) & zero)
         body = pruner.statements(body, output)
-        temps: dict[str, str] = {_NP: self.bindings.name_for(np, "np")}
-        local = {n for s in body for n in _stored(s)} - {output}
-        free = _free_names(body, set(subst) | {output, _NP} | zero)
-        for name in sorted(local):
-            temps[name] = self.names.temp()
-        for name in sorted(free - local):
-            obj = _resolve_template_name(rule, name)
-            temps[name] = self.bindings.name_for(obj, name)
-        out = [self.route_tangent(s, output, target, subst, temps, pruner) for s in body]
+        temps = {_NP: ctx.bindings.name_for(np, "np")}
+        bound = set(subst) | {output, _NP} | zero
+        name_temporaries(rule, body, bound, {output}, ctx.names, ctx.bindings, temps)
+        out = [self.route(s, output, target, subst, temps, pruner) for s in body]
         fold_constants(out)
         return out
 
-    def route_tangent(self, tstmt, output, target, subst, temps, pruner) -> ast.stmt:
+    def route(self, tstmt, output, target, subst, temps, pruner) -> ast.stmt:
+        """Substitute names in one template statement; the output assigns the tangent."""
+        ctx = self.ctx
         if isinstance(tstmt, ast.If):
-            test = _substitute(tstmt.test, subst, temps)
-            body = [self.route_tangent(s, output, target, subst, temps, pruner) for s in tstmt.body]
-            orelse = [
-                self.route_tangent(s, output, target, subst, temps, pruner) for s in tstmt.orelse
-            ]
+            test = substitute(tstmt.test, subst, temps)
+            body = [self.route(s, output, target, subst, temps, pruner) for s in tstmt.body]
+            orelse = [self.route(s, output, target, subst, temps, pruner) for s in tstmt.orelse]
             return ast.If(test=test, body=body or [ast.Pass()], orelse=orelse)
-        if isinstance(tstmt, ast.Assign) and _stored(tstmt) == {output}:
-            if tstmt.value is None:  # every input's term was dropped
-                return _assign(self.grad(target), self.zero(target))
-            value = _substitute(tstmt.value, subst, temps)
+        if isinstance(tstmt, _Vanished):  # every input's term was dropped
+            return assign(ctx.dname(target), self.zero(target))
+        if isinstance(tstmt, ast.Assign) and assigned_names(tstmt) == {output}:
+            value = substitute(tstmt.value, subst, temps)
             if id(tstmt) in pruner.narrowed:
                 value = self.broadcast_like(value, target)
-            return _assign(self.grad(target), value)
-        return _substitute(tstmt, subst, temps)
+            return assign(ctx.dname(target), value)
+        return substitute(tstmt, subst, temps)
 
     def broadcast_like(self, value: ast.expr, target: str) -> ast.expr:
         """`broadcast_like(value, target)`, unless value provably has target's shape."""
-        from .runtime import broadcast_like
-
-        mine = self.shapes.of(value)
-        if mine is not None and mine is self.shapes.of(ast.Name(target, ast.Load())):
+        shapes = self.ctx.shapes
+        mine = shapes.of(value)
+        if mine is not None and mine is shapes.of(ast.Name(target, ast.Load())):
             return value
-        helper = self.bindings.name_for(broadcast_like, "broadcast_like")
-        return ast.Call(
-            func=ast.Name(helper, ast.Load()),
-            args=[value, ast.Name(target, ast.Load())],
-            keywords=[],
+        return self.ctx.helper_call(
+            broadcast_like, "broadcast_like", [value, ast.Name(target, ast.Load())]
         )
+
+
+TangentOfKind = Callable[[Forwarder, ast.stmt, list[str]], Code]
+
+TANGENT_OF_KIND: dict[StatementKind, TangentOfKind] = {
+    StatementKind.PRIMITIVE: Forwarder.primitive,
+    StatementKind.NONDIFFERENTIABLE: Forwarder.constant,
+    StatementKind.INERT: Forwarder.constant,
+    StatementKind.METHOD: Forwarder.method,
+    StatementKind.LIST_POP: Forwarder.method,  # (on a list without tangents)
+    StatementKind.LIST_APPEND: Forwarder.list_append,
+    StatementKind.LIST_GET: Forwarder.list_get,
+    StatementKind.LIST_SET: Forwarder.list_set,
+    StatementKind.SETITEM: Forwarder.setitem,
+    StatementKind.ADD_AT: Forwarder.add_at,
+    StatementKind.UNPACK: Forwarder.unpack,
+}
+
+
+def _method(obj: ast.expr, name: str, args: list[ast.expr]) -> ast.Call:
+    """`obj.name(args)`."""
+    return ast.Call(
+        func=ast.Attribute(value=obj, attr=name, ctx=ast.Load()), args=args, keywords=[]
+    )
+
+
+def _item(name: str, index: ast.expr, ctx: ast.expr_context) -> ast.Subscript:
+    """`name[index]` (a copy of the index)."""
+    return ast.Subscript(value=ast.Name(name, ast.Load()), slice=clone(index), ctx=ctx)
+
+
+class _Vanished(ast.stmt):
+    """A tangent assignment every term of which was dropped: the tangent is zero."""
+
+    _fields = ()
 
 
 class _Pruner:
@@ -348,11 +399,14 @@ class _Pruner:
             if isinstance(stmt, ast.If):
                 stmt.body = self.statements(stmt.body, output)
                 stmt.orelse = self.statements(stmt.orelse, output)
-            elif isinstance(stmt, ast.Assign) and _stored(stmt) == {output}:
+            elif isinstance(stmt, ast.Assign) and assigned_names(stmt) == {output}:
                 value, narrowed = self.prune(stmt.value)
-                stmt.value = value  # type: ignore[assignment]  (None: no tangent at all)
-                if narrowed and value is not None and not self.full_shape(value):
-                    self.narrowed.add(id(stmt))
+                if value is None:  # every term was dropped: the tangent is zero
+                    stmt = ast.copy_location(_Vanished(), stmt)
+                else:
+                    stmt.value = value
+                    if narrowed and not self.full_shape(value):
+                        self.narrowed.add(id(stmt))
             out.append(stmt)
         return out
 
@@ -459,7 +513,7 @@ def forward(
 def emit_forward(tan: Tangent) -> ast.FunctionDef:
     """`jvp_f(x, y, dx, dy)`: the primal arguments, then one tangent per wrt argument."""
     parsed = tan.fn.parsed
-    name = function_name("jvp", parsed.func.__name__)
+    name = generated_name("jvp", parsed.func.__name__)
     along = ", ".join(tan.tangent_params)
     doc = (
         f"Value of {parsed.func.__name__} and its tangent (Jacobian-vector product) "
@@ -482,4 +536,20 @@ def emit_forward(tan: Tangent) -> ast.FunctionDef:
     args.args = args.posonlyargs + args.args + [ast.arg(arg=t) for t in tan.tangent_params]
     args.posonlyargs = []
     args.defaults = []  # the tangents come last: callers pass every argument
-    return _funcdef(name, args, body)
+    return function_def(name, args, body)
+
+
+class ForwardMode(Transformation):
+    """Forward mode: `jvp_f(x, ..., dx, ...)` returning the value and its tangent."""
+
+    name = "jvp"
+    label = "forward mode (jvp)"
+
+    def emit(self, fn: Function, target: Target) -> Emitted:
+        tan = forward(fn, target.wrt, target.scalars, target.ranks)
+        funcdef = emit_forward(tan)
+        # everything between the docstring and the return may go if nobody reads it
+        return Emitted(funcdef, tan.bindings.cells, funcdef.body[1:-1], keeps_defaults=False)
+
+
+JVP = register(ForwardMode())

@@ -19,7 +19,7 @@ also ends every enclosing loop.  Statements after a possible jump are
 guarded by `if not (flags):`.  The flags are ordinary boolean variables, so
 the rest of the pipeline (SSA, activity, reverse) needs no special cases:
 a branch test is saved like any other value.  The real `break` of the exit
-check is kept on the loop node (`loop.exit_check`) so that normalize can
+check is kept in the loop's facts (`facts(loop).exit_check`) so that normalize can
 place loop-carried copies before it.
 """
 
@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+
+from .ir import facts
 
 
 def _name(id_: str, store: bool = False) -> ast.Name:
@@ -158,7 +160,7 @@ class JumpLowering:
             before.append(_assign(broke, False, stmt))
         if exits:
             check = ast.If(test=_any(exits), body=[ast.Break()], orelse=[])
-            stmt.exit_check = ast.copy_location(check, stmt)  # type: ignore[attr-defined]
+            facts(stmt).exit_check = ast.copy_location(check, stmt)
         return [*before, stmt], has_return
 
 

@@ -24,17 +24,39 @@ from __future__ import annotations
 
 import ast
 import operator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .calls import CallsAndContainers, Tree, _TreeValue, display
-from .flow import integer_names, live_after, read_before_assigned
+from .activity import expr_varied, possibly_varied
+from .calls import CallsAndContainers
+from .flow import live_after, read_before_assigned
+from .ir import (
+    ADD_AT,
+    IDENTITY,
+    LIST_APPEND,
+    LIST_GET,
+    LIST_SET,
+    MISSING,
+    SETITEM,
+    UNPACK,
+    Evaluated,
+    Function,
+    Method,
+    Names,
+    Parsed,
+    Tree,
+    TreeValue,
+    annotate,
+    clone,
+    display,
+    facts,
+    facts_of,
+    name_of,
+)
 from .jumps import hoist_assignment_expressions, lower_jumps
-from .parse import MISSING, Parsed, _lambda_to_def
-from .rules import is_nondifferentiable
-from .rules.arithmetic import IDENTITY
+from .parse import body_statements, lambda_to_def
 from .runtime import zeros_like_list
 
 BINOPS: dict[type, Any] = {
@@ -58,8 +80,6 @@ UNARYOPS: dict[type, Any] = {
     ast.Invert: operator.invert,
     ast.Not: operator.not_,
 }
-# attributes of arrays that describe them rather than hold their values
-DESCRIPTIVE_ATTRS = frozenset({"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "flags"})
 # functions whose result shares memory with an argument (matters for `+=`)
 VIEW_ATTRS = frozenset({"T", "reshape", "transpose", "ravel", "swapaxes", "squeeze", "view"})
 
@@ -99,22 +119,24 @@ def _mark_restores(body: list[ast.stmt], root: dict[str, str]) -> None:
         return names
 
     for position, (stmt, loops) in enumerate(order):
-        if getattr(stmt, "prim", None) not in (SETITEM, ADD_AT):
+        record = facts_of(stmt)
+        if record.prim not in (SETITEM, ADD_AT):
             continue
-        array = root.get(stmt.args[0].id, stmt.args[0].id)  # type: ignore[attr-defined]
+        array = root.get(name_of(record.args[0]), name_of(record.args[0]))
         needed = False
         for other_position, (other, other_loops) in enumerate(order):
-            if other is stmt or getattr(other, "saves_old", False):
+            other_facts = facts_of(other)
+            if other is stmt or other_facts.saves_old:
                 continue  # (the copy of the overwritten element is not a use)
-            if getattr(other, "prim", None) is SETITEM and other_position > position:
+            if other_facts.prim is SETITEM and other_position > position:
                 continue
             shares_loop = bool(set(loops) & set(other_loops))
             if (other_position < position or shares_loop) and array in reads(other):
-                if getattr(other, "prim", None) is SETITEM and not shares_loop:
+                if other_facts.prim is SETITEM and not shares_loop:
                     continue  # an earlier write only stores into the array
                 needed = True
                 break
-        stmt.restore = needed  # type: ignore[attr-defined]
+        facts(stmt).restore = needed
 
 
 def _constructors() -> tuple:
@@ -136,127 +158,6 @@ def _constructors() -> tuple:
         np.identity,
         np.ndarray.copy,
     )
-
-
-class ListAppend:
-    """Primitive of `hs.append(v)` on a list created in the function."""
-
-    __name__ = "list append"
-
-
-class ListGet:
-    """Primitive of `hs[i]` on a list created in the function."""
-
-    __name__ = "list item"
-
-
-class ListSet:
-    """Primitive of `hs[i] = v` on a list created in the function."""
-
-    __name__ = "list item assignment"
-
-
-LIST_APPEND = ListAppend()
-LIST_GET = ListGet()
-LIST_SET = ListSet()
-
-
-class SetItem:
-    """Primitive of `out[i] = v`, an in-place write into a local array."""
-
-    __name__ = "subscript assignment"
-
-
-SETITEM = SetItem()
-
-
-class AddAt:
-    """Primitive of `np.add.at(out, i, v)`, an in-place accumulation into a local array."""
-
-    __name__ = "np.add.at"
-
-
-ADD_AT = AddAt()
-
-
-class Unpack:
-    """Primitive of `a, b = x` for an array x: reads x[0], x[1], ..."""
-
-    __name__ = "tuple unpacking"
-
-
-UNPACK = Unpack()
-
-
-@dataclass
-class Method:
-    """A method called on a local value that is not an ndarray method."""
-
-    name: str
-
-
-@dataclass
-class Names:
-    """Allocates collision-free names: user names are never reused."""
-
-    taken: set[str]
-    counters: dict[str, int] = field(default_factory=dict)
-
-    def fresh(self, base: str) -> str:
-        if base not in self.taken:
-            self.taken.add(base)
-            return base
-        n = self.counters.get(base, 0)
-        while True:
-            n += 1
-            candidate = f"{base}_{n}"
-            if candidate not in self.taken:
-                self.counters[base] = n
-                self.taken.add(candidate)
-                return candidate
-
-    def temp(self) -> str:
-        n = self.counters.get("#t", 0)
-        while True:
-            n += 1
-            candidate = f"t{n}"
-            if candidate not in self.taken:
-                self.counters["#t"] = n
-                self.taken.add(candidate)
-                return candidate
-
-
-@dataclass
-class Function:
-    """A normalized function: ANF + SSA body and the atom it returns."""
-
-    parsed: Parsed
-    params: list[str]
-    body: list[ast.stmt]
-    result: ast.expr
-    names: Names
-    return_node: ast.AST
-
-
-def annotate(
-    stmt: ast.stmt,
-    origin: ast.AST,
-    site: ast.AST | None = None,
-    prim: Any = None,
-    args: list[ast.expr] | None = None,
-    kwargs: dict[str, ast.expr] | None = None,
-) -> ast.stmt:
-    """Attach what later stages need to a normalized statement.
-
-    prim is None for statements that can carry no gradient ("inert").
-    """
-    stmt.origin = origin  # type: ignore[attr-defined]
-    stmt.site = site if site is not None else origin  # type: ignore[attr-defined]
-    stmt.prim = prim  # type: ignore[attr-defined]
-    stmt.args = args or []  # type: ignore[attr-defined]
-    stmt.kwargs = kwargs or {}  # type: ignore[attr-defined]
-    ast.copy_location(stmt, origin)
-    return stmt
 
 
 def names_in_target(target: ast.expr) -> list[str]:
@@ -284,8 +185,10 @@ class Normalizer(CallsAndContainers):
         varied_params: set[str],
         structures: dict[str, Any] | None = None,
         has_aux: bool = False,
+        compile_jvp: Callable[[Any, tuple[int, ...]], Any] | None = None,
     ) -> None:
         self.p = parsed
+        self.compile_jvp = compile_jvp  # the forward-mode code of a function (pipeline.py)
         self.top = parsed  # the function being differentiated
         self.structures = dict(structures or {})  # container argument -> its nesting
         self.has_aux = has_aux
@@ -325,7 +228,7 @@ class Normalizer(CallsAndContainers):
 
     def emit(self, stmt: ast.stmt) -> None:
         if self.p is not self.top:
-            stmt.scope = self.p  # type: ignore[attr-defined]  (comments quote its file)
+            facts(stmt).scope = self.p  # (comments quote its file)
         self.out.append(stmt)
         self.emitted += 1
 
@@ -345,7 +248,7 @@ class Normalizer(CallsAndContainers):
 
     def rename(self, expr: ast.expr) -> ast.expr:
         """Copy `expr`, replacing reads of local names by their current SSA names."""
-        if isinstance(expr, _Frozen):  # an atom computed already: it is an SSA name
+        if isinstance(expr, Evaluated):  # an atom computed already: it is an SSA name
             return clone(expr.inner)
         copy = clone(expr)
         if self.local_defs:  # local functions exist only when compiling: inline their calls
@@ -377,7 +280,7 @@ class Normalizer(CallsAndContainers):
                 if not is_local_call(node):
                     return self.generic_visit(node)
                 atom = clone(normalizer.atom(node))
-                atom.already_renamed = True  # type: ignore[attr-defined]
+                facts(atom).already_renamed = True
                 return ast.copy_location(atom, node)
 
             def lazy(self, node: ast.AST, parts: list[ast.AST]) -> ast.AST:
@@ -400,7 +303,7 @@ class Normalizer(CallsAndContainers):
                     node, lambda: holder.append(normalizer.names.temp()) or holder[0]
                 )
                 atom = ast.Name(id=holder[0], ctx=ast.Load())
-                atom.already_renamed = True  # type: ignore[attr-defined]
+                facts(atom).already_renamed = True
                 return ast.copy_location(atom, node)
 
             def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:
@@ -410,7 +313,7 @@ class Normalizer(CallsAndContainers):
                 # `a and b` is `b if a else a`, `a or b` is `a if a else b`, a evaluated once
                 value = node.values[0]
                 for right in node.values[1:]:
-                    left = _Frozen(normalizer.atom(value), False)
+                    left = Evaluated(normalizer.atom(value), False)
                     if isinstance(node.op, ast.And):
                         value = ast.IfExp(test=left, body=right, orelse=left)
                     else:
@@ -509,13 +412,19 @@ class Normalizer(CallsAndContainers):
             )
         result = self.atom(returned if returned is not None else ret.value)
         _mark_restores(self.out, self.root)
-        function = Function(self.p, list(self.p.params), self.out, result, self.names, ret)
-        function.lists = set(self.lists)  # type: ignore[attr-defined]
-        function.aux = aux  # type: ignore[attr-defined]
-        function.param_trees = self.param_trees  # type: ignore[attr-defined]
-        function.extra_cells = self.extra_cells  # type: ignore[attr-defined]
-        function.dependencies = self.dependencies  # type: ignore[attr-defined]
-        return function
+        return Function(
+            self.p,
+            list(self.p.params),
+            self.out,
+            result,
+            self.names,
+            ret,
+            lists=set(self.lists),
+            aux=aux,
+            param_trees=self.param_trees,
+            extra_cells=self.extra_cells,
+            dependencies=self.dependencies,
+        )
 
     def local_name(self, base: str) -> str:
         """A fresh name for a variable the compiler introduces (flags, indices)."""
@@ -530,7 +439,7 @@ class Normalizer(CallsAndContainers):
                 self.assign(stmt.targets[0], stmt.value)
             else:  # a = b = expr: evaluate once, bind every target
                 varied = self.varied(stmt.value)
-                value = _Frozen(self.atom(stmt.value), varied) if varied else stmt.value
+                value = Evaluated(self.atom(stmt.value), varied) if varied else stmt.value
                 for target in stmt.targets:
                     self.assign(target, value)
         elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
@@ -684,7 +593,7 @@ class Normalizer(CallsAndContainers):
                     targets=[ast.Name(id=phi, ctx=ast.Store())], value=ast.Constant(None)
                 )
                 stmt = annotate(init, loop)
-                stmt.unbound_init = True  # type: ignore[attr-defined]
+                facts(stmt).unbound_init = True
                 self.emit(stmt)
             self.current[name] = phi
             phis[name] = phi
@@ -698,7 +607,7 @@ class Normalizer(CallsAndContainers):
                 atom = ast.Name(id=value, ctx=ast.Load())
                 copy_stmt = ast.Assign(targets=[ast.Name(id=phi, ctx=ast.Store())], value=atom)
                 stmt = annotate(copy_stmt, loop, loop, IDENTITY, [atom])
-                stmt.phi_back = True  # type: ignore[attr-defined]
+                facts(stmt).phi_back = True
                 self.emit(stmt)
             self.current[name] = phi
 
@@ -715,7 +624,7 @@ class Normalizer(CallsAndContainers):
         self.close_loop(loop, phis)
         if epilogue is not None:
             epilogue()
-        check = getattr(loop, "exit_check", None)
+        check = facts_of(loop).exit_check
         if check is not None:
             test = self.rename(check.test)
             self.emit(annotate(ast.If(test=test, body=[ast.Break()], orelse=[]), loop))
@@ -761,7 +670,7 @@ class Normalizer(CallsAndContainers):
         loop_target = target
         body = self.loop_body(stmt, bind_target, phis)
         node = ast.For(target=loop_target, iter=header, body=body, orelse=[])
-        node.range_loop = callee is range or prologue is not None  # type: ignore[attr-defined]
+        facts(node).range_loop = callee is range or prologue is not None
         self.emit(annotate(node, stmt))
         for name, phi in phis.items():
             self.current[name] = phi
@@ -811,16 +720,16 @@ class Normalizer(CallsAndContainers):
         def prologue():
             for part_target, source in parts:
                 i = ast.Name(id=self.current.get(index, index), ctx=ast.Load())
-                i.already_renamed = True  # type: ignore[attr-defined]
+                facts(i).already_renamed = True
                 if source is not None:
                     # the sequence as it was when the loop started (Python iterates over
                     # that object, even if the body rebinds its name)
                     source = clone(source)
-                    source.already_renamed = True
+                    facts(source).already_renamed = True
                 value = (
                     i if source is None else ast.Subscript(value=source, slice=i, ctx=ast.Load())
                 )
-                self.assign(part_target, _Frozen(value, False) if source is None else value)
+                self.assign(part_target, Evaluated(value, False) if source is None else value)
 
         self.varied_user.update(  # the elements (not an enumerate counter) vary
             n.id
@@ -853,7 +762,7 @@ class Normalizer(CallsAndContainers):
             self.current[name] = phi
 
     def assign(self, target: ast.expr, value: ast.expr) -> None:
-        if isinstance(value, _TreeValue) and isinstance(target, ast.Name):
+        if isinstance(value, TreeValue) and isinstance(target, ast.Name):
             self.bind_tree(target.id, value.tree)
             return
         if isinstance(target, ast.Name):
@@ -870,7 +779,7 @@ class Normalizer(CallsAndContainers):
             raise self.error(target, "this assignment target is not supported; assign to a name")
 
     def assign_name(self, name: str, value: ast.expr) -> None:
-        if isinstance(value, _Frozen):  # an atom computed earlier (unpacking, a = b = ...)
+        if isinstance(value, Evaluated):  # an atom computed earlier (unpacking, a = b = ...)
             atom, prim = value.inner, (IDENTITY if value.varied else None)
             ssa = self.define(name)
             stmt = ast.Assign(targets=[ast.Name(id=ssa, ctx=ast.Store())], value=atom)
@@ -878,7 +787,7 @@ class Normalizer(CallsAndContainers):
             self._track_view(ssa, atom)
             return
         if isinstance(value, ast.Lambda):
-            self.local_def(_lambda_to_def(value), name)
+            self.local_def(lambda_to_def(value), name)
             return
         if isinstance(value, ast.Name) and not isinstance(value.ctx, ast.Load):
             value = ast.Name(id=value.id, ctx=ast.Load())
@@ -927,9 +836,9 @@ class Normalizer(CallsAndContainers):
             for sub, item in zip(target.elts, static.values()):
                 self.origin = self.origin
                 if isinstance(item, Tree):
-                    self.assign(sub, _TreeValue(item))
+                    self.assign(sub, TreeValue(item))
                 else:
-                    self.assign(sub, _Frozen(item, self.atom_varied(item)))
+                    self.assign(sub, Evaluated(item, self.atom_varied(item)))
             return
         if static is not None:
             value = static
@@ -942,9 +851,9 @@ class Normalizer(CallsAndContainers):
             atoms = [
                 e
                 if isinstance(e, ast.Lambda)
-                else _Frozen(self.atom(e), True)
+                else Evaluated(self.atom(e), True)
                 if self.varied(e)
-                else _Frozen(self.rename(e), False)
+                else Evaluated(self.rename(e), False)
                 for e in value.elts
             ]
             for sub, atom in zip(target.elts, atoms):
@@ -1172,8 +1081,8 @@ class Normalizer(CallsAndContainers):
             self.varied_user.add(old)
         else:
             save = annotate(assign, self.origin, target)
-            save.pure = not augmented  # type: ignore[attr-defined]  (dead unless restored)
-        save.saves_old = True  # type: ignore[attr-defined]
+            facts(save).pure = not augmented  # (dead unless restored)
+        facts(save).saves_old = True
         self.emit(save)
         old_name = ast.Name(id=old, ctx=ast.Load())
         if augmented is not None:
@@ -1219,7 +1128,7 @@ class Normalizer(CallsAndContainers):
         save = annotate(
             ast.Assign(targets=[ast.Name(id=old, ctx=ast.Store())], value=read), self.origin, target
         )
-        save.pure = True  # type: ignore[attr-defined]  (dead unless the adjoint reads it)
+        facts(save).pure = True  # (dead unless the adjoint reads it)
         self.emit(save)
         store = ast.Subscript(value=clone(hs), slice=index, ctx=ast.Store())
         write = ast.Assign(targets=[store], value=value_atom)
@@ -1307,11 +1216,11 @@ class Normalizer(CallsAndContainers):
     # -- expressions -----------------------------------------------------------
     def atom(self, expr: ast.expr) -> ast.expr:
         """Emit statements computing `expr` and return a name or constant for it."""
-        if isinstance(expr, _Frozen):
+        if isinstance(expr, Evaluated):
             return expr.inner
         if isinstance(expr, ast.Constant):
             return expr
-        if isinstance(expr, (ast.Name, ast.Subscript, ast.Call, _TreeValue, ast.Tuple, ast.Dict)):
+        if isinstance(expr, (ast.Name, ast.Subscript, ast.Call, TreeValue, ast.Tuple, ast.Dict)):
             static = self.static_value(expr)
             if isinstance(static, Tree):
                 raise self.error(
@@ -1353,7 +1262,7 @@ class Normalizer(CallsAndContainers):
 
     def argument(self, expr: ast.expr) -> ast.expr:
         """A call argument: lists and tuples of values stay displays of atoms."""
-        if isinstance(expr, _Frozen):
+        if isinstance(expr, Evaluated):
             return expr.inner
         static = (
             self.static_value(expr)
@@ -1362,7 +1271,7 @@ class Normalizer(CallsAndContainers):
         )
         if isinstance(static, Tree):
             return display(static)
-        if isinstance(static, _Frozen):
+        if isinstance(static, Evaluated):
             return static.inner
         if static is not None:
             expr = static
@@ -1518,51 +1427,13 @@ class Normalizer(CallsAndContainers):
         self.emit(annotate(node, self.origin, expr))
 
 
-def body_statements(node: ast.FunctionDef) -> list[ast.stmt]:
-    """A function's statements, without its docstring."""
-    body = list(node.body)
-    if (
-        body
-        and isinstance(body[0], ast.Expr)
-        and isinstance(body[0].value, ast.Constant)
-        and isinstance(body[0].value.value, str)
-    ):
-        body = body[1:]
-    return body
-
-
-def clone(node: Any) -> Any:
-    """A deep copy of an AST (several times faster than copy.deepcopy)."""
-    if isinstance(node, ast.AST):
-        cls = node.__class__
-        new = cls.__new__(cls)  # fields are set below (avoids 3.13's missing-field warnings)
-        for field, value in ast.iter_fields(node):
-            setattr(new, field, clone(value))
-        for attr in ("lineno", "col_offset", "end_lineno", "end_col_offset", "already_renamed"):
-            if hasattr(node, attr):
-                setattr(new, attr, getattr(node, attr))
-        return new
-    if isinstance(node, list):
-        return [clone(v) for v in node]
-    return node
-
-
-class _Frozen(ast.expr):
-    """An already-normalized atom passed back through `assign` (tuple unpacking)."""
-
-    def __init__(self, inner: ast.expr, varied: bool) -> None:
-        super().__init__()
-        self.inner = inner
-        self.varied = varied
-
-
 class _Renamer(ast.NodeTransformer):
     def __init__(self, current: dict[str, str]) -> None:
         self.current = current
         self.bound: list[set[str]] = []
 
     def visit_Name(self, node: ast.Name) -> ast.Name:
-        if getattr(node, "already_renamed", False):  # an atom computed for this expression
+        if facts_of(node).already_renamed:  # an atom computed for this expression
             return node
         if isinstance(node.ctx, ast.Load) and not any(node.id in b for b in self.bound):
             new = self.current.get(node.id)
@@ -1652,132 +1523,6 @@ def _is_simple(expr: ast.expr) -> bool:
     return isinstance(expr, (ast.Name, ast.Constant)) or _fold_constant(expr) is not None
 
 
-def expr_varied(expr: ast.AST, varied: set[str], parsed: Parsed) -> bool:
-    """Could `expr` depend differentiably on a varied name?  (Conservative.)"""
-    if isinstance(expr, _Frozen):
-        return expr.varied
-    if isinstance(expr, ast.Name):
-        return expr.id in varied and parsed.is_local(expr.id)
-    if isinstance(expr, (ast.Constant, ast.Compare)):
-        return False
-    if isinstance(expr, ast.UnaryOp):
-        return not isinstance(expr.op, (ast.Not, ast.Invert)) and expr_varied(
-            expr.operand, varied, parsed
-        )
-    if isinstance(expr, ast.BinOp) and isinstance(
-        expr.op, (ast.BitAnd, ast.BitOr, ast.BitXor, ast.FloorDiv, ast.LShift, ast.RShift)
-    ):
-        return False
-    if isinstance(expr, ast.Attribute):
-        if expr.attr in DESCRIPTIVE_ATTRS:
-            return False
-        return expr_varied(expr.value, varied, parsed)
-    if isinstance(expr, ast.Subscript):
-        return expr_varied(expr.value, varied, parsed)
-    if isinstance(expr, ast.Call):
-        callee = parsed.resolve(expr.func)
-        if callee is not MISSING and is_nondifferentiable(callee):
-            return False
-        if isinstance(expr.func, ast.Attribute) and callee is MISSING:
-            method = getattr(np.ndarray, expr.func.attr, None)
-            if method is not None and is_nondifferentiable(method):
-                return False
-            if expr_varied(expr.func.value, varied, parsed):
-                return True
-        parts = list(expr.args) + [k.value for k in expr.keywords]
-        return any(expr_varied(a, varied, parsed) for a in parts)
-    if isinstance(expr, ast.IfExp):
-        return expr_varied(expr.body, varied, parsed) or expr_varied(expr.orelse, varied, parsed)
-    return any(expr_varied(child, varied, parsed) for child in ast.iter_child_nodes(expr))
-
-
-def possibly_varied(parsed: Parsed, seeds: set[str], body: list[ast.stmt]) -> set[str]:
-    """User variables that may depend on the differentiated parameters.
-
-    Flow-insensitive fixpoint over every assignment in the function: cheap,
-    conservative, and good enough to decide what to leave unflattened.
-    """
-    varied = set(seeds)
-    assigns: list[tuple[list[str], Any]] = []
-    for node in ast.walk(ast.Module(body=body, type_ignores=[])):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "append"
-            and isinstance(node.func.value, ast.Name)
-            and len(node.args) == 1
-        ):
-            owner, item = node.func.value.id, node.args[0]
-            assigns.append(([owner], item))  # hs.append(h): hs holds h
-            if isinstance(item, ast.Tuple):  # a record: each position on its own
-                for k, elt in enumerate(item.elts):
-                    assigns.append(([f"{owner}#{k}"], elt))
-        if (
-            isinstance(node, ast.Assign)
-            and len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Tuple)
-            and isinstance(node.value, ast.Call)
-            and isinstance(node.value.func, ast.Attribute)
-            and node.value.func.attr == "pop"
-            and isinstance(node.value.func.value, ast.Name)
-            and not node.value.args
-        ):
-            # `i, t = stack.pop()` restores a record: `i` varies only if what was
-            # pushed at its position does (a saved loop index never does)
-            owner = node.value.func.value.id
-            for k, elt in enumerate(node.targets[0].elts):
-                assigns.append(
-                    (
-                        [n.id for n in ast.walk(elt) if isinstance(n, ast.Name)],
-                        _Position(f"{owner}#{k}"),
-                    )
-                )
-            continue
-        if isinstance(node, ast.For):
-            targets = [n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)]
-            assigns.append((targets, node.iter))
-        elif isinstance(node, ast.Assign):
-            targets = [
-                n.id
-                for t in node.targets
-                for n in ast.walk(t.value if isinstance(t, ast.Subscript) else t)
-                if isinstance(n, ast.Name)
-            ]
-            assigns.append((targets, node.value))
-        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)) and node.value is not None:
-            target = node.target.value if isinstance(node.target, ast.Subscript) else node.target
-            targets = [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
-            value = node.value
-            if isinstance(node, ast.AugAssign):
-                value = ast.BinOp(
-                    left=ast.Name(id=targets[0], ctx=ast.Load()) if targets else node.target,
-                    op=node.op,
-                    right=node.value,
-                )
-            assigns.append((targets, value))
-    changed = True
-    while changed:
-        changed = False
-        for targets, value in assigns:
-            if set(targets) <= varied:
-                continue
-            if (
-                value.key in varied
-                if isinstance(value, _Position)
-                else expr_varied(value, varied, parsed)
-            ):
-                varied.update(targets)
-                changed = True
-    return varied - integer_names(body, parsed.params)
-
-
-@dataclass(frozen=True)
-class _Position:
-    """One position of the records appended to a list (`stack#0`), for `possibly_varied`."""
-
-    key: str
-
-
 _STATEMENT_ADVICE = {
     ast.ClassDef: "defining a class inside the function being differentiated is not "
     "supported; define it at module level",
@@ -1853,10 +1598,12 @@ def normalize(
     varied_params: set[str],
     structures: dict[str, Any] | None = None,
     has_aux: bool = False,
+    compile_jvp: Callable[[Any, tuple[int, ...]], Any] | None = None,
 ) -> Function:
     """Rewrite `parsed` into ANF + SSA (see the module docstring).
 
-    `structures` gives the nesting of container arguments (calls.structure),
-    `has_aux` says the function returns (value, aux).
+    `structures` gives the nesting of container arguments (ir.structure),
+    `has_aux` says the function returns (value, aux), and `compile_jvp(f,
+    argnums)` returns the forward-mode code of f, for `jvp(f, ...)` calls.
     """
-    return Normalizer(parsed, varied_params, structures, has_aux).run()
+    return Normalizer(parsed, varied_params, structures, has_aux, compile_jvp).run()

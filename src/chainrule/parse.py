@@ -6,7 +6,7 @@ node's line and column equal to the user's file (so errors need no offset
 arithmetic), and it finds lambdas, whose "source" is otherwise a fragment of a
 line that does not parse on its own.
 
-The result, `Parsed`, also knows the function's environment: globals (the live
+The result, `Parsed` (ir.py), also knows the function's environment: globals (the live
 module dict), closure cells and builtins.  Later stages ask it to resolve a
 name or a dotted attribute chain (`np.linalg.norm`) to the object it denotes,
 because derivative rules are looked up by the identity of that object, never
@@ -16,84 +16,14 @@ by the text the user happened to write.
 from __future__ import annotations
 
 import ast
-import builtins
 import inspect
 import linecache
-from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import CompileError
+from .ir import Parsed
 
-_MISSING = object()
 _tree_cache: dict[tuple[str, int], ast.Module] = {}
-
-
-@dataclass
-class Parsed:
-    """A function's AST (always a FunctionDef) plus what its names refer to."""
-
-    func: Any
-    node: ast.FunctionDef
-    filename: str
-    lines: list[str]
-    globals: dict
-    cells: dict[str, Any]  # free variable name -> cell object
-    params: list[str]
-    local_names: set[str] = field(default_factory=set)
-    # for a function defined inside the differentiated one: the enclosing
-    # variables (name -> SSA name) it can read, as they were at its `def`
-    enclosing_scope: dict[str, str] | None = None
-
-    # -- errors ------------------------------------------------------------
-    def error(self, node: ast.AST | None, message: str) -> CompileError:
-        """A CompileError positioned at `node` in the user's file."""
-        lineno = getattr(node, "lineno", None) or self.node.lineno
-        col = getattr(node, "col_offset", 0) if node is not None else 0
-        line = self.lines[lineno - 1] if 0 < lineno <= len(self.lines) else ""
-        return CompileError(message, self.filename, lineno, col, line)
-
-    def line_text(self, lineno: int) -> str:
-        if 0 < lineno <= len(self.lines):
-            return self.lines[lineno - 1].strip()
-        return ""
-
-    # -- names ---------------------------------------------------------------
-    def is_local(self, name: str) -> bool:
-        return name in self.local_names
-
-    def lookup(self, name: str) -> Any:
-        """The object a free (non-local) name denotes, or _MISSING."""
-        if name in self.cells:
-            try:
-                return self.cells[name].cell_contents
-            except ValueError:  # cell not yet filled
-                return _MISSING
-        if name in self.globals:
-            return self.globals[name]
-        builtins_ns = self.globals.get("__builtins__", builtins)
-        if isinstance(builtins_ns, dict):
-            return builtins_ns.get(name, _MISSING)
-        return getattr(builtins_ns, name, _MISSING)
-
-    def resolve(self, expr: ast.expr) -> Any:
-        """Resolve `name` or `name.attr.attr` rooted at a non-local name.
-
-        Returns _MISSING when the expression is not such a chain, is rooted
-        at a local variable, or names something that does not exist.
-        """
-        if isinstance(expr, ast.Name):
-            if self.is_local(expr.id):
-                return _MISSING
-            return self.lookup(expr.id)
-        if isinstance(expr, ast.Attribute):
-            base = self.resolve(expr.value)
-            if base is _MISSING:
-                return _MISSING
-            return getattr(base, expr.attr, _MISSING)
-        return _MISSING
-
-
-MISSING = _MISSING
 
 
 def _module_tree(filename: str, lines: list[str]) -> ast.Module | None:
@@ -118,7 +48,7 @@ def _unavailable(func: Any, why: str) -> CompileError:
     )
 
 
-def _lambda_to_def(lam: ast.Lambda) -> ast.FunctionDef:
+def lambda_to_def(lam: ast.Lambda) -> ast.FunctionDef:
     ret = ast.Return(value=lam.body)
     ast.copy_location(ret, lam.body)
     fn = ast.FunctionDef(
@@ -153,7 +83,7 @@ def _find_node(func: Any, tree: ast.Module) -> ast.FunctionDef | None:
         candidates = _lambdas_for(candidates, code)  # type: ignore[arg-type]
     node = candidates[0]
     if isinstance(node, ast.Lambda):
-        return _lambda_to_def(node)
+        return lambda_to_def(node)
     return node  # type: ignore[return-value]
 
 
@@ -205,7 +135,7 @@ def _same_lambda(node: ast.Lambda, code: Any) -> bool:
     return getattr(other, "co_code", None) == code.co_code and other.co_consts == code.co_consts
 
 
-def _stored_names(fn: ast.FunctionDef) -> set[str]:
+def stored_names(fn: ast.FunctionDef) -> set[str]:
     names: set[str] = set()
     for node in ast.walk(fn):
         if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
@@ -217,6 +147,19 @@ def _stored_names(fn: ast.FunctionDef) -> set[str]:
             for alias in node.names:
                 names.add((alias.asname or alias.name).split(".")[0])
     return names
+
+
+def body_statements(node: ast.FunctionDef) -> list[ast.stmt]:
+    """A function's statements, without its docstring."""
+    body = list(node.body)
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
+        body = body[1:]
+    return body
 
 
 def parse_function(func: Any, inlined: bool = False) -> Parsed:
@@ -296,7 +239,7 @@ def parse_function(func: Any, inlined: bool = False) -> Parsed:
             "parameters (defaults are fine)",
         )
     parsed.params = [a.arg for a in args.posonlyargs + args.args]
-    parsed.local_names = set(parsed.params) | _stored_names(node)
+    parsed.local_names = set(parsed.params) | stored_names(node)
     return parsed
 
 
@@ -318,7 +261,7 @@ def _bound_method(method: Any) -> Parsed:
     parsed.node = node
     parsed.func = method
     parsed.params = parsed.params[1:]
-    if first not in _stored_names(node):
+    if first not in stored_names(node):
         parsed.local_names.discard(first)
         parsed.cells = {**parsed.cells, first: types.CellType(method.__self__)}
     return parsed

@@ -8,7 +8,9 @@ qualified name and a hash of its source text, so that two different
 functions of one name never meet, and the options) and what came out (the
 generated source, or the text of the CompileError).  Paths are shortened to
 file names (`canonical`), so records made in different temporary directories
-compare equal.
+compare equal, and line numbers in the function's own file are counted from
+its first line (`relative_lines`), so that editing the code above it does
+not change its record.
 
 `tools/golden.py` and the tests compare such records with the golden copies
 in `tests/golden/`: a refactoring of the pipeline must leave every generated
@@ -40,6 +42,27 @@ def canonical(text: str) -> str:
     which hashes a text that holds such a path."""
     text = _PATH.sub(lambda m: m.group(1), text)
     return _GENERATED_FILE.sub(lambda m: f"<chainrule {m.group(1)}>", text)
+
+
+def _defined_at(func: Any) -> tuple[str, int] | None:
+    """The file name and first line of `func`'s definition, when it is in a file."""
+    func = inspect.unwrap(func)
+    code = getattr(getattr(func, "__func__", func), "__code__", None)
+    if code is None or code.co_filename.startswith("<"):
+        return None
+    return os.path.basename(code.co_filename), code.co_firstlineno
+
+
+def relative_lines(text: str, func: Any) -> str:
+    """`text` with line numbers in `func`'s own file (`model.py:12`) counted from the
+    function's first line (`model.py:+2`), so that editing the file above the function
+    does not change the record."""
+    where = _defined_at(func)
+    if where is None:
+        return text
+    name, first = where
+    pattern = re.compile(rf"(?<![\w.]){re.escape(name)}:(\d+)")
+    return pattern.sub(lambda m: f"{name}:+{int(m.group(1)) - first}", text)
 
 
 def code_hash(func: Any) -> str:
@@ -75,8 +98,8 @@ def record(func: Any, options: dict[str, Any], source: str | None, error: str | 
         return
     entry = {
         "key": key(func, options),
-        "source": canonical(source) if source is not None else None,
-        "error": canonical(error) if error is not None else None,
+        "source": relative_lines(canonical(source), func) if source is not None else None,
+        "error": relative_lines(canonical(error), func) if error is not None else None,
     }
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, f"{os.getpid()}.jsonl"), "a", encoding="utf-8") as out:

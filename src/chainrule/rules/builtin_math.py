@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ..runtime import stop_gradient, unbroadcast, unpack_grad
-from . import adjoint, literal, nondifferentiable, tangent
+from .registry import adjoint, literal, nondifferentiable, tangent
 
 # -- exponentials, logarithms, powers --------------------------------------------------
 

@@ -13,7 +13,7 @@ import operator
 import numpy as np
 
 from ..runtime import index_grad, take_grad
-from . import adjoint, tangent
+from .registry import adjoint, tangent
 
 
 @adjoint(operator.getitem)

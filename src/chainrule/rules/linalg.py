@@ -25,7 +25,7 @@ from ..runtime import (
     tensordot_grad_right,
     unbroadcast,
 )
-from . import adjoint, literal, tangent
+from .registry import adjoint, literal, tangent
 
 
 @adjoint(np.dot, np.ndarray.dot)

@@ -20,8 +20,7 @@ from ..runtime import (
     reduce_extreme_grad,
     restore_axes,
 )
-from . import adjoint, literal, nondifferentiable, tangent
-from .arithmetic import numpy_attrs
+from .registry import adjoint, literal, nondifferentiable, numpy_attrs, tangent
 
 
 @adjoint(np.sum, np.ndarray.sum)

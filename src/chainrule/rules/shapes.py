@@ -17,7 +17,7 @@ from ..runtime import (
     untile,
     untranspose,
 )
-from . import adjoint, literal, tangent
+from .registry import adjoint, literal, tangent
 
 
 def _register_if_present(template, owner, name):

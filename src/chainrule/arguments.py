@@ -1,0 +1,243 @@
+"""Checking the arguments of the public API, and shaping what it returns.
+
+The arguments being differentiated must be real floating-point numbers or
+arrays, or tuples, lists and dicts of them.  Python ints and integer arrays
+are promoted to float (the gradient of x**2 at 3 is 6.0); bools, complex
+numbers, strings, None and other objects are refused with a TypeError naming
+the type (`as_differentiable`).  Gradients are handed back with the type and
+shape of their argument, never as a read-only view, and never two arguments
+sharing one array (`returned_gradient`).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+
+def check_callable(f: Any, who: str) -> None:
+    if not callable(f):
+        raise TypeError(f"{who} expects a callable (a Python function), got {type(f).__name__}")
+
+
+def normalize_argnums(argnums: Any, who: str) -> tuple[tuple[int, ...], bool]:
+    if isinstance(argnums, bool) or not isinstance(argnums, (int, tuple, list)):
+        raise TypeError(
+            f"{who}: argnums must be an int or a tuple of ints, got {type(argnums).__name__}"
+        )
+    if isinstance(argnums, int):
+        nums, as_tuple = (argnums,), False
+    else:
+        nums, as_tuple = tuple(argnums), True
+        if not nums:
+            raise ValueError(f"{who}: argnums must name at least one argument")
+        for n in nums:
+            if isinstance(n, bool) or not isinstance(n, int):
+                raise TypeError(f"{who}: argnums must contain ints, got {type(n).__name__}")
+        if len(set(nums)) != len(nums):
+            raise ValueError(f"{who}: argnums {nums} repeats an argument")
+    for n in nums:
+        if n < 0:
+            raise ValueError(f"{who}: argnums={n} is negative; count arguments from 0")
+    return nums, as_tuple
+
+
+def as_differentiable(value: Any, index: int, name: str) -> Any:
+    """Check (and if it is an int, promote) an argument we differentiate."""
+    t = type(value)
+    if t is float:
+        return value
+    if t is np.ndarray:
+        kind = value.dtype.kind
+        if kind == "f":
+            return value
+        if kind in "iu":
+            return value.astype(float)
+        what = {"b": "bool", "c": "complex"}.get(kind, f"dtype {value.dtype}")
+        raise TypeError(
+            f"argument {index} ({name!r}) is an array of {what}; chainrule differentiates "
+            "real floating-point values: convert it with .astype(float)"
+        )
+    if t is bool or isinstance(value, np.bool_):
+        raise TypeError(
+            f"argument {index} ({name!r}) is a bool, which cannot be differentiated; pass a float"
+        )
+    if isinstance(value, (int, np.integer)):
+        return float(value)
+    if isinstance(value, np.floating):
+        return value
+    if isinstance(value, (complex, np.complexfloating)):
+        raise TypeError(f"argument {index} ({name!r}) is complex; only real values are supported")
+    if t is tuple or t is list or t is dict:
+        return promote_tree(value, index, name)
+    what = "None" if value is None else f"a {t.__name__}"
+    advice = "pass a float or a NumPy array of floats"
+    if getattr(value, "__dict__", None) is not None and not callable(value):
+        advice = (
+            "to differentiate parameters kept on an object (self.W), pass them to the "
+            "function as an argument instead, for example a dict of arrays"
+        )
+    raise TypeError(
+        f"argument {index} ({name!r}) is {what}, which cannot be differentiated; {advice}"
+    )
+
+
+def promote_tree(value: Any, index: int, name: str) -> Any:
+    """A container argument with every leaf checked (and ints promoted)."""
+    if type(value) is dict:
+        for k in value:
+            if not isinstance(k, (str, int)) or isinstance(k, bool):
+                raise TypeError(
+                    f"argument {index} ({name!r}) is a dict with the key {k!r}; chainrule "
+                    "differentiates dicts whose keys are strings or ints"
+                )
+        return {k: promote_tree(v, index, f"{name}[{k!r}]") for k, v in value.items()}
+    if type(value) in (tuple, list):
+        items = [promote_tree(v, index, f"{name}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if type(value) is tuple else items
+    if isinstance(value, (tuple, list, dict)):
+        raise TypeError(
+            f"argument {index} ({name!r}) is a {type(value).__name__}; chainrule "
+            "differentiates plain tuples, lists and dicts of arrays"
+        )
+    return as_differentiable(value, index, name)
+
+
+def shaped_like(g: Any, x: Any) -> Any:
+    """Give a gradient the type and shape of its argument; never hand out a read-only view."""
+    if type(x) is float:
+        return float(g)
+    if isinstance(x, np.ndarray):
+        if type(g) is not np.ndarray:
+            g = np.asarray(g)
+        if g.shape != x.shape:
+            if g.size == 1:
+                return np.full(x.shape, g.item())
+            raise AssertionError(  # a bug in a derivative rule, never the user's fault
+                f"internal error: gradient of shape {g.shape} for an argument of shape "
+                f"{x.shape}; please report this with the generated source"
+            )
+        if not g.flags.writeable:
+            g = g.copy()
+    return g
+
+
+SCALAR_TYPES = (float, int)
+
+
+def matches_kinds(kinds: tuple[tuple[int, int], ...], args: list) -> bool:
+    for i, kind in kinds:
+        if i >= len(args):
+            return False
+        a = args[i]
+        if kind < 0:
+            if type(a) not in SCALAR_TYPES:
+                return False
+        elif type(a) is not np.ndarray or a.ndim != kind:
+            return False
+    return True
+
+
+def returned_gradient(g: Any, x: Any) -> Any:
+    """The gradient as handed to the user: fast path of shaped_like."""
+    tx = type(x)
+    if tx is dict or tx is tuple or tx is list:
+        return returned_tree(g, x, [])
+    if tx is np.ndarray:
+        if type(g) is np.ndarray and g.shape == x.shape and (g.base is None or g.flags.writeable):
+            return g
+    elif tx is float:
+        return float(g)
+    return shaped_like(g, x)
+
+
+def returned_tree(g: Any, x: Any, seen: list) -> Any:
+    """A container's gradient, leaf by leaf; no two leaves share one array."""
+    tx = type(x)
+    if tx is dict:
+        return {k: returned_tree(g[k], v, seen) for k, v in x.items()}
+    if tx is tuple or tx is list:
+        items = [returned_tree(gi, xi, seen) for gi, xi in zip(g, x)]
+        return tuple(items) if tx is tuple else items
+    out = shaped_like(g, x)
+    if isinstance(out, np.ndarray):
+        if any(out is other for other in seen):
+            out = out.copy()
+        seen.append(out)
+    return out
+
+
+def bind_keywords(f: Callable, params: list[str], args: tuple, kwargs: dict) -> tuple:
+    """Keyword arguments in their positions, and the defaults of those skipped before them,
+    as Python binds them (the generated function takes positional arguments)."""
+    name = getattr(f, "__name__", "function")
+    kwargs = dict(kwargs)
+    for key in kwargs:
+        if key not in params:
+            raise TypeError(f"{name}() got an unexpected keyword argument {key!r}")
+        if params.index(key) < len(args):
+            raise TypeError(f"{name}() got multiple values for argument {key!r}")
+    defaults = getattr(inspect.unwrap(f), "__defaults__", None) or ()
+    first_default = len(params) - len(defaults)
+    last = max(params.index(key) for key in kwargs) if kwargs else len(args) - 1
+    out = list(args)
+    for i in range(len(args), last + 1):
+        param = params[i]
+        if param in kwargs:
+            out.append(kwargs.pop(param))
+        elif i >= first_default:
+            out.append(defaults[i - first_default])
+        else:
+            raise TypeError(f"{name}() missing required argument {param!r}")
+    return tuple(out)
+
+
+def fill_defaults(f: Callable, params: list[str], args: list, who: str) -> list:
+    """Fill in the arguments not passed from the function's defaults."""
+    if len(args) > len(params):
+        raise TypeError(
+            f"{who}: {getattr(f, '__name__', 'f')} takes {len(params)} argument(s) {params}, "
+            f"got {len(args)}"
+        )
+    if len(args) == len(params):
+        return args
+    target = getattr(f, "__chainrule_generated__", None)
+    func = inspect.unwrap(target() if target is not None else f)
+    defaults = getattr(func, "__defaults__", None) or ()
+    missing = params[len(args) :]
+    if len(missing) > len(defaults):
+        needed = missing[: len(missing) - len(defaults)]
+        raise TypeError(f"{who}: {getattr(f, '__name__', 'f')} needs argument(s) {needed}")
+    return args + list(defaults[len(defaults) - len(missing) :])
+
+
+def as_tangent(t: Any, x: Any, index: int, name: str) -> Any:
+    """Check a tangent: real numbers shaped like its primal."""
+    t = as_differentiable(t, index, name)
+    if np.shape(t) != np.shape(x):
+        raise ValueError(
+            f"the tangent of argument {index} ({name!r}) has shape {np.shape(t)}, but the "
+            f"argument has shape {np.shape(x)}; pass a tangent shaped like its primal"
+        )
+    return t
+
+
+def reject_containers(args: Sequence, who: str) -> None:
+    for i, a in enumerate(args):
+        if type(a) in (tuple, list, dict):
+            as_array_or_float(a, i, "", who)
+
+
+def as_array_or_float(value: Any, index: int, name: str, who: str) -> Any:
+    """Forward mode and Jacobians take arrays and floats, not containers (yet)."""
+    if type(value) in (tuple, list, dict):
+        raise TypeError(
+            f"{who}: argument {index}{f' ({name!r})' if name else ''} is a "
+            f"{type(value).__name__}; forward mode and "
+            "Jacobians take floats and arrays: pass the arrays as separate arguments "
+            "(containers work with grad, value_and_grad and vjp)"
+        )
+    return as_differentiable(value, index, name)

@@ -1,0 +1,189 @@
+"""The compile driver: one request, through every stage, to a `Compiled` function.
+
+    parse -> normalize -> transformation -> optimize -> codegen
+
+`compile_function` runs the pipeline for a `CompileRequest`: a function,
+the arguments to differentiate, and the name of a registered transformation
+(transformation.py; reverse/ registers "grad", "value_and_grad" and "vjp",
+forward.py "jvp").  Results are cached per function object and `compile_key`
+(in memory, and on disk through cache.py), and recorded when
+`CHAINRULE_RECORD` asks for it (recording.py).  Every error in the user's
+code is a CompileError; any other exception raised by a stage is a bug in
+chainrule, reported as a CompileError that says so.
+
+A differentiated function may itself call `jvp(f, ...)`: normalize inlines
+f's forward-mode code, which it obtains through the `compile_jvp` callback
+this module hands it, so that no stage imports the pipeline or the API.
+"""
+
+from __future__ import annotations
+
+import ast
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import cache, recording, rules
+from .codegen import generate, renderer
+from .compiled import Compiled
+from .errors import CompileError
+from .forward import JVP
+from .ir import Parsed
+from .normalize import normalize
+from .optimize import remove_dead_statements
+from .parse import parse_function
+from .reverse import GRAD  # noqa: F401  (registers the reverse-mode transformations)
+from .transformation import Target, Transformation, transformation_named
+
+
+@dataclass(frozen=True)
+class CompileRequest:
+    """What to compile: a function, the arguments to differentiate, and how."""
+
+    function: Callable
+    argnums: tuple[int, ...]
+    mode: str  # the name of a registered transformation: "grad", "vjp", "jvp", ...
+    as_tuple: bool  # derivatives as a tuple even for one argument
+    # a variant specialised on argument kinds: (position, -1) for a Python scalar
+    # (shape (), so broadcasting checks on it can go), (position, ndim) for an
+    # array the function indexes
+    scalar_params: tuple[tuple[int, int], ...] = ()
+    # (position, ir.structure(argument)) for container arguments
+    structures: tuple[tuple[int, Any], ...] = ()
+    has_aux: bool = False  # the function returns (value, aux)
+
+    def options(self) -> dict[str, Any]:
+        """The request without its function (what recordings name)."""
+        return {
+            "mode": self.mode,
+            "argnums": self.argnums,
+            "as_tuple": self.as_tuple,
+            "scalar_params": self.scalar_params,
+            "structures": self.structures,
+            "has_aux": self.has_aux,
+        }
+
+
+def compile_key(request: CompileRequest) -> tuple:
+    """What a compiled function depends on besides the function itself."""
+    return (
+        request.argnums,
+        request.mode,
+        request.as_tuple,
+        renderer(),
+        request.scalar_params,
+        request.structures,
+        request.has_aux,
+        rules.generation(),  # a rule registered since makes earlier code stale
+    )
+
+
+_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def compile_function(request: CompileRequest) -> Compiled:
+    """Run the pipeline for `request` (cached): parse, normalize, transform, optimize,
+    codegen."""
+    f = request.function
+    key = compile_key(request)
+    try:
+        per_function = _cache.setdefault(f, {})
+    except TypeError:
+        per_function = {}
+    hit = per_function.get(key)
+    if hit is not None:
+        return hit
+    try:
+        compiled = _compile_uncached(request, key, per_function)
+    except CompileError as error:
+        recording.record(f, request.options(), None, str(error))
+        raise
+    recording.record(f, request.options(), compiled.source, None)
+    return compiled
+
+
+def _compile_uncached(request: CompileRequest, key: tuple, per_function: dict) -> Compiled:
+    f = request.function
+    disk_key = cache.key_for(f, key)  # the persistent cache (cache.py)
+    stored = cache.load(f, disk_key)
+    if stored is not None:
+        per_function[key] = stored
+        return stored
+    transformation = transformation_named(request.mode)
+    parsed = parse_function(f)
+    params = parsed.params
+    for i in request.argnums:
+        if i >= len(params):
+            raise ValueError(
+                f"argnums={i} is out of range: {parsed.func.__name__} has {len(params)} "
+                f"parameter(s) {params}"
+            )
+    try:
+        compiled = _transform(parsed, request, transformation)
+    except CompileError:
+        raise
+    except RecursionError:
+        raise parsed.error(
+            parsed.node,
+            "the function is too deeply nested to differentiate; "
+            "split long expressions into several statements",
+        ) from None
+    except Exception as exc:  # a bug in chainrule: still a CompileError, never a KeyError
+        raise parsed.error(
+            parsed.node,
+            f"chainrule failed on this function with an internal {type(exc).__name__} "
+            f"({exc}); this is a chainrule bug, please report it with the function's source",
+        ) from exc
+    per_function[key] = compiled
+    cache.store(f, disk_key, compiled)
+    return compiled
+
+
+def _transform(parsed: Parsed, request: CompileRequest, transformation: Transformation) -> Compiled:
+    """The stages themselves, from a parsed function to a compiled one."""
+    params = parsed.params
+    wrt = [params[i] for i in request.argnums]  # (vjp passes every argument)
+    target = Target(
+        wrt,
+        request.as_tuple,
+        frozenset(params[i] for i, kind in request.scalar_params if kind < 0),
+        {params[i]: kind for i, kind in request.scalar_params if kind >= 0},
+    )
+    shapes = {params[i]: shape for i, shape in request.structures}
+    fn = normalize(parsed, set(wrt), shapes, request.has_aux, compile_jvp=_compile_jvp)
+    emitted = transformation.emit(fn, target)
+    remove_dead_statements(emitted.function, emitted.removable)
+    built = generate(
+        parsed,
+        emitted.function,
+        {**fn.extra_cells, **emitted.cells},  # inlined helpers' names, then the templates'
+        transformation.label,
+        parsed.func.__defaults__ if emitted.keeps_defaults else None,
+    )
+    return Compiled(
+        built.function,
+        built.source,
+        params,
+        request.argnums,
+        _indexed_params(parsed),
+        tuple(sorted(fn.dependencies)),
+    )
+
+
+def _indexed_params(parsed: Parsed) -> frozenset[int]:
+    """Positions of the parameters the function indexes (`x[i]`): a variant specialised
+    on their ndim can tell that `x[i]` of a 1-D `x` is a scalar."""
+    return frozenset(
+        i
+        for i, name in enumerate(parsed.params)
+        if any(
+            isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id == name
+            for n in ast.walk(parsed.node)
+        )
+    )
+
+
+def _compile_jvp(f: Callable, argnums: tuple[int, ...]) -> Callable:
+    """The forward-mode code of `f`, for a `jvp(f, ...)` call in a differentiated function."""
+    return compile_function(CompileRequest(f, argnums, JVP.name, True)).function

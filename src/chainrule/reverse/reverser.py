@@ -1,0 +1,477 @@
+"""The reverse-mode interpreter: the adjoint of each statement, last statement first.
+
+For every active statement `z = prim(x, y)` the primitive's template is
+instantiated (templates.py) with `z`, `dz`, `x`, `y` bound to the actual
+names, keeping only the gradients of active inputs, and each `dx = ...` is
+routed into x's gradient variable (gradients.py).  Statements that change a
+list or an array in place have hand-written adjoints (writes.py).  The kind
+of a statement picks its adjoint from one table, `ADJOINT_OF_KIND`.
+
+User `if` statements become `if` statements with the same test, and a
+gradient started in only one branch is set to zeros in the other.  A loop
+becomes a backward loop over its iterations: `for t in reversed(range(...))`
+for plain range loops without an early exit, otherwise `for _ in
+range(iterations)` with a counter added to the primal loop.  The values a
+statement list's adjoint reads that the loop overwrites are pushed at the end
+of the list in the primal (`stack.append((a, b))`) and popped at the start of
+its adjoint.
+"""
+
+from __future__ import annotations
+
+import ast
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..activity import Activity, rule_for
+from ..derivatives import DerivativeContext
+from ..flow import bound_on_entry
+from ..ir import (
+    SETITEM,
+    Function,
+    Method,
+    clone,
+    comment,
+    facts,
+    facts_of,
+    name_of,
+    names_in,
+    walk_statements,
+)
+from ..rules import Rule, display_name
+from ..templates import (
+    Bindings,
+    name_temporaries,
+    prune_outputs,
+    resolve_static_ifs,
+    substitute,
+)
+from ..transformation import StatementKind, assign, statement_kind
+from .gradients import Gradients, LoopInfo, assigned_by
+from .writes import LIST_GET_NOTE, UNPACK_NOTE, InPlaceAdjoints
+
+
+@dataclass
+class Adjoint:
+    """The primal and backward statements of a function: what `emit_function` wraps."""
+
+    fn: Function
+    wrt: list[str]
+    activity: Activity
+    primal: list[ast.stmt]
+    backward: list[ast.stmt]
+    seed_name: str  # gradient variable of the result (assigned by the seed)
+    grads: list[str]  # gradient variable returned for each wrt parameter
+    bindings: Bindings  # the objects the generated code reaches by name
+    gradname: dict[str, str]  # primal name -> gradient variable
+    stacks: list[str] = field(default_factory=list)  # the lists that save loop values
+    scalar_params: frozenset[str] = frozenset()  # parameters specialised as scalars
+    scalars: set[str] = field(default_factory=set)  # every name that is a scalar
+
+
+StatementAdjoint = Callable[["Reverser", ast.stmt], list[ast.stmt]]
+
+
+class Reverser:
+    """Writes the backward pass of one normalized function (see the module doc)."""
+
+    def __init__(
+        self,
+        fn: Function,
+        wrt: list[str],
+        scalar_params: frozenset[str] = frozenset(),
+        ranks: dict[str, int] | None = None,
+    ) -> None:
+        self.fn = fn
+        self.ctx = DerivativeContext(fn, wrt, scalar_params, ranks)
+        self.grads = Gradients(self.ctx)
+        self.writes = InPlaceAdjoints(self.ctx, self.grads)
+        self.stacks: list[str] = []  # one list per statement list that saves values
+        self.bound_at = bound_on_entry(fn.body, fn.params)  # compound statement -> bound names
+
+    def run(self) -> Adjoint:
+        ctx, grads = self.ctx, self.grads
+        result = self.fn.result
+        seed = ctx.dname(result.id) if isinstance(result, ast.Name) else ctx.names.fresh("dout")
+        if isinstance(result, ast.Name) and ctx.active(result.id):
+            grads.defined.add(seed)
+        backward = self.block(self.fn.body) if seed in grads.defined else []
+        returned = []
+        for param in ctx.wrt:
+            g = ctx.dname(param)
+            if g not in grads.defined:
+                backward.append(comment(f"{param} does not affect the output: its gradient is 0"))
+                backward.append(grads.zeros_for(g, param))
+                grads.defined.add(g)
+            returned.append(g)
+        return Adjoint(
+            self.fn,
+            ctx.wrt,
+            ctx.activity,
+            self.fn.body,
+            backward,
+            seed,
+            returned,
+            ctx.bindings,
+            ctx.dnames,
+            self.stacks,
+            ctx.scalar_params,
+            ctx.scalars,
+        )
+
+    # -- statement lists -----------------------------------------------------------------
+    def block(self, body: list[ast.stmt]) -> list[ast.stmt]:
+        """The adjoint of a statement list, last statement first.
+
+        Inside a loop, the values this adjoint reads that the loop overwrites
+        are saved at the end of the list (`stack.append((a, b))`) and restored
+        at the start of its adjoint (`a, b = stack.pop()`).  Lists run to
+        completion (jumps were turned into flags), so pushes and pops pair up.
+        """
+        out: list[ast.stmt] = []
+        reads: set[str] = set()
+        counted: list[ast.stmt] = []
+        for stmt in reversed(body):
+            if isinstance(stmt, ast.If):
+                code = self.branch(stmt)
+                if code:
+                    reads.update(names_in(stmt.test))
+            elif isinstance(stmt, (ast.For, ast.While)):
+                code, loop_reads = self.loop(stmt)
+                reads |= loop_reads
+                if facts_of(stmt).count_init is not None:
+                    counted.append(stmt)
+            elif self.ctx.is_active_stmt(stmt):
+                code = self.statement(stmt)
+                reads |= _loads(code)
+            else:
+                continue
+            out.extend(code)
+        for loop in counted:  # `n = 0` goes right before the primal loop it counts
+            count_init = facts_of(loop).count_init
+            assert count_init is not None
+            body.insert(body.index(loop), count_init)
+        if self.grads.loops:
+            info = self.grads.loops[-1]
+            saved = sorted(n for n in reads if n in info.variant and n not in info.rebound)
+            if saved:
+                stack = self.ctx.names.fresh("stack")
+                self.stacks.append(stack)
+                out = [_restore(saved, stack), *out]
+                _save_at_end(body, saved, stack)
+        return out
+
+    def loop(self, stmt: ast.For | ast.While) -> tuple[list[ast.stmt], set[str]]:
+        """The adjoint of a loop: its body's adjoint, run for the iterations in reverse."""
+        ctx, grads = self.ctx, self.grads
+        if not any(ctx.is_active_stmt(s) for s in walk_statements(stmt.body)):
+            return [], set()
+        variant = {t for s in walk_statements([stmt]) for t in assigned_by(s)}
+        info = LoopInfo(variant=variant)
+        reversed_range = (
+            isinstance(stmt, ast.For)
+            and facts_of(stmt).range_loop
+            and not any(_is_exit_check(s) for s in stmt.body)
+            and isinstance(stmt.target, ast.Name)
+        )
+        if reversed_range:
+            assert isinstance(stmt, ast.For)
+            info.rebound.add(name_of(stmt.target))
+        phis = [
+            name_of(s.targets[0])
+            for s in stmt.body
+            if facts_of(s).phi_back
+            and isinstance(s, ast.Assign)
+            and ctx.active(name_of(s.targets[0]))
+        ]
+        init: list[ast.stmt] = []
+        for p in phis:  # the gradient of the loop's final value (zero if unused after it)
+            g = ctx.dname(p)
+            if g not in grads.defined:  # (a loop-carried name is bound after its loop)
+                init.append(grads.zeros_for(g, p, bound=True))
+                grads.defined.add(g)
+        for s in walk_statements(stmt.body):  # in-place updates need unshared arrays
+            if facts_of(s).prim is SETITEM and ctx.is_active_stmt(s):
+                g = ctx.dname(name_of(facts_of(s).args[0]))
+                if g in grads.defined:
+                    init.extend(grads.own(g))
+        before = set(grads.defined)
+        saved_origin = ctx.last_origin
+        ctx.last_origin = None
+        grads.loops.append(info)
+        body = self.block(stmt.body)
+        grads.loops.pop()
+        ctx.last_origin = saved_origin
+        for p in phis:  # each reversed iteration hands the next one a gradient
+            g = ctx.dname(p)
+            if g not in grads.defined:
+                body.append(grads.zeros_for(g, p, bound=True))
+        entry = self.bound_at.get(id(stmt), frozenset())
+        for name in info.needs_init:
+            init.append(grads.zeros_for(ctx.dname(name), name, bound=name in entry))
+        grads.defined = before | {ctx.dname(n) for n in info.needs_init}
+        origin_text = ctx.line_of(stmt, facts_of(stmt).origin or stmt)
+        header = [comment(f"backward of the loop `{origin_text}`, last iteration first")]
+        if reversed_range:
+            assert isinstance(stmt, ast.For)
+            backward = ast.For(
+                target=ast.Name(name_of(stmt.target), ast.Store()),
+                iter=ast.Call(
+                    func=ast.Name("reversed", ast.Load()), args=[clone(stmt.iter)], keywords=[]
+                ),
+                body=body or [ast.Pass()],
+                orelse=[],
+            )
+        else:
+            count = self.count_iterations(stmt)
+            backward = ast.For(
+                target=ast.Name(ctx.names.fresh("_"), ast.Store()),
+                iter=ast.Call(
+                    func=ast.Name("range", ast.Load()),
+                    args=[ast.Name(count, ast.Load())],
+                    keywords=[],
+                ),
+                body=body or [ast.Pass()],
+                orelse=[],
+            )
+        code = [*init, *header, backward]
+        reads = {n for n in _loads([backward, *init]) if n not in variant or n in info.rebound}
+        if reversed_range:
+            assert isinstance(stmt, ast.For)
+            reads |= set(names_in(stmt.iter))
+        return code, reads - info.rebound
+
+    def count_iterations(self, stmt: ast.For | ast.While) -> str:
+        """Add `n = 0` before the primal loop and `n = n + 1` in it; return n."""
+        count = self.ctx.names.fresh("iterations")
+        increment = ast.BinOp(left=ast.Name(count, ast.Load()), op=ast.Add(), right=ast.Constant(1))
+        stmt.body.insert(0, assign(count, increment))
+        facts(stmt).count_init = assign(count, ast.Constant(0))
+        for loop in self.grads.loops:  # the enclosing loops overwrite the count too
+            loop.variant.add(count)
+        return count
+
+    def branch(self, stmt: ast.If) -> list[ast.stmt]:
+        """The adjoint of an `if`: an `if` with the same test, each branch's adjoint."""
+        grads = self.grads
+        grads.branch_depth += 1
+        try:
+            return self._branch(stmt)
+        finally:
+            grads.branch_depth -= 1
+
+    def _branch(self, stmt: ast.If) -> list[ast.stmt]:
+        ctx, grads = self.ctx, self.grads
+        before = set(grads.defined)
+        saved_origin = ctx.last_origin
+        body = self.block(stmt.body)
+        after_body = grads.defined
+        grads.defined = set(before)
+        ctx.last_origin = saved_origin
+        orelse = self.block(stmt.orelse)
+        after_else = grads.defined
+        ctx.last_origin = None
+        # A gradient that only one branch starts must exist after both, if its
+        # value was defined before the `if` (gradients of names the branches
+        # define themselves are finished inside the branch).
+        primal_of = ctx.primal_of
+        inside = {t for s in walk_statements([stmt]) for t in assigned_by(s)}
+        # accumulators zeroed before a loop around this `if` exist on both paths
+        # (one zeroed before a loop inside a branch exists in that branch only)
+        enclosing = {id(loop) for loop in grads.loops}
+        outside = {g for g, loop in grads.loop_inited.items() if id(loop) in enclosing}
+        entry = self.bound_at.get(id(stmt), frozenset())
+        for g in sorted(after_body - after_else - outside):
+            if primal_of[g] not in inside:
+                orelse.append(grads.zeros_for(g, primal_of[g], bound=primal_of[g] in entry))
+        for g in sorted(after_else - after_body - outside):
+            if primal_of[g] not in inside:
+                body.append(grads.zeros_for(g, primal_of[g], bound=primal_of[g] in entry))
+        after_body |= after_else & outside
+        after_else |= after_body & outside
+        grads.defined = (after_body | after_else) - {
+            ctx.dnames[n] for n in inside if n in ctx.dnames
+        }
+        if not body and not orelse:
+            return []
+        return [ast.If(test=clone(stmt.test), body=body or [ast.Pass()], orelse=orelse)]
+
+    # -- one statement ---------------------------------------------------------------------
+    def statement(self, stmt: ast.stmt) -> list[ast.stmt]:
+        """The adjoint of one active statement, chosen by its kind."""
+        kind = statement_kind(stmt, self.ctx.list_names)
+        return ADJOINT_OF_KIND[kind](self, stmt)
+
+    def primitive(self, stmt: ast.stmt) -> list[ast.stmt]:
+        """`z = prim(x, y)`: the primitive's adjoint template, instantiated."""
+        ctx, grads = self.ctx, self.grads
+        assert isinstance(stmt, ast.Assign)
+        target = stmt.targets[0]
+        if not isinstance(target, ast.Name):  # pragma: no cover - normalize guarantees it
+            raise ctx.p.error(stmt, "internal: unexpected assignment target")
+        if statement_kind(stmt, ctx.list_names) is StatementKind.NONDIFFERENTIABLE:
+            return []
+        rule = rule_for(stmt)
+        if rule is None:
+            raise ctx.scope(stmt).error(facts_of(stmt).site, _no_rule_message(facts_of(stmt).prim))
+        if ctx.dname(target.id) not in grads.defined:
+            # nothing after this statement, on this path, used its value (a name
+            # that another branch assigns too): it passes no gradient back
+            return []
+        out = ctx.header(stmt, rule)
+        code = self.instantiate(rule, stmt, target.id)
+        grads.simplify(code)
+        out.extend(code)
+        if facts_of(stmt).phi_back:
+            # `h_1 = h_2` ends an iteration: dh_1 has been handed on, and the uses of
+            # h_1 earlier in the iteration start its gradient afresh
+            grads.defined.discard(ctx.dname(target.id))
+        return out
+
+    def instantiate(self, rule: Rule, stmt: ast.stmt, target: str) -> list[ast.stmt]:
+        """The rule's template at `stmt`, its gradient outputs routed (templates.py)."""
+        ctx = self.ctx
+        subst = ctx.bound_arguments(rule, stmt, target, "derivative")
+        subst["d" + rule.result] = ast.Name(ctx.dname(target), ast.Load())
+        outputs = {"d" + p: p for p in rule.differentiable}
+        needed = {
+            "d" + p
+            for p in rule.differentiable
+            if any(ctx.active(n) for n in names_in(subst.get(p)))
+        }
+        body = resolve_static_ifs(clone(rule.body), subst)
+        body = prune_outputs(body, set(outputs) - needed, set(outputs))
+        bound = set(subst) | set(outputs)
+        temps = name_temporaries(rule, body, bound, set(outputs), ctx.names, ctx.bindings, {})
+        out: list[ast.stmt] = []
+        for tstmt in body:
+            out.extend(self.route(tstmt, outputs, subst, temps))
+        return out
+
+    def route(self, tstmt: ast.stmt, outputs, subst, temps) -> list[ast.stmt]:
+        """Substitute names in one template statement; accumulate gradient outputs."""
+        grads = self.grads
+        if isinstance(tstmt, ast.If):  # a template test decided at run time
+            before = set(grads.defined)
+            body = [s for t in tstmt.body for s in self.route(t, outputs, subst, temps)]
+            after_body, grads.defined = grads.defined, set(before)
+            orelse = [s for t in tstmt.orelse for s in self.route(t, outputs, subst, temps)]
+            after_else = grads.defined
+            primal_of = self.ctx.primal_of
+            for g in sorted(after_body - after_else):
+                orelse.append(grads.zeros_for(g, primal_of[g]))
+            for g in sorted(after_else - after_body):
+                body.append(grads.zeros_for(g, primal_of[g]))
+            grads.defined = after_body | after_else
+            test = substitute(tstmt.test, subst, temps)
+            return [ast.If(test=test, body=body or [ast.Pass()], orelse=orelse)]
+        if (
+            isinstance(tstmt, ast.Assign)
+            and len(tstmt.targets) == 1
+            and isinstance(tstmt.targets[0], ast.Name)
+            and tstmt.targets[0].id in outputs
+        ):
+            param = outputs[tstmt.targets[0].id]
+            value = substitute(tstmt.value, subst, temps)
+            return grads.accumulate(subst[param], value)
+        return [substitute(tstmt, subst, temps)]
+
+    # -- the adjoints of the other kinds ---------------------------------------------------
+    def list_get(self, stmt: ast.stmt) -> list[ast.stmt]:
+        return self.ctx.header(stmt, None, LIST_GET_NOTE) + self.writes.list_get(stmt)
+
+    def unpack(self, stmt: ast.stmt) -> list[ast.stmt]:
+        return self.ctx.header(stmt, None, UNPACK_NOTE) + self.writes.unpack(stmt)
+
+    def method(self, stmt: ast.stmt) -> list[ast.stmt]:
+        prim = facts_of(stmt).prim
+        assert isinstance(prim, Method)
+        raise self.ctx.method_error(stmt, prim)
+
+    def inert(self, stmt: ast.stmt) -> list[ast.stmt]:  # pragma: no cover - never active
+        return []
+
+
+ADJOINT_OF_KIND: dict[StatementKind, StatementAdjoint] = {
+    StatementKind.PRIMITIVE: Reverser.primitive,
+    StatementKind.NONDIFFERENTIABLE: Reverser.primitive,
+    StatementKind.METHOD: Reverser.method,
+    StatementKind.INERT: Reverser.inert,
+    StatementKind.LIST_APPEND: lambda r, s: r.writes.list_append(s),
+    StatementKind.LIST_POP: lambda r, s: r.writes.list_pop(s),
+    StatementKind.LIST_GET: Reverser.list_get,
+    StatementKind.LIST_SET: lambda r, s: r.writes.list_set(s),
+    StatementKind.SETITEM: lambda r, s: r.writes.setitem(s),
+    StatementKind.ADD_AT: lambda r, s: r.writes.add_at(s),
+    StatementKind.UNPACK: Reverser.unpack,
+}
+
+
+def _save_at_end(body: list[ast.stmt], names: list[str], stack: str) -> None:
+    """Append `stack.append(...)` to a primal list, before its loop-carried copies.
+
+    Each statement list has a list of its own, so every record in it has the
+    same layout (which lets the saved values be told apart when the
+    generated code is differentiated again).
+    """
+    value: ast.expr = (
+        ast.Name(names[0], ast.Load())
+        if len(names) == 1
+        else ast.Tuple(elts=[ast.Name(n, ast.Load()) for n in names], ctx=ast.Load())
+    )
+    append = ast.Attribute(value=ast.Name(stack, ast.Load()), attr="append", ctx=ast.Load())
+    push = ast.Expr(value=ast.Call(func=append, args=[value], keywords=[]))
+    at = len(body)
+    for i, stmt in enumerate(body):
+        if facts_of(stmt).phi_back or _is_exit_check(stmt):
+            at = i
+            break
+    body.insert(at, push)
+
+
+def _restore(names: list[str], stack: str) -> ast.stmt:
+    """`a, b = stack.pop()`: the values saved at the end of the list, back."""
+    target: ast.expr = (
+        ast.Name(names[0], ast.Store())
+        if len(names) == 1
+        else ast.Tuple(elts=[ast.Name(n, ast.Store()) for n in names], ctx=ast.Store())
+    )
+    pop = ast.Call(
+        func=ast.Attribute(value=ast.Name(stack, ast.Load()), attr="pop", ctx=ast.Load()),
+        args=[],
+        keywords=[],
+    )
+    return ast.Assign(targets=[target], value=pop)
+
+
+def _loads(code: list[ast.stmt] | list[ast.AST]) -> set[str]:
+    return {
+        n.id
+        for stmt in code
+        for n in ast.walk(stmt)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
+
+
+def _is_exit_check(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.If) and bool(stmt.body) and isinstance(stmt.body[0], ast.Break)
+
+
+def _no_rule_message(prim: object) -> str:
+    name = display_name(prim)
+    if name.startswith("ndarray."):
+        return (
+            f"the array method .{name[len('ndarray.') :]}() has no derivative rule; use a "
+            "NumPy function that has one, or register a rule with chainrule.adjoint"
+        )
+    if isinstance(prim, types.FunctionType):
+        return (
+            f"{name} is library code without a derivative rule (chainrule inlines only "
+            "your own Python functions); register a rule for it with chainrule.adjoint, "
+            "or copy it into your module"
+        )
+    return (
+        f"{name} has no derivative rule; use a NumPy function that has one, or register a "
+        "rule with chainrule.adjoint (see docs/rules.md)"
+    )

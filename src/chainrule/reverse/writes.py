@@ -1,0 +1,243 @@
+"""Adjoints of the statements that change a list or an array in place, and of unpacking.
+
+A rule template describes a function of its arguments; these statements
+change an object instead, so their adjoints are written here by hand:
+
+* `hs.append(v)` is undone by `hs.pop()`, and v takes `dhs.pop()`;
+  `t = hs.pop()` (in gradient code differentiated again) is its mirror;
+* `x = hs[i]` adds dx into `dhs[i]`; `hs[i] = v` hands `dhs[i]` to v and
+  clears the slot for the item it replaced;
+* `out[i] = v` hands a copy of `dout[i]` to v, clears the place
+  (`dout[i] = 0.0`) and puts the overwritten elements back for the
+  statements before it; `np.add.at(out, i, v)` likewise, without clearing;
+* `a, b = x` stacks da, db into dx.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from ..derivatives import DerivativeContext
+from ..ir import clone, comment, facts_of, name_of, names_in
+from ..runtime import record_grad, unbroadcast, unpack_grad, zeros_like_item
+from .gradients import Gradients
+
+LIST_GET_NOTE = "list item: its gradient is added into the same slot of the list's gradient"
+UNPACK_NOTE = "unpacking: each name gets its row's gradient"
+
+
+def _method(obj: ast.expr, name: str, args: list[ast.expr]) -> ast.Call:
+    """`obj.name(args)`."""
+    return ast.Call(
+        func=ast.Attribute(value=obj, attr=name, ctx=ast.Load()), args=args, keywords=[]
+    )
+
+
+def _item(name: str, index: ast.expr, store: bool = False) -> ast.Subscript:
+    """`name[index]`, read or (`store`) written (a copy of the index)."""
+    ctx = ast.Store() if store else ast.Load()
+    return ast.Subscript(value=ast.Name(name, ast.Load()), slice=clone(index), ctx=ctx)
+
+
+class InPlaceAdjoints:
+    """The adjoints of list and array changes, and of unpacking (see the module doc)."""
+
+    def __init__(self, ctx: DerivativeContext, grads: Gradients) -> None:
+        self.ctx = ctx
+        self.grads = grads
+
+    def list_append(self, stmt: ast.stmt) -> list[ast.stmt]:
+        """`hs.append(v)`: undo it (hs.pop()), and v takes the last element of dhs."""
+        ctx, grads = self.ctx, self.grads
+        record = facts_of(stmt)
+        hs, value = record.args
+        ctx.last_origin = record.origin
+        out: list[ast.stmt] = [
+            comment(ctx.line_of(stmt, record.origin)),
+            comment("append: the appended value takes the last gradient of the list"),
+        ]
+        out.append(ast.Expr(value=_method(clone(hs), "pop", [])))  # the list before the append
+        g = ctx.dname(name_of(hs))
+        taken = _method(ast.Name(g, ast.Load()), "pop", [])
+        if isinstance(value, ast.Name) and ctx.active(value.id):
+            out.extend(grads.add_to(value.id, taken))
+        elif isinstance(value, ast.Tuple) and any(ctx.active(n) for n in names_in(value)):
+            # a record: unpack its gradients (a slot nobody differentiated holds one zero)
+            slots = ctx.helper_call(
+                record_grad, "record_grad", [taken, ast.Constant(len(value.elts))]
+            )
+            out.extend(grads.accumulate(value, slots))
+        else:
+            out.append(ast.Expr(value=taken))
+        return out
+
+    def list_pop(self, stmt: ast.stmt) -> list[ast.stmt]:
+        """`t = hs.pop()`: put the item back (hs.append(t)), and its gradient on dhs.
+
+        The mirror image of an append's adjoint; gradient code, differentiated
+        again, pops the records its forward loop pushed.
+        """
+        ctx, grads = self.ctx, self.grads
+        assert isinstance(stmt, ast.Assign)
+        record = facts_of(stmt)
+        hs = name_of(record.args[0])
+        t = name_of(stmt.targets[0])
+        ctx.last_origin = record.origin
+        out: list[ast.stmt] = [
+            comment(ctx.p.line_text(getattr(record.origin, "lineno", 0))),
+            comment("pop: the item goes back on the list, its gradient on the list's gradient"),
+        ]
+        out.append(
+            ast.Expr(value=_method(ast.Name(hs, ast.Load()), "append", [ast.Name(t, ast.Load())]))
+        )
+        g = ctx.dname(hs)
+        if g not in grads.defined:
+            grads.defined.add(g)
+            outer = grads.outer_loop(hs)
+            if outer is None:
+                out.insert(2, grads.zeros_for(g, hs))
+            else:  # the list's gradient starts before the reversed loop
+                grads.init_before(outer, hs, g)
+        dt = ctx.dnames.get(t)
+        item: ast.expr = (
+            ast.Name(dt, ast.Load())
+            if dt in grads.defined
+            else ctx.helper_call(zeros_like_item, "zeros_like_item", [ast.Name(t, ast.Load())])
+        )
+        out.append(ast.Expr(value=_method(ast.Name(g, ast.Load()), "append", [item])))
+        return out
+
+    def list_get(self, stmt: ast.stmt) -> list[ast.stmt]:
+        """`x = hs[i]`: dhs[i] collects dx (dhs starts as zeros the length of hs)."""
+        ctx, grads = self.ctx, self.grads
+        assert isinstance(stmt, ast.Assign)
+        hs_atom, index = facts_of(stmt).args
+        hs, x = name_of(hs_atom), name_of(stmt.targets[0])
+        g = ctx.dname(hs)
+        out: list[ast.stmt] = []
+        if g not in grads.defined:
+            out.append(grads.zeros_for(g, hs))
+            grads.defined.add(g)
+            outer = grads.outer_loop(hs)
+            if outer is not None:  # started before the loop instead
+                out.pop()
+                grads.init_before(outer, hs, g)
+        total = ast.BinOp(
+            left=_item(g, index), op=ast.Add(), right=ast.Name(ctx.dname(x), ast.Load())
+        )
+        out.append(ast.Assign(targets=[_item(g, index, store=True)], value=total))
+        return out
+
+    def list_set(self, stmt: ast.stmt) -> list[ast.stmt]:
+        """`hs[i] = v`: v takes the gradient of slot i, which then starts again from zero
+        for the element that was there before."""
+        ctx, grads = self.ctx, self.grads
+        hs, index, value, old = facts_of(stmt).args
+        g = ctx.dname(name_of(hs))
+        if g not in grads.defined:
+            return []  # nothing read the list after this write
+        note = "list item assignment: the value takes the slot's gradient, the slot starts over"
+        out = ctx.header(stmt, None, note)
+        if isinstance(value, ast.Name) and ctx.active(value.id):
+            out.extend(grads.add_to(value.id, _item(g, index)))
+        cleared = ast.Subscript(value=ast.Name(g, ast.Store()), slice=clone(index), ctx=ast.Store())
+        zero = ctx.helper_call(zeros_like_item, "zeros_like_item", [clone(old)])
+        out.append(ast.Assign(targets=[cleared], value=zero))
+        return out
+
+    def setitem(self, stmt: ast.stmt) -> list[ast.stmt]:
+        """`out[i] = v`: v takes dout[i], which is then cleared; out[i] gets its old value."""
+        ctx, grads = self.ctx, self.grads
+        record = facts_of(stmt)
+        array, index, value, old = record.args
+        text = ctx.line_of(stmt, record.origin)
+        ctx.last_origin = record.origin
+        out: list[ast.stmt] = [
+            comment(text),
+            comment(
+                "write into an array: the written value takes the gradient at that place, "
+                "and the overwritten element none"
+            ),
+        ]
+        g = ctx.dname(name_of(array))
+        outer = grads.outer_loop(name_of(array))
+        if g not in grads.defined and outer is not None:
+            # an array from outside the loop: later iterations' reads of it add up
+            grads.init_before(outer, name_of(array), g)
+            grads.defined.add(g)
+            grads.owned.add(g)
+        if g not in grads.defined:  # nothing after the write reads the array: no gradient
+            if record.restore:
+                out.extend(self.put_back(array, index, old))
+            return out
+        out.extend(grads.own(g))
+        if isinstance(value, ast.Name) and ctx.active(value.id):
+            # a copy of the place's gradient, taken before the place is cleared
+            taken = _method(_item(g, index), "copy", [])
+            total = ctx.helper_call(unbroadcast, "unbroadcast", [taken, clone(value)])
+            code = grads.add_to(value.id, total)
+            grads.simplify(code)
+            out.extend(code)
+        # The overwritten element no longer reaches the output: its gradient is zero.
+        # (A plain write, so that this gradient code can itself be differentiated.)
+        out.append(ast.Assign(targets=[_item(g, index, store=True)], value=ast.Constant(0.0)))
+        if record.restore:
+            out.extend(self.put_back(array, index, old))
+        out.append(comment(text))
+        return out
+
+    def put_back(self, array: ast.expr, index: ast.expr, old: ast.expr) -> list[ast.stmt]:
+        """Restore what a write overwrote, for the adjoints of the statements before it."""
+        restore = ast.Subscript(value=clone(array), slice=clone(index), ctx=ast.Store())
+        return [
+            comment("put back what the write overwrote, for the statements before it"),
+            ast.Assign(targets=[restore], value=clone(old)),
+        ]
+
+    def add_at(self, stmt: ast.stmt) -> list[ast.stmt]:
+        """`np.add.at(out, i, v)`: each added value takes the gradient at its place (a
+        repeated index reads it again); `out`'s gradient passes through unchanged."""
+        ctx, grads = self.ctx, self.grads
+        record = facts_of(stmt)
+        array, index, value, old = record.args
+        text = ctx.line_of(stmt, record.origin)
+        ctx.last_origin = record.origin
+        out: list[ast.stmt] = [
+            comment(text),
+            comment("np.add.at: each added value receives the gradient at its place"),
+        ]
+        g = ctx.dname(name_of(array))
+        if isinstance(value, ast.Name) and ctx.active(value.id) and g in grads.defined:
+            total = ctx.helper_call(unbroadcast, "unbroadcast", [_item(g, index), clone(value)])
+            code = grads.add_to(value.id, total)
+            grads.simplify(code)
+            out.extend(code)
+        if record.restore:
+            restore = ast.Subscript(value=clone(array), slice=clone(index), ctx=ast.Store())
+            out.append(comment("put back what np.add.at changed, for the statements before it"))
+            out.append(ast.Assign(targets=[restore], value=clone(old)))
+        return out
+
+    def unpack(self, stmt: ast.stmt) -> list[ast.stmt]:
+        """`a, b = x`: dx is the stack of da, db (zeros for unused rows)."""
+        ctx, grads = self.ctx, self.grads
+        source = facts_of(stmt).args[0]
+        if not isinstance(source, ast.Name) or not ctx.active(source.id):
+            return []
+        assert isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Tuple)
+        rows: list[ast.expr] = []
+        for i, t in enumerate(stmt.targets[0].elts):
+            g = ctx.dnames.get(name_of(t))
+            if g is not None and g in grads.defined:
+                rows.append(ast.Name(g, ast.Load()))
+            else:
+                row = ast.Subscript(
+                    value=ast.Name(source.id, ast.Load()), slice=ast.Constant(i), ctx=ast.Load()
+                )
+                rows.append(ctx.numpy_call("zeros_like", [row]))
+        stacked = ctx.helper_call(
+            unpack_grad,
+            "unpack_grad",
+            [ast.List(elts=rows, ctx=ast.Load()), ast.Name(source.id, ast.Load())],
+        )
+        return grads.add_to(source.id, stacked)

@@ -1,0 +1,344 @@
+"""Shape facts about normalized code: which names are scalars, which share a shape.
+
+Two analyses that let the transformations write less code:
+
+* `scalar_names`: the names that are scalars whatever the argument shapes
+  (full reductions, `math.*`, sizes).  `grad` seeds such an output with the
+  constant 1.0, with no run-time check, and their zero gradients are `0.0`;
+* `ShapeClasses`: which names provably share a shape, from elementwise
+  operations alone.  `unbroadcast(g, x)` is the identity when g has x's
+  shape, so the reverse transformation drops it (`simplify`), and forward
+  mode leaves out `broadcast_like` where a tangent keeps its result's shape.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from . import runtime
+from .ir import IDENTITY, Function, facts_of, name_of, names_in, targets_of, walk_statements
+
+# -- outputs that are scalars by construction ----------------------------------------
+
+
+def _full_reductions() -> set[int]:
+    funcs = [
+        np.sum,
+        np.mean,
+        np.max,
+        np.min,
+        np.amax,
+        np.amin,
+        np.prod,
+        np.var,
+        np.std,
+        np.nansum,
+        np.vdot,
+        np.linalg.norm,
+    ]
+    methods = ["sum", "mean", "max", "min", "prod", "var", "std"]
+    return {id(f) for f in funcs} | {id(getattr(np.ndarray, m)) for m in methods}
+
+
+_FULL_REDUCTIONS: set[int] = set()
+
+
+def _literal_is(expr: Any, value: Any) -> bool:
+    return isinstance(expr, ast.Constant) and expr.value is value
+
+
+def scalar_names(
+    fn: Function, scalar_params: frozenset[str] = frozenset(), ranks: dict | None = None
+) -> set[str]:
+    """All names that are scalars whatever the argument shapes (full reductions, math.*,
+    sizes): grad seeds such an output with the constant 1.0, with no run-time check.
+
+    `scalar_params` are parameters known to be scalars (the first call's
+    floats, for a variant specialised on them); `ranks` gives the ndim of
+    array parameters, so that `x_obs[i]` of a 1-D `x_obs` is a scalar.  This is a greatest fixpoint,
+    so values carried around a loop stay scalars when everything feeding them is.
+    """
+    if not _FULL_REDUCTIONS:
+        _FULL_REDUCTIONS.update(_full_reductions())
+    defs: dict[str, list[ast.stmt]] = {}
+    for stmt in walk_statements(fn.body):
+        for t in targets_of(stmt):
+            defs.setdefault(t, []).append(stmt)
+    scalars = set(defs) | set(scalar_params)
+    for stmt in walk_statements(fn.body):  # range() loop variables are ints
+        if isinstance(stmt, ast.For) and facts_of(stmt).range_loop:
+            scalars.update(names_in(stmt.target))
+
+    def element_of_ranked(base: ast.expr, index: ast.expr) -> bool:
+        """x[i, j] with as many int indices as x (a parameter of known ndim) has axes."""
+        if not (ranks and isinstance(base, ast.Name) and base.id in ranks):
+            return False
+        parts = index.elts if isinstance(index, ast.Tuple) else [index]
+        return len(parts) == ranks[base.id] and all(
+            (isinstance(p, ast.Constant) and type(p.value) is int)
+            or (isinstance(p, ast.Name) and p.id in scalars)
+            for p in parts
+        )
+
+    def inert_scalar(expr: ast.expr) -> bool:
+        if isinstance(expr, ast.Subscript):
+            return element_of_ranked(expr.value, expr.slice)
+        if isinstance(expr, ast.BinOp) and not isinstance(expr.op, ast.MatMult):
+            return inert_scalar(expr.left) and inert_scalar(expr.right)
+        if isinstance(expr, ast.UnaryOp):
+            return inert_scalar(expr.operand)
+        return scalar_atom(expr) or _is_size(expr)
+
+    def scalar_atom(expr: ast.expr) -> bool:
+        if isinstance(expr, ast.Constant):
+            return type(expr.value) in (int, float)
+        return isinstance(expr, ast.Name) and expr.id in scalars
+
+    def scalar_stmt(stmt: ast.stmt) -> bool:
+        if (
+            not isinstance(stmt, ast.Assign)
+            or len(stmt.targets) != 1
+            or not isinstance(stmt.targets[0], ast.Name)
+        ):
+            return False
+        record = facts_of(stmt)
+        prim = record.prim
+        value = stmt.value
+        if record.unbound_init:  # `y_1 = None`: no value is read from it
+            return True
+        if prim is None:  # inert: sizes (X.shape[0], len(xs)) and arithmetic on scalars
+            return inert_scalar(value)
+        args = record.args
+        if isinstance(value, (ast.BinOp, ast.UnaryOp)) or prim is IDENTITY:
+            return bool(args) and all(scalar_atom(a) for a in args)
+        if prim is operator.getitem:
+            return element_of_ranked(args[0], args[1])
+        if isinstance(prim, np.ufunc) and prim.nout == 1 and not record.kwargs:
+            return len(args) == prim.nin and all(scalar_atom(a) for a in args)
+        if id(prim) in _FULL_REDUCTIONS:
+            kwargs = record.kwargs
+            axis = kwargs.get("axis", args[1] if len(args) > 1 else None)
+            if prim is _numpy_vdot():
+                return True
+            if axis is not None and not _literal_is(axis, None):
+                return False
+            keepdims = kwargs.get("keepdims")
+            return keepdims is None or _literal_is(keepdims, False)
+        module = getattr(prim, "__module__", None)
+        return module == "math" or prim is float
+
+    changed = True
+    while changed:
+        changed = False
+        for name, stmts in defs.items():
+            if name in scalars and not all(scalar_stmt(st) for st in stmts):
+                scalars.discard(name)
+                changed = True
+    return scalars
+
+
+def _numpy_vdot() -> Any:
+    return np.vdot
+
+
+def _is_size(expr: ast.expr) -> bool:
+    if isinstance(expr, ast.Attribute):
+        return expr.attr in ("size", "ndim")
+    if isinstance(expr, ast.Subscript) and isinstance(expr.value, ast.Attribute):
+        return (
+            expr.value.attr == "shape"
+            and isinstance(expr.slice, ast.Constant)
+            and type(expr.slice.value) is int
+        )
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name):
+        return expr.func.id == "len" and len(expr.args) == 1
+    return isinstance(expr, ast.Constant) and type(expr.value) in (int, float)
+
+
+# -- shape classes: drop `unbroadcast` where shapes provably agree ---------------------
+
+_SCALAR = "scalar"
+_ELEMENTWISE_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod)
+
+
+class ShapeClasses:
+    """Which names provably share a shape, from elementwise operations alone.
+
+    `z = x * 2.0`, `z = np.tanh(x)` and `z = x + y` with x, y already known
+    to share a shape all give z the shape of x; anything else (matmul,
+    reductions, broadcasting between unrelated names) gives a fresh, unknown
+    class.  A gradient has its primal's shape.  `unbroadcast(g, x)` is the
+    identity when g's class equals x's, and is then removed: the textbook
+    `dz1 = dh * (0 < z1)` instead of a helper call on every line.
+    """
+
+    def __init__(self, env: Mapping[str, object], grad_of: dict[str, str]) -> None:
+        self.env = env  # names -> objects, to recognise NumPy ufuncs
+        self.grad_of = grad_of  # gradient name -> primal name
+        self.cls: dict[str, object] = {}
+        self.fixed: set[str] = set()  # names whose class is known in advance
+        self.rep: dict[object, str] = {}  # class -> its first name outside any branch
+        self.depth = 0
+
+    def resolve(self, expr: ast.expr) -> object:
+        if isinstance(expr, ast.Name):
+            return self.env.get(expr.id)
+        if isinstance(expr, ast.Attribute):
+            base = self.resolve(expr.value)
+            return getattr(base, expr.attr, None) if base is not None else None
+        return None
+
+    def of(self, expr: ast.expr) -> object:
+        if isinstance(expr, ast.Name):
+            known = self.cls.get(expr.id)
+            if known is None and expr.id in self.grad_of:  # e.g. the seed dL: shaped like L
+                known = self.cls.get(self.grad_of[expr.id])
+            return known
+        if isinstance(expr, ast.Constant):
+            v = expr.value
+            return _SCALAR if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+        if isinstance(expr, ast.BinOp) and isinstance(expr.op, _ELEMENTWISE_OPS):
+            return self.combine(self.of(expr.left), self.of(expr.right))
+        if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, (ast.USub, ast.UAdd)):
+            return self.of(expr.operand)
+        if isinstance(expr, ast.Compare) and len(expr.comparators) == 1:
+            return self.combine(self.of(expr.left), self.of(expr.comparators[0]))
+        if isinstance(expr, ast.Call) and not expr.keywords:
+            func = self.resolve(expr.func)
+            if isinstance(func, np.ufunc) and func.nout == 1 and func.nin == len(expr.args):
+                if func.nin == 1:
+                    return self.of(expr.args[0])
+                if func.nin == 2:
+                    return self.combine(self.of(expr.args[0]), self.of(expr.args[1]))
+            if getattr(func, "__name__", None) == "unbroadcast" and len(expr.args) == 2:
+                return self.of(expr.args[1])
+        return None
+
+    @staticmethod
+    def combine(a: object, b: object) -> object:
+        if a is None or b is None:
+            return None
+        if a is _SCALAR:
+            return b
+        if b is _SCALAR or a is b:
+            return a
+        return None
+
+    def assign(self, name: str, value: ast.expr) -> None:
+        if name in self.fixed:
+            return
+        primal = self.grad_of.get(name)
+        known = self.cls.get(primal) if primal is not None else self.of(value)
+        previous = self.cls.get(name)
+        if previous is not None and known is not previous:
+            known = None  # assigned in two branches with different shapes
+        self.cls[name] = known if known is not None else object()
+        if self.depth == 0 and primal is None:
+            self.rep.setdefault(self.cls[name], name)
+
+    def is_scalar(self, name: str) -> bool:
+        return self.cls.get(name) is _SCALAR
+
+    def simplify(self, code: list[ast.stmt], depth: int) -> None:
+        """Drop no-op unbroadcasts from freshly emitted backward code (in place)."""
+        saved, self.depth = self.depth, depth
+        self.visit(code, rewrite=True)
+        self.depth = saved
+
+    def visit(self, body: list[ast.stmt], rewrite: bool) -> None:
+        for stmt in body:
+            if isinstance(stmt, ast.If):
+                self.depth += 1
+                self.visit(stmt.body, rewrite)
+                self.visit(stmt.orelse, rewrite)
+                self.depth -= 1
+                continue
+            if isinstance(stmt, (ast.For, ast.While)):
+                # a loop-carried value may change shape from one iteration to the
+                # next: its class is unknown, and its end-of-body copy keeps it so
+                for sub in stmt.body:
+                    if facts_of(sub).phi_back and isinstance(sub, ast.Assign):
+                        name = name_of(sub.targets[0])
+                        if name not in self.fixed:  # (scalars stay scalars)
+                            self.cls[name] = object()
+                            self.fixed.add(name)
+                for name in names_in(stmt.target) if isinstance(stmt, ast.For) else ():
+                    if name not in self.fixed:
+                        self.cls[name] = object()
+                self.depth += 1
+                self.visit(stmt.body, rewrite)
+                self.depth -= 1
+                continue
+            if rewrite:
+                _UnbroadcastRemover(self).visit(stmt)
+            if (
+                isinstance(stmt, ast.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
+            ):
+                self.assign(stmt.targets[0].id, stmt.value)
+            elif isinstance(stmt, ast.Assign) and not isinstance(stmt.targets[0], ast.Subscript):
+                for name in names_in(stmt.targets[0]):  # (a write keeps the array's shape)
+                    self.cls[name] = object()
+
+
+class _UnbroadcastRemover(ast.NodeTransformer):
+    def __init__(self, classes: ShapeClasses) -> None:
+        self.classes = classes
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        self.generic_visit(node)
+        func = self.classes.resolve(node.func)
+        if getattr(func, "__name__", None) == "unbroadcast" and len(node.args) == 2:
+            g, x = node.args
+            cg, cx = self.classes.of(g), self.classes.of(x)
+            if cg is not None and cg is cx:
+                return g
+        # Arguments read only for their shape can name the earliest value of that
+        # shape instead, so that the value itself may turn out to be dead (e.g. a
+        # loss term that grad never needs).
+        for position in _shape_only_positions(func):
+            if position < len(node.args) and isinstance(node.args[position], ast.Name):
+                rep = self.classes.rep.get(self.classes.of(node.args[position]))
+                if rep is not None and rep != node.args[position].id:
+                    node.args[position] = ast.Name(rep, ast.Load())
+        return node
+
+
+def _shape_only_positions(func: object) -> tuple[int, ...]:
+    """Positions of arguments that `func` reads only for their shape."""
+    if func is None:
+        return ()
+    table = {
+        id(np.shape): (0,),
+        id(np.size): (0,),
+        id(np.ndim): (0,),
+        id(runtime.unbroadcast): (1,),
+        id(runtime.expand_to): (1,),
+        id(runtime.restore_axes): (1,),
+    }
+    return table.get(id(func), ())
+
+
+def shape_classes(
+    params: list[str],
+    primal: list[ast.stmt],
+    env: Mapping[str, object],
+    grad_of: dict[str, str],
+    scalars: set[str] | frozenset[str] = frozenset(),
+) -> ShapeClasses:
+    """Shape classes of a primal body; `simplify` then rewrites backward code with them."""
+    classes = ShapeClasses(env, grad_of)
+    for p in params:
+        classes.cls[p] = object()
+        classes.rep[classes.cls[p]] = p
+    for name in scalars:  # shape () by construction (full reductions, sizes, math.*)
+        classes.cls[name] = _SCALAR
+        classes.fixed.add(name)
+    classes.visit(primal, rewrite=False)
+    return classes
