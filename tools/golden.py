@@ -119,13 +119,15 @@ def main(argv: list[str] | None = None) -> int:
         if expected is None:
             print(f"no golden copy for {args.corpus}: run with --update", file=sys.stderr)
             return 1
-        changed = golden_records.differences(expected, records)
+        # the test suite's own functions change as its files are edited: only the
+        # functions compiled both times are compared
+        changed = golden_records.differences(expected, records, changed_only=True)
         for message in changed:
             print(message)
         same = len(set(expected) & set(records))
         missing, new = len(set(expected) - set(records)), len(set(records) - set(expected))
         print(
-            f"{same} in both, {len(changed)} differences ({missing} missing, {new} new)",
+            f"{same} in both, {len(changed)} changed ({missing} not compiled any more, {new} new)",
             file=sys.stderr,
         )
         return 1 if changed or status else 0

@@ -41,10 +41,10 @@ from .arguments import (
     returned_tree,
     shaped_like,
 )
-from .calls import NESTED, NESTED_JVP, NESTED_MAKER
 from .compiled import Compiled
 from .highlight import highlight
 from .ir import structure
+from .normalize.inlining import NESTED, NESTED_JVP, NESTED_MAKER
 from .parse import parse_function
 from .pipeline import CompileRequest, compile_function
 from .rules.registry import GENERATION

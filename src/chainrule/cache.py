@@ -50,6 +50,8 @@ import types
 from pathlib import Path
 from typing import Any
 
+import numpy
+
 from .codegen import build_from_text
 from .compiled import Compiled
 from .rules import ADJOINTS, NONDIFFERENTIABLE, display_name
@@ -244,8 +246,6 @@ def _key_for(func: Any, options: tuple) -> str | None:
     digest = file_hash(filename)
     if digest is None:
         return None
-    import numpy
-
     environment = sorted(
         (name, describe(value))
         for name in _mentioned_names(code, set())

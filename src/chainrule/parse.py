@@ -16,12 +16,18 @@ by the text the user happened to write.
 from __future__ import annotations
 
 import ast
+import copy
 import inspect
 import linecache
+import math
+import types
 from typing import Any
+
+import numpy
 
 from .errors import CompileError
 from .ir import Parsed
+from .rules import display_name, lookup
 
 _tree_cache: dict[tuple[str, int], ast.Module] = {}
 
@@ -245,9 +251,6 @@ def parse_function(func: Any, inlined: bool = False) -> Parsed:
 
 def _bound_method(method: Any) -> Parsed:
     """`grad(obj.method)`: `self` becomes a fixed value, the rest are the parameters."""
-    import copy
-    import types
-
     parsed = parse_function(method.__func__)
     if not parsed.params:
         raise parsed.error(parsed.node, f"{method.__qualname__!r} takes no `self` parameter")
@@ -269,8 +272,6 @@ def _bound_method(method: Any) -> Parsed:
 
 def _primitive_wrapper(func: Any) -> Parsed | None:
     """`grad(np.sin)`: a primitive with a rule becomes `def sin(x): return sin(x)`."""
-    from .rules import display_name, lookup
-
     rule = lookup(func)
     if rule is None:
         return None
@@ -279,11 +280,6 @@ def _primitive_wrapper(func: Any) -> Parsed | None:
         for p in rule.signature.parameters.values()
         if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
-    import math
-    import types
-
-    import numpy
-
     name = display_name(func)
     env: dict[str, Any] = {"np": numpy, "math": math}
     try:

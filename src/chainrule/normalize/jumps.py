@@ -28,7 +28,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 
-from .ir import facts
+from ..ir import facts
 
 
 def _name(id_: str, store: bool = False) -> ast.Name:

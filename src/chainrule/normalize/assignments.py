@@ -1,0 +1,202 @@
+"""Normalizing assignments: one SSA name per assignment.
+
+`x = e` gives x a new SSA name (`x_1`, `x_2`, ... after the first) bound to
+the single operation e flattens to; `a, b = e` unpacks a container known at
+compile time item by item, a display right-hand side atom by atom (so
+`a, b = b, a` swaps), and an array with the UNPACK primitive; `x += e` is
+`x = x + e`, unless x is an array element, which is an in-place write
+(writes.py).
+"""
+
+from __future__ import annotations
+
+import ast
+
+from ..ir import (
+    IDENTITY,
+    SETITEM,
+    UNPACK,
+    Evaluated,
+    Tree,
+    TreeValue,
+    annotate,
+    clone,
+)
+from ..parse import lambda_to_def
+from .advice import base_text, op_text
+from .core import Normalizer, is_atom
+
+
+class AssignmentNormalizer:
+    """Normalizes assignments to names, tuples and subscripts (see the module doc)."""
+
+    def __init__(self, n: Normalizer) -> None:
+        self.n = n
+
+    def assign(self, target: ast.expr, value: ast.expr) -> None:
+        if isinstance(value, TreeValue) and isinstance(target, ast.Name):
+            self.n.containers.bind_tree(target.id, value.tree)
+            return
+        if isinstance(target, ast.Name):
+            self.assign_name(target.id, value)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            self.assign_tuple(target, value)
+        elif isinstance(target, ast.Subscript):
+            self.n.writes.assign_subscript(target, value)
+        elif isinstance(target, ast.Attribute):
+            raise self.n.error(
+                target, "assigning to an attribute is not supported; use a local variable"
+            )
+        else:
+            raise self.n.error(target, "this assignment target is not supported; assign to a name")
+
+    def assign_name(self, name: str, value: ast.expr) -> None:
+        if isinstance(value, Evaluated):  # an atom computed earlier (unpacking, a = b = ...)
+            atom, prim = value.inner, (IDENTITY if value.varied else None)
+            ssa = self.n.define(name)
+            stmt = ast.Assign(targets=[ast.Name(id=ssa, ctx=ast.Store())], value=atom)
+            self.n.emit(annotate(stmt, self.n.origin, value.inner, prim, [atom]))
+            self.n.writes.track_view(ssa, atom)
+            return
+        if isinstance(value, ast.Lambda):
+            self.n.inliner.local_def(lambda_to_def(value), name)
+            return
+        if isinstance(value, ast.Name) and not isinstance(value.ctx, ast.Load):
+            value = ast.Name(id=value.id, ctx=ast.Load())
+        static = self.n.containers.static_value(value)
+        if isinstance(static, Tree):
+            self.n.containers.bind_tree(name, static)
+            return
+        if static is not None:
+            self.assign_name(name, static)
+            return
+        if not self.n.varied(value):
+            renamed = self.n.expressions.rename(value)
+            ssa = self.n.define(name)
+            stmt = ast.Assign(targets=[ast.Name(id=ssa, ctx=ast.Store())], value=renamed)
+            self.n.emit(annotate(stmt, self.n.origin, value))
+            self.n.writes.track_view(ssa, renamed)
+            self.n.writes.track_fresh(ssa, value)
+            return
+        if isinstance(value, ast.IfExp):
+            self.n.expressions.lower_ifexp(value, lambda: self.n.define(name))
+            return
+        if is_atom(value):
+            op = self.n.expressions.rename(value)
+            prim, args, kwargs = IDENTITY, [op], {}
+        else:
+            op, prim, args, kwargs = self.n.expressions.operation(value)
+        ssa = self.n.define(name)
+        stmt = ast.Assign(targets=[ast.Name(id=ssa, ctx=ast.Store())], value=op)
+        self.n.emit(annotate(stmt, self.n.origin, value, prim, args, kwargs))
+        self.n.writes.track_view(ssa, op)
+        self.n.writes.track_fresh(ssa, value)
+
+    def assign_tuple(self, target: ast.Tuple | ast.List, value: ast.expr) -> None:
+        for elt in target.elts:
+            if isinstance(elt, ast.Starred):
+                raise self.n.error(elt, "starred assignment (a, *b = ...) is not supported")
+        static = (
+            None
+            if isinstance(value, (ast.Tuple, ast.List))
+            else self.n.containers.static_value(value)
+        )
+        if isinstance(static, Tree):
+            if static.kind == "dict":
+                raise self.n.error(value, "unpacking a dict gives its keys; index it instead")
+            if len(static.items) != len(target.elts):
+                raise self.n.error(
+                    target,
+                    f"cannot unpack {len(static.items)} values into {len(target.elts)} names",
+                )
+            for sub, item in zip(target.elts, static.values()):
+                self.n.origin = self.n.origin
+                if isinstance(item, Tree):
+                    self.assign(sub, TreeValue(item))
+                else:
+                    self.assign(sub, Evaluated(item, self.n.containers.atom_varied(item)))
+            return
+        if static is not None:
+            value = static
+        if (
+            isinstance(value, (ast.Tuple, ast.List))
+            and len(value.elts) == len(target.elts)
+            and not any(isinstance(e, ast.Starred) for e in value.elts)
+        ):
+            # evaluate every right-hand side first: `a, b = b, a` swaps
+            atoms = [
+                e
+                if isinstance(e, ast.Lambda)
+                else Evaluated(self.n.expressions.atom(e), True)
+                if self.n.varied(e)
+                else Evaluated(self.n.expressions.rename(e), False)
+                for e in value.elts
+            ]
+            for sub, atom in zip(target.elts, atoms):
+                self.assign(sub, atom)
+            return
+        if not all(isinstance(e, ast.Name) for e in target.elts):
+            raise self.n.error(target, "nested unpacking of a computed value is not supported")
+        if not self.n.varied(value):
+            renamed = self.n.expressions.rename(value)
+            names = [self.n.define(e.id) for e in target.elts]  # type: ignore[attr-defined]
+            tgt = ast.Tuple(elts=[ast.Name(id=n, ctx=ast.Store()) for n in names], ctx=ast.Store())
+            self.n.emit(annotate(ast.Assign(targets=[tgt], value=renamed), self.n.origin, value))
+            return
+        source = self.n.expressions.atom(value)
+        names = [self.n.define(e.id) for e in target.elts]  # type: ignore[attr-defined]
+        tgt = ast.Tuple(elts=[ast.Name(id=n, ctx=ast.Store()) for n in names], ctx=ast.Store())
+        stmt = ast.Assign(targets=[tgt], value=source)
+        self.n.emit(annotate(stmt, self.n.origin, value, UNPACK, [source]))
+
+    def augassign(self, stmt: ast.AugAssign) -> None:
+        target = stmt.target
+        if isinstance(target, ast.Subscript):  # out[i] += v  ->  out[i] = out[i] + v
+            base = target.value
+            ssa = self.n.current.get(base.id) if isinstance(base, ast.Name) else None
+            if ssa is None or ssa in self.n.lists or ssa in self.n.trees:
+                read = ast.Subscript(value=target.value, slice=target.slice, ctx=ast.Load())
+                value = ast.BinOp(
+                    left=ast.copy_location(read, target), op=stmt.op, right=stmt.value
+                )
+                self.n.writes.assign_subscript(target, ast.copy_location(value, stmt))
+                return
+            # an array: the old elements are read once, as a copy (which the adjoint
+            # also puts back), so no name keeps a view of the place being written
+            what = f"`{base_text(target)}[...] {op_text(stmt.op)}= ...`"
+            written = self.n.writes.write_place(target, stmt.value, what, augmented=stmt.op)
+            array, index, value_atom, old_name = written
+            store = ast.Subscript(value=clone(array), slice=index, ctx=ast.Store())
+            write = ast.Assign(targets=[store], value=value_atom)
+            self.n.emit(
+                annotate(
+                    write, self.n.origin, target, SETITEM, [array, index, value_atom, old_name]
+                )
+            )
+            return
+        if not isinstance(target, ast.Name):
+            raise self.n.error(
+                target,
+                "augmented assignment to an attribute is not supported; use a local variable",
+            )
+        current = self.n.current.get(target.id)
+        if current is not None and current in self.n.caller_values:
+            op = op_text(stmt.op)
+            raise self.n.error(
+                stmt,
+                f"`{target.id} {op}= ...` on a parameter would change the caller's array in "
+                f"place (chainrule inlines this function); write `{target.id} = {target.id} "
+                f"{op} ...` to make a new array instead",
+            )
+        if current is not None:
+            op = op_text(stmt.op)
+            self.n.writes.check_shared(
+                stmt,
+                target.id,
+                current,
+                f"`{target.id} {op}= ...`",
+                f"write `{target.id} = {target.id} {op} ...` to make a new array instead",
+            )
+        value = ast.BinOp(left=ast.Name(id=target.id, ctx=ast.Load()), op=stmt.op, right=stmt.value)
+        ast.copy_location(value, stmt)
+        self.assign_name(target.id, value)

@@ -1,0 +1,210 @@
+"""The state of one normalization, and the roles of the collaborators that share it.
+
+Normalizing is one recursive walk: a statement holds expressions, an
+expression may call a helper whose body is normalized in place, a loop over
+a container is unrolled into statements again.  The work is split by topic
+into collaborators (statements.py, loops.py, assignments.py, writes.py,
+expressions.py, containers.py, inlining.py), each a small class; they reach
+each other and the shared state through one `Normalizer`, which holds:
+
+* where we are: the function being normalized (`p`; an inlined callee's
+  while it is inlined), the current SSA name of each user variable
+  (`current`), the statement list being written (`out`) and the user
+  statement being normalized (`origin`);
+* what is known about the values so far: containers (`trees`), local
+  functions (`local_defs`), lists and fresh arrays (`lists`, `writable`),
+  what shares memory with what (`root`), which user variables may vary
+  (`varied_user`);
+* the bookkeeping of inlining (which functions are being inlined, the
+  bindings of their globals, the budget).
+
+The collaborators' interfaces are the `...Role` protocols below, so that no
+module of normalize/ imports another one except this.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from ..activity import expr_varied
+from ..ir import Names, Parsed, Tree, facts
+
+# what `operation` returns: the flattened expression, its primitive, args and kwargs
+Operation = tuple[ast.expr, Any, list[ast.expr], dict[str, ast.expr]]
+
+
+class ExpressionsRole(Protocol):
+    def rename(self, expr: ast.expr) -> ast.expr: ...
+    def atom(self, expr: ast.expr) -> ast.expr: ...
+    def static(self, expr: ast.expr) -> ast.expr: ...
+    def index(self, expr: ast.expr) -> ast.expr: ...
+    def operation(self, expr: ast.expr) -> Operation: ...
+    def lower_ifexp(self, expr: ast.IfExp, target: Callable[[], str]) -> None: ...
+
+
+class AssignmentsRole(Protocol):
+    def assign(self, target: ast.expr, value: ast.expr) -> None: ...
+    def augassign(self, stmt: ast.AugAssign) -> None: ...
+
+
+class WritesRole(Protocol):
+    def list_append(self, stmt: ast.Expr) -> bool: ...
+    def list_pop(self, stmt: ast.Expr) -> bool: ...
+    def add_at(self, stmt: ast.Expr) -> bool: ...
+    def assign_subscript(self, target: ast.Subscript, value: ast.expr) -> None: ...
+    def write_place(
+        self,
+        target: ast.Subscript,
+        value: ast.expr,
+        what: str,
+        augmented: ast.operator | None = None,
+    ) -> tuple[ast.Name, ast.expr, ast.expr, ast.Name]: ...
+    def check_shared(self, stmt: ast.AST, name: str, ssa: str, what: str, advice: str) -> None: ...
+    def track_fresh(self, ssa: str, value: ast.expr) -> None: ...
+    def track_view(self, ssa: str, value: ast.expr) -> None: ...
+
+
+class StatementsRole(Protocol):
+    def statement(self, stmt: ast.stmt) -> None: ...
+    def refuse_container_merge(
+        self, stmt: ast.AST, name: str, ssas: tuple[str | None, ...], where: str
+    ) -> None: ...
+
+
+class LoopsRole(Protocol):
+    def for_statement(self, stmt: ast.For) -> None: ...
+    def while_statement(self, stmt: ast.While) -> None: ...
+
+
+class ContainersRole(Protocol):
+    def static_value(self, expr: ast.expr) -> Any: ...
+    def tree_of(self, expr: ast.expr) -> Tree | None: ...
+    def atom_varied(self, atom: ast.expr) -> bool: ...
+    def build_tree(self, expr: ast.Tuple | ast.Dict | ast.Call) -> Tree: ...
+    def bind_tree(self, name: str, tree: Tree) -> None: ...
+    def param_tree(self, param: str, shape: Any, origin: ast.AST) -> Tree: ...
+    def const_value(self, expr: ast.expr) -> Any: ...
+    def container_items(self, iterator: ast.expr) -> list[list[Any]] | None: ...
+    def unrolls_range(self, stmt: ast.For) -> list[list[Any]] | None: ...
+    def unrolled_loop(self, stmt: ast.For, rows: list[list[Any]]) -> None: ...
+
+
+class InliningRole(Protocol):
+    def static_call(self, expr: ast.Call) -> Any: ...
+    def local_def(self, node: ast.FunctionDef, name: str) -> None: ...
+
+
+class Normalizer:
+    """The state one normalization shares between its collaborators (see module doc)."""
+
+    expressions: ExpressionsRole
+    assignments: AssignmentsRole
+    writes: WritesRole
+    statements: StatementsRole
+    loops: LoopsRole
+    containers: ContainersRole
+    inliner: InliningRole
+
+    def __init__(
+        self,
+        parsed: Parsed,
+        varied_params: set[str],
+        structures: dict[str, Any] | None = None,
+        has_aux: bool = False,
+        compile_jvp: Callable[[Any, tuple[int, ...]], Any] | None = None,
+    ) -> None:
+        self.p = parsed
+        self.compile_jvp = compile_jvp  # the forward-mode code of a function (pipeline.py)
+        self.top = parsed  # the function being differentiated
+        self.structures = dict(structures or {})  # container argument -> its nesting
+        self.has_aux = has_aux
+        self.names = Names(_all_identifiers(parsed.node) | set(parsed.params))
+        self.root_identifiers = frozenset(self.names.taken)
+        self.trees: dict[str, Tree] = {}  # SSA name -> the container it denotes
+        self.param_trees: dict[str, Tree] = {}  # container argument -> its leaves
+        self.constants: dict[str, Any] = {}  # SSA name -> constant (container loop keys)
+        self.local_defs: dict[str, Any] = {}  # SSA name -> its local function
+        self.inlining: list[Any] = []  # functions being inlined, outermost first
+        self.inlining_names: list[str] = []
+        self.extra_cells: dict[str, Any] = {}  # bindings for inlined functions' names
+        self.alias_of: dict[str, str] = {}
+        self.kept_globals: set[str] = set()  # inlined functions' globals read under their names
+        self.dependencies: set[str] = set()  # files of inlined functions
+        self.emitted = 0  # statements emitted so far (inlining has a budget)
+        self.caller_values: set[str] = set()  # an inlined callee's parameters: caller names
+        self.inlined_size: dict[str, int] = {}  # helper -> statements its calls produced
+        self.size_estimates: dict[Any, int] = {}  # function node -> inlined size, at least
+        self.current: dict[str, str] = {name: name for name in parsed.params}
+        self.seeds = set(varied_params)
+        self.varied_user: set[str] = set(varied_params)
+        self.root: dict[str, str] = {}  # SSA name -> the value it may share memory with
+        self.writable: set[str] = set()  # SSA names of arrays made by a constructor
+        self.lists: set[str] = set()  # SSA names of lists made in the function
+        self.loads = [
+            (n.lineno, n.id)
+            for n in ast.walk(parsed.node)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        ]
+        self.live: dict[int, frozenset[str]] = {}  # compound statement -> names read after it
+        self.out: list[ast.stmt] = []
+        self.origin: ast.AST = parsed.node
+
+    def error(self, node: ast.AST, message: str) -> Exception:
+        """A CompileError at `node`, in the file of the function being normalized."""
+        return self.p.error(node, message)
+
+    def emit(self, stmt: ast.stmt) -> None:
+        """Append a normalized statement to the list being written."""
+        if self.p is not self.top:
+            facts(stmt).scope = self.p  # (comments quote its file)
+        self.out.append(stmt)
+        self.emitted += 1
+
+    def define(self, user_name: str) -> str:
+        """A new SSA name for an assignment to `user_name`."""
+        ssa = (
+            user_name
+            if user_name not in self.current
+            and user_name not in self.p.params
+            and self.p is self.top
+            else self.names.fresh(user_name)
+        )
+        if ssa == user_name:
+            self.names.taken.add(ssa)
+        self.current[user_name] = ssa
+        return ssa
+
+    def varied(self, expr: ast.AST) -> bool:
+        """Could `expr` carry a gradient (activity.expr_varied)?"""
+        return expr_varied(expr, self.varied_user, self.p)
+
+    def local_name(self, base: str) -> str:
+        """A fresh name for a variable the compiler introduces (flags, indices)."""
+        name = self.names.fresh(base)
+        self.p.local_names.add(name)
+        return name
+
+
+def names_in_target(target: ast.expr) -> list[str]:
+    return [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+
+
+def is_atom(expr: ast.expr) -> bool:
+    return isinstance(expr, (ast.Name, ast.Constant))
+
+
+def is_cheap_name(expr: ast.expr) -> bool:
+    """A name or a constant: used as it is, never given a name of its own."""
+    return isinstance(expr, (ast.Name, ast.Constant))
+
+
+def _all_identifiers(node: ast.AST) -> set[str]:
+    out: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            out.add(sub.id)
+        elif isinstance(sub, ast.arg):
+            out.add(sub.arg)
+    return out

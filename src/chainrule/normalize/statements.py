@@ -1,0 +1,214 @@
+"""Normalizing statements: the walk over a function body, and `if` statements.
+
+`run` normalizes the function being differentiated: its body (assignment
+expressions hoisted and jumps lowered first, jumps.py), then its return
+value, into a `Function`.  `statement` sends each statement to the
+collaborator for its kind.  An `if` statement keeps its shape; after it,
+each variable its branches change has one merged name, assigned by a copy
+at the end of each branch (a phi node).
+"""
+
+from __future__ import annotations
+
+import ast
+
+from ..activity import possibly_varied
+from ..aliasing import mark_restores
+from ..flow import live_after
+from ..ir import (
+    IDENTITY,
+    Evaluated,
+    Function,
+    Tree,
+    annotate,
+    clone,
+    display,
+)
+from ..parse import body_statements
+from .advice import side_effect_advice, unsupported_statement
+from .core import Normalizer, is_cheap_name
+from .jumps import hoist_assignment_expressions, lower_jumps
+
+
+class StatementNormalizer:
+    """Walks statement lists and normalizes `if` statements (see the module doc)."""
+
+    def __init__(self, n: Normalizer) -> None:
+        self.n = n
+
+    def run(self) -> Function:
+        node = self.n.p.node
+        # the parsed tree is shared: never mutate it
+        body = [clone(stmt) for stmt in body_statements(node)]
+        code = getattr(getattr(self.n.p.func, "__func__", self.n.p.func), "__code__", None)
+        if code is not None:  # a helper calling back into this function is recursion
+            self.n.inlining.append(code)
+            self.n.inlining_names.append(self.n.p.func.__qualname__)
+        body = hoist_assignment_expressions(body, self.n.error)
+        body = lower_jumps(body, self.n.local_name)
+        ast.fix_missing_locations(ast.Module(body=body, type_ignores=[]))
+        self.n.live = live_after(body)
+        self.n.varied_user = possibly_varied(self.n.p, self.n.seeds, body)
+        self.n.param_trees = {}
+        for param, shape in self.n.structures.items():
+            if shape is not None and param in self.n.seeds:
+                tree = self.n.containers.param_tree(param, shape, node)
+                self.n.trees[param] = self.n.param_trees[param] = tree
+        if not body or not isinstance(body[-1], ast.Return):
+            last = body[-1] if body else node
+            raise self.n.error(
+                last,
+                f"{self.n.p.func.__name__!r} must end with a `return` statement giving the "
+                "value to differentiate",
+            )
+        for stmt in body[:-1]:
+            self.statement(stmt)
+        ret = body[-1]
+        self.n.origin = ret
+        if ret.value is None:
+            raise self.n.error(ret, "`return` needs a value to differentiate")
+        returned = self.n.containers.static_value(ret.value)
+        aux: ast.expr | None = None
+        if self.n.has_aux:
+            if not (
+                isinstance(returned, Tree) and returned.kind != "dict" and len(returned.items) == 2
+            ):
+                raise self.n.error(
+                    ret.value,
+                    "with has_aux=True the function must return a pair (value, aux): the "
+                    "value to differentiate and anything else to hand back untouched",
+                )
+            value, aux_value = returned.values()
+            aux = display(aux_value) if isinstance(aux_value, Tree) else aux_value
+            returned = value
+        if isinstance(returned, Tree):
+            raise self.n.error(
+                ret.value,
+                f"the function returns a {returned.kind}; a gradient needs one scalar output: "
+                "return (value, aux) with has_aux=True to hand back extra values, or stack "
+                "several outputs into one array (np.stack) for vjp",
+            )
+        result = self.n.expressions.atom(returned if returned is not None else ret.value)
+        mark_restores(self.n.out, self.n.root)
+        return Function(
+            self.n.p,
+            list(self.n.p.params),
+            self.n.out,
+            result,
+            self.n.names,
+            ret,
+            lists=set(self.n.lists),
+            aux=aux,
+            param_trees=self.n.param_trees,
+            extra_cells=self.n.extra_cells,
+            dependencies=self.n.dependencies,
+        )
+
+    def statement(self, stmt: ast.stmt) -> None:
+        self.n.origin = stmt
+        if isinstance(stmt, ast.Assign):
+            if len(stmt.targets) == 1:
+                self.n.assignments.assign(stmt.targets[0], stmt.value)
+            else:  # a = b = expr: evaluate once, bind every target
+                varied = self.n.varied(stmt.value)
+                value = (
+                    Evaluated(self.n.expressions.atom(stmt.value), varied) if varied else stmt.value
+                )
+                for target in stmt.targets:
+                    self.n.assignments.assign(target, value)
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            self.n.assignments.assign(stmt.target, stmt.value)
+        elif isinstance(stmt, ast.AugAssign):
+            self.n.assignments.augassign(stmt)
+        elif isinstance(stmt, ast.Expr):
+            if self.n.writes.list_append(stmt):
+                return
+            if self.n.writes.list_pop(stmt):
+                return
+            if self.n.writes.add_at(stmt):
+                return
+            if self.n.varied(stmt.value):
+                raise self.n.error(stmt.value, side_effect_advice(stmt.value))
+            self.n.emit(annotate(ast.Expr(value=self.n.expressions.rename(stmt.value)), stmt))
+        elif isinstance(stmt, (ast.Assert, ast.Raise)):
+            self.n.emit(annotate(self.n.expressions.rename(stmt), stmt))  # type: ignore[arg-type]
+        elif isinstance(stmt, ast.Pass):
+            return
+        elif isinstance(stmt, ast.FunctionDef):
+            self.n.inliner.local_def(stmt, stmt.name)
+        elif isinstance(stmt, ast.If):
+            self.if_statement(stmt)
+        elif isinstance(stmt, ast.For):
+            self.n.loops.for_statement(stmt)
+        elif isinstance(stmt, ast.While):
+            self.n.loops.while_statement(stmt)
+        elif isinstance(stmt, ast.Return):
+            raise self.n.error(
+                stmt, "`return` must be the last statement; statements after it never run"
+            )
+        else:
+            raise self.n.error(stmt, unsupported_statement(stmt))
+
+    def if_statement(self, stmt: ast.If) -> None:
+        """Both branches in SSA form, then one merged name per variable they change.
+
+        The merge (a phi node) is a copy at the end of each branch: `x_3 = x_1`
+        in one, `x_3 = x` in the other, so after the `if` there is one name
+        whose adjoint routes the gradient into whichever branch ran.
+        """
+        test = (
+            self.n.expressions.rename(stmt.test)
+            if is_cheap_name(stmt.test)
+            else self.n.expressions.atom(stmt.test)
+        )
+        before = dict(self.n.current)
+        outer = self.n.out
+        results = []
+        for branch in (stmt.body, stmt.orelse):
+            self.n.current = dict(before)
+            self.n.out = []
+            for sub in branch:
+                self.statement(sub)
+            self.n.origin = stmt
+            results.append((self.n.out, self.n.current))
+        (body, body_names), (orelse, else_names) = results
+        merged: dict[str, str] = {}
+        read_after = self.n.live.get(id(stmt))
+        for name in sorted(set(body_names) | set(else_names)):
+            b, e = body_names.get(name), else_names.get(name)
+            live = read_after is None or name in read_after
+            if (b != before.get(name) or e != before.get(name)) and live:
+                # containers and local functions exist only at compile time: which
+                # branch ran is known only at run time
+                self.refuse_container_merge(stmt, name, (b, e), "in one branch of an `if`")
+            if b == e:
+                merged[name] = b  # type: ignore[assignment]
+                continue
+            if not live:  # nobody reads it after the `if`: no merged name
+                merged[name] = f"<{name} after an if>"
+                continue
+            if b is None or e is None:
+                # unbound on the other path, as in Python: after the `if` the name is
+                # the one branch's value or unbound, which needs no copy (a copy would
+                # read an unbound name)
+                merged[name] = b if e is None else e  # type: ignore[assignment]
+                continue
+            phi = self.n.names.fresh(name)
+            for stmts, value in ((body, b), (orelse, e)):
+                atom = ast.Name(id=value, ctx=ast.Load())
+                copy_stmt = ast.Assign(targets=[ast.Name(id=phi, ctx=ast.Store())], value=atom)
+                stmts.append(annotate(copy_stmt, stmt, stmt, IDENTITY, [atom]))
+            merged[name] = phi
+        self.n.current = merged
+        self.n.out = outer
+        self.n.emit(annotate(ast.If(test=test, body=body or [ast.Pass()], orelse=orelse), stmt))
+
+    def refuse_container_merge(self, stmt: ast.AST, name: str, ssas, where: str) -> None:
+        if any(s in self.n.trees or s in self.n.local_defs for s in ssas if s is not None):
+            what = "function" if any(s in self.n.local_defs for s in ssas) else "container"
+            raise self.n.error(
+                stmt,
+                f"{name!r} holds a {what} that is assigned {where}; chainrule resolves "
+                f"{what}s when it compiles, so assign it once, outside (or assign its "
+                "arrays to separate names)",
+            )

@@ -1,0 +1,297 @@
+"""Normalizing in-place changes of lists and arrays the function made.
+
+`hs.append(v)`, `hs[i] = v` and `t = hs.pop()` on a list made in the
+function, `out[i] = v`, `out[i] += v` and `np.add.at(out, i, v)` on an array
+made in the function, become statements annotated with their in-place
+primitive (LIST_APPEND, LIST_SET, SETITEM, ADD_AT), and a write first keeps
+a copy of the elements it overwrites, which the adjoint puts back.  Writes
+into arguments, into arrays of unknown origin and into arrays another live
+name shares are refused (`check_shared`); aliasing.py says which values are
+fresh and which share memory.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+
+import numpy as np
+
+from ..aliasing import new_container, view_base
+from ..ir import (
+    ADD_AT,
+    LIST_APPEND,
+    LIST_SET,
+    SETITEM,
+    annotate,
+    clone,
+    facts,
+)
+from .advice import base_text
+from .core import Normalizer
+
+
+class InPlaceNormalizer:
+    """Normalizes in-place changes of lists and arrays (see the module doc)."""
+
+    def __init__(self, n: Normalizer) -> None:
+        self.n = n
+
+    def list_append(self, stmt: ast.Expr) -> bool:
+        """`hs.append(v)` on a list made in the function: recorded so the adjoint can undo it."""
+        call = stmt.value
+        if not (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "append"
+            and isinstance(call.func.value, ast.Name)
+            and self.n.current.get(call.func.value.id) in self.n.lists
+            and len(call.args) == 1
+            and not call.keywords
+        ):
+            return False
+        hs = ast.Name(id=self.n.current[call.func.value.id], ctx=ast.Load())
+        item = call.args[0]
+        if isinstance(item, ast.Tuple) and self.n.varied(item):  # a record: one atom per value
+            elts = [
+                self.n.expressions.atom(e) if self.n.varied(e) else self.n.expressions.static(e)
+                for e in item.elts
+            ]
+            value: ast.expr = ast.Tuple(elts=elts, ctx=ast.Load())
+        else:
+            value = (
+                self.n.expressions.atom(item)
+                if self.n.varied(item)
+                else self.n.expressions.static(item)
+            )
+        op = ast.Call(
+            func=ast.Attribute(value=hs, attr="append", ctx=ast.Load()), args=[value], keywords=[]
+        )
+        self.n.emit(annotate(ast.Expr(value=op), stmt, stmt.value, LIST_APPEND, [clone(hs), value]))
+        return True
+
+    def list_pop(self, stmt: ast.Expr) -> bool:
+        """`hs.pop()` whose value is dropped, on a list made in the function (gradient code
+        undoes an append this way): kept as `_ = hs.pop()`, so it is an ordinary read."""
+        call = stmt.value
+        if not (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "pop"
+            and isinstance(call.func.value, ast.Name)
+            and self.n.current.get(call.func.value.id) in self.n.lists
+            and not call.args
+            and not call.keywords
+        ):
+            return False
+        self.n.assignments.assign(ast.Name(id=self.n.local_name("_"), ctx=ast.Store()), call)
+        return True
+
+    def add_at(self, stmt: ast.Expr) -> bool:
+        """`np.add.at(out, i, v)` on an array made in the function: in-place accumulation.
+
+        Unlike `out[i] += v`, repeated indices all add.  Like a write, the
+        statement keeps a copy of what it changes, which the adjoint puts back.
+        """
+        call = stmt.value
+        if not (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "at"
+            and self.n.p.resolve(call.func) == np.add.at
+        ):
+            return False
+        if len(call.args) != 3 or call.keywords:
+            raise self.n.error(call, "write np.add.at(array, indices, values)")
+        base, index_expr, value = call.args
+        target = ast.copy_location(
+            ast.Subscript(value=base, slice=index_expr, ctx=ast.Store()), base
+        )
+        array, index, value_atom, old_name = self.write_place(target, value, "np.add.at(...)")
+        func = self.n.expressions.rename(call.func)
+        op = ast.Call(func=func, args=[array, index, value_atom], keywords=[])
+        self.n.emit(
+            annotate(
+                ast.Expr(value=op),
+                self.n.origin,
+                call,
+                ADD_AT,
+                [clone(array), clone(index), value_atom, old_name],
+            )
+        )
+        return True
+
+    def assign_subscript(self, target: ast.Subscript, value: ast.expr) -> None:
+        """`out[i, j] = v` on an array created in the function: an in-place write.
+
+        The array keeps its name (it is the same object).  Just before the write
+        we keep a copy of what it overwrites, which the adjoint puts back.
+        """
+        base = target.value
+        if isinstance(base, ast.Name) and self.n.p.is_local(base.id):
+            ssa = self.n.current.get(base.id)
+            if ssa is not None and ssa in self.n.lists:
+                self.list_set(target, ssa, value)
+                return
+        written = self.write_place(target, value, f"`{base_text(target)}[...] = ...`")
+        array, index, value_atom, old_name = written
+        store = ast.Subscript(value=clone(array), slice=index, ctx=ast.Store())
+        write = ast.Assign(targets=[store], value=value_atom)
+        self.n.emit(
+            annotate(write, self.n.origin, target, SETITEM, [array, index, value_atom, old_name])
+        )
+
+    def write_place(
+        self,
+        target: ast.Subscript,
+        value: ast.expr,
+        what: str,
+        augmented: ast.operator | None = None,
+    ) -> tuple[ast.Name, ast.expr, ast.expr, ast.Name]:
+        """Checks and prepares an in-place change of `target` (a subscript of a local array):
+        the array, the index, the value's atom, and a saved copy of the old elements.
+
+        With `augmented` (`out[i] += v`), the value is `old <op> v`, computed from
+        that copy, which is then a differentiable read of the place."""
+        base = target.value
+        if not isinstance(base, ast.Name) or not self.n.p.is_local(base.id):
+            raise self.n.error(
+                target,
+                "only writes into a local array variable (out[i] = ...) are supported",
+            )
+        name = base.id
+        ssa = self.n.current.get(name)
+        if ssa is None:
+            raise self.n.error(base, f"{name!r} is written before it is assigned")
+        if ssa in self.n.trees:
+            raise self.n.error(
+                target,
+                f"{name!r} is a container chainrule resolves when it compiles, so its items "
+                f"cannot be assigned; build a new one instead, e.g. {name} = {{..., key: value}}",
+            )
+        if ssa not in self.n.writable:
+            what_it_is = (
+                "an argument" if ssa in self.n.p.params else "not known to be a fresh array"
+            )
+            raise self.n.error(
+                target,
+                f"writing into {name!r}, which is {what_it_is}, could change an array the caller "
+                f"or another name still sees; write into a copy, e.g. `{name} = "
+                f"{name}.copy()`, or into a new array from np.zeros / np.empty",
+            )
+        self.check_shared(
+            target,
+            name,
+            ssa,
+            what,
+            f"write `{name} = {name}.copy()` first so that they are separate arrays",
+        )
+        value_atom: ast.expr | None = None
+        if augmented is None:  # Python evaluates the value first, then the place
+            value_atom = self._written_value(value, name)
+        index = self.n.expressions.index(target.slice)
+        array = ast.Name(id=ssa, ctx=ast.Load())
+        old = self.n.names.temp()
+        read = ast.Subscript(value=clone(array), slice=clone(index), ctx=ast.Load())
+        copy_call = ast.Call(
+            func=ast.Attribute(value=read, attr="copy", ctx=ast.Load()), args=[], keywords=[]
+        )
+        assign = ast.Assign(targets=[ast.Name(id=old, ctx=ast.Store())], value=copy_call)
+        if augmented is not None and self.n.varied(ast.Name(id=name, ctx=ast.Load())):
+            # out[i] += v reads the old elements: a differentiable read (indexing)
+            save = annotate(assign, self.n.origin, target, operator.getitem, [clone(array), index])
+            self.n.p.local_names.add(old)
+            self.n.varied_user.add(old)
+        else:
+            save = annotate(assign, self.n.origin, target)
+            facts(save).pure = not augmented  # (dead unless restored)
+        facts(save).saves_old = True
+        self.n.emit(save)
+        old_name = ast.Name(id=old, ctx=ast.Load())
+        if augmented is not None:
+            combined = ast.copy_location(
+                ast.BinOp(left=clone(old_name), op=augmented, right=value), value
+            )
+            value_atom = self._written_value(combined, name)
+        assert value_atom is not None
+        return array, index, value_atom, old_name
+
+    def _written_value(self, value: ast.expr, array: str) -> ast.expr:
+        """The atom of a value written into `array` (which then varies if the value does)."""
+        if self.n.varied(value):
+            self.n.varied_user.add(array)
+            return self.n.expressions.atom(value)
+        return self.n.expressions.static(value)
+
+    def list_set(self, target: ast.Subscript, ssa: str, value: ast.expr) -> None:
+        """`hs[i] = v` on a list made in the function: the slot now holds v.
+
+        Lists hold references, so nothing is copied; the adjoint hands the
+        slot's gradient to v and clears it for the element it replaced.
+        """
+        self.check_shared(
+            target,
+            target.value.id,  # type: ignore[attr-defined]
+            ssa,
+            f"`{target.value.id}[...] = ...`",  # type: ignore[attr-defined]
+            "build a new list instead",
+        )
+        if isinstance(target.slice, ast.Slice):
+            raise self.n.error(target, "assigning to a slice of a list is not supported")
+        if self.n.varied(value):
+            value_atom = self.n.expressions.atom(value)
+            self.n.varied_user.add(target.value.id)  # type: ignore[attr-defined]
+        else:
+            value_atom = self.n.expressions.static(value)
+        index = self.n.expressions.index(target.slice)
+        hs = ast.Name(id=ssa, ctx=ast.Load())
+        # the item being replaced (a reference): its slot's gradient restarts at its zero
+        old = self.n.names.temp()
+        read = ast.Subscript(value=clone(hs), slice=clone(index), ctx=ast.Load())
+        save = annotate(
+            ast.Assign(targets=[ast.Name(id=old, ctx=ast.Store())], value=read),
+            self.n.origin,
+            target,
+        )
+        facts(save).pure = True  # (dead unless the adjoint reads it)
+        self.n.emit(save)
+        store = ast.Subscript(value=clone(hs), slice=index, ctx=ast.Store())
+        write = ast.Assign(targets=[store], value=value_atom)
+        old_name = ast.Name(id=old, ctx=ast.Load())
+        self.n.emit(
+            annotate(
+                write, self.n.origin, target, LIST_SET, [hs, clone(index), value_atom, old_name]
+            )
+        )
+
+    def check_shared(self, stmt: ast.AST, name: str, ssa: str, what: str, advice: str) -> None:
+        """An in-place change to `name` also changes every name sharing its memory;
+        refuse it if such a name is read afterwards (its value would differ)."""
+        root = self.n.root.get(ssa, ssa)
+        sharing = {
+            user
+            for user, s in self.n.current.items()
+            if user != name and self.n.root.get(s, s) == root
+        }
+        later = {n for line, n in self.n.loads if line > getattr(stmt, "lineno", 0)}
+        clash = sorted(sharing & later)
+        if clash:
+            raise self.n.error(
+                stmt,
+                f"{what} changes an array that {clash[0]!r} also refers to, and {clash[0]!r} "
+                f"is used later; {advice}",
+            )
+
+    def track_fresh(self, ssa: str, value: ast.expr) -> None:
+        """Remember arrays made in the function (only those may be written into) and lists."""
+        kind = new_container(value, self.n.p.resolve)
+        if kind == "list":
+            self.n.lists.add(ssa)
+        elif kind == "array":
+            self.n.writable.add(ssa)
+
+    def track_view(self, ssa: str, value: ast.expr) -> None:
+        """Remember which value the new name may share memory with."""
+        base = view_base(value, self.n.lists)
+        if base is not None:
+            self.n.root[ssa] = self.n.root.get(base, base)
