@@ -18,7 +18,11 @@ import chainrule
 PACKAGE = Path(chainrule.__file__).resolve().parent
 
 LAYERS: list[tuple[str, list[str]]] = [
-    ("foundations: no imports from the package", ["errors", "version", "runtime", "recording"]),
+    ("foundations: no imports from the package", ["errors", "version", "recording"]),
+    ("the runtime helpers of generated code", ["runtime.gradients", "runtime.shapes"]),
+    ("the runtime helpers of linear algebra", ["runtime.linalg"]),
+    ("the runtime helpers of forward mode", ["runtime.tangents"]),
+    ("the runtime", ["runtime"]),
     ("the data the stages pass each other", ["ir"]),
     ("data-flow facts", ["flow"]),
     ("the rule registry", ["rules.registry"]),

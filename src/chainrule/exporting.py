@@ -169,24 +169,32 @@ def _split(f: Callable, text: str, dependencies: tuple[str, ...]) -> _Piece:
 # -- the runtime helpers ------------------------------------------------------------------
 
 
-def _runtime_definitions() -> tuple[dict[str, ast.stmt], str, list[ast.stmt]]:
-    """Top-level definitions of chainrule.runtime by name, its text, and its imports."""
-    text = Path(runtime.__file__).read_text(encoding="utf-8")
-    tree = ast.parse(text)
+def _runtime_definitions() -> tuple[dict[str, ast.stmt], dict[int, str], list[ast.stmt]]:
+    """Top-level definitions of chainrule.runtime's modules by name (in `runtime.MODULES`'
+    order), the text of the file each one is in, and the modules' imports."""
     defs: dict[str, ast.stmt] = {}
+    texts: dict[int, str] = {}  # id of a definition -> the text of its file
     imports: list[ast.stmt] = []
-    for stmt in tree.body:
-        if isinstance(stmt, (ast.FunctionDef, ast.ClassDef)):
-            defs[stmt.name] = stmt
-        elif isinstance(stmt, ast.Assign):
-            for target in stmt.targets:
-                if isinstance(target, ast.Name) and target.id != "__all__":
-                    defs[target.id] = stmt
-        elif isinstance(stmt, (ast.Import, ast.ImportFrom)) and not (
-            isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"
-        ):
-            imports.append(stmt)
-    return defs, text, imports
+    for module in runtime.MODULES:
+        text = Path(module.__file__ or "").read_text(encoding="utf-8")
+        for stmt in ast.parse(text).body:
+            if isinstance(stmt, (ast.FunctionDef, ast.ClassDef)):
+                defs[stmt.name] = stmt
+            elif isinstance(stmt, ast.Assign):
+                for target in stmt.targets:
+                    if isinstance(target, ast.Name) and target.id != "__all__":
+                        defs[target.id] = stmt
+            elif isinstance(stmt, ast.Import) or (
+                isinstance(stmt, ast.ImportFrom)
+                and stmt.module != "__future__"
+                and stmt.level == 0  # (the modules import each other's helpers)
+            ):
+                imports.append(stmt)
+                continue
+            else:
+                continue
+            texts[id(stmt)] = text
+    return defs, texts, imports
 
 
 def _bound_names(stmt: ast.stmt) -> list[str]:
@@ -198,9 +206,9 @@ def _bound_names(stmt: ast.stmt) -> list[str]:
 
 
 def _runtime_closure(wanted: Iterable[str]) -> tuple[list[str], list[ast.stmt], set[str]]:
-    """The runtime definitions needed for `wanted` (texts, in runtime.py's order), the
+    """The runtime definitions needed for `wanted` (texts, in the runtime's order), the
     imports they use, and the names they define."""
-    defs, text, runtime_imports = _runtime_definitions()
+    defs, texts, runtime_imports = _runtime_definitions()
     import_of = {name: stmt for stmt in runtime_imports for name in _bound_names(stmt)}
     needed: set[str] = set()
     imports: dict[str, ast.stmt] = {}
@@ -220,7 +228,9 @@ def _runtime_closure(wanted: Iterable[str]) -> tuple[list[str], list[ast.stmt], 
                     imports[node.id] = import_of[node.id]
     order = {id(stmt): i for i, stmt in enumerate(defs.values())}
     chosen = sorted({id(defs[n]): defs[n] for n in needed}.values(), key=lambda s: order[id(s)])
-    segments = [ast.get_source_segment(text, stmt) or ast.unparse(stmt) for stmt in chosen]
+    segments = [
+        ast.get_source_segment(texts[id(stmt)], stmt) or ast.unparse(stmt) for stmt in chosen
+    ]
     return segments, list(imports.values()), needed
 
 
