@@ -90,10 +90,8 @@ class DerivativeContext:
     def is_active_stmt(self, stmt: ast.stmt) -> bool:
         """Whether a statement has a derivative: it changes an active value."""
         record = facts_of(stmt)
-        if record.prim in (LIST_APPEND, ADD_AT):
-            return self.active(name_of(record.args[0]))
-        if is_list_pop(stmt, self.fn.lists):  # (the adjoint puts it back)
-            return self.active(name_of(record.args[0]))
+        if record.prim in (LIST_APPEND, ADD_AT) or is_list_pop(stmt, self.fn.lists):
+            return self.active(name_of(record.args[0]))  # (the list or array it changes)
         return (
             isinstance(stmt, ast.Assign)
             and record.prim is not None

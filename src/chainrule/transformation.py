@@ -25,6 +25,7 @@ from __future__ import annotations
 import abc
 import ast
 import enum
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,8 +122,9 @@ _MARKERS = {
 }
 
 
-def statement_kind(stmt: ast.stmt, lists: set[str]) -> StatementKind:
-    """The kind of a normalized statement; `lists` are the lists made in the function."""
+def statement_kind(stmt: ast.stmt, lists: Collection[str] = ()) -> StatementKind:
+    """The kind of a normalized statement; `lists` are the lists made in the function
+    (without them, `t = hs.pop()` is a METHOD, not a LIST_POP)."""
     prim = facts_of(stmt).prim
     if prim is None:
         return StatementKind.INERT
@@ -136,7 +138,7 @@ def statement_kind(stmt: ast.stmt, lists: set[str]) -> StatementKind:
     return StatementKind.PRIMITIVE
 
 
-def is_list_pop(stmt: ast.stmt, lists: set[str]) -> bool:
+def is_list_pop(stmt: ast.stmt, lists: Collection[str]) -> bool:
     """`t = hs.pop()` on a list made in the function."""
     record = facts_of(stmt)
     prim, args = record.prim, record.args

@@ -28,7 +28,6 @@ from ..activity import Activity, rule_for
 from ..derivatives import DerivativeContext
 from ..flow import bound_on_entry
 from ..ir import (
-    SETITEM,
     Function,
     Method,
     clone,
@@ -192,7 +191,7 @@ class Reverser:
                 init.append(grads.zeros_for(g, p, bound=True))
                 grads.defined.add(g)
         for s in walk_statements(stmt.body):  # in-place updates need unshared arrays
-            if facts_of(s).prim is SETITEM and ctx.is_active_stmt(s):
+            if statement_kind(s, ctx.list_names) is StatementKind.SETITEM and ctx.is_active_stmt(s):
                 g = ctx.dname(name_of(facts_of(s).args[0]))
                 if g in grads.defined:
                     init.extend(grads.own(g))

@@ -1,0 +1,160 @@
+"""A third transformation plugs in without touching reverse mode, forward mode or the API.
+
+`CountOperations` is a whole transformation in one class: it walks the
+normalized function (one operation per statement, in SSA form) and writes
+`count_f(x, ...)`, which returns f's value and how many times each operation
+ran.  It keeps its own rule table keyed by `StatementKind`, like reverse
+mode and forward mode do, and registering it is all it takes for the
+pipeline, the cache and `chainrule.source` to know it.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+
+import numpy as np
+import pytest
+
+import chainrule
+from chainrule.ir import IDENTITY, Function, clone, facts_of
+from chainrule.pipeline import CompileRequest, compile_function
+from chainrule.rules import display_name
+from chainrule.transformation import (
+    Emitted,
+    StatementKind,
+    Target,
+    Transformation,
+    assign,
+    function_def,
+    generated_name,
+    register,
+    statement_kind,
+)
+
+
+def _operation(stmt: ast.stmt) -> str | None:
+    prim = facts_of(stmt).prim
+    return None if prim is IDENTITY else display_name(prim)  # a copy is no operation
+
+
+def _written(stmt: ast.stmt) -> str:
+    return "write into an array"
+
+
+# What each kind of statement counts as (None: nothing): the transformation's rule table.
+COUNTED = {
+    StatementKind.PRIMITIVE: _operation,
+    StatementKind.NONDIFFERENTIABLE: _operation,
+    StatementKind.METHOD: lambda stmt: f".{facts_of(stmt).prim.name}()",
+    StatementKind.SETITEM: _written,
+    StatementKind.ADD_AT: _written,
+    StatementKind.LIST_APPEND: lambda stmt: "list append",
+    StatementKind.LIST_POP: lambda stmt: "list pop",
+    StatementKind.LIST_GET: lambda stmt: "list item",
+    StatementKind.LIST_SET: lambda stmt: "list item assignment",
+    StatementKind.UNPACK: lambda stmt: "unpacking",
+    StatementKind.INERT: lambda stmt: None,
+}
+
+
+class CountOperations(Transformation):
+    """`count_f(x, ...)`: f's value, and a dict of how many times each operation ran."""
+
+    name = "count_operations"
+    label = "operation count"
+
+    def emit(self, fn: Function, target: Target) -> Emitted:
+        counts = fn.names.fresh("counts")
+        body: list[ast.stmt] = [
+            ast.Expr(ast.Constant(f"The operations of {fn.parsed.func.__name__}, counted.")),
+            assign(counts, ast.Dict(keys=[], values=[])),
+            *self.block(fn.body, counts, fn.lists),
+            ast.Return(ast.Tuple([clone(fn.result), ast.Name(counts, ast.Load())], ast.Load())),
+        ]
+        args = clone(fn.parsed.node.args)
+        name = generated_name("count", fn.parsed.func.__name__)
+        return Emitted(function_def(name, args, body), cells={}, removable=[])
+
+    def block(self, stmts: list[ast.stmt], counts: str, lists: set[str]) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for stmt in stmts:
+            if isinstance(stmt, ast.If):
+                stmt.body = self.block(stmt.body, counts, lists) or [ast.Pass()]
+                stmt.orelse = self.block(stmt.orelse, counts, lists)
+            elif isinstance(stmt, (ast.For, ast.While)):
+                stmt.body = self.block(stmt.body, counts, lists) or [ast.Pass()]
+            out.append(stmt)
+            if isinstance(stmt, (ast.If, ast.For, ast.While)):
+                continue
+            label = COUNTED[statement_kind(stmt, lists)](stmt)
+            if label is not None:  # counts[label] = counts.get(label, 0) + 1
+                get = ast.Attribute(ast.Name(counts, ast.Load()), "get", ast.Load())
+                old = ast.Call(get, [ast.Constant(label), ast.Constant(0)], [])
+                slot = ast.Subscript(ast.Name(counts, ast.Load()), ast.Constant(label), ast.Store())
+                out.append(ast.Assign([slot], ast.BinOp(old, ast.Add(), ast.Constant(1))))
+        return out
+
+
+COUNT = register(CountOperations())
+
+
+def layer(W, b, x):
+    h = np.tanh(W @ x + b)
+    return np.sum(h * h)
+
+
+def looped(x, n):
+    hs = []
+    for _ in range(n):
+        x = np.sin(x) * 0.5
+        hs.append(x)
+    return np.sum(hs[-1])
+
+
+def test_the_third_transformation_compiles_through_the_pipeline():
+    W, b, x = np.eye(2), np.zeros(2), np.array([0.5, -1.0])
+    compiled = compile_function(CompileRequest(layer, (0, 1), COUNT.name, True))
+    value, counts = compiled.function(W, b, x)
+    assert value == pytest.approx(layer(W, b, x))
+    assert counts == {
+        "operator.matmul": 1,
+        "operator.add": 1,
+        "np.tanh": 1,
+        "operator.mul": 1,
+        "np.sum": 1,
+    }
+
+
+def test_it_counts_what_runs_in_loops():
+    x = np.array([0.3, 0.7])
+    for n in (1, 4):
+        _, counts = compile_function(CompileRequest(looped, (0,), COUNT.name, False)).function(x, n)
+        assert counts["np.sin"] == counts["operator.mul"] == counts["list append"] == n
+
+
+def test_the_public_api_knows_it_by_name():
+    text = chainrule.source(layer, argnums=(0, 1), mode=COUNT.name)
+    assert text.startswith("# Generated by chainrule")
+    assert "operation count of layer" in text.splitlines()[0]
+    assert "def count_layer(W, b, x):" in text
+    assert "counts['np.tanh'] = counts.get('np.tanh', 0) + 1" in text
+
+
+def test_every_statement_kind_has_a_rule_in_each_table():
+    from chainrule.forward import TANGENT_OF_KIND
+    from chainrule.reverse.reverser import ADJOINT_OF_KIND
+
+    for table in (ADJOINT_OF_KIND, TANGENT_OF_KIND, COUNTED):
+        assert set(table) == set(StatementKind)
+
+
+def test_statement_kinds_are_told_apart_in_one_place():
+    """Neither mode compares primitive markers itself: they ask statement_kind."""
+    from chainrule import forward
+    from chainrule.reverse import reverser
+
+    for module in (forward, reverser):
+        text = inspect.getsource(module)
+        for marker in ("LIST_APPEND", "LIST_GET", "LIST_SET", "UNPACK", "ADD_AT"):
+            assert f"is {marker}" not in text and f"== {marker}" not in text, (module, marker)
