@@ -5,7 +5,8 @@ import re
 import numpy as np
 import pytest
 from calls_helpers import as_dict, dense, polynomial, split
-from hypothesis import given, settings
+from helpers import MORE
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -354,7 +355,7 @@ def test_mutual_recursion_is_refused_naming_the_function():
 # -- hypothesis: values and shapes through nested helpers -------------------------------------
 
 
-@settings(max_examples=25, deadline=None)
+@MORE
 @given(
     hnp.arrays(
         np.float64,

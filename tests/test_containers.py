@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from chainrule import CompileError, grad, value_and_grad, vjp
+from chainrule.testing import numerical_vjp
 
 RNG = np.random.default_rng(3)
 
@@ -43,19 +44,13 @@ def tree_fd(f, args, argnum, h=1e-6):
     tree = args[argnum]
     out = []
     for path, leaf in leaves_with_paths(tree):
-        x = np.array(leaf, dtype=float)
-        g = np.zeros(x.shape)
-        for j in range(x.size):
-            values = []
-            for step in (h, -h):
-                moved = x.copy()
-                moved.reshape(-1)[j] += step
-                new = moved if isinstance(leaf, np.ndarray) else float(moved)
-                call = list(args)
-                call[argnum] = replace_at(tree, path, new)
-                values.append(float(f(*call)))
-            g.reshape(-1)[j] = (values[0] - values[1]) / (2 * h)
-        out.append((path, g))
+
+        def at(value, path=path):
+            call = list(args)
+            call[argnum] = replace_at(tree, path, value)
+            return f(*call)
+
+        out.append((path, np.asarray(numerical_vjp(at, (leaf,), 1.0, 0, eps=h))))
     return out
 
 

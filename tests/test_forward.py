@@ -11,14 +11,12 @@ import io
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
-from conftest import check_jvp
-from hypothesis import given, settings
+from helpers import FEW, check_jvp
+from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule
 from chainrule import CompileError, adjoint, jvp, tangent
-
-FEW = settings(max_examples=15, deadline=None)
 
 
 def mlp(x, W1, b1, W2):

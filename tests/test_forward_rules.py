@@ -14,7 +14,7 @@ import operator
 
 import numpy as np
 import pytest
-from conftest import check_jvp
+from helpers import check_jvp
 
 from chainrule import runtime as rt
 from chainrule.ir import facts_of

@@ -11,32 +11,16 @@ generated code again, through branches and loops.
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
-from conftest import check_vjp
-from hypothesis import given, settings
+from helpers import FEWER, check_vjp
+from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule
 from chainrule import grad, hessian, hvp, jacfwd, jacrev, jvp
 from chainrule import runtime as rt
+from chainrule.testing import numerical_jacobian, numerical_jvp
 
-FEW = settings(max_examples=10, deadline=None)
 rng = np.random.default_rng(11)
-
-
-def fd_jacobian(f, args, argnum, h=1e-6):
-    """Central differences, laid out as output shape + input shape."""
-    x = np.asarray(args[argnum], dtype=float)
-    cols = []
-    for j in range(x.size):
-        e = np.zeros(x.size)
-        e[j] = h
-        e = e.reshape(x.shape)
-        plus, minus = list(args), list(args)
-        plus[argnum] = float(x + e) if isinstance(args[argnum], float) else x + e
-        minus[argnum] = float(x - e) if isinstance(args[argnum], float) else x - e
-        cols.append((np.asarray(f(*plus), float) - np.asarray(f(*minus), float)) / (2 * h))
-    out_shape = np.shape(f(*args))
-    return np.stack(cols, axis=-1).reshape(out_shape + x.shape)
 
 
 # -- functions ------------------------------------------------------------------------
@@ -125,7 +109,7 @@ def test_jacobians_agree_with_each_other_and_fd():
     for argnum in range(3):
         jf = jacfwd(layer, argnum)(x, W, b)
         jr = jacrev(layer, argnum)(x, W, b)
-        fd = fd_jacobian(layer, (x, W, b), argnum)
+        fd = numerical_jacobian(layer, (x, W, b), argnum)
         assert jf.shape == (2,) + np.shape((x, W, b)[argnum])
         np.testing.assert_allclose(jf, jr, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(jf, fd, rtol=1e-5, atol=1e-7)
@@ -135,7 +119,7 @@ def test_jacobian_layouts():
     x = np.array([0.3, -0.7])
     jf, jr = jacfwd(wide)(x), jacrev(wide)(x)
     assert jf.shape == jr.shape == (3, 2, 2)
-    np.testing.assert_allclose(jf, fd_jacobian(wide, (x,), 0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(jf, numerical_jacobian(wide, (x,), 0), rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(jr, jf, atol=1e-12)
     assert isinstance(jacfwd(scalar_f)(0.5), float)  # scalar in, scalar out
     g = jacrev(energy)(x)  # scalar out: the gradient
@@ -151,7 +135,7 @@ def test_tuple_argnums():
     assert jW.shape == (2, 2, 3)
 
 
-@FEW
+@FEWER
 @given(
     hnp.arrays(np.float64, st.integers(1, 4), elements=st.floats(-2, 2)),
     st.integers(1, 3),
@@ -162,7 +146,7 @@ def test_hypothesis_jacobians(x, k):
 
     jf = jacfwd(f)(x, k)
     np.testing.assert_allclose(jf, jacrev(f)(x, k), atol=1e-12)
-    np.testing.assert_allclose(jf, fd_jacobian(f, (x, k), 0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(jf, numerical_jacobian(f, (x, k), 0), rtol=1e-5, atol=1e-7)
 
 
 # -- Hessians ------------------------------------------------------------------------
@@ -175,7 +159,7 @@ def check_hessian(f, *args, argnum=0, rtol=1e-5, atol=1e-6):
     n = int(np.size(x))
     flat = np.reshape(H, (n, n))
     np.testing.assert_allclose(flat, flat.T, rtol=1e-8, atol=1e-10, err_msg="not symmetric")
-    fd = fd_jacobian(grad(f, argnum), args, argnum)
+    fd = numerical_jacobian(grad(f, argnum), args, argnum)
     np.testing.assert_allclose(H, fd, rtol=rtol, atol=atol, err_msg="hessian vs FD of grad")
     return H
 
@@ -213,11 +197,11 @@ def test_hessian_tuple_argnums_blocks():
     x, w = rng.normal(size=3), rng.normal(size=3)
     (Hxx, Hxw), (Hwx, Hww) = hessian(two_args, (0, 1))(x, w)
     np.testing.assert_allclose(Hxw, Hwx.T, atol=1e-10)
-    np.testing.assert_allclose(Hxw, fd_jacobian(grad(two_args, 0), (x, w), 1), atol=1e-6)
+    np.testing.assert_allclose(Hxw, numerical_jacobian(grad(two_args, 0), (x, w), 1), atol=1e-6)
     np.testing.assert_allclose(Hww, hessian(two_args, 1)(x, w), atol=1e-12)
 
 
-@FEW
+@FEWER
 @given(hnp.arrays(np.float64, st.integers(1, 4), elements=st.floats(-1.5, 1.5)), st.integers(0, 3))
 def test_hypothesis_hessian_loops(x, n):
     check_hessian(looped, x, n)
@@ -252,10 +236,10 @@ def test_grad_of_grad():
     d2 = grad(grad(scalar_f))
     x, h = 0.7, 1e-5
     g = grad(scalar_f)
-    assert d2(x) == pytest.approx((g(x + h) - g(x - h)) / (2 * h), rel=1e-6)
+    assert d2(x) == pytest.approx(numerical_jvp(g, (x,), (1.0,), eps=h), rel=1e-6)
     assert "def grad_grad_scalar_f(x):" in d2.source
     d3 = grad(grad(grad(scalar_f)))
-    assert d3(x) == pytest.approx((d2(x + h) - d2(x - h)) / (2 * h), rel=1e-5)
+    assert d3(x) == pytest.approx(numerical_jvp(d2, (x,), (1.0,), eps=h), rel=1e-5)
 
 
 def scalar_loop(x):
@@ -282,15 +266,13 @@ def vector_loop(x, W):
     return np.sum(h * h)
 
 
-def fd_scalar(f, x, h=1e-5):
-    return (f(x + h) - f(x - h)) / (2 * h)
-
-
 @pytest.mark.parametrize("x", [0.4, -0.3, 0.9])
 def test_grad_of_grad_through_loops_and_branches(x):
     for f in (scalar_loop, scalar_branches):
         d2 = grad(grad(f))
-        assert d2(x) == pytest.approx(fd_scalar(grad(f), x), rel=1e-6, abs=1e-8)
+        assert d2(x) == pytest.approx(
+            numerical_jvp(grad(f), (x,), (1.0,), eps=1e-5), rel=1e-6, abs=1e-8
+        )
         assert d2(x) == pytest.approx(hessian(f)(x), rel=1e-10, abs=1e-12)
 
 
@@ -299,7 +281,7 @@ def test_reverse_over_reverse_hessian_of_vector_loop():
     H = hessian(vector_loop)(x, W)
     # jacrev of the gradient: reverse mode over the reverse-mode code, with its loop records
     np.testing.assert_allclose(jacrev(grad(vector_loop))(x, W), H, atol=1e-10)
-    np.testing.assert_allclose(H, fd_jacobian(grad(vector_loop), (x, W), 0), atol=1e-6)
+    np.testing.assert_allclose(H, numerical_jacobian(grad(vector_loop), (x, W), 0), atol=1e-6)
 
 
 def test_jacfwd_of_grad_is_the_hessian():

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from chainrule import check_grad, grad, hessian, jvp
+from chainrule.testing import check_grads, numerical_jacobian, numerical_jvp, numerical_vjp
 
 
 def overwrite_slots(x, w):
@@ -63,26 +64,22 @@ def test_forward_mode_through_item_assignment():
     x, w = np.array([0.3, -0.4]), 0.7
     v = np.array([1.0, -0.5])
     out, t = jvp(overwrite_slots, (x, w), (v, None))
-    h = 1e-6
-    fd = (overwrite_slots(x + h * v, w) - overwrite_slots(x - h * v, w)) / (2 * h)
+    fd = numerical_jvp(overwrite_slots, (x, w), (v, None))
     np.testing.assert_allclose(out, overwrite_slots(x, w))
     np.testing.assert_allclose(t, fd, rtol=1e-6, atol=1e-8)
 
 
-def fd_of_grad(f, x, h=1e-6):
-    g = grad(f)
-    return np.stack([(g(x + h * e) - g(x - h * e)) / (2 * h) for e in np.eye(x.size)], axis=-1)
-
-
 def test_second_derivatives_through_list_reads():
     x = np.array([0.3, 0.4, -0.2])
+    check_grads(reads_by_index, (x,), order=2)  # forward over reverse, reverse over reverse
     H = hessian(reads_by_index)(x)
-    np.testing.assert_allclose(H, fd_of_grad(reads_by_index, x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        H, numerical_jacobian(grad(reads_by_index), (x,), 0), rtol=1e-5, atol=1e-6
+    )
     gg = grad(lambda v: np.sum(grad(reads_by_index)(v) ** 2))(x)
-    h = 1e-6
 
     def norm2(v):
         return np.sum(grad(reads_by_index)(v) ** 2)
 
-    fd = np.array([(norm2(x + h * e) - norm2(x - h * e)) / (2 * h) for e in np.eye(3)])
+    fd = numerical_vjp(norm2, (x,), 1.0, 0, eps=1e-6)
     np.testing.assert_allclose(gg, fd, rtol=1e-5, atol=1e-6)

@@ -5,12 +5,11 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from helpers import MORE
+from hypothesis import given
 from hypothesis import strategies as st
 
 from chainrule import check_grad, grad
-
-FEW = settings(max_examples=25, deadline=None)
 
 
 def range_loop(x, w, n, start, step):
@@ -20,7 +19,7 @@ def range_loop(x, w, n, start, step):
     return acc @ acc
 
 
-@FEW
+@MORE
 @given(
     st.integers(0, 6), st.integers(-3, 3), st.sampled_from([1, 2, -1, -2]), st.integers(0, 2**16)
 )
@@ -42,7 +41,7 @@ def branchy_loop(x, thresholds):
     return np.sum(total)
 
 
-@FEW
+@MORE
 @given(st.lists(st.floats(-1.5, 1.5), min_size=0, max_size=6), st.integers(0, 2**16))
 def test_branches_inside_loops_both_ways(thresholds, seed):
     x = np.random.default_rng(seed).normal(size=3)
@@ -61,7 +60,7 @@ def breaks_and_continues(x, n, stop_at, skip_every):
     return np.sum(y * y)
 
 
-@FEW
+@MORE
 @given(st.integers(0, 7), st.integers(0, 8), st.integers(2, 3), st.integers(0, 2**16))
 def test_break_and_continue(n, stop_at, skip_every, seed):
     x = np.random.default_rng(seed).normal(size=2)
@@ -120,7 +119,7 @@ def nested(W, x, n, m):
     return h @ h
 
 
-@FEW
+@MORE
 @given(st.integers(0, 3), st.integers(0, 3), st.integers(0, 2**16))
 def test_nested_loops(n, m, seed):
     rng = np.random.default_rng(seed)
@@ -291,7 +290,7 @@ def scatter_writes(x, index, repeats):
     return np.sum(np.sin(out)) + out @ out
 
 
-@FEW
+@MORE
 @given(
     st.lists(st.integers(0, 5), min_size=1, max_size=5), st.integers(0, 3), st.integers(0, 2**16)
 )
@@ -349,7 +348,7 @@ def collect_states(x, W, T):
     return total + np.sum(np.stack(hs) ** 2) + np.sum(np.array(hs))
 
 
-@FEW
+@MORE
 @given(st.integers(1, 5), st.integers(0, 2**16))
 def test_lists_append_index_stack(T, seed):
     rng = np.random.default_rng(seed)

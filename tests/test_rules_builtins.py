@@ -9,13 +9,12 @@ import math
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from helpers import FEW
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import chainrule
 from chainrule import check_grad
-
-FEW = settings(max_examples=20, deadline=None)
 
 
 def floats(lo, hi):
@@ -291,7 +290,7 @@ def b_sum_array(x, w):
     return np.sum(sum(x) * w)
 
 
-@settings(max_examples=15, deadline=None)
+@FEW
 @given(
     x=hnp.arrays(
         np.float64, st.sampled_from([(4,), (3, 2), (1, 3), (2, 1, 2)]), elements=floats(-2, 2)

@@ -11,6 +11,7 @@ import operator
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
+from helpers import FEW, weights
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -29,12 +30,6 @@ PAIRS = [
     ((2, 1), (3,)),
     ((1,), (2, 2)),
 ]
-FEW = settings(max_examples=12, deadline=None)
-
-
-def weights(shape):
-    """A fixed random weight array of this shape (the same every time)."""
-    return np.asarray(np.random.default_rng(1234).normal(size=shape))
 
 
 def arrays(lo, hi, shape=None, nonzero=False):

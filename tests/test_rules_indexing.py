@@ -4,26 +4,20 @@ x[index] and np.take copy some of x's elements, so the gradient is the
 output's gradient written back where the elements came from; an element read
 twice (a repeated integer index) must receive both gradients.  Functions
 taking an index as an argument return `np.sum(x[index] * w)` for a fixed
-random weight array `w`; the others are checked with chainrule.vjp (the
-`vjp_check` fixture).  Tested functions are defined at module level, because
+random weight array `w`; the others are checked with chainrule.vjp
+(`check_vjp` in helpers.py).  Tested functions are defined at module level, because
 chainrule reads their source.
 """
 
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from helpers import FEW, check_vjp, weights
+from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule
 from chainrule import CompileError, check_grad
-
-FEW = settings(max_examples=15, deadline=None)
-
-
-def weights(shape):
-    """A fixed random weight array of this shape (the same every time)."""
-    return np.asarray(np.random.default_rng(1234).normal(size=shape))
 
 
 def values(shape):
@@ -159,20 +153,20 @@ LITERALS = [
 @pytest.mark.parametrize("f", LITERALS, ids=lambda f: f.__name__)
 @FEW
 @given(values((3, 4)))
-def test_literal_indices(vjp_check, f, x):
-    vjp_check(f, x)
+def test_literal_indices(f, x):
+    check_vjp(f, x)
 
 
 @FEW
 @given(st.integers(0, 2**32 - 1))
-def test_boolean_mask_from_the_values(vjp_check, seed):
+def test_boolean_mask_from_the_values(seed):
     # random normal values: none is 0, where the mask (and the output's length) would jump
-    vjp_check(positive_part, np.random.default_rng(seed).normal(size=(3, 4)))
+    check_vjp(positive_part, np.random.default_rng(seed).normal(size=(3, 4)))
 
 
-def test_a_value_used_twice_sums_its_gradients(vjp_check):
+def test_a_value_used_twice_sums_its_gradients():
     x = np.array([1.0, 2.0, 3.0])
-    (g,) = vjp_check(used_twice, x)
+    (g,) = check_vjp(used_twice, x)
     w = weights((3,))
     # y[i] = x[i] x[2-i]: x[j] is read by y[j] and by y[2-j], so dx[j] = (w[j] + w[2-j]) x[2-j]
     np.testing.assert_allclose(g, (w + w[::-1]) * x[::-1])
@@ -244,8 +238,8 @@ def take_rows(x):
 @pytest.mark.parametrize("f", [take_literal, take_rows], ids=lambda f: f.__name__)
 @FEW
 @given(values((3, 4)))
-def test_take_forms(vjp_check, f, x):
-    vjp_check(f, x)
+def test_take_forms(f, x):
+    check_vjp(f, x)
 
 
 # -- the generated code reads like the textbook rule ------------------------------------

@@ -1,7 +1,7 @@
 """Linear-algebra derivative rules (rules/linalg.py and `@`) against central finite differences.
 
 Array-valued primitives are checked with chainrule.vjp and a fixed random
-cotangent (the `vjp_check` fixture in conftest.py); functions with arguments
+cotangent (`check_vjp` in helpers.py, built on chainrule.testing); functions with arguments
 that are not differentiated (einsum subscripts, axes, ord) return
 `np.sum(result * w)` for a fixed random weight array `w` and go through
 chainrule.check_grad.  Every tested function is defined at module level,
@@ -11,19 +11,14 @@ because chainrule reads its source.
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from helpers import FEWER, check_vjp, weights
+from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule
 from chainrule import check_grad
 
-FEW = settings(max_examples=10, deadline=None)
 LINALG_TOL = {"rtol": 1e-4, "atol": 1e-6}
-
-
-def weights(shape):
-    """A fixed random weight array of this shape (the same every time)."""
-    return np.asarray(np.random.default_rng(1234).normal(size=shape))
 
 
 def values(shape):
@@ -73,26 +68,26 @@ def np_matmul(a, b):
 
 
 @pytest.mark.parametrize("shapes", MATMUL_SHAPES, ids=str)
-@FEW
+@FEWER
 @given(data=st.data())
-def test_matmul_operator(vjp_check, shapes, data):
+def test_matmul_operator(shapes, data):
     a, b = data.draw(operands(shapes))
-    vjp_check(matmul_op, a, b)
+    check_vjp(matmul_op, a, b)
 
 
 @pytest.mark.parametrize("shapes", [((3, 4), (4,)), ((2, 3, 4), (4, 5))], ids=str)
-@FEW
+@FEWER
 @given(data=st.data())
-def test_np_matmul(vjp_check, shapes, data):
+def test_np_matmul(shapes, data):
     a, b = data.draw(operands(shapes))
-    vjp_check(np_matmul, a, b)
+    check_vjp(np_matmul, a, b)
 
 
 def quadratic_form(x, A):
     return x @ A @ x
 
 
-@FEW
+@FEWER
 @given(operands([(3,), (3, 3)]))
 def test_matmul_scalar_output_uses_a_value_twice(args):
     x, A = args
@@ -125,27 +120,27 @@ def dot_method(a, b):
 
 
 @pytest.mark.parametrize("shapes", DOT_SHAPES, ids=str)
-@FEW
+@FEWER
 @given(data=st.data())
-def test_dot(vjp_check, shapes, data):
+def test_dot(shapes, data):
     a, b = data.draw(operands(shapes))
-    vjp_check(dot, a, b)
+    check_vjp(dot, a, b)
 
 
 @pytest.mark.parametrize("shapes", [((3, 4), (4, 5)), ((2, 3, 4), (4,))], ids=str)
-@FEW
+@FEWER
 @given(data=st.data())
-def test_ndarray_dot(vjp_check, shapes, data):
+def test_ndarray_dot(shapes, data):
     a, b = data.draw(operands(shapes))
-    vjp_check(dot_method, a, b)
+    check_vjp(dot_method, a, b)
 
 
 def dot_with_scalar(x):
     return np.dot(2.5, x)
 
 
-def test_dot_with_a_python_scalar(vjp_check):
-    vjp_check(dot_with_scalar, weights((2, 3)))
+def test_dot_with_a_python_scalar():
+    check_vjp(dot_with_scalar, weights((2, 3)))
 
 
 def outer(a, b):
@@ -153,11 +148,11 @@ def outer(a, b):
 
 
 @pytest.mark.parametrize("shapes", [((3,), (4,)), ((2, 3), (4,)), ((), (3,)), ((1,), (2, 2))])
-@FEW
+@FEWER
 @given(data=st.data())
-def test_outer(vjp_check, shapes, data):
+def test_outer(shapes, data):
     a, b = data.draw(operands(shapes))
-    vjp_check(outer, a, b)
+    check_vjp(outer, a, b)
 
 
 def inner(a, b):
@@ -167,11 +162,11 @@ def inner(a, b):
 @pytest.mark.parametrize(
     "shapes", [((), (3,)), ((4,), (4,)), ((3, 4), (4,)), ((3, 4), (2, 4)), ((2, 3, 4), (5, 4))]
 )
-@FEW
+@FEWER
 @given(data=st.data())
-def test_inner(vjp_check, shapes, data):
+def test_inner(shapes, data):
     a, b = data.draw(operands(shapes))
-    vjp_check(inner, a, b)
+    check_vjp(inner, a, b)
 
 
 def tensordot(a, b, axes, w):
@@ -191,7 +186,7 @@ TENSORDOT_CASES = [
 
 
 @pytest.mark.parametrize("case", TENSORDOT_CASES, ids=str)
-@FEW
+@FEWER
 @given(data=st.data())
 def test_tensordot(case, data):
     sa, sb, axes = case
@@ -204,10 +199,10 @@ def tensordot_literal_axes(a, b):
     return np.tensordot(a, b, axes=([1, 0], [0, 2]))
 
 
-@FEW
+@FEWER
 @given(operands([(3, 2, 4), (2, 5, 3)]))
-def test_tensordot_literal_axes(vjp_check, args):
-    vjp_check(tensordot_literal_axes, *args)
+def test_tensordot_literal_axes(args):
+    check_vjp(tensordot_literal_axes, *args)
 
 
 # -- einsum ----------------------------------------------------------------------------
@@ -249,7 +244,7 @@ def einsum3(spec, a, b, c, w):
 
 
 @pytest.mark.parametrize("case", EINSUM_CASES, ids=lambda c: c[0])
-@FEW
+@FEWER
 @given(data=st.data())
 def test_einsum(case, data):
     spec, shapes = case
@@ -271,23 +266,23 @@ def einsum_square(x):
     return np.einsum("ij,jk->ik", x, x)
 
 
-@FEW
+@FEWER
 @given(operands([(2, 3), (3, 4)]))
-def test_einsum_literal_subscripts(vjp_check, args):
-    vjp_check(einsum_matmul, *args)
+def test_einsum_literal_subscripts(args):
+    check_vjp(einsum_matmul, *args)
 
 
-@FEW
+@FEWER
 @given(values((2, 3)))
-def test_einsum_repeated_operand_sums_gradients(vjp_check, x):
-    (g,) = vjp_check(einsum_same_operand_twice, x)
+def test_einsum_repeated_operand_sums_gradients(x):
+    (g,) = check_vjp(einsum_same_operand_twice, x)
     np.testing.assert_allclose(g, 2 * x * weights(()), rtol=1e-12)
 
 
-@FEW
+@FEWER
 @given(values((3, 3)))
-def test_einsum_square_of_a_matrix(vjp_check, x):
-    vjp_check(einsum_square, x)
+def test_einsum_square_of_a_matrix(x):
+    check_vjp(einsum_square, x)
 
 
 def einsum_interleaved(x):
@@ -320,7 +315,7 @@ def diagonal(a, w, offset, axis1, axis2):
 
 
 @pytest.mark.parametrize("case", TRACE_CASES, ids=str)
-@FEW
+@FEWER
 @given(data=st.data())
 def test_trace_and_diagonal(case, data):
     shape, offset, axis1, axis2 = case
@@ -339,12 +334,12 @@ def trace_method(a):
     return a.trace(offset=1)
 
 
-@FEW
+@FEWER
 @given(values((3, 3)))
-def test_trace_forms(vjp_check, a):
-    (g,) = vjp_check(trace_default, a)
+def test_trace_forms(a):
+    (g,) = check_vjp(trace_default, a)
     np.testing.assert_allclose(g, weights(()) * np.eye(3))
-    vjp_check(trace_method, a)
+    check_vjp(trace_method, a)
 
 
 # -- det, inv, solve ------------------------------------------------------------------
@@ -367,15 +362,15 @@ def log_det_of_inverse(a):
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (2, 2), (3, 3), (4, 4), (2, 3, 3)], ids=str)
-@FEW
+@FEWER
 @given(seed=seeds)
-def test_det_and_inv(vjp_check, shape, seed):
+def test_det_and_inv(shape, seed):
     a = well_conditioned(np.random.default_rng(seed), shape)
-    vjp_check(det, a, **LINALG_TOL)
-    vjp_check(inv, a, **LINALG_TOL)
+    check_vjp(det, a, **LINALG_TOL)
+    check_vjp(inv, a, **LINALG_TOL)
 
 
-@FEW
+@FEWER
 @given(seed=seeds)
 def test_det_of_inv_chain(seed):
     a = well_conditioned(np.random.default_rng(seed), (3, 3))
@@ -395,7 +390,7 @@ def signed_log_det(a):
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (3, 3), (2, 3, 3)], ids=str)
-@FEW
+@FEWER
 @given(seed=seeds)
 def test_slogdet(shape, seed):
     rng = np.random.default_rng(seed)
@@ -419,13 +414,13 @@ else:
 
 
 @pytest.mark.parametrize("shapes", SOLVE_SHAPES, ids=str)
-@FEW
+@FEWER
 @given(seed=seeds)
-def test_solve(vjp_check, shapes, seed):
+def test_solve(shapes, seed):
     rng = np.random.default_rng(seed)
     a = well_conditioned(rng, shapes[0])
     b = rng.uniform(-2, 2, size=shapes[1])
-    vjp_check(solve, a, b, **LINALG_TOL)
+    check_vjp(solve, a, b, **LINALG_TOL)
 
 
 # -- norm -------------------------------------------------------------------------------
@@ -477,7 +472,7 @@ def norm(x, w, ord, axis, keepdims):
 
 
 @pytest.mark.parametrize("case", NORM_CASES, ids=str)
-@FEW
+@FEWER
 @given(seed=seeds)
 def test_norm(case, seed):
     shape, ord, axis, keepdims = case
@@ -519,10 +514,10 @@ def norm_max(x):
     ],
     ids=lambda v: getattr(v, "__name__", str(v)),
 )
-@FEW
+@FEWER
 @given(seed=seeds)
-def test_norm_call_forms(vjp_check, f, shape, seed):
-    vjp_check(f, np.random.default_rng(seed).normal(size=shape), **LINALG_TOL)
+def test_norm_call_forms(f, shape, seed):
+    check_vjp(f, np.random.default_rng(seed).normal(size=shape), **LINALG_TOL)
 
 
 def test_norm_of_zero_is_a_finite_zero_subgradient():

@@ -11,19 +11,14 @@ compiler resolves when it instantiates the rule.
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from helpers import FEW, MORE, weights
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import chainrule
 from chainrule import CompileError, check_grad
 
 SHAPES = [(), (1,), (4,), (2, 3), (3, 1), (1, 3), (2, 1, 3), (2, 3, 2)]
-SETTINGS = settings(max_examples=15, deadline=None)
-
-
-def weights(shape):
-    """A fixed random weight array of this shape (the same every time)."""
-    return np.asarray(np.random.default_rng(4321).normal(size=shape))
 
 
 @st.composite
@@ -87,7 +82,7 @@ SMOOTH = [r_sum, r_sum_method, r_mean, r_mean_method, r_prod, r_prod_method, r_n
 
 
 @pytest.mark.parametrize("f", SMOOTH, ids=lambda f: f.__name__[2:])
-@SETTINGS
+@FEW
 @given(data=array_and_axis(lo=0.5, hi=1.5), keepdims=st.booleans())
 def test_sum_mean_prod(f, data, keepdims):
     x, axis = data
@@ -126,7 +121,7 @@ EXTREMES = [r_max, r_amax, r_max_method, r_min, r_amin, r_min_method]
 
 
 @pytest.mark.parametrize("f", EXTREMES, ids=lambda f: f.__name__[2:])
-@SETTINGS
+@FEW
 @given(data=array_and_axis(), keepdims=st.booleans())
 def test_max_min(f, data, keepdims):
     x, axis = data
@@ -188,7 +183,7 @@ def r_std_method(x, w, axis, keepdims, ddof):
 @pytest.mark.parametrize(
     "f", [r_var, r_var_method, r_std, r_std_method], ids=lambda f: f.__name__[2:]
 )
-@SETTINGS
+@FEW
 @given(data=array_and_axis(), keepdims=st.booleans(), ddof=st.sampled_from([0, 1]))
 def test_var_std(f, data, keepdims, ddof):
     x, axis = data
@@ -222,7 +217,7 @@ CUMULATIVE = [r_cumsum, r_cumsum_method, r_cumprod, r_cumprod_method]
 
 
 @pytest.mark.parametrize("f", CUMULATIVE, ids=lambda f: f.__name__[2:])
-@SETTINGS
+@FEW
 @given(data=array_and_axis(lo=0.5, hi=1.5, tuples=False))
 def test_cumsum_cumprod(f, data):
     x, axis = data
@@ -277,7 +272,7 @@ def test_prod_with_zeros_is_exact():
     check_grad(z_prod_rows, x, w)
 
 
-@settings(max_examples=25, deadline=None)
+@MORE
 @given(
     x=hnp.arrays(
         np.float64,

@@ -1,7 +1,7 @@
 """Shape derivative rules (rules/shapes.py) against central finite differences.
 
 Functions whose every argument is differentiated are checked with
-chainrule.vjp and a fixed random cotangent (the `vjp_check` fixture);
+chainrule.vjp and a fixed random cotangent (`check_vjp` in helpers.py);
 functions that take shapes or axes as arguments return `np.sum(result * w)`
 for a fixed random weight array `w` and go through chainrule.check_grad, so
 the axis is a run-time value rather than a literal.  Tested functions are
@@ -11,18 +11,12 @@ defined at module level, because chainrule reads their source.
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from helpers import FEWER, check_vjp, weights
+from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule
 from chainrule import check_grad
-
-FEW = settings(max_examples=10, deadline=None)
-
-
-def weights(shape):
-    """A fixed random weight array of this shape (the same every time)."""
-    return np.asarray(np.random.default_rng(1234).normal(size=shape))
 
 
 def values(shape):
@@ -43,7 +37,7 @@ def reshape(x, w, shape):
     return np.sum(np.reshape(x, shape) * w)
 
 
-@FEW
+@FEWER
 @given(any_array(), st.sampled_from(["flat", "column", "reversed", "padded"]))
 def test_reshape_any_target(x, kind):
     shape = {
@@ -135,16 +129,16 @@ RESHAPES = [
 
 
 @pytest.mark.parametrize("f", RESHAPES, ids=lambda f: f.__name__)
-@FEW
+@FEWER
 @given(values((3, 4)))
-def test_reshaping_forms(vjp_check, f, x):
-    vjp_check(f, x)
+def test_reshaping_forms(f, x):
+    check_vjp(f, x)
 
 
 @pytest.mark.parametrize("f", [atleast_1d, atleast_2d, atleast_3d], ids=lambda f: f.__name__)
-def test_atleast_of_a_scalar(vjp_check, f):
-    vjp_check(f, 1.5)
-    vjp_check(f, weights((3,)))
+def test_atleast_of_a_scalar(f):
+    check_vjp(f, 1.5)
+    check_vjp(f, weights((3,)))
 
 
 # -- transposing and moving axes ------------------------------------------------------
@@ -154,7 +148,7 @@ def transpose(x, w, axes):
     return np.sum(np.transpose(x, axes) * w)
 
 
-@FEW
+@FEWER
 @given(any_array(min_dims=1, max_dims=4), st.data())
 def test_transpose_any_permutation(x, data):
     axes = tuple(data.draw(st.permutations(range(x.ndim))))
@@ -227,20 +221,20 @@ PERMUTES = [
 
 
 @pytest.mark.parametrize("f", PERMUTES, ids=lambda f: f.__name__)
-@FEW
+@FEWER
 @given(values((2, 3, 4)))
-def test_permuting_forms(vjp_check, f, x):
-    vjp_check(f, x)
+def test_permuting_forms(f, x):
+    check_vjp(f, x)
 
 
 def matrix_transpose_product(a, b):
     return a.T @ b
 
 
-@FEW
+@FEWER
 @given(values((3, 2)), values((3, 4)))
-def test_transpose_attribute_in_a_product(vjp_check, a, b):
-    vjp_check(matrix_transpose_product, a, b)
+def test_transpose_attribute_in_a_product(a, b):
+    check_vjp(matrix_transpose_product, a, b)
 
 
 # -- joining --------------------------------------------------------------------------
@@ -250,7 +244,7 @@ def concatenate3(a, b, c, w, axis):
     return np.sum(np.concatenate([a, b, c], axis=axis) * w)
 
 
-@FEW
+@FEWER
 @given(st.data())
 def test_concatenate_any_axis(data):
     shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=3))
@@ -319,14 +313,14 @@ JOINS = [
 
 
 @pytest.mark.parametrize("f, shapes", JOINS, ids=lambda v: getattr(v, "__name__", str(v)))
-@FEW
+@FEWER
 @given(st.data())
-def test_joining_forms(vjp_check, f, shapes, data):
-    vjp_check(f, *(data.draw(values(s)) for s in shapes))
+def test_joining_forms(f, shapes, data):
+    check_vjp(f, *(data.draw(values(s)) for s in shapes))
 
 
-def test_joining_constant_data_gives_only_the_variable_a_gradient(vjp_check):
-    (g,) = vjp_check(concatenate_with_data, np.arange(3.0))
+def test_joining_constant_data_gives_only_the_variable_a_gradient():
+    (g,) = check_vjp(concatenate_with_data, np.arange(3.0))
     np.testing.assert_allclose(g, weights((5,))[2:])
 
 
@@ -376,10 +370,10 @@ def split_then_index(x):
     ],
     ids=lambda f: f.__name__,
 )
-@FEW
+@FEWER
 @given(values((6, 4)))
-def test_splitting(vjp_check, f, x):
-    vjp_check(f, x)
+def test_splitting(f, x):
+    check_vjp(f, x)
 
 
 # -- copies: tile, repeat, broadcast_to ---------------------------------------------------
@@ -389,7 +383,7 @@ def tile(x, w, reps):
     return np.sum(np.tile(x, reps) * w)
 
 
-@FEW
+@FEWER
 @given(any_array(max_dims=2), st.sampled_from([2, (2,), (1, 3), (2, 1, 2), (3, 2)]))
 def test_tile(x, reps):
     check_grad(tile, x, weights(np.tile(x, reps).shape), reps)
@@ -403,7 +397,7 @@ def repeat_method(x, w, repeats, axis):
     return np.sum(x.repeat(repeats, axis=axis) * w)
 
 
-@FEW
+@FEWER
 @given(any_array(min_dims=1, max_dims=3), st.data())
 def test_repeat(x, data):
     axis = data.draw(st.sampled_from([None, *range(-x.ndim, x.ndim)]))
@@ -420,7 +414,7 @@ def broadcast_to(x, w, shape):
     return np.sum(np.broadcast_to(x, shape) * w)
 
 
-@FEW
+@FEWER
 @given(any_array(max_dims=2), st.sampled_from([(), (2,), (3, 1)]))
 def test_broadcast_to(x, extra):
     shape = tuple(extra) + tuple(n if n != 1 else 3 for n in x.shape)
@@ -438,7 +432,7 @@ def roll(x, w, shift, axis):
     return np.sum(np.roll(x, shift, axis) * w)
 
 
-@FEW
+@FEWER
 @given(any_array(min_dims=1, max_dims=3), st.data())
 def test_flip_and_roll(x, data):
     axes = st.integers(-x.ndim, x.ndim - 1)
@@ -479,10 +473,10 @@ def roll_flat(x):
 @pytest.mark.parametrize(
     "f", [fliplr, flipud, flip_literal, roll_literal, roll_flat], ids=lambda f: f.__name__
 )
-@FEW
+@FEWER
 @given(values((3, 4)))
-def test_flip_and_roll_forms(vjp_check, f, x):
-    vjp_check(f, x)
+def test_flip_and_roll_forms(f, x):
+    check_vjp(f, x)
 
 
 # -- diagonals and triangles ----------------------------------------------------------------
@@ -500,7 +494,7 @@ def tril(m, w, k):
     return np.sum(np.tril(m, k) * w)
 
 
-@FEW
+@FEWER
 @given(st.integers(1, 4), st.integers(1, 4), st.integers(-3, 3), st.data())
 def test_diag_triu_tril(n, m, k, data):
     v = data.draw(values((n,)))
@@ -578,15 +572,15 @@ BUILDS = [
 
 
 @pytest.mark.parametrize("f, shapes", BUILDS, ids=lambda v: getattr(v, "__name__", str(v)))
-@FEW
+@FEWER
 @given(st.data())
-def test_building_arrays(vjp_check, f, shapes, data):
+def test_building_arrays(f, shapes, data):
     # scalars as Python floats, the way users write them
     args = [float(a) if a.ndim == 0 else a for a in (data.draw(values(s)) for s in shapes)]
     if f is int_cast:
         # keep finite differences away from the integer steps
         args = [np.where(np.abs(a - np.round(a)) < 0.01, a + 0.1, a) for a in args]
-    vjp_check(f, *args)
+    check_vjp(f, *args)
 
 
 def test_float32_cast_passes_the_gradient_through():

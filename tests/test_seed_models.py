@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from helpers import MORE
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,7 +30,7 @@ def two_layer_by_hand(W1, b1, w2, b2, x, y):
     return np.outer(dz1, x), dz1, dw2, db2
 
 
-@settings(max_examples=25, deadline=None)
+@MORE
 @given(st.integers(1, 5), st.integers(1, 6), st.integers(0, 2**16))
 def test_two_layer_network(n_in, n_hidden, seed):
     rng = np.random.default_rng(seed)

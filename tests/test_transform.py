@@ -2,15 +2,13 @@
 
 import ast
 import importlib.util
-import itertools
-import os
 import subprocess
 import sys
-import tempfile
 import textwrap
 
 import numpy as np
 import pytest
+from helpers import write_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,22 +16,7 @@ import chainrule
 from chainrule import check_grad, grad
 from chainrule.normalize import normalize
 from chainrule.parse import parse_function
-
-_counter = itertools.count()
-
-
-def load(source: str, name: str):
-    """Write `source` to a real module file and import it (chainrule reads files)."""
-    directory = tempfile.mkdtemp(prefix="chainrule_test_")
-    module_name = f"generated_{next(_counter)}"
-    path = os.path.join(directory, module_name + ".py")
-    with open(path, "w") as handle:
-        handle.write(textwrap.dedent(source))
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return getattr(module, name)
-
+from chainrule.testing import numerical_jvp
 
 # -- reassignment, unpacking, augmented and chained assignment -----------------------
 
@@ -251,10 +234,10 @@ def test_unparse_fallback_renders_equivalent_code(monkeypatch):
 
 
 def check_value(f, x, h=1e-6):
-    return (f(x + h) - f(x - h)) / (2 * h)
+    return numerical_jvp(f, (x,), (1.0,), eps=h)
 
 
-def test_astor_warnings_never_reach_users():
+def test_astor_warnings_never_reach_users(tmp_path):
     code = textwrap.dedent(
         """
         import warnings
@@ -263,9 +246,8 @@ def test_astor_warnings_never_reach_users():
         import chainrule
         from chainrule.codegen import renderer
         assert renderer() == "astor"
-        import tempfile, importlib.util, os
-        d = tempfile.mkdtemp()
-        p = os.path.join(d, "m.py")
+        import importlib.util, os, sys
+        p = os.path.join(sys.argv[1], "m.py")
         with open(p, "w") as fh:
             fh.write("import numpy as np\\ndef f(x):\\n    return np.sin(x) * x\\n")
         spec = importlib.util.spec_from_file_location("m", p)
@@ -274,7 +256,9 @@ def test_astor_warnings_never_reach_users():
         print(chainrule.grad(m.f)(0.5))
         """
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr
     assert out.stderr == ""
 
@@ -314,9 +298,9 @@ def programs(draw):
 
 @settings(max_examples=60, deadline=None)
 @given(programs(), st.floats(0.1, 1.5), st.booleans(), st.integers(0, 2**16))
-def test_random_programs_match_finite_differences(source, c, negative, seed):
+def test_random_programs_match_finite_differences(module_dir, source, c, negative, seed):
     c = -c if negative else c  # away from the branch point c == 0
-    prog = load(source, "prog")
+    prog = write_module(module_dir, source, "prog")
     rng = np.random.default_rng(seed)
     a, b = rng.uniform(-1, 1, size=3), rng.uniform(-1, 1, size=3)
     assert check_grad(prog, a, b, c, argnums=(0, 1, 2), rtol=1e-4, atol=1e-6) < 1e-3
@@ -363,9 +347,10 @@ def test_tracebacks_point_at_the_generated_line():
     assert line.strip() in g.source
 
 
-def test_numpy_is_recognised_however_it_was_imported():
+def test_numpy_is_recognised_however_it_was_imported(module_dir):
     """Rules are looked up by the called object, never by the text `np`."""
-    f = load(
+    f = write_module(
+        module_dir,
         """
         import numpy
         import numpy as xp
@@ -386,8 +371,9 @@ def test_numpy_is_recognised_however_it_was_imported():
     assert "numpy.sin" in source and "e(a)" in source  # the user's spelling is kept
 
 
-def test_a_local_name_np_does_not_confuse_the_compiler():
-    f = load(
+def test_a_local_name_np_does_not_confuse_the_compiler(module_dir):
+    f = write_module(
+        module_dir,
         """
         import numpy
 

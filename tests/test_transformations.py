@@ -17,20 +17,11 @@ import numpy as np
 import pytest
 
 import chainrule
+from chainrule import transformation as tr
 from chainrule.ir import IDENTITY, Function, clone, facts_of
 from chainrule.pipeline import CompileRequest, compile_function
 from chainrule.rules import display_name
-from chainrule.transformation import (
-    Emitted,
-    StatementKind,
-    Target,
-    Transformation,
-    assign,
-    function_def,
-    generated_name,
-    register,
-    statement_kind,
-)
+from chainrule.transformation import StatementKind
 
 
 def _operation(stmt: ast.stmt) -> str | None:
@@ -58,23 +49,23 @@ COUNTED = {
 }
 
 
-class CountOperations(Transformation):
+class CountOperations(tr.Transformation):
     """`count_f(x, ...)`: f's value, and a dict of how many times each operation ran."""
 
     name = "count_operations"
     label = "operation count"
 
-    def emit(self, fn: Function, target: Target) -> Emitted:
+    def emit(self, fn: Function, target: tr.Target) -> tr.Emitted:
         counts = fn.names.fresh("counts")
         body: list[ast.stmt] = [
             ast.Expr(ast.Constant(f"The operations of {fn.parsed.func.__name__}, counted.")),
-            assign(counts, ast.Dict(keys=[], values=[])),
+            tr.assign(counts, ast.Dict(keys=[], values=[])),
             *self.block(fn.body, counts, fn.lists),
             ast.Return(ast.Tuple([clone(fn.result), ast.Name(counts, ast.Load())], ast.Load())),
         ]
         args = clone(fn.parsed.node.args)
-        name = generated_name("count", fn.parsed.func.__name__)
-        return Emitted(function_def(name, args, body), cells={}, removable=[])
+        name = tr.generated_name("count", fn.parsed.func.__name__)
+        return tr.Emitted(tr.function_def(name, args, body), cells={}, removable=[])
 
     def block(self, stmts: list[ast.stmt], counts: str, lists: set[str]) -> list[ast.stmt]:
         out: list[ast.stmt] = []
@@ -87,7 +78,7 @@ class CountOperations(Transformation):
             out.append(stmt)
             if isinstance(stmt, (ast.If, ast.For, ast.While)):
                 continue
-            label = COUNTED[statement_kind(stmt, lists)](stmt)
+            label = COUNTED[tr.statement_kind(stmt, lists)](stmt)
             if label is not None:  # counts[label] = counts.get(label, 0) + 1
                 get = ast.Attribute(ast.Name(counts, ast.Load()), "get", ast.Load())
                 old = ast.Call(get, [ast.Constant(label), ast.Constant(0)], [])
@@ -96,7 +87,7 @@ class CountOperations(Transformation):
         return out
 
 
-COUNT = register(CountOperations())
+COUNT = tr.register(CountOperations())
 
 
 def layer(W, b, x):

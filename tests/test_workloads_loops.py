@@ -19,13 +19,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule
+from chainrule.testing import numerical_vjp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 import loop_workloads as lw  # noqa: E402
+from helpers import FEW
 
 SEEDS = st.integers(0, 2**32 - 1)
 
@@ -33,34 +35,16 @@ SEEDS = st.integers(0, 2**32 - 1)
 # -- helpers ----------------------------------------------------------------------------
 
 
-def fd_grad(f, args, i, eps=1e-6):
-    """Central finite differences of scalar f with respect to args[i], entry by entry."""
-    x = args[i]
-    if not isinstance(x, np.ndarray):
-        h = eps * max(1.0, abs(x))
-        plus, minus = list(args), list(args)
-        plus[i], minus[i] = x + h, x - h
-        return (float(f(*plus)) - float(f(*minus))) / (2 * h)
-    grad = np.zeros(x.shape)
-    for j in range(x.size):
-        h = eps * max(1.0, abs(float(x.reshape(-1)[j])))
-        values = []
-        for step in (h, -h):
-            moved = x.copy()
-            moved.reshape(-1)[j] += step
-            call = list(args)
-            call[i] = moved
-            values.append(float(f(*call)))
-        grad.reshape(-1)[j] = (values[0] - values[1]) / (2 * h)
-    return grad
-
-
 def assert_matches_fd(f, args, argnums, grads, rtol=1e-5, atol=1e-6):
     assert len(grads) == len(argnums)
     for g, i in zip(grads, argnums):
         assert np.shape(g) == np.shape(args[i]), (f.__name__, i)
         np.testing.assert_allclose(
-            g, fd_grad(f, args, i), rtol=rtol, atol=atol, err_msg=f"{f.__name__}, argument {i}"
+            g,
+            numerical_vjp(f, args, 1.0, i),
+            rtol=rtol,
+            atol=atol,
+            err_msg=f"{f.__name__}, argument {i}",
         )
 
 
@@ -178,14 +162,14 @@ def test_hand_grad_at_benchmark_size(name):
         assert directional_error(w.fn, args, w.argnums, grads, rng) < 1e-6
 
 
-@settings(max_examples=15, deadline=None)
+@FEW
 @given(T=st.integers(0, 6), hidden=st.integers(1, 4), inputs=st.integers(1, 3), seed=SEEDS)
 def test_hand_rnn_any_length(T, hidden, inputs, seed):
     args = lw.make_rnn_data(np.random.default_rng(seed), T=T, hidden=hidden, inputs=inputs)
     assert_matches_fd(lw.rnn_loss, args, (0, 1, 2, 3), lw.rnn_hand_grad(*args))
 
 
-@settings(max_examples=15, deadline=None)
+@FEW
 @given(n=st.integers(0, 60), k=st.floats(0.5, 5), c=st.floats(0, 1), seed=SEEDS)
 def test_hand_oscillator_any_length(n, k, c, seed):
     args = lw.make_oscillator_data(np.random.default_rng(seed), n=n, dt=0.05)
@@ -193,14 +177,14 @@ def test_hand_oscillator_any_length(n, k, c, seed):
     assert_matches_fd(lw.oscillator_loss, args, (0, 1), lw.oscillator_hand_grad(*args))
 
 
-@settings(max_examples=15, deadline=None)
+@FEW
 @given(L=st.integers(0, 5), width=st.integers(1, 5), seed=SEEDS)
 def test_hand_residual_any_depth(L, width, seed):
     args = lw.make_residual_data(np.random.default_rng(seed), L=L, width=width)
     assert_matches_fd(lw.residual_loss, args, (0, 1), lw.residual_hand_grad(*args))
 
 
-@settings(max_examples=15, deadline=None)
+@FEW
 @given(rows=st.integers(3, 9), cols=st.integers(3, 9), seed=SEEDS)
 def test_hand_conv_pool_any_image(rows, cols, seed):
     rng = np.random.default_rng(seed)
@@ -265,14 +249,14 @@ def test_chainrule_value_and_grad(name):
     assert_same(grads, w.hand_grad(*args))
 
 
-@settings(max_examples=15, deadline=None)
+@FEW
 @given(T=st.integers(0, 6), hidden=st.integers(1, 4), inputs=st.integers(1, 3), seed=SEEDS)
 def test_chainrule_rnn_any_length(T, hidden, inputs, seed):
     args = lw.make_rnn_data(np.random.default_rng(seed), T=T, hidden=hidden, inputs=inputs)
     assert_same(chainrule_grads(lw.WORKLOADS["rnn"], args), lw.rnn_hand_grad(*args))
 
 
-@settings(max_examples=15, deadline=None)
+@FEW
 @given(n=st.integers(0, 60), k=st.floats(0.5, 5), c=st.floats(0, 1), seed=SEEDS)
 def test_chainrule_oscillator_any_length(n, k, c, seed):
     args = lw.make_oscillator_data(np.random.default_rng(seed), n=n, dt=0.05)
@@ -281,14 +265,14 @@ def test_chainrule_oscillator_any_length(n, k, c, seed):
     assert_same(grads, lw.oscillator_hand_grad(*args))
 
 
-@settings(max_examples=15, deadline=None)
+@FEW
 @given(L=st.integers(0, 5), width=st.integers(1, 5), seed=SEEDS)
 def test_chainrule_residual_any_depth(L, width, seed):
     args = lw.make_residual_data(np.random.default_rng(seed), L=L, width=width)
     assert_same(chainrule_grads(lw.WORKLOADS["residual"], args), lw.residual_hand_grad(*args))
 
 
-@settings(max_examples=15, deadline=None)
+@FEW
 @given(rows=st.integers(3, 9), cols=st.integers(3, 9), seed=SEEDS)
 def test_chainrule_conv_pool_any_image(rows, cols, seed):
     rng = np.random.default_rng(seed)

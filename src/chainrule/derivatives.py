@@ -34,25 +34,19 @@ from .ir import (
 from .rules import Rule
 from .shapes import scalar_names, shape_classes
 from .templates import Bindings, bound_arguments, cell_value
-from .transformation import is_list_pop
+from .transformation import Target, is_list_pop
 
 
 class DerivativeContext:
     """The state a derivative transformation keeps about one function (see module doc)."""
 
-    def __init__(
-        self,
-        fn: Function,
-        wrt: list[str],
-        scalar_params: frozenset[str] = frozenset(),
-        ranks: dict[str, int] | None = None,
-    ) -> None:
+    def __init__(self, fn: Function, target: Target) -> None:
         self.fn = fn
-        self.wrt = wrt
-        self.scalar_params = scalar_params
+        self.wrt = target.wrt
+        self.scalar_params = target.scalars
         self.p: Parsed = fn.parsed
         self.names = fn.names
-        self.activity = analyze(fn, wrt)
+        self.activity = analyze(fn, self.wrt)
         self.list_names: set[str] = set(fn.lists)  # lists made in the function
         self.dnames: dict[str, str] = {}  # primal name -> its derivative variable
         self.primal_of: dict[str, str] = {}  # derivative variable -> primal name
@@ -68,7 +62,7 @@ class DerivativeContext:
                 self.ops_per_origin[key] = self.ops_per_origin.get(key, 0) + 1
         self.last_origin: Any = None  # the user statement the last comments quoted
         env = ChainMap(self.bindings.cells, self.p.globals)  # live: templates add bindings
-        self.scalars = scalar_names(fn, scalar_params, ranks)
+        self.scalars = scalar_names(fn, target.scalars, target.ranks)
         self.shapes = shape_classes(fn.params, fn.body, env, self.primal_of, self.scalars)
 
     # -- names -------------------------------------------------------------------------

@@ -10,9 +10,13 @@ hold Python ints.  They look at `ast` nodes only, so both the normalizer
 from __future__ import annotations
 
 import ast
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from .ir import facts_of, names_in, walk_statements
+
+T = TypeVar("T")
+D = TypeVar("D")
 
 
 def live_after(body: list[ast.stmt]) -> dict[int, frozenset[str]]:
@@ -263,14 +267,24 @@ def integer_names(body: list[ast.stmt], params: list[str] | set[str]) -> set[str
             return value.value.attr == "shape" and is_int(value.slice)
         return False
 
+    shrink_to_fixpoint(ints, defs, is_int)
+    return {n for n in ints if "#" not in n}
+
+
+def shrink_to_fixpoint(
+    names: set[T], defs: Mapping[T, list[D]], holds: Callable[[D], bool]
+) -> None:
+    """Remove from `names`, until nothing changes, every name one of whose definitions
+    does not satisfy `holds` (a greatest fixpoint: `holds` may ask whether other names
+    are still in `names`, so a loop-carried name keeps its property when everything
+    feeding it does)."""
     changed = True
     while changed:
         changed = False
         for name, values in defs.items():
-            if name in ints and not all(is_int(v) for v in values):
-                ints.discard(name)
+            if name in names and not all(holds(v) for v in values):
+                names.discard(name)
                 changed = True
-    return {n for n in ints if "#" not in n}
 
 
 def bound_on_entry(body: list[ast.stmt], params: list[str]) -> dict[int, frozenset[str]]:

@@ -87,15 +87,9 @@ class Tangent:
 class Forwarder:
     """Walks a normalized body in program order and adds each active statement's tangent."""
 
-    def __init__(
-        self,
-        fn: Function,
-        wrt: list[str],
-        scalar_params: frozenset[str] = frozenset(),
-        ranks: dict[str, int] | None = None,
-    ) -> None:
+    def __init__(self, fn: Function, target: Target) -> None:
         self.fn = fn
-        self.ctx = DerivativeContext(fn, wrt, scalar_params, ranks)
+        self.ctx = DerivativeContext(fn, target)
 
     def run(self) -> Tangent:
         ctx = self.ctx
@@ -501,15 +495,6 @@ def _no_tangent_message(prim: Any) -> str:
     )
 
 
-def forward(
-    fn: Function,
-    wrt: list[str],
-    scalar_params: frozenset[str] = frozenset(),
-    ranks: dict[str, int] | None = None,
-) -> Tangent:
-    return Forwarder(fn, wrt, scalar_params, ranks).run()
-
-
 def emit_forward(tan: Tangent) -> ast.FunctionDef:
     """`jvp_f(x, y, dx, dy)`: the primal arguments, then one tangent per wrt argument."""
     parsed = tan.fn.parsed
@@ -546,7 +531,7 @@ class ForwardMode(Transformation):
     label = "forward mode (jvp)"
 
     def emit(self, fn: Function, target: Target) -> Emitted:
-        tan = forward(fn, target.wrt, target.scalars, target.ranks)
+        tan = Forwarder(fn, target).run()
         funcdef = emit_forward(tan)
         # everything between the docstring and the return may go if nobody reads it
         return Emitted(funcdef, tan.bindings.cells, funcdef.body[1:-1], keeps_defaults=False)

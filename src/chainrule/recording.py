@@ -8,9 +8,10 @@ qualified name and a hash of its source text, so that two different
 functions of one name never meet, and the options) and what came out (the
 generated source, or the text of the CompileError).  Paths are shortened to
 file names (`canonical`), so records made in different temporary directories
-compare equal, and line numbers in the function's own file are counted from
-its first line (`relative_lines`), so that editing the code above it does
-not change its record.
+compare equal, and the function's own file and module are placeholders, with
+line numbers counted from its first line (`relative_to_function`), so that
+editing the code above it, or writing it to a differently named module,
+does not change its record.
 
 `tools/golden.py` and the tests compare such records with the golden copies
 in `tests/golden/`: a refactoring of the pipeline must leave every generated
@@ -44,25 +45,33 @@ def canonical(text: str) -> str:
     return _GENERATED_FILE.sub(lambda m: f"<chainrule {m.group(1)}>", text)
 
 
-def _defined_at(func: Any) -> tuple[str, int] | None:
-    """The file name and first line of `func`'s definition, when it is in a file."""
+def _defined_at(func: Any) -> tuple[str, int, str] | None:
+    """The file name, first line and module name of `func`'s definition, in a file."""
     func = inspect.unwrap(func)
-    code = getattr(getattr(func, "__func__", func), "__code__", None)
+    func = getattr(func, "__func__", func)
+    code = getattr(func, "__code__", None)
     if code is None or code.co_filename.startswith("<"):
         return None
-    return os.path.basename(code.co_filename), code.co_firstlineno
+    module = getattr(func, "__module__", None) or ""
+    return os.path.basename(code.co_filename), code.co_firstlineno, module
 
 
-def relative_lines(text: str, func: Any) -> str:
-    """`text` with line numbers in `func`'s own file (`model.py:12`) counted from the
-    function's first line (`model.py:+2`), so that editing the file above the function
-    does not change the record."""
+def relative_to_function(text: str, func: Any) -> str:
+    """`text` with the function's own file and module replaced by placeholders, and line
+    numbers in that file counted from the function's first line (`model.py:12` becomes
+    `<file>:+2`, `from model import W` becomes `from <module> import W`): where a
+    function is defined is the transformation's input, not its output, and editing the
+    code above it, or a test writing it to a differently named module, does not change
+    its record."""
     where = _defined_at(func)
     if where is None:
         return text
-    name, first = where
-    pattern = re.compile(rf"(?<![\w.]){re.escape(name)}:(\d+)")
-    return pattern.sub(lambda m: f"{name}:+{int(m.group(1)) - first}", text)
+    name, first, module = where
+    lines = re.compile(rf"(?<![\w.]){re.escape(name)}:(\d+)")
+    text = lines.sub(lambda m: f"<file>:+{int(m.group(1)) - first}", text)
+    if module:
+        text = re.sub(rf"(?<![\w.]){re.escape(module)}(?!\w)", "<module>", text)
+    return text
 
 
 def code_hash(func: Any) -> str:
@@ -98,8 +107,8 @@ def record(func: Any, options: dict[str, Any], source: str | None, error: str | 
         return
     entry = {
         "key": key(func, options),
-        "source": relative_lines(canonical(source), func) if source is not None else None,
-        "error": relative_lines(canonical(error), func) if error is not None else None,
+        "source": relative_to_function(canonical(source), func) if source is not None else None,
+        "error": relative_to_function(canonical(error), func) if error is not None else None,
     }
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, f"{os.getpid()}.jsonl"), "a", encoding="utf-8") as out:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import runtime
+from .flow import shrink_to_fixpoint
 from .ir import IDENTITY, Function, facts_of, name_of, names_in, targets_of, walk_statements
 
 # -- outputs that are scalars by construction ----------------------------------------
@@ -132,13 +133,7 @@ def scalar_names(
         module = getattr(prim, "__module__", None)
         return module == "math" or prim is float
 
-    changed = True
-    while changed:
-        changed = False
-        for name, stmts in defs.items():
-            if name in scalars and not all(scalar_stmt(st) for st in stmts):
-                scalars.discard(name)
-                changed = True
+    shrink_to_fixpoint(scalars, defs, scalar_stmt)
     return scalars
 
 

@@ -89,12 +89,10 @@ def _check_leaf(
     ours = np.asarray(ours, dtype=float).reshape(fd.shape)
     bad = _disagreement(ours, fd, rtol, atol)
     if bad is not None:
-        idx, err, bound = bad
-        where = f"[{', '.join(map(str, idx))}]" if fd.ndim else ""
+        where, detail = bad
         raise AssertionError(
             f"gradient of argument {i} ({label!r}) disagrees with finite differences at "
-            f"{label}{where}: chainrule {ours[idx]!r}, finite difference {fd[idx]!r} "
-            f"(|difference| {err:.3g} > {bound:.3g})"
+            f"{label}{where}: {detail}"
         )
     err_all = np.abs(ours - fd)
     return float(np.max(err_all)) if err_all.size else 0.0
@@ -102,8 +100,9 @@ def _check_leaf(
 
 def _disagreement(
     ours: np.ndarray, expected: np.ndarray, rtol: float, atol: float
-) -> tuple[tuple, float, float] | None:
-    """The worst element where `ours` is not within atol + rtol * |expected|, or None."""
+) -> tuple[str, str] | None:
+    """Where `ours` is worst outside atol + rtol * |expected| (`[i, j]`, or "" for a
+    scalar) and what it is there, or None when every element is within."""
     err = np.abs(ours - expected)
     bound = atol + rtol * np.abs(expected)
     if not err.size or not np.any(~(err <= bound)):
@@ -111,7 +110,12 @@ def _disagreement(
     idx = np.unravel_index(
         int(np.argmax(np.where(np.isnan(err), np.inf, err - bound))), expected.shape
     )
-    return idx, float(err[idx]), float(bound[idx])
+    where = f"[{', '.join(map(str, idx))}]" if expected.ndim else ""
+    detail = (
+        f"chainrule {ours[idx]!r}, finite difference {expected[idx]!r} "
+        f"(|difference| {err[idx]:.3g} > {bound[idx]:.3g})"
+    )
+    return where, detail
 
 
 # -- finite differences ------------------------------------------------------------------
@@ -199,18 +203,22 @@ def check_grads(
     modes: Sequence[str] = ("fwd", "rev"),
     atol: float = 1e-6,
     rtol: float = 1e-5,
-    eps: float = 1e-6,
+    eps: float | None = None,
     argnums: Argnums | None = None,
     seed: int = 0,
 ) -> None:
     """Check chainrule's derivatives of `f` at `args` against finite differences.
 
-    `modes` "fwd" checks `jvp` along random tangents, "rev" checks `vjp` (or
-    `grad`, for a scalar output) of a random cotangent, each gradient against
-    the finite differences of sum(cotangent * f).  `order=2` runs the same
+    `modes` "fwd" checks `jvp` along random tangents against the finite
+    difference along them, "rev" checks `vjp` of a random cotangent (`grad`
+    or `jacrev` when only some arguments are differentiated), each gradient
+    against the finite differences of sum(cotangent * f); both check the
+    value they return too.  `order=2` runs the same
     checks on the gradient of `f` with respect to each argument (`f` must
     then return a scalar): forward over reverse and reverse over reverse.
-    `argnums` (default: every argument) are the arguments differentiated;
+    Finite differences take steps of `eps` (by default 1e-6, scaled by
+    max(1, |x|) for each element in reverse mode).  `argnums` (default:
+    every argument) are the arguments differentiated;
     the others (data, loop counts) stay put.  Arguments are floats and arrays
     (for containers use `check_grad`).  Raises AssertionError on the first
     disagreement, naming the mode, the argument and the element; returns None.
@@ -262,26 +270,29 @@ def _check_first(
     modes: Sequence[str],
     atol: float,
     rtol: float,
-    eps: float,
+    eps: float | None,
     rng: np.random.Generator,
     what: str,
 ) -> None:
-    """First-order checks of `f` in each mode."""
+    """First-order checks of `f` in each mode (and of the value each mode returns)."""
+    expected_out = f(*args)
     if "fwd" in modes:
         tangents = [_like(a, rng) if i in nums else None for i, a in enumerate(args)]
-        _, ours = jvp(f, args, tangents)
-        expected = numerical_jvp(f, args, tangents, eps)
+        out, ours = jvp(f, args, tangents)
+        _assert_close(out, expected_out, rtol, atol, f"the value jvp returns for {what}")
+        expected = numerical_jvp(f, args, tangents, 1e-6 if eps is None else eps)
         _assert_close(
             ours, expected, rtol, atol, f"forward mode (jvp) of {what} along random tangents"
         )
     if "rev" in modes:
-        out = f(*args)
-        w = _like(out, rng)
-        if np.ndim(out) == 0:
+        w = _like(expected_out, rng)
+        if nums == tuple(range(len(args))):  # every argument: vjp itself
+            out, backward = vjp(f, *args)
+            _assert_close(out, expected_out, rtol, atol, f"the value vjp returns for {what}")
+            ours_all = list(backward(w))
+        elif np.ndim(expected_out) == 0:
             g = grad(f, argnums=nums)(*args)
             ours_all = [np.asarray(w) * np.asarray(gi, dtype=float) for gi in g]
-        elif nums == tuple(range(len(args))):
-            ours_all = list(vjp(f, *args)[1](w))
         else:
             jacobians = jacrev(f, argnums=nums)(*args)
             ours_all = [np.tensordot(w, J, axes=np.ndim(w)) for J in jacobians]
@@ -299,9 +310,6 @@ def _assert_close(ours: Any, expected: Any, rtol: float, atol: float, what: str)
         raise AssertionError(f"{what}: shape {ours.shape}, expected {expected.shape}")
     bad = _disagreement(ours, expected, rtol, atol)
     if bad is not None:
-        idx, err, bound = bad
-        where = f" at [{', '.join(map(str, idx))}]" if expected.ndim else ""
-        raise AssertionError(
-            f"{what} disagrees with finite differences{where}: chainrule {ours[idx]!r}, "
-            f"finite difference {expected[idx]!r} (|difference| {err:.3g} > {bound:.3g})"
-        )
+        where, detail = bad
+        at = f" at {where}" if where else ""
+        raise AssertionError(f"{what} disagrees with finite differences{at}: {detail}")

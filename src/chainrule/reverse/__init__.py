@@ -9,21 +9,9 @@ writes.py; emit.py wraps the result into the `grad`, `value_and_grad` or
 
 from __future__ import annotations
 
-from ..ir import Function
 from .emit import Returns, emit_function
 from .modes import GRAD, VALUE_AND_GRAD, VJP, ReverseMode
 from .reverser import Adjoint, Reverser
-
-
-def reverse(
-    fn: Function,
-    wrt: list[str],
-    scalar_params: frozenset[str] = frozenset(),
-    ranks: dict[str, int] | None = None,
-) -> Adjoint:
-    """The adjoint of `fn` with respect to the parameters (or leaves) `wrt`."""
-    return Reverser(fn, wrt, scalar_params, ranks).run()
-
 
 __all__ = [
     "GRAD",
@@ -34,5 +22,4 @@ __all__ = [
     "ReverseMode",
     "Reverser",
     "emit_function",
-    "reverse",
 ]

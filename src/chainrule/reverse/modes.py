@@ -6,6 +6,8 @@ what the generated function returns (emit.py, `Returns`).
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..ir import Function, name_of
 from ..templates import fold_constants
 from ..transformation import Emitted, Target, Transformation, register
@@ -29,7 +31,7 @@ class ReverseMode(Transformation):
                 leaves.extend(name_of(leaf) for leaf in tree.leaves())
             else:
                 leaves.append(name)
-        adj = Reverser(fn, leaves, target.scalars, target.ranks).run()
+        adj = Reverser(fn, dataclasses.replace(target, wrt=leaves)).run()
         funcdef = emit_function(adj, self.returns, target.as_tuple, target.wrt)
         fold_constants(adj.backward)
         return Emitted(funcdef, adj.bindings.cells, adj.primal)

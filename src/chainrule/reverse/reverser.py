@@ -24,20 +24,11 @@ import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .. import ir
 from ..activity import Activity, rule_for
 from ..derivatives import DerivativeContext
 from ..flow import bound_on_entry
-from ..ir import (
-    Function,
-    Method,
-    clone,
-    comment,
-    facts,
-    facts_of,
-    name_of,
-    names_in,
-    walk_statements,
-)
+from ..ir import clone, comment, facts, facts_of, name_of, names_in, walk_statements
 from ..rules import Rule, display_name
 from ..templates import (
     Bindings,
@@ -46,7 +37,7 @@ from ..templates import (
     resolve_static_ifs,
     substitute,
 )
-from ..transformation import StatementKind, assign, statement_kind
+from ..transformation import StatementKind, Target, assign, statement_kind
 from .gradients import Gradients, LoopInfo, assigned_by
 from .writes import LIST_GET_NOTE, UNPACK_NOTE, InPlaceAdjoints
 
@@ -55,7 +46,7 @@ from .writes import LIST_GET_NOTE, UNPACK_NOTE, InPlaceAdjoints
 class Adjoint:
     """The primal and backward statements of a function: what `emit_function` wraps."""
 
-    fn: Function
+    fn: ir.Function
     wrt: list[str]
     activity: Activity
     primal: list[ast.stmt]
@@ -75,15 +66,9 @@ StatementAdjoint = Callable[["Reverser", ast.stmt], list[ast.stmt]]
 class Reverser:
     """Writes the backward pass of one normalized function (see the module doc)."""
 
-    def __init__(
-        self,
-        fn: Function,
-        wrt: list[str],
-        scalar_params: frozenset[str] = frozenset(),
-        ranks: dict[str, int] | None = None,
-    ) -> None:
+    def __init__(self, fn: ir.Function, target: Target) -> None:
         self.fn = fn
-        self.ctx = DerivativeContext(fn, wrt, scalar_params, ranks)
+        self.ctx = DerivativeContext(fn, target)
         self.grads = Gradients(self.ctx)
         self.writes = InPlaceAdjoints(self.ctx, self.grads)
         self.stacks: list[str] = []  # one list per statement list that saves values
@@ -385,7 +370,7 @@ class Reverser:
 
     def method(self, stmt: ast.stmt) -> list[ast.stmt]:
         prim = facts_of(stmt).prim
-        assert isinstance(prim, Method)
+        assert isinstance(prim, ir.Method)
         raise self.ctx.method_error(stmt, prim)
 
     def inert(self, stmt: ast.stmt) -> list[ast.stmt]:  # pragma: no cover - never active

@@ -46,16 +46,27 @@ class InPlaceAdjoints:
         self.ctx = ctx
         self.grads = grads
 
+    def opening(self, stmt: ast.stmt, note: str) -> tuple[str, list[ast.stmt]]:
+        """The user's line behind an in-place change, and the comments that open its
+        adjoint: that line, then the rule."""
+        origin = facts_of(stmt).origin
+        text = self.ctx.line_of(stmt, origin)
+        self.ctx.last_origin = origin
+        return text, [comment(text), comment(note)]
+
+    def hand_to(self, value: ast.Name, gradient: ast.expr) -> list[ast.stmt]:
+        """Add `gradient` (the gradient of the place a value went to) to the value's."""
+        total = self.ctx.helper_call(unbroadcast, "unbroadcast", [gradient, clone(value)])
+        code = self.grads.add_to(value.id, total)
+        self.grads.simplify(code)
+        return code
+
     def list_append(self, stmt: ast.stmt) -> list[ast.stmt]:
         """`hs.append(v)`: undo it (hs.pop()), and v takes the last element of dhs."""
         ctx, grads = self.ctx, self.grads
-        record = facts_of(stmt)
-        hs, value = record.args
-        ctx.last_origin = record.origin
-        out: list[ast.stmt] = [
-            comment(ctx.line_of(stmt, record.origin)),
-            comment("append: the appended value takes the last gradient of the list"),
-        ]
+        hs, value = facts_of(stmt).args
+        note = "append: the appended value takes the last gradient of the list"
+        _, out = self.opening(stmt, note)
         out.append(ast.Expr(value=_method(clone(hs), "pop", [])))  # the list before the append
         g = ctx.dname(name_of(hs))
         taken = _method(ast.Name(g, ast.Load()), "pop", [])
@@ -150,15 +161,11 @@ class InPlaceAdjoints:
         ctx, grads = self.ctx, self.grads
         record = facts_of(stmt)
         array, index, value, old = record.args
-        text = ctx.line_of(stmt, record.origin)
-        ctx.last_origin = record.origin
-        out: list[ast.stmt] = [
-            comment(text),
-            comment(
-                "write into an array: the written value takes the gradient at that place, "
-                "and the overwritten element none"
-            ),
-        ]
+        note = (
+            "write into an array: the written value takes the gradient at that place, "
+            "and the overwritten element none"
+        )
+        text, out = self.opening(stmt, note)
         g = ctx.dname(name_of(array))
         outer = grads.outer_loop(name_of(array))
         if g not in grads.defined and outer is not None:
@@ -173,11 +180,7 @@ class InPlaceAdjoints:
         out.extend(grads.own(g))
         if isinstance(value, ast.Name) and ctx.active(value.id):
             # a copy of the place's gradient, taken before the place is cleared
-            taken = _method(_item(g, index), "copy", [])
-            total = ctx.helper_call(unbroadcast, "unbroadcast", [taken, clone(value)])
-            code = grads.add_to(value.id, total)
-            grads.simplify(code)
-            out.extend(code)
+            out.extend(self.hand_to(value, _method(_item(g, index), "copy", [])))
         # The overwritten element no longer reaches the output: its gradient is zero.
         # (A plain write, so that this gradient code can itself be differentiated.)
         out.append(ast.Assign(targets=[_item(g, index, store=True)], value=ast.Constant(0.0)))
@@ -186,11 +189,13 @@ class InPlaceAdjoints:
         out.append(comment(text))
         return out
 
-    def put_back(self, array: ast.expr, index: ast.expr, old: ast.expr) -> list[ast.stmt]:
+    def put_back(
+        self, array: ast.expr, index: ast.expr, old: ast.expr, what: str = "the write overwrote"
+    ) -> list[ast.stmt]:
         """Restore what a write overwrote, for the adjoints of the statements before it."""
         restore = ast.Subscript(value=clone(array), slice=clone(index), ctx=ast.Store())
         return [
-            comment("put back what the write overwrote, for the statements before it"),
+            comment(f"put back what {what}, for the statements before it"),
             ast.Assign(targets=[restore], value=clone(old)),
         ]
 
@@ -200,22 +205,13 @@ class InPlaceAdjoints:
         ctx, grads = self.ctx, self.grads
         record = facts_of(stmt)
         array, index, value, old = record.args
-        text = ctx.line_of(stmt, record.origin)
-        ctx.last_origin = record.origin
-        out: list[ast.stmt] = [
-            comment(text),
-            comment("np.add.at: each added value receives the gradient at its place"),
-        ]
+        note = "np.add.at: each added value receives the gradient at its place"
+        _, out = self.opening(stmt, note)
         g = ctx.dname(name_of(array))
         if isinstance(value, ast.Name) and ctx.active(value.id) and g in grads.defined:
-            total = ctx.helper_call(unbroadcast, "unbroadcast", [_item(g, index), clone(value)])
-            code = grads.add_to(value.id, total)
-            grads.simplify(code)
-            out.extend(code)
+            out.extend(self.hand_to(value, _item(g, index)))
         if record.restore:
-            restore = ast.Subscript(value=clone(array), slice=clone(index), ctx=ast.Store())
-            out.append(comment("put back what np.add.at changed, for the statements before it"))
-            out.append(ast.Assign(targets=[restore], value=clone(old)))
+            out.extend(self.put_back(array, index, old, "np.add.at changed"))
         return out
 
     def unpack(self, stmt: ast.stmt) -> list[ast.stmt]:
