@@ -1,0 +1,214 @@
+"""Shrink a failing program while it keeps failing the same way.
+
+A failing random program is mostly noise: the defect usually needs two or
+three of its twenty statements.  The minimizer edits the program's syntax
+tree, greedily: it tries the biggest cuts first (deleting halves of a block,
+then single statements), then replaces compound statements by their bodies,
+then replaces expressions by one of their operands, and keeps any edit after
+which the program still fails with the same signature (same outcome, same
+stage, same oracle or normalized message).  It stops at a fixed point or when
+its budget of checks or seconds runs out.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import time
+from collections.abc import Callable, Iterator
+
+from .check import SECOND_ORDER, Result, check_program
+from .programs import Program
+
+Edit = Callable[[ast.Module], ast.Module | None]
+
+
+def _holders(tree: ast.AST) -> list[tuple[ast.AST, str]]:
+    """Every statement list in the tree, as (node, field), in a fixed order."""
+    out = []
+    for node in ast.walk(tree):
+        for name in ("body", "orelse"):
+            value = getattr(node, name, None)
+            if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
+                out.append((node, name))
+    return out
+
+
+def _delete(holder: int, name: str, start: int, stop: int) -> Edit:
+    def edit(tree: ast.Module) -> ast.Module | None:
+        node, _ = _holders(tree)[holder]
+        body = getattr(node, name)
+        protected = [s for s in body[start:stop] if _protected(s)]
+        if protected:
+            return None
+        del body[start:stop]
+        if not body and (name == "body" or not isinstance(node, (ast.If, ast.For, ast.While))):
+            body.append(ast.Pass())
+        return tree
+
+    return edit
+
+
+def _protected(stmt: ast.stmt) -> bool:
+    """The import and the function under test stay (the signature is fixed)."""
+    if isinstance(stmt, ast.Import):
+        return True
+    if isinstance(stmt, (ast.FunctionDef, ast.ClassDef)) and stmt.name in ("f", "Model"):
+        return True
+    targets = getattr(stmt, "targets", [])
+    return any(isinstance(t, ast.Name) and t.id in ("f", "make") for t in targets)
+
+
+def _inline(holder: int, name: str, index: int, part: str) -> Edit:
+    """Replace a compound statement by one of its blocks (if -> body, loop -> body...)."""
+
+    def edit(tree: ast.Module) -> ast.Module | None:
+        node, _ = _holders(tree)[holder]
+        body = getattr(node, name)
+        stmt = body[index]
+        inner = getattr(stmt, part, None)
+        if not inner:
+            return None
+        body[index : index + 1] = inner
+        return tree
+
+    return edit
+
+
+class _Replace(ast.NodeTransformer):
+    """Replace the index-th expression node (in walk order) by what `make` returns."""
+
+    def __init__(self, index: int, make: Callable[[ast.expr], ast.expr | None]) -> None:
+        self.index = index
+        self.make = make
+        self.count = -1
+        self.done = False
+
+    def visit(self, node: ast.AST) -> ast.AST:
+        if isinstance(node, ast.expr) and not self.done:
+            self.count += 1
+            if self.count == self.index:
+                self.done = True
+                replacement = self.make(node)
+                if replacement is None:
+                    self.done = False
+                    return node
+                return replacement
+        return self.generic_visit(node)
+
+
+def _expressions(tree: ast.AST) -> list[ast.expr]:
+    """Expression nodes in the order `_Replace` counts them (depth first, fields in order)."""
+    out: list[ast.expr] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.expr):
+            out.append(node)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return out
+
+
+def _simplifications(node: ast.expr) -> list[Callable[[ast.expr], ast.expr | None]]:
+    """Smaller expressions that might stand in for `node`."""
+    out: list[Callable[[ast.expr], ast.expr | None]] = []
+    if isinstance(node, ast.BinOp):
+        out += [lambda n: n.left, lambda n: n.right]
+    elif isinstance(node, ast.UnaryOp):
+        out.append(lambda n: n.operand)
+    elif isinstance(node, ast.IfExp):
+        out += [lambda n: n.body, lambda n: n.orelse]
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        if node.args and node.func.id not in ("range", "enumerate", "zip", "len"):
+            out.append(lambda n: n.args[0])
+    elif isinstance(node, ast.Call) and node.args:
+        out.append(lambda n: n.args[0])
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        receiver = node.func.value
+        if not (isinstance(receiver, ast.Name) and receiver.id == "np"):
+            out.append(lambda n: n.func.value)  # x.sum() -> x
+    elif (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, float)
+        and node.value not in (0.0, 1.0)
+    ):
+        out.append(lambda n: ast.Constant(1.0))
+    return out
+
+
+def _expression_edit(index: int, make: Callable[[ast.expr], ast.expr | None]) -> Edit:
+    def edit(tree: ast.Module) -> ast.Module | None:
+        replacer = _Replace(index, make)
+        tree = replacer.visit(tree)
+        return tree if replacer.done else None
+
+    return edit
+
+
+def _edits(tree: ast.Module) -> Iterator[Edit]:
+    holders = _holders(tree)
+    for size in (8, 4, 2, 1):
+        for h, (node, name) in enumerate(holders):
+            body = getattr(node, name)
+            if size > 1 and len(body) <= size:
+                continue
+            for start in range(0, len(body), size):
+                yield _delete(h, name, start, start + size)
+    for h, (node, name) in enumerate(holders):
+        for i, stmt in enumerate(getattr(node, name)):
+            if isinstance(stmt, (ast.If, ast.For, ast.While)):
+                yield _inline(h, name, i, "body")
+                if stmt.orelse:
+                    yield _inline(h, name, i, "orelse")
+    for index, node in enumerate(_expressions(tree)):
+        for make in _simplifications(node):
+            yield _expression_edit(index, make)
+
+
+def _runs(source: str) -> bool:
+    try:
+        compile(source, "<candidate>", "exec")
+        return True
+    except SyntaxError:
+        return False
+
+
+def minimize(
+    program: Program,
+    failure: Result,
+    seed: int = 0,
+    max_checks: int = 300,
+    max_seconds: float = 60.0,
+) -> str:
+    """The smallest source found that fails with the same signature as `failure`."""
+    target = failure.signature
+    autograd = failure.stage == "autograd"
+    second_order = failure.stage in SECOND_ORDER
+    best = ast.parse(program.source)
+    best_text = ast.unparse(best)
+    checks = 0
+    start = time.monotonic()
+
+    def still_fails(text: str) -> bool:
+        result = check_program(program.with_source(text), seed, autograd, second_order)
+        return result.signature == target
+
+    improved = True
+    while improved:
+        improved = False
+        for edit in _edits(best):
+            if checks >= max_checks or time.monotonic() - start > max_seconds:
+                return best_text + "\n"
+            candidate = edit(copy.deepcopy(best))
+            if candidate is None:
+                continue
+            text = ast.unparse(ast.fix_missing_locations(candidate))
+            if len(text) >= len(best_text) or not _runs(text):
+                continue
+            checks += 1
+            if still_fails(text + "\n"):
+                best, best_text, improved = candidate, text, True
+                break
+    return best_text + "\n"
