@@ -76,7 +76,7 @@ def and_of_values(x, y):
 
 
 def walrus(x):
-    return (y := x * 2) * y  # walrus
+    return x if x[0] > 0 else (y := x * 2) * y  # walrus
 
 
 def no_return(x):
@@ -87,8 +87,8 @@ def returns_tuple(x):
     return x, x * 2  # returns-tuple
 
 
-def generator(x):  # generator
-    yield x
+def generator(x):
+    yield x  # generator
 
 
 async def coroutine(x):  # coroutine

@@ -23,7 +23,16 @@ from typing import Any
 import numpy as np
 
 from .flow import integer_names  # noqa: F401  (re-exported for reverse)
-from .normalize import LIST_APPEND, LIST_GET, LIST_SET, SETITEM, UNPACK, Function, Method
+from .normalize import (
+    ADD_AT,
+    LIST_APPEND,
+    LIST_GET,
+    LIST_SET,
+    SETITEM,
+    UNPACK,
+    Function,
+    Method,
+)
 from .rules import Rule, is_nondifferentiable, lookup
 from .rules.arithmetic import IDENTITY
 
@@ -46,7 +55,7 @@ def names_in(expr: ast.AST | None) -> Iterator[str]:
 
 
 def targets_of(stmt: ast.stmt) -> list[str]:
-    if getattr(stmt, "prim", None) in (SETITEM, LIST_APPEND, LIST_SET):
+    if getattr(stmt, "prim", None) in (SETITEM, ADD_AT, LIST_APPEND, LIST_SET):
         return [stmt.args[0].id]  # type: ignore[attr-defined]  (the array or list changed)
     if isinstance(stmt, ast.Assign):
         return [n for t in stmt.targets for n in names_in(t)]
@@ -75,7 +84,7 @@ def differentiable_inputs(stmt: ast.stmt) -> list[str]:
     args: list[ast.expr] = stmt.args  # type: ignore[attr-defined]
     if prim is LIST_SET:  # the list's other slots, and the value written
         return [args[0].id, *names_in(args[2])]  # type: ignore[attr-defined]
-    if prim is SETITEM:  # the array's other elements, and the value written
+    if prim is SETITEM or prim is ADD_AT:  # the array's other elements, and the value
         return [args[0].id, *names_in(args[2])]  # type: ignore[attr-defined]
     if prim is LIST_APPEND:  # the list's earlier elements, and the value appended
         return [args[0].id, *names_in(args[1])]  # type: ignore[attr-defined]

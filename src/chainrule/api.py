@@ -425,19 +425,28 @@ def _returned_tree(g: Any, x: Any, seen: list) -> Any:
 
 
 def _bind(f: Callable, params: list[str], args: tuple, kwargs: dict) -> tuple:
-    args = list(args)
-    for i in range(len(args), len(params)):
-        name = params[i]
-        if name in kwargs:
-            args.append(kwargs.pop(name))
+    """Keyword arguments in their positions, and the defaults of those skipped before them,
+    as Python binds them (the generated function takes positional arguments)."""
+    name = getattr(f, "__name__", "function")
+    kwargs = dict(kwargs)
+    for key in kwargs:
+        if key not in params:
+            raise TypeError(f"{name}() got an unexpected keyword argument {key!r}")
+        if params.index(key) < len(args):
+            raise TypeError(f"{name}() got multiple values for argument {key!r}")
+    defaults = getattr(inspect.unwrap(f), "__defaults__", None) or ()
+    first_default = len(params) - len(defaults)
+    last = max(params.index(key) for key in kwargs) if kwargs else len(args) - 1
+    out = list(args)
+    for i in range(len(args), last + 1):
+        param = params[i]
+        if param in kwargs:
+            out.append(kwargs.pop(param))
+        elif i >= first_default:
+            out.append(defaults[i - first_default])
         else:
-            break
-    if kwargs:
-        bad = next(iter(kwargs))
-        raise TypeError(
-            f"{getattr(f, '__name__', 'function')}() got an unexpected keyword argument {bad!r}"
-        )
-    return tuple(args)
+            raise TypeError(f"{name}() missing required argument {param!r}")
+    return tuple(out)
 
 
 class _Transformed:
@@ -677,9 +686,12 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, VJPFunction]:
     """
     _check_callable(f, "vjp")
     params = parse_function(f).params
-    if len(primals) != len(params):
+    defaults = getattr(inspect.unwrap(f), "__defaults__", None) or ()
+    required = len(params) - len(defaults)
+    if not required <= len(primals) <= len(params):
+        takes = f"{len(params)}" if not defaults else f"{required} to {len(params)}"
         raise TypeError(
-            f"vjp: {getattr(f, '__name__', 'f')} takes {len(params)} argument(s) "
+            f"vjp: {getattr(f, '__name__', 'f')} takes {takes} argument(s) "
             f"{params}, got {len(primals)} primal(s)"
         )
     args = [_as_differentiable(a, i, params[i]) for i, a in enumerate(primals)]

@@ -712,7 +712,7 @@ class CallsAndContainers:
 
     def inline(self, callee: Callee, call: ast.Call) -> Any:
         """Normalize the callee's body here; return the Tree or atom it returns."""
-        from .jumps import lower_jumps
+        from .jumps import hoist_assignment_expressions, lower_jumps
         from .normalize import (
             _Frozen,
             annotate,
@@ -808,7 +808,8 @@ class CallsAndContainers:
                 for n in ast.walk(parsed.node)
                 if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
             ]
-            body = lower_jumps([clone(s) for s in body], self.local_name)
+            body = hoist_assignment_expressions([clone(s) for s in body], self.error)
+            body = lower_jumps(body, self.local_name)
             ast.fix_missing_locations(ast.Module(body=body, type_ignores=[]))
             self.live = live_after(body)
             self.varied_user = possibly_varied(parsed, seeds, body)

@@ -32,7 +32,17 @@ import numpy as np
 
 from .analyze import names_in, targets_of
 from .codegen import comment
-from .normalize import LIST_APPEND, LIST_GET, LIST_SET, SETITEM, UNPACK, Function, Method, clone
+from .normalize import (
+    ADD_AT,
+    LIST_APPEND,
+    LIST_GET,
+    LIST_SET,
+    SETITEM,
+    UNPACK,
+    Function,
+    Method,
+    clone,
+)
 from .optimize import fold_constants
 from .reverse import (
     Reverser,
@@ -139,6 +149,26 @@ class Forwarder(Reverser):
                 value=ast.Name(self.grad(array.id), ast.Load()), slice=clone(index), ctx=ast.Store()
             )
             return self.header(stmt, None, note), [ast.Assign(targets=[target], value=written)]
+        if prim is ADD_AT:
+            array, index, value = stmt.args[:3]  # type: ignore[attr-defined]
+            added = self.tangent_expr(value)
+            if added is None:
+                return [], []
+            note = "np.add.at: the tangent array accumulates the values' tangents the same way"
+            np_name = self.bindings.name_for(np, "np")
+            add_at = ast.Attribute(
+                value=ast.Attribute(
+                    value=ast.Name(np_name, ast.Load()), attr="add", ctx=ast.Load()
+                ),
+                attr="at",
+                ctx=ast.Load(),
+            )
+            call = ast.Call(
+                func=add_at,
+                args=[ast.Name(self.grad(array.id), ast.Load()), clone(index), added],
+                keywords=[],
+            )
+            return self.header(stmt, None, note), [ast.Expr(value=call)]
         target = stmt.targets[0]  # type: ignore[attr-defined]
         if prim is LIST_GET:
             hs, index = stmt.args  # type: ignore[attr-defined]

@@ -142,6 +142,7 @@ class JumpLowering:
         has_continue = _contains(stmt.body, (ast.Continue,), False)
         has_return = self.returned is not None and _contains(stmt.body, (ast.Return,), True)
         if not (has_break or has_continue or has_return):
+            stmt.body = self.block(stmt.body, ["", ""])  # (loops nested in it may jump)
             return [stmt], False
         broke = self.fresh("broke") if has_break else ""
         skip = self.fresh("skip") if has_continue else ""
@@ -240,6 +241,119 @@ def _any(flags: list[str]) -> ast.expr:
 
 def _not_any(flags: list[str]) -> ast.expr:
     return ast.UnaryOp(op=ast.Not(), operand=_any(flags))
+
+
+class _Hoister:
+    """Moves assignment expressions `(y := e)` out into statements of their own."""
+
+    def __init__(self, error: Callable[[ast.AST, str], Exception]) -> None:
+        self.error = error
+
+    def block(self, stmts: list[ast.stmt]) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for stmt in stmts:
+            out.extend(self.statement(stmt))
+        return out
+
+    def statement(self, stmt: ast.stmt) -> list[ast.stmt]:
+        if isinstance(stmt, ast.If):
+            stmt.body, stmt.orelse = self.block(stmt.body), self.block(stmt.orelse)
+            return [*self.hoist(stmt, "test"), stmt]
+        if isinstance(stmt, ast.For):
+            stmt.body, stmt.orelse = self.block(stmt.body), self.block(stmt.orelse)
+            return [*self.hoist(stmt, "iter"), stmt]
+        if isinstance(stmt, ast.While):
+            self.refuse_in(
+                stmt.test,
+                "an assignment expression (:=) in a `while` test is evaluated again at "
+                "every iteration; assign the value before the loop and at the end of its "
+                "body instead",
+            )
+            stmt.body, stmt.orelse = self.block(stmt.body), self.block(stmt.orelse)
+            return [stmt]
+        if isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr, ast.Return)):
+            targets = getattr(stmt, "targets", None) or [getattr(stmt, "target", None)]
+            for target in targets:
+                self.refuse_in(target, _WALRUS_ELSEWHERE)
+            return [*self.hoist(stmt, "value"), stmt]
+        if isinstance(stmt, ast.Assert):
+            return [*self.hoist(stmt, "test"), stmt]
+        if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            self.refuse_in(stmt, _WALRUS_ELSEWHERE)
+        return [stmt]
+
+    def hoist(self, stmt: ast.stmt, field: str) -> list[ast.stmt]:
+        """`y = e` statements for each `(y := e)` evaluated whenever `field` is."""
+        expr = getattr(stmt, field, None)
+        if expr is None:
+            return []
+        before: list[ast.stmt] = []
+        setattr(stmt, field, self.expression(expr, before))
+        return before
+
+    def expression(self, expr: ast.expr, before: list[ast.stmt]) -> ast.expr:
+        if isinstance(expr, ast.NamedExpr):
+            value = self.expression(expr.value, before)
+            name = expr.target.id
+            store = ast.Assign(targets=[_name(name, True)], value=value)
+            before.append(ast.copy_location(store, expr))
+            return ast.copy_location(_name(name), expr)
+        if isinstance(expr, ast.BoolOp):
+            expr.values[0] = self.expression(expr.values[0], before)
+            for value in expr.values[1:]:
+                self.refuse_in(value, _WALRUS_LAZY)
+            return expr
+        if isinstance(expr, ast.IfExp):
+            expr.test = self.expression(expr.test, before)
+            self.refuse_in(expr.body, _WALRUS_LAZY)
+            self.refuse_in(expr.orelse, _WALRUS_LAZY)
+            return expr
+        if isinstance(expr, _SCOPES):
+            self.refuse_in(expr, _WALRUS_LAZY)
+            return expr
+        for field, value in ast.iter_fields(expr):
+            if isinstance(value, ast.expr):
+                setattr(expr, field, self.expression(value, before))
+            elif isinstance(value, list):
+                setattr(
+                    expr,
+                    field,
+                    [self.expression(v, before) if isinstance(v, ast.expr) else v for v in value],
+                )
+        return expr
+
+    def refuse_in(self, node: ast.AST | None, message: str) -> None:
+        for sub in ast.walk(node) if node is not None else ():
+            if isinstance(sub, ast.NamedExpr):
+                raise self.error(sub, message)
+
+
+_SCOPES = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_WALRUS_LAZY = (
+    "an assignment expression (:=) here runs only sometimes (inside and/or, a conditional "
+    "expression, a comprehension or a lambda); assign the value in a statement of its own"
+)
+_WALRUS_ELSEWHERE = (
+    "an assignment expression (:=) is supported in tests, values and call arguments; "
+    "assign the value in a statement of its own here"
+)
+
+
+def hoist_assignment_expressions(
+    body: list[ast.stmt], error: Callable[[ast.AST, str], Exception]
+) -> list[ast.stmt]:
+    """Rewrite `if (y := e) > 0:` as `y = e` then `if y > 0:`, and so on.
+
+    An assignment expression binds a name in the middle of an expression; the
+    later stages need every binding to be a statement, so that the name gets
+    its SSA version and its gradient.  Only those evaluated every time their
+    statement runs are moved out; one inside `and`/`or`, a conditional
+    expression, a comprehension, a lambda or a `while` test is refused with
+    its position.
+    """
+    if not any(isinstance(n, ast.NamedExpr) for s in body for n in ast.walk(s)):
+        return body
+    return _Hoister(error).block(body)
 
 
 def lower_jumps(body: list[ast.stmt], fresh: Callable[[str], str]) -> list[ast.stmt]:

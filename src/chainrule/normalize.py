@@ -31,7 +31,7 @@ import numpy as np
 
 from .calls import CallsAndContainers, Tree, _TreeValue, display
 from .flow import integer_names, live_after, read_before_assigned
-from .jumps import lower_jumps
+from .jumps import hoist_assignment_expressions, lower_jumps
 from .parse import MISSING, Parsed, _lambda_to_def
 from .rules import is_nondifferentiable
 from .rules.arithmetic import IDENTITY
@@ -98,7 +98,7 @@ def _mark_restores(body: list[ast.stmt], root: dict[str, str]) -> None:
         return names
 
     for position, (stmt, loops) in enumerate(order):
-        if getattr(stmt, "prim", None) is not SETITEM:
+        if getattr(stmt, "prim", None) not in (SETITEM, ADD_AT):
             continue
         array = root.get(stmt.args[0].id, stmt.args[0].id)  # type: ignore[attr-defined]
         needed = False
@@ -167,6 +167,15 @@ class SetItem:
 
 
 SETITEM = SetItem()
+
+
+class AddAt:
+    """Primitive of `np.add.at(out, i, v)`, an in-place accumulation into a local array."""
+
+    __name__ = "np.add.at"
+
+
+ADD_AT = AddAt()
 
 
 class Unpack:
@@ -305,6 +314,7 @@ class Normalizer(CallsAndContainers):
             for n in ast.walk(parsed.node)
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
         ]
+        self.unbound_phis: set[str] = set()  # loop phis without a value before the loop
         self.live: dict[int, frozenset[str]] = {}  # compound statement -> names read after it
         self.out: list[ast.stmt] = []
         self.origin: ast.AST = parsed.node
@@ -335,10 +345,65 @@ class Normalizer(CallsAndContainers):
 
     def rename(self, expr: ast.expr) -> ast.expr:
         """Copy `expr`, replacing reads of local names by their current SSA names."""
-        renamed = _Renamer(self.current).visit(clone(expr))
+        copy = clone(expr)
+        if self.local_defs:  # local functions exist only when compiling: inline their calls
+            copy = self._inline_local_calls(copy)
+        renamed = _Renamer(self.current).visit(copy)
         if self.trees or self.local_defs:
             renamed = self._materialize(renamed, expr)
         return renamed
+
+    def _inline_local_calls(self, expr: ast.expr) -> ast.expr:
+        """Replace each call of a local function (def or lambda) in a non-differentiated
+        expression by the atom its inlined body computes, where Python would surely
+        evaluate the call; a call evaluated only sometimes is refused."""
+        normalizer = self
+
+        def is_local_call(node: ast.AST) -> bool:
+            return (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and normalizer.p.is_local(node.func.id)
+                and normalizer.current.get(node.func.id, "") in normalizer.local_defs
+            )
+
+        if not any(is_local_call(n) for n in ast.walk(expr)):
+            return expr
+
+        class Inline(ast.NodeTransformer):
+            def visit_Call(self, node: ast.Call) -> ast.expr:
+                if not is_local_call(node):
+                    return self.generic_visit(node)
+                atom = clone(normalizer.atom(node))
+                atom.already_renamed = True  # type: ignore[attr-defined]
+                return ast.copy_location(atom, node)
+
+            def lazy(self, node: ast.AST, parts: list[ast.AST]) -> ast.AST:
+                for part in parts:
+                    for sub in ast.walk(part):
+                        if is_local_call(sub):
+                            raise normalizer.error(
+                                sub,
+                                "a call of a local function that runs only sometimes (inside "
+                                "and/or, a conditional expression, a comprehension or a lambda) "
+                                "cannot be inlined here; assign its result to a name first",
+                            )
+                return node
+
+            def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:
+                node.values[0] = self.visit(node.values[0])
+                return self.lazy(node, node.values[1:])
+
+            def visit_IfExp(self, node: ast.IfExp) -> ast.AST:
+                node.test = self.visit(node.test)
+                return self.lazy(node, [node.body, node.orelse])
+
+            def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
+                return self.lazy(node, [node])
+
+            visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = visit_Lambda
+
+        return Inline().visit(expr)
 
     def _materialize(self, renamed: ast.expr, original: ast.expr) -> ast.expr:
         """Containers known only at compile time, read as a whole: build them."""
@@ -373,6 +438,7 @@ class Normalizer(CallsAndContainers):
         if code is not None:  # a helper calling back into this function is recursion
             self.inlining.append(code)
             self.inlining_names.append(self.p.func.__qualname__)
+        body = hoist_assignment_expressions(body, self.error)
         body = lower_jumps(body, self.local_name)
         ast.fix_missing_locations(ast.Module(body=body, type_ignores=[]))
         self.live = live_after(body)
@@ -451,6 +517,8 @@ class Normalizer(CallsAndContainers):
                 return
             if self.list_pop(stmt):
                 return
+            if self.add_at(stmt):
+                return
             if self.varied(stmt.value):
                 raise self.error(stmt.value, _side_effect_advice(stmt.value))
             self.emit(annotate(ast.Expr(value=self.rename(stmt.value)), stmt))
@@ -507,12 +575,17 @@ class Normalizer(CallsAndContainers):
             if not live:  # nobody reads it after the `if`: no merged name
                 merged[name] = f"<{name} after an if>"
                 continue
+            if b is None or e is None:
+                # unbound on the other path, as in Python: after the `if` the name is
+                # the one branch's value or unbound, which needs no copy (a copy would
+                # read an unbound name)
+                merged[name] = b if e is None else e  # type: ignore[assignment]
+                continue
             phi = self.names.fresh(name)
             for stmts, value in ((body, b), (orelse, e)):
-                if value is not None:  # unbound on the other path, as in Python
-                    atom = ast.Name(id=value, ctx=ast.Load())
-                    copy_stmt = ast.Assign(targets=[ast.Name(id=phi, ctx=ast.Store())], value=atom)
-                    stmts.append(annotate(copy_stmt, stmt, stmt, IDENTITY, [atom]))
+                atom = ast.Name(id=value, ctx=ast.Load())
+                copy_stmt = ast.Assign(targets=[ast.Name(id=phi, ctx=ast.Store())], value=atom)
+                stmts.append(annotate(copy_stmt, stmt, stmt, IDENTITY, [atom]))
             merged[name] = phi
         self.current = merged
         self.out = outer
@@ -577,9 +650,35 @@ class Normalizer(CallsAndContainers):
                 atom = ast.Name(id=self.current[name], ctx=ast.Load())
                 copy_stmt = ast.Assign(targets=[ast.Name(id=phi, ctx=ast.Store())], value=atom)
                 self.emit(annotate(copy_stmt, loop, loop, IDENTITY, [atom]))
+            else:
+                self.unbound_phis.add(phi)
             self.current[name] = phi
             phis[name] = phi
         return phis
+
+    def bind_unbound_phis(self, loop: ast.stmt, phis: dict[str, str], body: list[ast.stmt]) -> None:
+        """`x_1 = None` before a loop whose body copies x_1 before the loop first assigns it.
+
+        A name first assigned inside a loop has no value when the loop starts,
+        as in Python; but the copies chainrule adds (a nested loop's entry copy,
+        the merge after an `if`) read it eagerly.  Binding it to None keeps
+        those copies legal; the user's own code never reads it before it is
+        assigned (that would be Python's UnboundLocalError).
+        """
+        read = {
+            n.id
+            for s in body
+            for n in ast.walk(s)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        }
+        for phi in phis.values():
+            if phi in self.unbound_phis and phi in read:
+                init = ast.Assign(
+                    targets=[ast.Name(id=phi, ctx=ast.Store())], value=ast.Constant(None)
+                )
+                stmt = annotate(init, loop)
+                stmt.unbound_init = True  # type: ignore[attr-defined]
+                self.emit(stmt)
 
     def close_loop(self, loop: ast.stmt, phis: dict[str, str]) -> None:
         """Copies at the end of the body, `x_1 = x_2`: the next iteration reads them."""
@@ -651,6 +750,7 @@ class Normalizer(CallsAndContainers):
 
         loop_target = target
         body = self.loop_body(stmt, bind_target, phis)
+        self.bind_unbound_phis(stmt, phis, body)
         node = ast.For(target=loop_target, iter=header, body=body, orelse=[])
         node.range_loop = callee is range or prologue is not None  # type: ignore[attr-defined]
         self.emit(annotate(node, stmt))
@@ -707,7 +807,13 @@ class Normalizer(CallsAndContainers):
                 )
                 self.assign(part_target, _Frozen(value, False) if source is None else value)
 
-        self.varied_user.update(n.id for n in ast.walk(stmt.target) if isinstance(n, ast.Name))
+        self.varied_user.update(  # the elements (not an enumerate counter) vary
+            n.id
+            for part_target, source in parts
+            if source is not None
+            for n in ast.walk(part_target)
+            if isinstance(n, ast.Name)
+        )
         return header, ast.Name(id=index, ctx=ast.Store()), prologue
 
     def while_statement(self, stmt: ast.While) -> None:
@@ -726,6 +832,7 @@ class Normalizer(CallsAndContainers):
 
         evaluate_test()  # before the first iteration
         body = self.loop_body(stmt, None, phis, epilogue=evaluate_test)
+        self.bind_unbound_phis(stmt, phis, body)
         node = ast.While(test=ast.Name(id=cond, ctx=ast.Load()), body=body, orelse=[])
         self.emit(annotate(node, stmt))
         for name, phi in phis.items():
@@ -920,12 +1027,65 @@ class Normalizer(CallsAndContainers):
         self.assign(ast.Name(id=self.local_name("_"), ctx=ast.Store()), call)
         return True
 
+    def add_at(self, stmt: ast.Expr) -> bool:
+        """`np.add.at(out, i, v)` on an array made in the function: in-place accumulation.
+
+        Unlike `out[i] += v`, repeated indices all add.  Like a write, the
+        statement keeps a copy of what it changes, which the adjoint puts back.
+        """
+        call = stmt.value
+        if not (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "at"
+            and self.p.resolve(call.func) == np.add.at
+        ):
+            return False
+        if len(call.args) != 3 or call.keywords:
+            raise self.error(call, "write np.add.at(array, indices, values)")
+        base, index_expr, value = call.args
+        target = ast.copy_location(
+            ast.Subscript(value=base, slice=index_expr, ctx=ast.Store()), base
+        )
+        array, index, value_atom, old_name = self._write_place(target, value, "np.add.at(...)")
+        func = self.rename(call.func)
+        op = ast.Call(func=func, args=[array, index, value_atom], keywords=[])
+        self.emit(
+            annotate(
+                ast.Expr(value=op),
+                self.origin,
+                call,
+                ADD_AT,
+                [clone(array), clone(index), value_atom, old_name],
+            )
+        )
+        return True
+
     def assign_subscript(self, target: ast.Subscript, value: ast.expr) -> None:
         """`out[i, j] = v` on an array created in the function: an in-place write.
 
         The array keeps its name (it is the same object).  Just before the write
         we keep a copy of what it overwrites, which the adjoint puts back.
         """
+        base = target.value
+        if isinstance(base, ast.Name) and self.p.is_local(base.id):
+            ssa = self.current.get(base.id)
+            if ssa is not None and ssa in self.lists:
+                self.list_set(target, ssa, value)
+                return
+        written = self._write_place(target, value, f"`{_base_text(target)}[...] = ...`")
+        array, index, value_atom, old_name = written
+        store = ast.Subscript(value=clone(array), slice=index, ctx=ast.Store())
+        write = ast.Assign(targets=[store], value=value_atom)
+        self.emit(
+            annotate(write, self.origin, target, SETITEM, [array, index, value_atom, old_name])
+        )
+
+    def _write_place(
+        self, target: ast.Subscript, value: ast.expr, what: str
+    ) -> tuple[ast.Name, ast.expr, ast.expr, ast.Name]:
+        """Checks and prepares an in-place change of `target` (a subscript of a local array):
+        the array, the index, the value's atom, and a saved copy of the old elements."""
         base = target.value
         if not isinstance(base, ast.Name) or not self.p.is_local(base.id):
             raise self.error(
@@ -942,14 +1102,11 @@ class Normalizer(CallsAndContainers):
                 f"{name!r} is a container chainrule resolves when it compiles, so its items "
                 f"cannot be assigned; build a new one instead, e.g. {name} = {{..., key: value}}",
             )
-        if ssa in self.lists:
-            self.list_set(target, ssa, value)
-            return
         if ssa not in self.writable:
-            what = "an argument" if ssa in self.p.params else "not known to be a fresh array"
+            what_it_is = "an argument" if ssa in self.p.params else "not known to be a fresh array"
             raise self.error(
                 target,
-                f"writing into {name!r}, which is {what}, could change an array the caller "
+                f"writing into {name!r}, which is {what_it_is}, could change an array the caller "
                 f"or another name still sees; write into a copy, e.g. `{name} = "
                 f"{name}.copy()`, or into a new array from np.zeros / np.empty",
             )
@@ -957,7 +1114,7 @@ class Normalizer(CallsAndContainers):
             target,
             name,
             ssa,
-            f"`{name}[...] = ...`",
+            what,
             f"write `{name} = {name}.copy()` first so that they are separate arrays",
         )
         if self.varied(value):
@@ -980,12 +1137,7 @@ class Normalizer(CallsAndContainers):
         save.pure = True  # type: ignore[attr-defined]  (dead unless the adjoint restores it)
         save.saves_old = True  # type: ignore[attr-defined]
         self.emit(save)
-        store = ast.Subscript(value=clone(array), slice=index, ctx=ast.Store())
-        write = ast.Assign(targets=[store], value=value_atom)
-        old_name = ast.Name(id=old, ctx=ast.Load())
-        self.emit(
-            annotate(write, self.origin, target, SETITEM, [array, index, value_atom, old_name])
-        )
+        return array, index, value_atom, ast.Name(id=old, ctx=ast.Load())
 
     def list_set(self, target: ast.Subscript, ssa: str, value: ast.expr) -> None:
         """`hs[i] = v` on a list made in the function: the slot now holds v.
@@ -1340,6 +1492,8 @@ class _Renamer(ast.NodeTransformer):
         self.bound: list[set[str]] = []
 
     def visit_Name(self, node: ast.Name) -> ast.Name:
+        if getattr(node, "already_renamed", False):  # an atom computed for this expression
+            return node
         if isinstance(node.ctx, ast.Load) and not any(node.id in b for b in self.bound):
             new = self.current.get(node.id)
             if new is not None:
@@ -1363,6 +1517,10 @@ class _Renamer(ast.NodeTransformer):
         return self._scoped(node, bound)
 
     visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _comp
+
+
+def _base_text(target: ast.Subscript) -> str:
+    return target.value.id if isinstance(target.value, ast.Name) else "array"
 
 
 def _op_text(op: ast.operator) -> str:

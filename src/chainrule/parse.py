@@ -150,11 +150,38 @@ def _find_node(func: Any, tree: ast.Module) -> ast.FunctionDef | None:
     if not candidates:
         return None
     if len(candidates) > 1 and name == "<lambda>":
-        candidates = [c for c in candidates if _same_lambda(c, code)] or candidates[:1]
+        candidates = _lambdas_for(candidates, code)  # type: ignore[arg-type]
     node = candidates[0]
     if isinstance(node, ast.Lambda):
         return _lambda_to_def(node)
     return node  # type: ignore[return-value]
+
+
+def _lambdas_for(candidates: list[ast.Lambda], code: Any) -> list[ast.AST]:
+    """Of the lambdas on one line, the one `code` was compiled from, best first.
+
+    Its parameters must match the code's; of those whose columns contain
+    every instruction of the code (3.11+), or whose bytecode matches, the
+    innermost wins: `lambda k: lambda x: k * x` holds two lambdas, and the
+    inner one's instructions lie inside the outer one's span too.
+    """
+    argcount = code.co_argcount + code.co_kwonlyargcount
+    names = list(code.co_varnames[:argcount])
+    if code.co_flags & 0x04:  # *args
+        names.append(code.co_varnames[argcount])
+    if code.co_flags & 0x08:  # **kwargs
+        names.append(code.co_varnames[argcount + bool(code.co_flags & 0x04)])
+
+    def params(node: ast.Lambda) -> list[str]:
+        a = node.args
+        out = [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs]
+        out += [p.arg for p in (a.vararg, a.kwarg) if p is not None]
+        return out
+
+    same_params = [c for c in candidates if sorted(params(c)) == sorted(names)] or candidates
+    matching = [c for c in same_params if _same_lambda(c, code)] or same_params
+    # innermost first: a lambda nested in another starts later or ends earlier
+    return sorted(matching, key=lambda c: (-(c.col_offset or 0), c.end_col_offset or 0))
 
 
 def _same_lambda(node: ast.Lambda, code: Any) -> bool:
@@ -241,8 +268,12 @@ def parse_function(func: Any, inlined: bool = False) -> Parsed:
         params=[],
     )
     if kind is not None:
-        raise parsed.error(
+        where = next(
+            (n for n in ast.walk(node) if isinstance(n, (ast.Yield, ast.YieldFrom, ast.Await))),
             node,
+        )
+        raise parsed.error(
+            where,
             f"{func.__name__!r} is a {kind} function; chainrule differentiates ordinary "
             "functions that return a value, so collect the values in a list or array "
             "and return that instead",

@@ -40,6 +40,7 @@ from .analyze import (
 )
 from .codegen import comment
 from .normalize import (
+    ADD_AT,
     LIST_APPEND,
     LIST_GET,
     LIST_SET,
@@ -154,7 +155,7 @@ class Reverser:
         return self.activity.active(name)
 
     def is_active_stmt(self, stmt: ast.stmt) -> bool:
-        if getattr(stmt, "prim", None) is LIST_APPEND:
+        if getattr(stmt, "prim", None) in (LIST_APPEND, ADD_AT):
             return self.active(stmt.args[0].id)  # type: ignore[attr-defined]
         if is_list_pop(stmt, getattr(self.fn, "lists", set())):  # (the adjoint puts it back)
             return self.active(stmt.args[0].id)  # type: ignore[attr-defined]
@@ -434,6 +435,8 @@ class Reverser:
             return self.list_pop(stmt)
         if prim is LIST_SET:
             return self.list_set(stmt)
+        if prim is ADD_AT:
+            return self.add_at(stmt)
         target = stmt.targets[0]  # type: ignore[attr-defined]
         if prim is LIST_GET:
             note = "list item: its gradient is added into the same slot of the list's gradient"
@@ -732,7 +735,16 @@ class Reverser:
         if isinstance(value, ast.Name) and self.active(value.id):
             out.extend(self.add_to(value.id, taken))
         elif isinstance(value, ast.Tuple) and any(self.active(n) for n in names_in(value)):
-            out.extend(self.accumulate(value, taken))  # a record: unpack its gradients
+            # a record: unpack its gradients (a slot nobody differentiated holds one zero)
+            from .runtime import record_grad
+
+            helper = self.bindings.name_for(record_grad, "record_grad")
+            record = ast.Call(
+                func=ast.Name(helper, ast.Load()),
+                args=[taken, ast.Constant(len(value.elts))],
+                keywords=[],
+            )
+            out.extend(self.accumulate(value, record))
         else:
             out.append(ast.Expr(value=taken))
         return out
@@ -849,6 +861,36 @@ class Reverser:
         out.append(comment(text))
         return out
 
+    def add_at(self, stmt: ast.stmt) -> list[ast.stmt]:
+        """`np.add.at(out, i, v)`: each added value takes the gradient at its place (a
+        repeated index reads it again); `out`'s gradient passes through unchanged."""
+        from .runtime import unbroadcast
+
+        array, index, value, old = stmt.args  # type: ignore[attr-defined]
+        origin = stmt.origin  # type: ignore[attr-defined]
+        text = self.line_of(stmt, origin)
+        self.last_origin = origin
+        out: list[ast.stmt] = [
+            comment(text),
+            comment("np.add.at: each added value receives the gradient at its place"),
+        ]
+        g = self.grad(array.id)
+        if isinstance(value, ast.Name) and self.active(value.id):
+            read = ast.Subscript(value=ast.Name(g, ast.Load()), slice=clone(index), ctx=ast.Load())
+            total = ast.Call(
+                func=ast.Name(self.bindings.name_for(unbroadcast, "unbroadcast"), ast.Load()),
+                args=[read, clone(value)],
+                keywords=[],
+            )
+            code = self.add_to(value.id, total)
+            self.shapes.simplify(code, len(self.loops) + self.branch_depth)
+            out.extend(code)
+        if getattr(stmt, "restore", True):
+            restore = ast.Subscript(value=clone(array), slice=clone(index), ctx=ast.Store())
+            out.append(comment("put back what np.add.at changed, for the statements before it"))
+            out.append(ast.Assign(targets=[restore], value=clone(old)))
+        return out
+
     def index_value(self, index: ast.expr) -> ast.expr:
         """An index as a value: slices only exist inside [...], so write np.s_[...]."""
         parts = index.elts if isinstance(index, ast.Tuple) else [index]
@@ -939,7 +981,7 @@ def _cell_value(cell: Any) -> Any:
 
 def _assigned(stmt: ast.stmt) -> set[str]:
     """Names a statement binds (a write into an array rebinds nothing)."""
-    if getattr(stmt, "prim", None) in (SETITEM, LIST_APPEND):
+    if getattr(stmt, "prim", None) in (SETITEM, ADD_AT, LIST_APPEND):
         return set()
     if isinstance(stmt, ast.Assign):
         return {n for t in stmt.targets for n in names_in(t)}
@@ -949,22 +991,31 @@ def _assigned(stmt: ast.stmt) -> set[str]:
 
 
 def _maybe_unbound(body: list[ast.stmt]) -> set[str]:
-    """Names that may not exist on every path: defined only inside `if` branches, or
-    only by the end-of-iteration copy of a loop (no value before the loop)."""
-    defs: dict[str, list[tuple[bool, bool]]] = {}
+    """Names that may not exist on every path: assigned in one branch of an `if` only
+    (a name that both branches assign is bound after the `if`), or only by the
+    end-of-iteration copy of a loop (no value before the loop)."""
+    defs: dict[str, list[bool]] = {}
+    definite: set[str] = set()
 
-    def visit(stmts: list[ast.stmt], in_branch: bool) -> None:
+    def block(stmts: list[ast.stmt], branch: bool) -> set[str]:
+        """Visit a statement list; return the names it surely assigns when it runs."""
+        sure: set[str] = set()
         for stmt in stmts:
             for name in _assigned(stmt):
-                defs.setdefault(name, []).append((in_branch, getattr(stmt, "phi_back", False)))
+                back = getattr(stmt, "phi_back", False) or getattr(stmt, "unbound_init", False)
+                defs.setdefault(name, []).append(back)
+                if not back:
+                    sure.add(name)
             if isinstance(stmt, ast.If):
-                visit(stmt.body, True)
-                visit(stmt.orelse, True)
+                sure |= block(stmt.body, True) & block(stmt.orelse, True)
             elif isinstance(stmt, (ast.For, ast.While)):
-                visit(stmt.body, in_branch)
+                block(stmt.body, False)
+        if not branch:  # (a branch's own names exist only when it ran)
+            definite.update(sure)
+        return sure
 
-    visit(body, False)
-    return {n for n, where in defs.items() if all(branch or back for branch, back in where)}
+    block(body, False)
+    return {n for n, backs in defs.items() if n not in definite or all(backs)}
 
 
 def _loads(code: list[ast.stmt] | list[ast.AST]) -> set[str]:
@@ -1248,7 +1299,7 @@ def emit_function(
     np_name = adj.bindings.name_for(np, "np")
     del np_name  # reserve the name before the seed helper is bound
     replays = adj.stack_name is not None or any(
-        getattr(st, "prim", None) is SETITEM for st in walk_statements(adj.primal)
+        getattr(st, "prim", None) in (SETITEM, ADD_AT) for st in walk_statements(adj.primal)
     )
     if mode == "vjp":
         inner = []

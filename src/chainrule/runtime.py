@@ -19,6 +19,7 @@ __all__ = [
     "add_lists",
     "old_value",
     "unpack_grad",
+    "record_grad",
     "restore_axes",
     "expand_to",
     "index_grad",
@@ -85,6 +86,14 @@ def unpack_grad(rows, source):
     if isinstance(source, np.ndarray):
         return np.stack(rows)
     return list(rows)
+
+
+def record_grad(g, n):
+    """The gradient of a record of `n` values taken off a list's gradient: `g` itself, or
+    n zeros when the slot holds the plain zero of a record nobody differentiated."""
+    if isinstance(g, (tuple, list)):
+        return g
+    return (0.0,) * n
 
 
 def old_value(a, index):

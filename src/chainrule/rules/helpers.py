@@ -28,6 +28,7 @@ from ..runtime import (
     matmul_grad_left,
     matmul_grad_right,
     old_value,
+    record_grad,
     reduce_extreme_grad,
     restore_axes,
     seed_gradient,
@@ -129,6 +130,18 @@ def add_lists_tangent(r, a, b):
 def unpack_grad_tangent(r, rows, source):
     "unpack_grad: the rows' tangents are assembled the same way"
     dr = unpack_grad(drows, source)
+
+
+@tangent(record_grad)
+def record_grad_tangent(r, g, n):
+    "record_grad: passes a record's gradients through"
+    dr = record_grad(dg, n)
+
+
+@adjoint(record_grad)
+def record_grad_adjoint(r, g, n):
+    "record_grad: passes a record's gradients through"
+    dg = dr
 
 
 @tangent(select_grad)

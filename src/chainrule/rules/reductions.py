@@ -237,7 +237,9 @@ if hasattr(np, "cumulative_sum"):  # NumPy >= 2.1: axis is keyword-only
 nondifferentiable(
     np.argmax, np.argmin, np.argsort, np.nonzero, np.count_nonzero, np.ndarray.argmax,
     np.ndarray.argmin, np.ndarray.argsort, np.ndarray.nonzero, np.flatnonzero,
-    np.any, np.all, np.ndarray.any, np.ndarray.all,
+    np.any, np.all, np.ndarray.any, np.ndarray.all, np.searchsorted, np.ndarray.searchsorted,
+    np.argwhere, np.digitize, np.argpartition, np.ndarray.argpartition, np.lexsort,
+    np.unravel_index, np.ravel_multi_index, np.isin,
     why="the result is an index, count or truth value",
 )
 # fmt: on
