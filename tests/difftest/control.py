@@ -218,13 +218,14 @@ class Blocks(Statements):
         if kind == "iter-expr":
             shape = ctx.pick([(ctx.n,), (ctx.m,), (ctx.m, ctx.n)])
             src = self.ex.expr(scope, shape, 2)
+            self.share(scope, src)
             e = ctx.fresh_name("e")
             ctx.tags.add("iter-expr")
             return LoopHead(
                 f"for {e} in {src.text}:", shape[0], True, elems=[(e, shape[1:], src.bound)]
             )
         v = ctx.pick(arrays)
-        self.ex._use(v)
+        self.share(scope, self.ex._use(v))  # its elements or rows are now held by another name
         ctx.tags.add("iter-rows" if len(v.shape) == 2 else "iter-array")
         e = ctx.fresh_name("e")
         if kind == "iter":
@@ -241,6 +242,7 @@ class Blocks(Statements):
                 [(e, v.shape[1:], v.bound)],
             )
         w = self.ex._use(ctx.pick(arrays))
+        self.share(scope, w)
         ctx.tags.add("zip")
         e2 = ctx.fresh_name("e")
         trips = min(v.shape[0], w.shape[0])

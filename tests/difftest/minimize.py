@@ -13,6 +13,7 @@ its budget of checks or seconds runs out.
 from __future__ import annotations
 
 import ast
+import builtins
 import copy
 import time
 from collections.abc import Callable, Iterator
@@ -120,11 +121,10 @@ def _simplifications(node: ast.expr) -> list[Callable[[ast.expr], ast.expr | Non
         out.append(lambda n: n.operand)
     elif isinstance(node, ast.IfExp):
         out += [lambda n: n.body, lambda n: n.orelse]
-    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-        if node.args and node.func.id not in ("range", "enumerate", "zip", "len"):
+    elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Name | ast.Call):
+        keep = ("range", "enumerate", "zip", "len")
+        if not (isinstance(node.func, ast.Name) and node.func.id in keep):
             out.append(lambda n: n.args[0])
-    elif isinstance(node, ast.Call) and node.args:
-        out.append(lambda n: n.args[0])
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
         receiver = node.func.value
         if not (isinstance(receiver, ast.Name) and receiver.id == "np"):
@@ -147,7 +147,7 @@ def _expression_edit(index: int, make: Callable[[ast.expr], ast.expr | None]) ->
     return edit
 
 
-def _edits(tree: ast.Module) -> Iterator[Edit]:
+def _edits(tree: ast.Module, expressions: bool) -> Iterator[Edit]:
     holders = _holders(tree)
     for size in (8, 4, 2, 1):
         for h, (node, name) in enumerate(holders):
@@ -162,17 +162,39 @@ def _edits(tree: ast.Module) -> Iterator[Edit]:
                 yield _inline(h, name, i, "body")
                 if stmt.orelse:
                     yield _inline(h, name, i, "orelse")
+    if not expressions:
+        return
     for index, node in enumerate(_expressions(tree)):
         for make in _simplifications(node):
             yield _expression_edit(index, make)
 
 
-def _runs(source: str) -> bool:
+def _plausible(tree: ast.Module, text: str) -> bool:
+    """Compiles, has no statement after a return/break/continue, reads no name it never binds.
+
+    A candidate that only fails because of dead code or an unbound name would be
+    a confusing repro, even when it fails with the same signature.
+    """
     try:
-        compile(source, "<candidate>", "exec")
-        return True
+        compile(text, "<candidate>", "exec")
     except SyntaxError:
         return False
+    for node, name in _holders(tree):
+        body = getattr(node, name)
+        if any(isinstance(s, (ast.Return, ast.Break, ast.Continue)) for s in body[:-1]):
+            return False
+    bound = set(dir(builtins))
+    loaded = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (loaded if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.alias):
+            bound.add(node.asname or node.name)
+    return loaded <= bound
 
 
 def minimize(
@@ -182,7 +204,16 @@ def minimize(
     max_checks: int = 300,
     max_seconds: float = 60.0,
 ) -> str:
-    """The smallest source found that fails with the same signature as `failure`."""
+    """The smallest source found that fails with the same signature as `failure`.
+
+    A refusal is only shrunk by deleting and inlining statements: simplifying
+    expressions could turn `y = x * 2.0` into `y = x`, an alias, and so make the
+    program one that the docs allow chainrule to refuse.  An `unrefused`
+    program is not shrunk at all (every shrink of it is unrefused too).
+    """
+    if failure.outcome == "unrefused":
+        return program.source
+    expressions = failure.outcome != "refused-supported"
     target = failure.signature
     autograd = failure.stage == "autograd"
     second_order = failure.stage in SECOND_ORDER
@@ -198,14 +229,14 @@ def minimize(
     improved = True
     while improved:
         improved = False
-        for edit in _edits(best):
+        for edit in _edits(best, expressions):
             if checks >= max_checks or time.monotonic() - start > max_seconds:
                 return best_text + "\n"
             candidate = edit(copy.deepcopy(best))
             if candidate is None:
                 continue
             text = ast.unparse(ast.fix_missing_locations(candidate))
-            if len(text) >= len(best_text) or not _runs(text):
+            if len(text) >= len(best_text) or not _plausible(candidate, text):
                 continue
             checks += 1
             if still_fails(text + "\n"):

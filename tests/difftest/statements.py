@@ -414,36 +414,43 @@ class Statements:
     # -- documented refusals, generated on purpose -------------------------------------------
 
     def refusal(self, scope: Scope, kind: str) -> list[str]:
-        """One construct the docs say is refused (a located CompileError is expected)."""
+        """One construct the docs say is refused (a located CompileError is expected).
+
+        Each reads an argument directly, so that the construct surely touches a
+        differentiated value (code that does not is exempt from the subset).
+        """
         ctx = self.ctx
         z = ctx.fresh_name("z")
-        vectors = [v for v in scope.values.values() if len(v.shape) == 1]
-        args = [v for v in vectors if v.arg and not v.fixed]
-        if kind == "write-arg" and args:
+        args = [v for v in scope.values.values() if v.arg and len(v.shape) == 1]
+        if not args:
+            kind = "none"
+        v = ctx.pick(args) if args else None
+        if kind == "write-arg" and v is not None and not v.fixed:
             ctx.tags.add("write-arg")
-            v = ctx.pick(args)
             return [f"{v.text}[0] = {self.ex.expr(scope, (), 2).text}"]
-        if kind == "comprehension" and vectors:
+        if kind == "comprehension" and v is not None:
             ctx.tags.add("comprehension")
-            v = ctx.pick(vectors)
             scope.set(Value(z, (), 2.0 * v.shape[0]))
             return [f"{z} = np.sum(np.stack([np.sin(e) * 2.0 for e in {v.text}]))"]
-        if kind == "for-else":
-            ctx.tags.add("for-else")
-            s = squash(self.ex.expr(scope, (), 2), 1.0)
-            scope.set(Value(z, (), 4.0))
+        if kind == "list-display" and v is not None:
+            ctx.tags.add("list-display")
+            scope.set(Value(z, (), 2.0 * v.shape[0]))
+            parts = ctx.fresh_name("parts")
             return [
-                f"{z} = 0.0",
-                "for i in range(2):",
-                f"    {z} = {z} + {s.text}",
-                "else:",
-                f"    {z} = {z} * 2.0",
+                f"{parts} = [{v.text}[0], np.sum({v.text})]",
+                f"{z} = np.sum(np.stack({parts}))",
             ]
-        ctx.tags.add("list-display")
-        a, b = self.ex.expr(scope, (), 2), self.ex.expr(scope, (), 2)
-        scope.set(Value(z, (), a.bound + b.bound))
-        parts = ctx.fresh_name("parts")
-        return [f"{parts} = [{a.text}, {b.text}]", f"{z} = np.sum(np.stack({parts}))"]
+        ctx.tags.add("for-else")
+        s = squash(self.ex.expr(scope, (), 2), 1.0)
+        read = f" + {v.text}[0]" if v is not None else ""
+        scope.set(Value(z, (), 8.0))
+        return [
+            f"{z} = 0.0",
+            "for i in range(2):",
+            f"    {z} = {z} + {s.text}{read}",
+            "else:",
+            f"    {z} = {z} * 2.0",
+        ]
 
     # -- what a return gives back --------------------------------------------------------
 
