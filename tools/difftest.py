@@ -43,7 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--second-order-every", type=int, default=10, metavar="N")
     p.add_argument("--no-autograd", action="store_true")
     p.add_argument("--minimize", type=int, default=30, metavar="GROUPS")
-    p.add_argument("--minimize-seconds", type=float, default=40.0)
+    p.add_argument("--minimize-seconds", type=float, default=30.0)
+    p.add_argument(
+        "--examples", type=int, default=2, help="programs minimized per failure group (default 2)"
+    )
     p.add_argument("--out", help="also write the report to this Markdown file")
     p.add_argument("--show", metavar="SEED:INDEX", help="print one program and its outcome")
     p.add_argument("--list-constructs", action="store_true")
@@ -60,6 +63,27 @@ def _show(label: str) -> int:
     if result.detail:
         print(result.detail)
     return 1 if result.failed else 0
+
+
+def _chainrule_version() -> str:
+    """Where the chainrule under test comes from, and its git commit if it is a checkout."""
+    import subprocess
+
+    import chainrule
+
+    where = os.path.dirname(os.path.dirname(os.path.abspath(chainrule.__file__)))
+    try:
+        commit = subprocess.run(
+            ["git", "-C", where, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", where, "status", "--porcelain", "--", "."], capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        commit, dirty = "", ""
+    if not commit:
+        return f"chainrule from {where}"
+    return f"chainrule from {where} at {commit}" + (" with uncommitted changes" if dirty else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,8 +119,10 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
 
-    outcome = run(config, progress, args.minimize, args.minimize_seconds)
+    print(f"testing {_chainrule_version()}", file=sys.stderr)
+    outcome = run(config, progress, args.minimize, args.minimize_seconds, args.examples)
     text = render(outcome.tally, outcome.groups, outcome.seconds, config.seed, config.jobs)
+    text = text.replace("\n\n", f"\n\nTested: {_chainrule_version()}.\n\n", 1)
     print(text)
     if args.out:
         with open(args.out, "w") as handle:

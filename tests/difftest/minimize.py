@@ -185,9 +185,13 @@ def _plausible(tree: ast.Module, text: str) -> bool:
             return False
     bound = set(dir(builtins))
     loaded = set()
+    updated = {id(n.target) for n in ast.walk(tree) if isinstance(n, ast.AugAssign)}
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
-            (loaded if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+            if isinstance(node.ctx, ast.Load) or id(node) in updated:  # `c += 1` reads c first
+                loaded.add(node.id)
+            else:
+                bound.add(node.id)
         elif isinstance(node, ast.arg):
             bound.add(node.arg)
         elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):

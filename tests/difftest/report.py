@@ -40,15 +40,34 @@ class Tally:
 
 
 @dataclass
+class Repro:
+    label: str  # the program it was shrunk from
+    source: str  # minimized
+    detail: str  # the minimized program's failure
+
+
+@dataclass
 class Group:
     signature: str
     results: list[Result]
-    repro: str = ""  # minimized source
-    repro_detail: str = ""  # the minimized program's failure
+    repros: list[Repro] = field(default_factory=list)
 
     @property
     def example(self) -> Result:
         return min(self.results, key=lambda r: len(r.source))
+
+    def examples(self, tally: Tally, count: int) -> list[Result]:
+        """Up to `count` programs to minimize: the smallest, then the smallest without the
+        group's most over-represented construct, then without the top two, and so on, so
+        that one signature hiding several defects shows more than one of them."""
+        chosen = [self.example]
+        top = [c for _, _, _, c in _lifts(self, tally)]
+        for k in range(1, count):
+            rest = [r for r in self.results if not set(top[:k]) & r.constructs]
+            rest = [r for r in rest if r not in chosen]
+            if rest:
+                chosen.append(min(rest, key=lambda r: len(r.source)))
+        return chosen
 
 
 def group_failures(results: list[Result]) -> list[Group]:
@@ -59,8 +78,7 @@ def group_failures(results: list[Result]) -> list[Group]:
     return sorted((Group(s, rs) for s, rs in groups.items()), key=lambda g: -len(g.results))
 
 
-def associated(group: Group, tally: Tally, top: int = 6) -> list[str]:
-    """Constructs used by at least half of the group's programs, most over-represented first."""
+def _lifts(group: Group, tally: Tally) -> list[tuple[float, float, float, str]]:
     inside = Counter(c for r in group.results for c in r.constructs)
     n = len(group.results)
     rows = []
@@ -69,8 +87,13 @@ def associated(group: Group, tally: Tally, top: int = 6) -> list[str]:
         overall = tally.programs_with[c] / max(tally.total, 1)
         if share >= 0.5 and overall > 0:
             rows.append((share / overall, share, overall, c))
-    rows.sort(reverse=True)
-    return [f"{c} ({share:.0%} here, {overall:.0%} overall)" for _, share, overall, c in rows[:top]]
+    return sorted(rows, reverse=True)
+
+
+def associated(group: Group, tally: Tally, top: int = 6) -> list[str]:
+    """Constructs used by at least half of the group's programs, most over-represented first."""
+    rows = _lifts(group, tally)[:top]
+    return [f"{c} ({share:.0%} here, {overall:.0%} overall)" for _, share, overall, c in rows]
 
 
 def construct_table(tally: Tally) -> str:
@@ -130,9 +153,13 @@ def render(tally: Tally, groups: list[Group], seconds: float, seed: int, jobs: i
             "",
             "Constructs over-represented: " + ("; ".join(associated(g, tally)) or "none"),
         ]
-        detail = g.repro_detail or g.example.detail
-        source = g.repro or g.example.source
-        title = "Minimized program" if g.repro else f"Smallest failing program ({g.example.label})"
-        parts += ["", f"{title}:", "", "```python", source.rstrip(), "```", ""]
-        parts += ["Outcome:", "", "```text", detail.strip()[:2500], "```"]
+        if not g.repros:
+            e = g.example
+            parts += ["", f"Smallest failing program ({e.label}):", ""]
+            parts += ["```python", e.source.rstrip(), "```", "", "Outcome:", "", "```text"]
+            parts += [e.detail.strip()[:2500], "```"]
+        for n, r in enumerate(g.repros, 1):
+            parts += ["", f"Minimized program {n} (from {r.label}):", "", "```python"]
+            parts += [r.source.rstrip(), "```", "", "Outcome:", "", "```text"]
+            parts += [r.detail.strip()[:2500], "```"]
     return "\n".join(parts) + "\n"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from .check import SECOND_ORDER, Result, check_program
 from .minimize import minimize
 from .programs import Program, generate
-from .report import Group, Tally, group_failures
+from .report import Group, Repro, Tally, group_failures
 
 # Generated gradient code is checked here, not cached: a stale cache entry would hide a fix.
 os.environ["CHAINRULE_CACHE"] = "0"
@@ -100,6 +100,7 @@ def run(
     progress: Callable[[int, Tally], None] | None = None,
     minimize_groups: int = 30,
     minimize_seconds: float = 40.0,
+    examples_per_group: int = 3,
 ) -> Run:
     """Check the programs, tally them, group the failures and minimize one per group."""
     start = time.monotonic()
@@ -112,9 +113,13 @@ def run(
         if progress is not None:
             progress(k + 1, out.tally)
     out.groups = group_failures(out.results)
-    chosen = out.groups[:minimize_groups]
-    tasks = [(config, g.example, 400, minimize_seconds) for g in chosen]
-    for group, (text, detail) in zip(chosen, _map(config.jobs, _minimize_task, tasks)):
-        group.repro, group.repro_detail = text, detail
+    tasks = []
+    for group in out.groups[:minimize_groups]:
+        for example in group.examples(out.tally, examples_per_group):
+            tasks.append((group, (config, example, 400, minimize_seconds)))
+    minimized = _map(config.jobs, _minimize_task, [task for _, task in tasks])
+    for (group, (_, example, _, _)), (text, detail) in zip(tasks, minimized):
+        if all(r.source != text for r in group.repros):
+            group.repros.append(Repro(example.label, text, detail))
     out.seconds = time.monotonic() - start
     return out
