@@ -421,3 +421,36 @@ def test_a_generator_is_refused_at_its_yield():
         cr.grad(generator)(1.0)
     assert info.value.lineno == generator.__code__.co_firstlineno + 2
     assert "yield" in info.value.source_line
+
+
+# -- integer powers at zero (found by the differential tester) --------------------------------
+
+
+def polynomial(x):
+    c = np.array([1.0, -2.0, 0.5, 3.0])
+    s = 0.0
+    for k in range(4):
+        s = s + np.sum(c[k] * x**k)
+    return s
+
+
+def power_zero(x):
+    return np.mean(x**0) + np.sum(np.power(x, 0)) + np.sum(x**1)
+
+
+@pytest.mark.parametrize("f", [polynomial, power_zero])
+def test_integer_powers_at_zero_are_finite(f):
+    x = np.array([0.0, 0.5, -1.0, 2.0, 0.0, 1.5])
+    check_all_modes(f, x)
+
+
+def test_a_python_float_zero_to_the_power_zero():
+    assert cr.grad(lambda s: s**0)(0.0) == 0.0
+    assert cr.grad(lambda s: 3.0 * s**2 + s**0)(0.0) == 0.0
+
+
+def test_the_exponent_derivative_of_a_negative_base_is_nan():
+    with np.errstate(invalid="ignore"):
+        g = cr.grad(lambda y, x: x**y, argnums=0)(2.0, -1.5)
+        h = autograd.grad(lambda y, x: x**y)(2.0, -1.5)
+    assert np.isnan(g) and np.isnan(h)

@@ -296,6 +296,7 @@ CASES += [
     ("add_lists", lambda x, y: np.stack(rt.add_lists([x, y], [y, x])), (ROW, V)),
     ("unpack_grad", lambda x, y: rt.unpack_grad([x, y], A), (ROW, V)),
     ("record_grad", lambda x, y: np.stack(rt.record_grad((x, y), 2)), (ROW, V)),
+    ("power_term", lambda c, x, e: rt.power_term(c, x, e), (V, np.abs(V) + 0.5, V)),
     ("select_grad", lambda g: rt.select_grad(g, A > 0, ROW), (G23,)),
     ("reduce_extreme_grad", lambda g: rt.reduce_extreme_grad(g, A, np.max(A, 1), 1), (G2,)),
     ("diagonal_grad", lambda g: rt.diagonal_grad(g, M), (G3,)),

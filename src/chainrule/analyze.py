@@ -241,6 +241,8 @@ def scalar_names(
             return False
         prim = getattr(stmt, "prim", None)
         value = stmt.value
+        if getattr(stmt, "unbound_init", False):  # `y_1 = None`: no value is read from it
+            return True
         if prim is None:  # inert: sizes (X.shape[0], len(xs)) and arithmetic on scalars
             return inert_scalar(value)
         args = stmt.args  # type: ignore[attr-defined]

@@ -125,7 +125,9 @@ class JumpLowering:
             jumps = _contains([stmt], (ast.Break, ast.Continue, ast.Return), False) or (
                 self.returned is not None and _contains([stmt], (ast.Return,), True)
             )
-            if not jumps:
+            if not jumps:  # (loops in its branches may still jump)
+                stmt.body = self.block(stmt.body, flags) or [ast.Pass()]
+                stmt.orelse = self.block(stmt.orelse, flags)
                 return [stmt], False
             node = ast.If(
                 test=stmt.test,

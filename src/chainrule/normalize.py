@@ -314,7 +314,6 @@ class Normalizer(CallsAndContainers):
             for n in ast.walk(parsed.node)
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
         ]
-        self.unbound_phis: set[str] = set()  # loop phis without a value before the loop
         self.live: dict[int, frozenset[str]] = {}  # compound statement -> names read after it
         self.out: list[ast.stmt] = []
         self.origin: ast.AST = parsed.node
@@ -651,34 +650,19 @@ class Normalizer(CallsAndContainers):
                 copy_stmt = ast.Assign(targets=[ast.Name(id=phi, ctx=ast.Store())], value=atom)
                 self.emit(annotate(copy_stmt, loop, loop, IDENTITY, [atom]))
             else:
-                self.unbound_phis.add(phi)
-            self.current[name] = phi
-            phis[name] = phi
-        return phis
-
-    def bind_unbound_phis(self, loop: ast.stmt, phis: dict[str, str], body: list[ast.stmt]) -> None:
-        """`x_1 = None` before a loop whose body copies x_1 before the loop first assigns it.
-
-        A name first assigned inside a loop has no value when the loop starts,
-        as in Python; but the copies chainrule adds (a nested loop's entry copy,
-        the merge after an `if`) read it eagerly.  Binding it to None keeps
-        those copies legal; the user's own code never reads it before it is
-        assigned (that would be Python's UnboundLocalError).
-        """
-        read = {
-            n.id
-            for s in body
-            for n in ast.walk(s)
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-        }
-        for phi in phis.values():
-            if phi in self.unbound_phis and phi in read:
+                # first assigned in the loop: no value yet, as in Python.  The copies
+                # chainrule adds (the merge after an `if`, a nested loop's entry copy,
+                # the gradient's zeros) read it eagerly, so it starts as None; the
+                # user's code cannot read it before assigning it (UnboundLocalError)
                 init = ast.Assign(
                     targets=[ast.Name(id=phi, ctx=ast.Store())], value=ast.Constant(None)
                 )
                 stmt = annotate(init, loop)
                 stmt.unbound_init = True  # type: ignore[attr-defined]
                 self.emit(stmt)
+            self.current[name] = phi
+            phis[name] = phi
+        return phis
 
     def close_loop(self, loop: ast.stmt, phis: dict[str, str]) -> None:
         """Copies at the end of the body, `x_1 = x_2`: the next iteration reads them."""
@@ -750,7 +734,6 @@ class Normalizer(CallsAndContainers):
 
         loop_target = target
         body = self.loop_body(stmt, bind_target, phis)
-        self.bind_unbound_phis(stmt, phis, body)
         node = ast.For(target=loop_target, iter=header, body=body, orelse=[])
         node.range_loop = callee is range or prologue is not None  # type: ignore[attr-defined]
         self.emit(annotate(node, stmt))
@@ -832,7 +815,6 @@ class Normalizer(CallsAndContainers):
 
         evaluate_test()  # before the first iteration
         body = self.loop_body(stmt, None, phis, epilogue=evaluate_test)
-        self.bind_unbound_phis(stmt, phis, body)
         node = ast.While(test=ast.Name(id=cond, ctx=ast.Load()), body=body, orelse=[])
         self.emit(annotate(node, stmt))
         for name, phi in phis.items():

@@ -126,7 +126,7 @@ class Reverser:
                 self.ops_per_origin[key] = self.ops_per_origin.get(key, 0) + 1
         self.last_origin: Any = None
         self.loops: list[LoopInfo] = []  # the loops being reversed, innermost last
-        self.loop_inited: set[str] = set()  # accumulators zeroed before a reversed loop
+        self.loop_inited: dict[str, LoopInfo] = {}  # accumulator -> the loop it starts before
         self.stack_name: str | None = None  # the list that saves values across iterations
         self.primal_of: dict[str, str] = {}  # gradient variable -> primal name
         self.owned: set[str] = set()  # gradient arrays no other name shares
@@ -231,6 +231,11 @@ class Reverser:
                 out = [self.restore(saved), *out]
                 self.save_at_end(body, saved)
         return out
+
+    def init_before(self, loop: LoopInfo, name: str, g: str) -> None:
+        """Start gradient `g` of `name` at zero before the reversed `loop` (an accumulator)."""
+        loop.needs_init.append(name)
+        self.loop_inited[g] = loop
 
     def stack(self) -> str:
         if self.stack_name is None:
@@ -388,14 +393,18 @@ class Reverser:
         # define themselves are finished inside the branch).
         primal_of = {g: n for n, g in self.gradname.items()}
         inside = {t for s in walk_statements([stmt]) for t in _assigned(s)}
-        for g in sorted(after_body - after_else - self.loop_inited):
+        # accumulators zeroed before a loop around this `if` exist on both paths
+        # (one zeroed before a loop inside a branch exists in that branch only)
+        enclosing = {id(loop) for loop in self.loops}
+        outside = {g for g, loop in self.loop_inited.items() if id(loop) in enclosing}
+        for g in sorted(after_body - after_else - outside):
             if primal_of[g] not in inside:
                 orelse.append(self.zeros_for(g, primal_of[g]))
-        for g in sorted(after_else - after_body - self.loop_inited):
+        for g in sorted(after_else - after_body - outside):
             if primal_of[g] not in inside:
                 body.append(self.zeros_for(g, primal_of[g]))
-        after_body |= after_else & self.loop_inited
-        after_else |= after_body & self.loop_inited
+        after_body |= after_else & outside
+        after_else |= after_body & outside
         self.defined = (after_body | after_else) - {
             self.gradname[n] for n in inside if n in self.gradname
         }
@@ -617,8 +626,7 @@ class Reverser:
             self.owned.add(g)
             # a value from outside the loop collects a gradient on every iteration:
             # its accumulator starts at zero before the reversed loop
-            outer.needs_init.append(name)
-            self.loop_inited.add(g)
+            self.init_before(outer, name, g)
             in_place = self.scatter_in_place(g, value)
             if in_place is not None:
                 return [in_place]
@@ -649,8 +657,7 @@ class Reverser:
             if outer is None:
                 as_list = ast.Call(func=ast.Name("list", ast.Load()), args=[value], keywords=[])
                 return [_assign(g, as_list)]
-            outer.needs_init.append(name)
-            self.loop_inited.add(g)
+            self.init_before(outer, name, g)
         helper = self.bindings.name_for(add_lists, "add_lists")
         total = ast.Call(
             func=ast.Name(helper, ast.Load()), args=[ast.Name(g, ast.Load()), value], keywords=[]
@@ -776,8 +783,7 @@ class Reverser:
             if outer is None:
                 out.insert(2, self.zeros_for(g, hs.id))
             else:  # the list's gradient starts before the reversed loop
-                outer.needs_init.append(hs.id)
-                self.loop_inited.add(g)
+                self.init_before(outer, hs.id, g)
         dt = self.gradname.get(t)
         item: ast.expr = ast.Name(dt, ast.Load()) if dt in self.defined else ast.Constant(0.0)
         out.append(append(g, item))
@@ -795,8 +801,7 @@ class Reverser:
             outer = next((loop for loop in self.loops if hs.id not in loop.variant), None)
             if outer is not None:  # started before the loop instead
                 out.pop()
-                outer.needs_init.append(hs.id)
-                self.loop_inited.add(g)
+                self.init_before(outer, hs.id, g)
         slot = ast.Subscript(value=ast.Name(g, ast.Load()), slice=clone(index), ctx=ast.Store())
         read = ast.Subscript(value=ast.Name(g, ast.Load()), slice=clone(index), ctx=ast.Load())
         total = ast.BinOp(left=read, op=ast.Add(), right=ast.Name(self.grad(x), ast.Load()))
@@ -1002,7 +1007,7 @@ def _maybe_unbound(body: list[ast.stmt]) -> set[str]:
         sure: set[str] = set()
         for stmt in stmts:
             for name in _assigned(stmt):
-                back = getattr(stmt, "phi_back", False) or getattr(stmt, "unbound_init", False)
+                back = getattr(stmt, "phi_back", False)
                 defs.setdefault(name, []).append(back)
                 if not back:
                     sure.add(name)

@@ -20,6 +20,7 @@ __all__ = [
     "old_value",
     "unpack_grad",
     "record_grad",
+    "power_term",
     "restore_axes",
     "expand_to",
     "index_grad",
@@ -94,6 +95,18 @@ def record_grad(g, n):
     if isinstance(g, (tuple, list)):
         return g
     return (0.0,) * n
+
+
+def power_term(c, x, e):
+    """c * x ** e, and exactly 0 where c is 0 even if x ** e is infinite.
+
+    The power rule's y * x ** (y - 1) at y = 0 and x = 0 is 0 (x ** 0 is the
+    constant 1), not 0 * inf; its derivatives are power terms again.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = c * np.power(x, e)
+    out = np.where(np.equal(c, 0), 0.0, t)
+    return out if out.ndim else out[()]
 
 
 def old_value(a, index):

@@ -11,7 +11,7 @@ import operator
 
 import numpy as np
 
-from ..runtime import matmul_grad_left, matmul_grad_right, unbroadcast
+from ..runtime import matmul_grad_left, matmul_grad_right, power_term, unbroadcast
 from . import adjoint, literal, nondifferentiable, tangent
 
 IDENTITY = object()  # the "primitive" of a plain copy `y = x`
@@ -116,25 +116,37 @@ def positive_tangent(y, x):
 @adjoint(operator.pow, *numpy_attrs("power", "pow"))
 def power(z, x, y):
     "power rule: d(x**y) = y x**(y-1) dx + log(x) x**y dy"
-    if literal(y) and y == 2:
+    if literal(y) and y == 0:
+        dx = unbroadcast(dz * 0.0, x)  # x**0 is the constant 1, even at x = 0
+    elif literal(y) and y == 1:
+        dx = unbroadcast(dz, x)
+    elif literal(y) and y == 2:
         dx = unbroadcast(dz * 2 * x, x)
-    else:
+    elif literal(y) and y > 0 and y % 1 == 0:
         dx = unbroadcast(dz * y * x ** (y - 1), x)
+    else:  # y x**(y-1), exactly 0 where y is 0 (never 0 * inf at x = 0)
+        dx = unbroadcast(dz * power_term(y, x, y - 1), x)
     if literal(x) and x > 0:
         dy = unbroadcast(dz * z * np.log(x), y)
-    else:  # log(x) for x > 0; x**y is not differentiable in y for x < 0, and 0 at x = 0
-        dy = unbroadcast(dz * z * np.log(np.where(x > 0, x, 1)), y)
+    else:  # log(x); at x = 0, x**y is 0 and so is the term; for x < 0 it is undefined (nan)
+        dy = unbroadcast(dz * z * np.log(np.where(x == 0, 1, x)), y)
 
 
 @tangent(operator.pow, *numpy_attrs("power", "pow"))
 def power_tangent(z, x, y):
     "power rule: d(x**y) = y x**(y-1) dx + log(x) x**y dy"
-    if literal(y) and y == 2:
+    if literal(y) and y == 0:
+        dz = 0.0 * dx
+    elif literal(y) and y == 1:
+        dz = dx
+    elif literal(y) and y == 2:
         dz = 2 * x * dx
+    elif literal(y) and y > 0 and y % 1 == 0:
+        dz = y * x ** (y - 1) * dx
     elif literal(x) and x > 0:
-        dz = y * x ** (y - 1) * dx + z * np.log(x) * dy
-    else:  # log(x) for x > 0; x**y is not differentiable in y for x < 0, and 0 at x = 0
-        dz = y * x ** (y - 1) * dx + z * np.log(np.where(x > 0, x, 1)) * dy
+        dz = power_term(y, x, y - 1) * dx + z * np.log(x) * dy
+    else:  # log(x); at x = 0, x**y is 0 and so is the term; for x < 0 it is undefined (nan)
+        dz = power_term(y, x, y - 1) * dx + z * np.log(np.where(x == 0, 1, x)) * dy
 
 
 @adjoint(np.float_power)

@@ -28,6 +28,7 @@ from ..runtime import (
     matmul_grad_left,
     matmul_grad_right,
     old_value,
+    power_term,
     record_grad,
     reduce_extreme_grad,
     restore_axes,
@@ -130,6 +131,24 @@ def add_lists_tangent(r, a, b):
 def unpack_grad_tangent(r, rows, source):
     "unpack_grad: the rows' tangents are assembled the same way"
     dr = unpack_grad(drows, source)
+
+
+@adjoint(power_term)
+def power_term_adjoint(r, c, x, e):
+    "power term c x**e: its derivatives are power terms again, 0 wherever c or e is"
+    dc = unbroadcast(dr * power_term(1.0, x, e), c)
+    dx = unbroadcast(dr * power_term(c * e, x, e - 1), x)
+    de = unbroadcast(dr * r * np.log(np.where(x == 0, 1, x)), e)
+
+
+@tangent(power_term)
+def power_term_tangent(r, c, x, e):
+    "power term c x**e: its derivatives are power terms again, 0 wherever c or e is"
+    dr = (
+        power_term(1.0, x, e) * dc
+        + power_term(c * e, x, e - 1) * dx
+        + r * np.log(np.where(x == 0, 1, x)) * de
+    )
 
 
 @tangent(record_grad)
