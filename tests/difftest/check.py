@@ -40,6 +40,7 @@ from .oracles import (
     HESSIAN_TOL,
     SYMMETRY_TOL,
     TIGHT_TOL,
+    FiniteDifferences,
     ShapeMismatch,
     autograd_gradient,
     copy_args,
@@ -149,7 +150,8 @@ class Checker:
         self.grad = self.flat(list(tree))
         if status_of(self.program.constructs) is Status.MUST_REFUSE:
             raise Failure("unrefused", "", "a documented refusal compiled without a CompileError")
-        self.expect(self.grad, self.fd, "finite differences", FD_TOL, full=True)
+        if self.fd.size == self.grad.size:  # (no finite differences when minimizing a crash)
+            self.expect(self.grad, self.fd, "finite differences", FD_TOL, full=True)
 
     def stage_value_and_grad(self) -> None:
         vg = chainrule.value_and_grad(self.mods.f, argnums=self.argnums)
@@ -186,7 +188,7 @@ class Checker:
         if reference is None:
             return
         value, g = reference
-        if mismatch(value, self.value, TIGHT_TOL) or mismatch(g, self.fd, FD_TOL):
+        if mismatch(value, self.value, TIGHT_TOL) or mismatch(g, self.fd, FD_TOL):  # (or no fd)
             return  # autograd runs it differently (in-place writes on views...): not an oracle
         self.checks.append("autograd")
         self.expect(self.grad, g, "autograd", full=True)
@@ -266,14 +268,22 @@ def check_program(
     autograd: bool = True,
     second_order: bool = False,
     time_limit: float = 60.0,
+    *,
+    until: str | None = None,
+    smooth: bool = True,
 ) -> Result:
-    """Check one program at a smooth random point; see the module docstring for outcomes."""
+    """Check one program at a smooth random point; see the module docstring for outcomes.
+
+    The minimizer, which only needs to know whether a failure persists, stops
+    after the stage that failed (`until`), and skips finite differences
+    (`smooth=False`) when the failure is not a wrong value.
+    """
     result = Result(program.label, "agree", program.constructs, program.source)
     rng = np.random.default_rng([seed, zlib.crc32(program.label.encode())])
     use_alarm = _install_alarm(time_limit)
     try:
         with loaded(program, autograd) as mods:
-            return _check(program, mods, rng, result, autograd, second_order)
+            return _check(program, mods, rng, result, autograd, second_order, until, smooth)
     except Timeout as error:
         result.outcome, result.detail = "crash", f"timeout: {error}"
         return result
@@ -295,10 +305,10 @@ def _install_alarm(seconds: float) -> bool:
         return False
 
 
-def _check(program, mods, rng, result: Result, autograd: bool, second_order: bool) -> Result:
+def _check(program, mods, rng, result, autograd, second_order, until, smooth) -> Result:
     fd = None
     args: list[Any] = []
-    for attempt in range(8):
+    for attempt in range(8 if smooth else 1):
         zeros = bool(program.zero_args) and attempt < 4
         args = draw_inputs(program, rng, zeros)
         try:
@@ -311,6 +321,9 @@ def _check(program, mods, rng, result: Result, autograd: bool, second_order: boo
             return result
         if not np.isfinite(value):
             continue
+        if not smooth:
+            fd = FiniteDifferences(value, np.full(0, np.nan), True)
+            break
         fd = finite_differences(mods.f, args)
         if fd.smooth:
             break
@@ -343,6 +356,8 @@ def _check(program, mods, rng, result: Result, autograd: bool, second_order: boo
         if failure is not None:
             result.outcome, result.stage = failure.outcome, name
             result.oracle, result.detail = failure.oracle, failure.detail
+            break
+        if name == until:
             break
     result.checks = tuple(checker.checks)
     return result

@@ -70,7 +70,7 @@ CONSTRUCTS: dict[str, Construct] = {
     "swap": Construct(S, "a, b = b, a"),
     "unpack-array": Construct(S, "a, b = x: the rows of an array"),
     "assert-pass": Construct(S, "assert and pass statements"),
-    "walrus": Construct(MAY, "(y := expr); docs/subset.md lists it as refused"),
+    "walrus": Construct(S, "(y := expr) in an if test or an assignment"),
     # control flow
     "if": Construct(S, "if statement"),
     "elif-else": Construct(S, "elif / else branches"),
@@ -146,6 +146,7 @@ CONSTRUCTS: dict[str, Construct] = {
     "list-display": Construct(MUST, "parts = [a, b] stored in a variable"),
     "comprehension": Construct(MUST, "a list comprehension over differentiated values"),
     "for-else": Construct(MUST, "for ... else"),
+    "walrus-conditional": Construct(MUST, "(w := expr) inside a conditional expression"),
 }
 
 

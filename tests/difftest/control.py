@@ -58,7 +58,7 @@ class Blocks(Statements):
             (0.8, self.write_existing),
             (1.5 if may else 0, self.view_inplace),
             (0.6 if may else 0, self.int_array),
-            (0.8 if may else 0, self.walrus),
+            (0.3, self.walrus),
             (0.7 if compound else 0, self.list_loop),
             (0.6 if scope.lists else 0, self.append),
             (0.3 if scope.lists else 0, self.list_setitem),
@@ -131,7 +131,7 @@ class Blocks(Statements):
             ctx.tags.add("elif-else")
         name, shape = ctx.fresh_name("y"), self.shape()
         test = self.ex.cond(scope)
-        if ctx.may_refuse and ctx.chance(0.3):
+        if ctx.chance(0.06):
             w = ctx.fresh_name("w")
             ctx.tags.add("walrus")
             s = self.ex.scalar(scope, 2)

@@ -227,7 +227,11 @@ def minimize(
     start = time.monotonic()
 
     def still_fails(text: str) -> bool:
-        result = check_program(program.with_source(text), seed, autograd, second_order)
+        candidate = program.with_source(text)
+        smooth = failure.outcome == "wrong"  # finite differences only matter to wrong values
+        result = check_program(
+            candidate, seed, autograd, second_order, until=failure.stage, smooth=smooth
+        )
         return result.signature == target
 
     improved = True

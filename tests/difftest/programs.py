@@ -24,7 +24,7 @@ from .statements import Frame, indent
 # A parameter's structure: ("leaf", shape) | ("dict", ((key, spec), ...)) | ("tuple", (spec, ...))
 Spec = tuple
 
-REFUSAL_KINDS = ["write-arg", "list-display", "comprehension", "for-else"]
+REFUSAL_KINDS = ["write-arg", "list-display", "comprehension", "for-else", "walrus-conditional"]
 
 
 @dataclass(frozen=True)

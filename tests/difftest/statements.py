@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .expressions import Expr, Expressions, owned, scalar_of, squash
-from .scope import Context, ListValue, Scope, Shape, Value
+from .scope import ARG_BOUND, Context, ListValue, Scope, Shape, Value
 
 
 @dataclass(frozen=True)
@@ -440,6 +440,11 @@ class Statements:
                 f"{parts} = [{v.text}[0], np.sum({v.text})]",
                 f"{z} = np.sum(np.stack({parts}))",
             ]
+        if kind == "walrus-conditional" and v is not None:
+            ctx.tags.add("walrus-conditional")
+            w = ctx.fresh_name("w")
+            scope.set(Value(z, (), 2.0 * ARG_BOUND))
+            return [f"{z} = ({v.text}[0] if {v.text}[-1] > 0.0 else ({w} := {v.text}[-1] * 2.0))"]
         ctx.tags.add("for-else")
         s = squash(self.ex.expr(scope, (), 2), 1.0)
         read = f" + {v.text}[0]" if v is not None else ""
