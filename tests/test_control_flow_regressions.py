@@ -454,3 +454,27 @@ def test_the_exponent_derivative_of_a_negative_base_is_nan():
         g = cr.grad(lambda y, x: x**y, argnums=0)(2.0, -1.5)
         h = autograd.grad(lambda y, x: x**y)(2.0, -1.5)
     assert np.isnan(g) and np.isnan(h)
+
+
+# -- augmented writes into arrays, differentiated twice ----------------------------------------
+
+
+def augmented_writes(x):
+    out2 = np.zeros_like(x)
+    out2[0] += x[0]
+    out2[1:] *= x[1:] + 1.0
+    out2 += 1.0
+    return np.sum(out2 * x)
+
+
+def augmented_writes_in_a_loop(x):
+    out = np.zeros((3, 2))
+    for i in range(3):
+        out[i] += x[2 * i : 2 * i + 2] ** 2
+        out[i] *= x[2 * i]
+    return np.sum(out)
+
+
+@pytest.mark.parametrize("f", [augmented_writes, augmented_writes_in_a_loop])
+def test_augmented_writes_into_arrays_in_every_mode(f):
+    check_all_modes(f, use_autograd=False)  # (autograd refuses in-place writes)

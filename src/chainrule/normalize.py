@@ -935,9 +935,25 @@ class Normalizer(CallsAndContainers):
     def augassign(self, stmt: ast.AugAssign) -> None:
         target = stmt.target
         if isinstance(target, ast.Subscript):  # out[i] += v  ->  out[i] = out[i] + v
-            read = ast.Subscript(value=target.value, slice=target.slice, ctx=ast.Load())
-            value = ast.BinOp(left=ast.copy_location(read, target), op=stmt.op, right=stmt.value)
-            self.assign_subscript(target, ast.copy_location(value, stmt))
+            base = target.value
+            ssa = self.current.get(base.id) if isinstance(base, ast.Name) else None
+            if ssa is None or ssa in self.lists or ssa in self.trees:
+                read = ast.Subscript(value=target.value, slice=target.slice, ctx=ast.Load())
+                value = ast.BinOp(
+                    left=ast.copy_location(read, target), op=stmt.op, right=stmt.value
+                )
+                self.assign_subscript(target, ast.copy_location(value, stmt))
+                return
+            # an array: the old elements are read once, as a copy (which the adjoint
+            # also puts back), so no name keeps a view of the place being written
+            what = f"`{_base_text(target)}[...] {_op_text(stmt.op)}= ...`"
+            written = self._write_place(target, stmt.value, what, augmented=stmt.op)
+            array, index, value_atom, old_name = written
+            store = ast.Subscript(value=clone(array), slice=index, ctx=ast.Store())
+            write = ast.Assign(targets=[store], value=value_atom)
+            self.emit(
+                annotate(write, self.origin, target, SETITEM, [array, index, value_atom, old_name])
+            )
             return
         if not isinstance(target, ast.Name):
             raise self.error(
@@ -1064,10 +1080,17 @@ class Normalizer(CallsAndContainers):
         )
 
     def _write_place(
-        self, target: ast.Subscript, value: ast.expr, what: str
+        self,
+        target: ast.Subscript,
+        value: ast.expr,
+        what: str,
+        augmented: ast.operator | None = None,
     ) -> tuple[ast.Name, ast.expr, ast.expr, ast.Name]:
         """Checks and prepares an in-place change of `target` (a subscript of a local array):
-        the array, the index, the value's atom, and a saved copy of the old elements."""
+        the array, the index, the value's atom, and a saved copy of the old elements.
+
+        With `augmented` (`out[i] += v`), the value is `old <op> v`, computed from
+        that copy, which is then a differentiable read of the place."""
         base = target.value
         if not isinstance(base, ast.Name) or not self.p.is_local(base.id):
             raise self.error(
@@ -1099,11 +1122,9 @@ class Normalizer(CallsAndContainers):
             what,
             f"write `{name} = {name}.copy()` first so that they are separate arrays",
         )
-        if self.varied(value):
-            value_atom = self.atom(value)
-            self.varied_user.add(name)
-        else:
-            value_atom = self.static(value)
+        value_atom: ast.expr | None = None
+        if augmented is None:  # Python evaluates the value first, then the place
+            value_atom = self._written_value(value, name)
         index = self.index(target.slice)
         array = ast.Name(id=ssa, ctx=ast.Load())
         old = self.names.temp()
@@ -1111,15 +1132,32 @@ class Normalizer(CallsAndContainers):
         copy_call = ast.Call(
             func=ast.Attribute(value=read, attr="copy", ctx=ast.Load()), args=[], keywords=[]
         )
-        save = annotate(
-            ast.Assign(targets=[ast.Name(id=old, ctx=ast.Store())], value=copy_call),
-            self.origin,
-            target,
-        )
-        save.pure = True  # type: ignore[attr-defined]  (dead unless the adjoint restores it)
+        assign = ast.Assign(targets=[ast.Name(id=old, ctx=ast.Store())], value=copy_call)
+        if augmented is not None and self.varied(ast.Name(id=name, ctx=ast.Load())):
+            # out[i] += v reads the old elements: a differentiable read (indexing)
+            save = annotate(assign, self.origin, target, operator.getitem, [clone(array), index])
+            self.p.local_names.add(old)
+            self.varied_user.add(old)
+        else:
+            save = annotate(assign, self.origin, target)
+            save.pure = not augmented  # type: ignore[attr-defined]  (dead unless restored)
         save.saves_old = True  # type: ignore[attr-defined]
         self.emit(save)
-        return array, index, value_atom, ast.Name(id=old, ctx=ast.Load())
+        old_name = ast.Name(id=old, ctx=ast.Load())
+        if augmented is not None:
+            combined = ast.copy_location(
+                ast.BinOp(left=clone(old_name), op=augmented, right=value), value
+            )
+            value_atom = self._written_value(combined, name)
+        assert value_atom is not None
+        return array, index, value_atom, old_name
+
+    def _written_value(self, value: ast.expr, array: str) -> ast.expr:
+        """The atom of a value written into `array` (which then varies if the value does)."""
+        if self.varied(value):
+            self.varied_user.add(array)
+            return self.atom(value)
+        return self.static(value)
 
     def list_set(self, target: ast.Subscript, ssa: str, value: ast.expr) -> None:
         """`hs[i] = v` on a list made in the function: the slot now holds v.

@@ -840,6 +840,16 @@ class Reverser:
             ),
         ]
         g = self.grad(array.id)
+        outer = next((loop for loop in self.loops if array.id not in loop.variant), None)
+        if g not in self.defined and outer is not None:
+            # an array from outside the loop: later iterations' reads of it add up
+            self.init_before(outer, array.id, g)
+            self.defined.add(g)
+            self.owned.add(g)
+        if g not in self.defined:  # nothing after the write reads the array: no gradient
+            if getattr(stmt, "restore", True):
+                out.extend(self.put_back(array, index, old))
+            return out
         out.extend(self.own(g))
         if isinstance(value, ast.Name) and self.active(value.id):
             # a copy of the place's gradient, taken before the place is cleared
@@ -860,11 +870,17 @@ class Reverser:
         place = ast.Subscript(value=ast.Name(g, ast.Load()), slice=clone(index), ctx=ast.Store())
         out.append(ast.Assign(targets=[place], value=ast.Constant(0.0)))
         if getattr(stmt, "restore", True):
-            restore = ast.Subscript(value=clone(array), slice=clone(index), ctx=ast.Store())
-            out.append(comment("put back what the write overwrote, for the statements before it"))
-            out.append(ast.Assign(targets=[restore], value=clone(old)))
+            out.extend(self.put_back(array, index, old))
         out.append(comment(text))
         return out
+
+    def put_back(self, array: ast.expr, index: ast.expr, old: ast.expr) -> list[ast.stmt]:
+        """Restore what a write overwrote, for the adjoints of the statements before it."""
+        restore = ast.Subscript(value=clone(array), slice=clone(index), ctx=ast.Store())
+        return [
+            comment("put back what the write overwrote, for the statements before it"),
+            ast.Assign(targets=[restore], value=clone(old)),
+        ]
 
     def add_at(self, stmt: ast.stmt) -> list[ast.stmt]:
         """`np.add.at(out, i, v)`: each added value takes the gradient at its place (a
@@ -880,7 +896,7 @@ class Reverser:
             comment("np.add.at: each added value receives the gradient at its place"),
         ]
         g = self.grad(array.id)
-        if isinstance(value, ast.Name) and self.active(value.id):
+        if isinstance(value, ast.Name) and self.active(value.id) and g in self.defined:
             read = ast.Subscript(value=ast.Name(g, ast.Load()), slice=clone(index), ctx=ast.Load())
             total = ast.Call(
                 func=ast.Name(self.bindings.name_for(unbroadcast, "unbroadcast"), ast.Load()),
