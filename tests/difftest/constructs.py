@@ -110,6 +110,9 @@ CONSTRUCTS: dict[str, Construct] = {
     ),
     "view-inplace": Construct(MAY, "a view (reshape, .T, y[1:]) written or updated in place"),
     "int-array-write": Construct(MAY, "floats written into an integer array"),
+    "element-read-alias": Construct(
+        MAY, "s = out[1, 2] or y = out[[0, 0]] (copies), then s or out updated in place"
+    ),
     # lists
     "list-append": Construct(S, "hs = [] and hs.append(v)"),
     "list-index": Construct(S, "hs[0], hs[-1], hs[i]"),

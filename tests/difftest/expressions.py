@@ -23,6 +23,7 @@ class Expr:
     bound: float
     fresh: bool = True  # a new array, not a view of a name (scalars are always fresh)
     base: str | None = None  # the name this expression is (a view of), if any
+    copied: str | None = None  # the name this is a copy of elements of (x[0], x[[0, 0]])
 
 
 def squash(e: Expr, limit: float) -> Expr:
@@ -209,10 +210,10 @@ class Expressions:
         loopvars = [i for i, vals in scope.ints.items() if vals and max(vals) < length]
         if loopvars and ctx.chance(0.5):
             ctx.tags.add("index-loopvar")
-            return Expr(f"{v.text}[{ctx.pick(loopvars)}]", (), v.bound)
+            return Expr(f"{v.text}[{ctx.pick(loopvars)}]", (), v.bound, copied=v.text)
         ctx.tags.add("index")
         k = ctx.pick([*range(length), -1])
-        return Expr(f"{v.text}[{k}]", (), v.bound)
+        return Expr(f"{v.text}[{k}]", (), v.bound, copied=v.text)
 
     def _index2(self, v: Value) -> Expr:
         ctx = self.ctx
@@ -220,7 +221,7 @@ class Expressions:
         ctx.tags.add("index")
         i, j = ctx.rng.randrange(v.shape[0]), ctx.rng.randrange(v.shape[1])
         text = f"{v.text}[{i}, {j}]" if ctx.chance(0.7) else f"{v.text}[{i}][{j}]"
-        return Expr(text, (), v.bound)
+        return Expr(text, (), v.bound, copied=v.text)
 
     def _vector_reads(self, scope: Scope, k: int) -> list[tuple[float, Callable[[], Expr]]]:
         out: list[tuple[float, Callable[[], Expr]]] = []
@@ -268,7 +269,7 @@ class Expressions:
         self.ctx.tags.add("fancy-read")
         idx = [self.ctx.rng.randrange(v.shape[0]) for _ in range(k)]
         idx[-1] = idx[0]  # a repeated index: both reads get their gradient
-        return Expr(f"{v.text}[{idx}]", (k,), v.bound)
+        return Expr(f"{v.text}[{idx}]", (k,), v.bound, copied=v.text)
 
     def _list_elem(self, lst) -> Expr:
         ctx = self.ctx

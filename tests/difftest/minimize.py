@@ -183,22 +183,46 @@ def _plausible(tree: ast.Module, text: str) -> bool:
         body = getattr(node, name)
         if any(isinstance(s, (ast.Return, ast.Break, ast.Continue)) for s in body[:-1]):
             return False
-    bound = set(dir(builtins))
-    loaded = set()
+    return _bound_before_use(tree)
+
+
+def _bound_before_use(tree: ast.Module) -> bool:
+    """Every name read is bound somewhere earlier in the text (or is a builtin).
+
+    Textual order approximates "bound on every path": a loop body that reads a
+    name it only assigns further down fails this check, which is what we want
+    (the first iteration would raise NameError).
+    """
     updated = {id(n.target) for n in ast.walk(tree) if isinstance(n, ast.AugAssign)}
+    generated = {
+        id(n)
+        for c in ast.walk(tree)
+        if isinstance(c, ast.comprehension)
+        for n in ast.walk(c.target)
+    }
+    first: dict[str, tuple[int, int]] = {}
+    reads: list[tuple[str, tuple[int, int]]] = []
+
+    def bind(name: str, where: tuple[int, int]) -> None:
+        first[name] = min(first.get(name, where), where)
+
     for node in ast.walk(tree):
+        where = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
         if isinstance(node, ast.Name):
-            if isinstance(node.ctx, ast.Load) or id(node) in updated:  # `c += 1` reads c first
-                loaded.add(node.id)
+            if id(node) in generated:
+                bind(node.id, (0, 0))
+            elif isinstance(node.ctx, ast.Load) or id(node) in updated:  # `c += 1` reads c
+                reads.append((node.id, where))
             else:
-                bound.add(node.id)
+                bind(node.id, where)
         elif isinstance(node, ast.arg):
-            bound.add(node.arg)
+            bind(node.arg, where)
         elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            bound.add(node.name)
+            bind(node.name, where)
         elif isinstance(node, ast.alias):
-            bound.add(node.asname or node.name)
-    return loaded <= bound
+            bind(node.asname or node.name, (0, 0))
+    known = set(dir(builtins))
+    return all(name in known or first.get(name, (1 << 30, 0)) < where for name, where in reads)
 
 
 def minimize(

@@ -33,6 +33,9 @@ class Value:
     made: bool = False  # an array the function made (np.zeros, x.copy(), arithmetic)
     read: bool = False  # `made` and read since: a later write is "write after read"
     fixed: bool = False  # not a plain name (a container read): cannot be assigned
+    # NumPy copies on x[0] and x[[0, 0]]; chainrule may count `s = out[0]` as sharing `out`
+    copied: bool = False  # another name holds a copy of some of its elements
+    copied_from: str | None = None  # this name holds a copy of elements of that one
 
 
 @dataclass
@@ -87,6 +90,8 @@ class Scope:
                     fresh=value.fresh and other.fresh,
                     arg=value.arg and other.arg,
                     made=value.made and other.made and other.text == value.text,
+                    copied=value.copied or other.copied,
+                    copied_from=value.copied_from or other.copied_from,
                 )
         for name, lst in list(self.lists.items()):
             other_list = branch.lists.get(name)

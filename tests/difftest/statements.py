@@ -65,7 +65,16 @@ class Statements:
     def bind(self, scope: Scope, name: str, e: Expr, **flags) -> None:
         self.share(scope, e)
         fresh = e.fresh and e.base is None
+        source = scope.values.get(e.copied) if e.copied else None
+        if source is not None and source.text != name:
+            scope.values[source.text] = replace(source, copied=True)
+            flags["copied_from"] = source.text
         scope.set(Value(name, e.shape, e.bound, fresh=fresh, **flags))
+
+    def element_read_alias(self, v: Value) -> None:
+        """Updating in place a name that holds (or gave) a copied element: a gray area."""
+        if v.copied or v.copied_from:
+            self.ctx.tags.add("element-read-alias")
 
     def carried(self, frame: Frame, v: Value) -> bool:
         if frame.loop and v.text in frame.carried:
@@ -105,8 +114,7 @@ class Statements:
         ctx.tags.add("reassign-arg" if v.arg else "reassign")
         if e.shape != v.shape:
             e = Expr(f"({e.text} + {v.text})", v.shape, e.bound + v.bound)
-        self.share(scope, e)
-        scope.set(Value(v.text, v.shape, e.bound, fresh=e.fresh and e.base is None))
+        self.bind(scope, v.text, e)
         return [f"{v.text} = {e.text}"]
 
     def augassign(self, scope: Scope, frame: Frame) -> list[str]:
@@ -117,6 +125,7 @@ class Statements:
         v = ctx.pick(targets)
         e = self.ex.expr(scope, ctx.pick([v.shape, ()]), self.depth())
         ctx.tags.add("augassign")
+        self.element_read_alias(scope.values.get(v.text, v))
         in_loop = self.carried(frame, v)
         op = ctx.pick(["+=", "-=", "*="])
         if op == "*=":
@@ -247,6 +256,7 @@ class Statements:
             lines = [f"{out.text}[{k}] {op} {e.text}"]
         if out.read:
             ctx.tags.add("array-write-after-read")
+        self.element_read_alias(out)
         if "+=" in lines[-1]:
             bound = out.bound + e.bound * frame.trips
         else:
