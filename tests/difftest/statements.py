@@ -58,8 +58,11 @@ class Statements:
         return ctx.pick([(), (), (ctx.n,), (ctx.n,), (ctx.m,), (ctx.m, ctx.n)])
 
     def share(self, scope: Scope, e: Expr) -> None:
-        """`e` is now also held elsewhere (a new name, a list, a tuple): no in-place updates."""
-        if e.base and e.base in scope.values and scope.values[e.base].shape != ():
+        """`e` is now also held elsewhere (a new name, a list, a tuple): no in-place updates.
+
+        Scalars too: NumPy scalars are immutable, but chainrule cannot always tell
+        a scalar from an array, and documents `z = y; z += 1` as refused."""
+        if e.base and e.base in scope.values:
             scope.values[e.base] = replace(scope.values[e.base], fresh=False, made=False)
 
     def bind(self, scope: Scope, name: str, e: Expr, **flags) -> None:
