@@ -399,13 +399,28 @@ def test_a_lambda_made_by_a_lambda_is_found_by_its_own_code():
     assert cr.grad(make_cube(2.0))(1.5) == pytest.approx(2.0 * 3 * 1.5**2)
 
 
-def test_a_local_call_that_runs_only_sometimes_is_refused_with_a_location():
+def test_local_calls_that_run_only_sometimes_are_inlined_in_their_branch():
+    def f(x):
+        g = lambda t: np.tanh(t * 3.0)  # noqa: E731
+        a = x[0] > 0 and g(x[1]) > 0.1
+        b = g(x[2]) if x[0] < 0 else g(x[3]) * 2.0
+        c = x[4] < 0 or g(x[5]) > 0.0
+        return b * (2.0 if a else 1.0) * (3.0 if c else 1.0)
+
+    check_all_modes(f)
+    check_all_modes(f, -X)
+
+
+def test_a_local_call_in_a_comprehension_is_refused_with_a_location():
     def f(x):
         g = lambda t: t * 2.0  # noqa: E731
-        return np.sum(x) if x[0] > 5 else g(1.0) * np.sum(x)
+        n = len([g(1.0) for _ in range(2)])
+        return np.sum(x) * n
 
-    # the call is not differentiated, but it runs only in one branch of the expression
-    np.testing.assert_allclose(cr.grad(f)(X), 2.0 * np.ones_like(X))
+    with pytest.raises(cr.CompileError) as info:
+        cr.grad(f)(X)
+    assert "only sometimes" in info.value.message
+    assert "g(1.0)" in info.value.source_line
 
 
 # -- 6. a generator is refused at its yield ---------------------------------------------------
@@ -478,3 +493,16 @@ def augmented_writes_in_a_loop(x):
 @pytest.mark.parametrize("f", [augmented_writes, augmented_writes_in_a_loop])
 def test_augmented_writes_into_arrays_in_every_mode(f):
     check_all_modes(f, use_autograd=False)  # (autograd refuses in-place writes)
+
+
+def iterates_the_array_it_rebinds(x):
+    W = np.reshape(x, (3, 2))
+    hs = []
+    for i, row in enumerate(W):
+        W = 0.5 * W  # the loop still walks the original W, as in Python
+        hs.append(np.exp(row[[1, 1]]) * (i + 1.0))
+    return np.mean(np.stack(hs)) + np.sum(W)
+
+
+def test_a_loop_walks_the_array_it_started_with():
+    check_all_modes(iterates_the_array_it_rebinds)

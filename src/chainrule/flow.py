@@ -74,6 +74,12 @@ def live_after(body: list[ast.stmt]) -> dict[int, frozenset[str]]:
             killed = {n for t in stmt.targets for n in kills(t)}
             reads = uses(stmt.value) | {n for t in stmt.targets for n in uses(t)}
             return (live - killed) | reads
+        if isinstance(stmt, ast.AugAssign):  # reads its target, then assigns it
+            return (
+                live
+                | uses(stmt.value)
+                | {n.id for n in ast.walk(stmt.target) if isinstance(n, ast.Name)}
+            )
         if isinstance(stmt, ast.AnnAssign):
             return (live - kills(stmt.target)) | uses(stmt.value) | uses(stmt.target)
         if isinstance(stmt, ast.If):
@@ -280,3 +286,40 @@ def integer_names(body: list[ast.stmt], params: list[str] | set[str]) -> set[str
                 ints.discard(name)
                 changed = True
     return {n for n in ints if "#" not in n}
+
+
+def bound_on_entry(body: list[ast.stmt], params: list[str]) -> dict[int, frozenset[str]]:
+    """For each `if`, `for` and `while`: the names surely bound when it starts.
+
+    Forward definite assignment: after an `if`, the names both branches
+    bind; a loop may run zero times, so it binds nothing for what follows.
+    """
+    out: dict[int, frozenset[str]] = {}
+
+    def targets(node: ast.AST) -> set[str]:
+        if isinstance(node, ast.Name):
+            return {node.id}
+        if isinstance(node, (ast.Tuple, ast.List)):
+            return {n for e in node.elts for n in targets(e)}
+        return set()
+
+    def block(stmts: list[ast.stmt], bound: set[str]) -> set[str]:
+        bound = set(bound)
+        for stmt in stmts:
+            if isinstance(stmt, (ast.If, ast.For, ast.While)):
+                out[id(stmt)] = frozenset(bound)
+            if isinstance(stmt, ast.Assign):
+                for t in stmt.targets:
+                    bound |= targets(t)
+            elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
+                bound |= targets(stmt.target)
+            elif isinstance(stmt, ast.If):
+                bound = block(stmt.body, bound) & block(stmt.orelse, bound)
+            elif isinstance(stmt, ast.For):
+                block(stmt.body, bound | targets(stmt.target))
+            elif isinstance(stmt, ast.While):
+                block(stmt.body, bound)
+        return bound
+
+    block(body, set(params))
+    return out

@@ -134,7 +134,7 @@ class Forwarder(Reverser):
             )
             return self.header(stmt, None, note), [ast.Expr(value=call)]
         if prim is LIST_SET:
-            hs, index, value = stmt.args  # type: ignore[attr-defined]
+            hs, index, value = stmt.args[:3]  # type: ignore[attr-defined]
             note = "list item assignment: the list of tangents gets the value's tangent there"
             written = self.tangent_expr(value) or self.zeros_of(clone(value))
             target = ast.Subscript(

@@ -35,6 +35,7 @@ from .jumps import hoist_assignment_expressions, lower_jumps
 from .parse import MISSING, Parsed, _lambda_to_def
 from .rules import is_nondifferentiable
 from .rules.arithmetic import IDENTITY
+from .runtime import zeros_like_list
 
 BINOPS: dict[type, Any] = {
     ast.Add: operator.add,
@@ -344,6 +345,8 @@ class Normalizer(CallsAndContainers):
 
     def rename(self, expr: ast.expr) -> ast.expr:
         """Copy `expr`, replacing reads of local names by their current SSA names."""
+        if isinstance(expr, _Frozen):  # an atom computed already: it is an SSA name
+            return clone(expr.inner)
         copy = clone(expr)
         if self.local_defs:  # local functions exist only when compiling: inline their calls
             copy = self._inline_local_calls(copy)
@@ -389,13 +392,36 @@ class Normalizer(CallsAndContainers):
                             )
                 return node
 
+            def computed(self, node: ast.expr) -> ast.expr:
+                """Evaluate a conditional expression into a name, lazily, as Python does
+                (each branch's calls inlined in its own branch)."""
+                holder: list[str] = []
+                normalizer.lower_ifexp(
+                    node, lambda: holder.append(normalizer.names.temp()) or holder[0]
+                )
+                atom = ast.Name(id=holder[0], ctx=ast.Load())
+                atom.already_renamed = True  # type: ignore[attr-defined]
+                return ast.copy_location(atom, node)
+
             def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:
-                node.values[0] = self.visit(node.values[0])
-                return self.lazy(node, node.values[1:])
+                if not any(is_local_call(n) for v in node.values[1:] for n in ast.walk(v)):
+                    node.values[0] = self.visit(node.values[0])
+                    return node
+                # `a and b` is `b if a else a`, `a or b` is `a if a else b`, a evaluated once
+                value = node.values[0]
+                for right in node.values[1:]:
+                    left = _Frozen(normalizer.atom(value), False)
+                    if isinstance(node.op, ast.And):
+                        value = ast.IfExp(test=left, body=right, orelse=left)
+                    else:
+                        value = ast.IfExp(test=left, body=left, orelse=right)
+                    ast.copy_location(value, node)
+                return self.computed(value)
 
             def visit_IfExp(self, node: ast.IfExp) -> ast.AST:
-                node.test = self.visit(node.test)
-                return self.lazy(node, [node.body, node.orelse])
+                if any(is_local_call(n) for n in ast.walk(node)):
+                    return self.computed(node)
+                return node
 
             def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
                 return self.lazy(node, [node])
@@ -785,6 +811,12 @@ class Normalizer(CallsAndContainers):
         def prologue():
             for part_target, source in parts:
                 i = ast.Name(id=self.current.get(index, index), ctx=ast.Load())
+                i.already_renamed = True  # type: ignore[attr-defined]
+                if source is not None:
+                    # the sequence as it was when the loop started (Python iterates over
+                    # that object, even if the body rebinds its name)
+                    source = clone(source)
+                    source.already_renamed = True
                 value = (
                     i if source is None else ast.Subscript(value=source, slice=i, ctx=ast.Load())
                 )
@@ -1181,9 +1213,20 @@ class Normalizer(CallsAndContainers):
             value_atom = self.static(value)
         index = self.index(target.slice)
         hs = ast.Name(id=ssa, ctx=ast.Load())
+        # the item being replaced (a reference): its slot's gradient restarts at its zero
+        old = self.names.temp()
+        read = ast.Subscript(value=clone(hs), slice=clone(index), ctx=ast.Load())
+        save = annotate(
+            ast.Assign(targets=[ast.Name(id=old, ctx=ast.Store())], value=read), self.origin, target
+        )
+        save.pure = True  # type: ignore[attr-defined]  (dead unless the adjoint reads it)
+        self.emit(save)
         store = ast.Subscript(value=clone(hs), slice=index, ctx=ast.Store())
         write = ast.Assign(targets=[store], value=value_atom)
-        self.emit(annotate(write, self.origin, target, LIST_SET, [hs, clone(index), value_atom]))
+        old_name = ast.Name(id=old, ctx=ast.Load())
+        self.emit(
+            annotate(write, self.origin, target, LIST_SET, [hs, clone(index), value_atom, old_name])
+        )
 
     def _check_shared(self, stmt: ast.AST, name: str, ssa: str, what: str, advice: str) -> None:
         """An in-place change to `name` also changes every name sharing its memory;
@@ -1209,7 +1252,10 @@ class Normalizer(CallsAndContainers):
         """
         if (
             isinstance(value, ast.List)
-            or (isinstance(value, ast.Call) and self.p.resolve(value.func) is list)
+            or (
+                isinstance(value, ast.Call)
+                and self.p.resolve(value.func) in (list, zeros_like_list)
+            )
             or (  # [0.0] * n
                 isinstance(value, ast.BinOp)
                 and isinstance(value.op, ast.Mult)
@@ -1236,7 +1282,11 @@ class Normalizer(CallsAndContainers):
         base = None
         if isinstance(value, ast.Name):
             base = value.id
-        elif isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name):
+        elif (
+            isinstance(value, ast.Subscript)
+            and isinstance(value.value, ast.Name)
+            and value.value.id not in self.lists  # (an item of a list is not a view of it)
+        ):
             base = value.value.id
         elif (
             isinstance(value, ast.Attribute)
@@ -1488,7 +1538,7 @@ def clone(node: Any) -> Any:
         new = cls.__new__(cls)  # fields are set below (avoids 3.13's missing-field warnings)
         for field, value in ast.iter_fields(node):
             setattr(new, field, clone(value))
-        for attr in ("lineno", "col_offset", "end_lineno", "end_col_offset"):
+        for attr in ("lineno", "col_offset", "end_lineno", "end_col_offset", "already_renamed"):
             if hasattr(node, attr):
                 setattr(new, attr, getattr(node, attr))
         return new

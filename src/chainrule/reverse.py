@@ -39,6 +39,7 @@ from .analyze import (
     walk_statements,
 )
 from .codegen import comment
+from .flow import bound_on_entry
 from .normalize import (
     ADD_AT,
     LIST_APPEND,
@@ -54,6 +55,7 @@ from .normalize import (
 from .optimize import shape_classes
 from .parse import MISSING
 from .rules import Rule, display_name, is_nondifferentiable
+from .runtime import zeros_like_item, zeros_like_list
 
 
 @dataclass
@@ -92,7 +94,7 @@ class Adjoint:
     grads: list[str]  # gradient variable returned for each wrt parameter
     bindings: Bindings
     gradname: dict[str, str]  # primal name -> gradient variable
-    stack_name: str | None = None  # the list that saves loop values, if any
+    stacks: list[str] = field(default_factory=list)  # the lists that save loop values
     scalar_params: frozenset[str] = frozenset()  # parameters specialised as scalars
     scalars: set[str] = field(default_factory=set)  # every name that is a scalar
 
@@ -127,11 +129,12 @@ class Reverser:
         self.last_origin: Any = None
         self.loops: list[LoopInfo] = []  # the loops being reversed, innermost last
         self.loop_inited: dict[str, LoopInfo] = {}  # accumulator -> the loop it starts before
-        self.stack_name: str | None = None  # the list that saves values across iterations
+        self.stacks: list[str] = []  # one list per statement list that saves values
         self.primal_of: dict[str, str] = {}  # gradient variable -> primal name
         self.owned: set[str] = set()  # gradient arrays no other name shares
         self.list_names: set[str] = set(getattr(fn, "lists", ()))  # lists made in the function
         self.maybe_unbound = _maybe_unbound(fn.body)
+        self.bound_at = bound_on_entry(fn.body, fn.params)  # compound statement -> bound names
         self.int_names: set[str] = integer_names(fn.body, fn.params)  # indices, counters, sizes
         self.branch_depth = 0
         env = ChainMap(self.bindings.cells, self.p.globals)  # live: templates add bindings
@@ -190,7 +193,7 @@ class Reverser:
             grads,
             self.bindings,
             self.gradname,
-            self.stack_name,
+            self.stacks,
             self.scalar_params,
             self.scalars,
         )
@@ -228,8 +231,10 @@ class Reverser:
             info = self.loops[-1]
             saved = sorted(n for n in reads if n in info.variant and n not in info.rebound)
             if saved:
-                out = [self.restore(saved), *out]
-                self.save_at_end(body, saved)
+                stack = self.names.fresh("stack")
+                self.stacks.append(stack)
+                out = [self.restore(saved, stack), *out]
+                self.save_at_end(body, saved, stack)
         return out
 
     def init_before(self, loop: LoopInfo, name: str, g: str) -> None:
@@ -237,13 +242,13 @@ class Reverser:
         loop.needs_init.append(name)
         self.loop_inited[g] = loop
 
-    def stack(self) -> str:
-        if self.stack_name is None:
-            self.stack_name = self.names.fresh("stack")
-        return self.stack_name
+    def save_at_end(self, body: list[ast.stmt], names: list[str], stack: str) -> None:
+        """Append `stack.append(...)` to a primal list, before its loop-carried copies.
 
-    def save_at_end(self, body: list[ast.stmt], names: list[str]) -> None:
-        """Append `stack.append(...)` to a primal list, before its loop-carried copies."""
+        Each statement list has a list of its own, so every record in it has the
+        same layout (which lets the saved values be told apart when the
+        generated code is differentiated again).
+        """
         value: ast.expr = (
             ast.Name(names[0], ast.Load())
             if len(names) == 1
@@ -252,7 +257,7 @@ class Reverser:
         push = ast.Expr(
             value=ast.Call(
                 func=ast.Attribute(
-                    value=ast.Name(self.stack(), ast.Load()), attr="append", ctx=ast.Load()
+                    value=ast.Name(stack, ast.Load()), attr="append", ctx=ast.Load()
                 ),
                 args=[value],
                 keywords=[],
@@ -268,16 +273,14 @@ class Reverser:
                 break
         body.insert(at, push)
 
-    def restore(self, names: list[str]) -> ast.stmt:
+    def restore(self, names: list[str], stack: str) -> ast.stmt:
         target: ast.expr = (
             ast.Name(names[0], ast.Store())
             if len(names) == 1
             else ast.Tuple(elts=[ast.Name(n, ast.Store()) for n in names], ctx=ast.Store())
         )
         pop = ast.Call(
-            func=ast.Attribute(
-                value=ast.Name(self.stack(), ast.Load()), attr="pop", ctx=ast.Load()
-            ),
+            func=ast.Attribute(value=ast.Name(stack, ast.Load()), attr="pop", ctx=ast.Load()),
             args=[],
             keywords=[],
         )
@@ -305,8 +308,8 @@ class Reverser:
         init: list[ast.stmt] = []
         for p in phis:  # the gradient of the loop's final value (zero if unused after it)
             g = self.grad(p)
-            if g not in self.defined:
-                init.append(self.zeros_for(g, p))
+            if g not in self.defined:  # (a loop-carried name is bound after its loop)
+                init.append(self.zeros_for(g, p, bound=True))
                 self.defined.add(g)
         for s in walk_statements(stmt.body):  # in-place updates need unshared arrays
             if getattr(s, "prim", None) is SETITEM and self.is_active_stmt(s):
@@ -323,9 +326,10 @@ class Reverser:
         for p in phis:  # each reversed iteration hands the next one a gradient
             g = self.grad(p)
             if g not in self.defined:
-                body.append(self.zeros_for(g, p))
+                body.append(self.zeros_for(g, p, bound=True))
+        entry = self.bound_at.get(id(stmt), frozenset())
         for name in info.needs_init:
-            init.append(self.zeros_for(self.grad(name), name))
+            init.append(self.zeros_for(self.grad(name), name, bound=name in entry))
         self.defined = before | {self.grad(n) for n in info.needs_init}
         origin_text = self.line_of(stmt, getattr(stmt, "origin", stmt))
         header = [comment(f"backward of the loop `{origin_text}`, last iteration first")]
@@ -397,12 +401,13 @@ class Reverser:
         # (one zeroed before a loop inside a branch exists in that branch only)
         enclosing = {id(loop) for loop in self.loops}
         outside = {g for g, loop in self.loop_inited.items() if id(loop) in enclosing}
+        entry = self.bound_at.get(id(stmt), frozenset())
         for g in sorted(after_body - after_else - outside):
             if primal_of[g] not in inside:
-                orelse.append(self.zeros_for(g, primal_of[g]))
+                orelse.append(self.zeros_for(g, primal_of[g], bound=primal_of[g] in entry))
         for g in sorted(after_else - after_body - outside):
             if primal_of[g] not in inside:
-                body.append(self.zeros_for(g, primal_of[g]))
+                body.append(self.zeros_for(g, primal_of[g], bound=primal_of[g] in entry))
         after_body |= after_else & outside
         after_else |= after_body & outside
         self.defined = (after_body | after_else) - {
@@ -412,24 +417,18 @@ class Reverser:
             return []
         return [ast.If(test=clone(stmt.test), body=body or [ast.Pass()], orelse=orelse)]
 
-    def zeros_for(self, g: str, primal: str) -> ast.stmt:
+    def zeros_for(self, g: str, primal: str, bound: bool = False) -> ast.stmt:
+        """`g = zeros shaped like primal`; `bound` says primal surely exists here."""
         self.owned.add(g)
-        if primal in self.maybe_unbound:
+        if primal in self.maybe_unbound and not bound:
             # `primal` exists only on some paths (e.g. a value assigned by a `return`
             # inside a loop): on the others no adjoint reads this zero's shape
             return _assign(g, ast.Constant(0.0))
-        if primal in self.list_names:  # one zero per element
-            length = ast.Call(
-                func=ast.Name("len", ast.Load()), args=[ast.Name(primal, ast.Load())], keywords=[]
+        if primal in self.list_names:  # one zero per element, shaped like it
+            zeros = self.helper_call(
+                zeros_like_list, "zeros_like_list", [ast.Name(primal, ast.Load())]
             )
-            return _assign(
-                g,
-                ast.BinOp(
-                    left=ast.List(elts=[ast.Constant(0.0)], ctx=ast.Load()),
-                    op=ast.Mult(),
-                    right=length,
-                ),
-            )
+            return _assign(g, zeros)
         if self.shapes.is_scalar(primal):
             return _assign(g, ast.Constant(0.0))
         zeros = self.template_call("zeros_like", np.zeros_like, [ast.Name(primal, ast.Load())])
@@ -468,6 +467,10 @@ class Reverser:
         rule = rule_for(stmt)
         if rule is None:
             raise self.scope(stmt).error(stmt.site, _no_rule_message(prim))  # type: ignore[attr-defined]
+        if self.grad(target.id) not in self.defined:
+            # nothing after this statement, on this path, used its value (a name
+            # that another branch assigns too): it passes no gradient back
+            return []
         out.extend(self.header(stmt, rule))
         code = self.instantiate(rule, stmt, target.id)
         self.shapes.simplify(code, len(self.loops) + self.branch_depth)
@@ -785,7 +788,11 @@ class Reverser:
             else:  # the list's gradient starts before the reversed loop
                 self.init_before(outer, hs.id, g)
         dt = self.gradname.get(t)
-        item: ast.expr = ast.Name(dt, ast.Load()) if dt in self.defined else ast.Constant(0.0)
+        item: ast.expr = (
+            ast.Name(dt, ast.Load())
+            if dt in self.defined
+            else self.helper_call(zeros_like_item, "zeros_like_item", [ast.Name(t, ast.Load())])
+        )
         out.append(append(g, item))
         return out
 
@@ -811,7 +818,7 @@ class Reverser:
     def list_set(self, stmt: ast.stmt) -> list[ast.stmt]:
         """`hs[i] = v`: v takes the gradient of slot i, which then starts again from zero
         for the element that was there before."""
-        hs, index, value = stmt.args  # type: ignore[attr-defined]
+        hs, index, value, old = stmt.args  # type: ignore[attr-defined]
         g = self.grad(hs.id)
         if g not in self.defined:
             return []  # nothing read the list after this write
@@ -821,7 +828,8 @@ class Reverser:
         if isinstance(value, ast.Name) and self.active(value.id):
             out.extend(self.add_to(value.id, slot))
         cleared = ast.Subscript(value=ast.Name(g, ast.Store()), slice=clone(index), ctx=ast.Store())
-        out.append(ast.Assign(targets=[cleared], value=ast.Constant(0.0)))
+        zero = self.helper_call(zeros_like_item, "zeros_like_item", [clone(old)])
+        out.append(ast.Assign(targets=[cleared], value=zero))
         return out
 
     def setitem(self, stmt: ast.stmt) -> list[ast.stmt]:
@@ -958,6 +966,11 @@ class Reverser:
             keywords=[],
         )
         return self.add_to(source.id, value)
+
+    def helper_call(self, helper: Any, name: str, args: list[ast.expr]) -> ast.expr:
+        """A call of a runtime helper, under the name generated code reaches it by."""
+        func = ast.Name(self.bindings.name_for(helper, name), ast.Load())
+        return ast.Call(func=func, args=args, keywords=[])
 
     def template_call(self, name: str, obj: Any, args: list[ast.expr]) -> ast.expr:
         """`np.<name>(args)` spelled with whatever name numpy has in generated code."""
@@ -1308,19 +1321,20 @@ def emit_function(
     body: list[ast.stmt] = [ast.Expr(ast.Constant(doc + "\n\n    Generated by chainrule.\n    "))]
     if adj.primal:
         body.append(comment("forward pass"))
-        if adj.stack_name is not None:
+        for stack in adj.stacks:  # values loops overwrite, saved for the backward pass
             body.append(
                 ast.Assign(
-                    targets=[ast.Name(adj.stack_name, ast.Store())],
+                    targets=[ast.Name(stack, ast.Store())],
                     value=ast.List(elts=[], ctx=ast.Load()),
                 )
             )
-            body[-1].note = "values loops overwrite, saved for the backward pass"  # type: ignore
         body.extend(adj.primal)
     np_name = adj.bindings.name_for(np, "np")
     del np_name  # reserve the name before the seed helper is bound
-    replays = adj.stack_name is not None or any(
-        getattr(st, "prim", None) in (SETITEM, ADD_AT) for st in walk_statements(adj.primal)
+    replays = bool(adj.stacks) or any(  # the backward pass changes these
+        getattr(st, "prim", None) in (SETITEM, ADD_AT, LIST_APPEND, LIST_SET)
+        or is_list_pop(st, getattr(fn, "lists", set()))
+        for st in walk_statements(adj.primal)
     )
     if mode == "vjp":
         inner = []

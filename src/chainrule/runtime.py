@@ -20,6 +20,8 @@ __all__ = [
     "old_value",
     "unpack_grad",
     "record_grad",
+    "zeros_like_item",
+    "zeros_like_list",
     "power_term",
     "restore_axes",
     "expand_to",
@@ -95,6 +97,21 @@ def record_grad(g, n):
     if isinstance(g, (tuple, list)):
         return g
     return (0.0,) * n
+
+
+def zeros_like_item(v):
+    """A zero gradient for one item of a list: an array of zeros shaped like an array
+    item, a tuple of zeros for a record, 0.0 for a number."""
+    if isinstance(v, tuple):
+        return tuple(zeros_like_item(e) for e in v)
+    if isinstance(v, np.ndarray):
+        return np.zeros_like(v, dtype=v.dtype if v.dtype.kind in "fc" else float)
+    return 0.0
+
+
+def zeros_like_list(items):
+    """The zero gradient of a list: one zero item per item (see zeros_like_item)."""
+    return [zeros_like_item(v) for v in items]
 
 
 def power_term(c, x, e):

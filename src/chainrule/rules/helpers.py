@@ -45,11 +45,16 @@ from ..runtime import (
     unrepeat,
     untile,
     untranspose,
+    zeros_like_item,
+    zeros_like_list,
 )
 from . import adjoint, nondifferentiable, tangent
 
 # the seed dL/dL = 1 is a constant (seed_gradient only checks that the output is a scalar)
 nondifferentiable(seed_gradient, why="the seed dL/dL = 1 is a constant")
+nondifferentiable(
+    zeros_like_item, zeros_like_list, why="zeros do not depend on the values they are shaped like"
+)
 
 
 # -- linear in the gradient, reading the other arguments for their shapes ---------------
