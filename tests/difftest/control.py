@@ -138,7 +138,6 @@ class Blocks(Statements):
             test = f"({w} := {s.text}) > {ctx.pick(['0.0', '0.3'])}"
             scope.set(Value(w, (), s.bound))
         lines: list[str] = []
-        children: list[Scope] = []
         bounds: list[float] = []
         for k in range(branches):
             child = scope.child()
@@ -160,8 +159,8 @@ class Blocks(Statements):
             else:
                 header = f"elif {self.ex.cond(scope)}:"
             lines += [header, *indent(body)]
-            children.append(child)
-        for child in children:
+            # merged before the next branch: chainrule's alias analysis does not follow
+            # paths, so a name shared in one branch counts as shared in the others too
             scope.merge_branch(child)
         if defines:
             ctx.tags.add("if-defines")

@@ -79,6 +79,15 @@ class Statements:
         if v.copied or v.copied_from:
             self.ctx.tags.add("element-read-alias")
 
+    def rebindable(self, scope: Scope, frame: Frame) -> list[Value]:
+        """Names that may be bound to a new value here.
+
+        Not, inside a loop, an array made before it: the next iteration would
+        write into whatever the name holds then (chainrule rightly refuses that)."""
+        return [
+            v for v in scope.assignable() if not (frame.loop and v.made and v.text in frame.carried)
+        ]
+
     def carried(self, frame: Frame, v: Value) -> bool:
         if frame.loop and v.text in frame.carried:
             self.ctx.tags.add("loop-carried")
@@ -97,7 +106,7 @@ class Statements:
 
     def reassign(self, scope: Scope, frame: Frame) -> list[str]:
         ctx = self.ctx
-        targets = scope.assignable()
+        targets = self.rebindable(scope, frame)
         if not targets:
             return self.assign(scope, frame)
         v = ctx.pick(targets)
@@ -378,12 +387,8 @@ class Statements:
 
     def swap(self, scope: Scope, frame: Frame) -> list[str]:
         ctx = self.ctx
-        pairs = [
-            (v, w)
-            for v in scope.assignable()
-            for w in scope.assignable()
-            if v.text < w.text and v.shape == w.shape
-        ]
+        names = self.rebindable(scope, frame)
+        pairs = [(v, w) for v in names for w in names if v.text < w.text and v.shape == w.shape]
         if not pairs:
             return self.assign(scope, frame)
         v, w = ctx.pick(pairs)
