@@ -506,3 +506,20 @@ def iterates_the_array_it_rebinds(x):
 
 def test_a_loop_walks_the_array_it_started_with():
     check_all_modes(iterates_the_array_it_rebinds)
+
+
+def unpacks_rows(x):
+    a, b, c = x[:3]
+    return a * b**2 + np.sin(c)
+
+
+def concatenates(x):
+    v = x[2:]
+    y = np.concatenate((v[[1, 0, 1]] ** 2, np.sin(v[1:])))
+    z = np.hstack((x[:2] ** 2, np.sin(x[2:])))
+    return np.sum(y * y) + np.sum(z * z)
+
+
+@pytest.mark.parametrize("f", [unpacks_rows, concatenates])
+def test_second_order_through_unpacking_and_joining(f):
+    check_all_modes(f)

@@ -303,6 +303,7 @@ CASES += [
     ("diag_grad", lambda g: rt.diag_grad(g, V), (G33,)),
     ("untranspose", lambda g: rt.untranspose(g, (2, 0, 1)), (T3,)),
     ("split_like", lambda g: np.concatenate(rt.split_like(g, [A, B], 0)), (G43,)),
+    ("join_like", lambda p, q: rt.join_like([p, q], G43, [A, B], 0), (A, B)),
     ("untile", lambda g: rt.untile(g, A, (2, 1)), (G43,)),
     ("unrepeat", lambda g: rt.unrepeat(g, A, 2, 0), (G43,)),
     ("cast_grad", lambda g: rt.cast_grad(g, np.float64), (A,)),

@@ -20,6 +20,7 @@ __all__ = [
     "old_value",
     "unpack_grad",
     "record_grad",
+    "join_like",
     "zeros_like_item",
     "zeros_like_list",
     "power_term",
@@ -635,6 +636,18 @@ def split_like(g, arrays, axis=0, promote=None):
     if isinstance(arrays, np.ndarray):
         return np.stack(grads) if grads else np.zeros(arrays.shape)
     return grads
+
+
+def join_like(pieces, g, arrays, axis=0, promote=None):
+    """The transpose of split_like: one gradient per array, joined into the shape of `g`."""
+    shapes = [np.shape(promote(a) if promote is not None else a) for a in arrays]
+    parts = [
+        np.reshape(np.broadcast_to(p, np.shape(a)), s)
+        for p, a, s in zip(pieces, arrays, shapes, strict=True)
+    ]
+    if axis is None:
+        return np.reshape(np.concatenate([np.ravel(p) for p in parts]), np.shape(g))
+    return np.concatenate(parts, axis=axis)
 
 
 def untile(g, x, reps):

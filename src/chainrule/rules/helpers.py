@@ -25,6 +25,7 @@ from ..runtime import (
     index_grad,
     inner_grad_left,
     inner_grad_right,
+    join_like,
     matmul_grad_left,
     matmul_grad_right,
     old_value,
@@ -203,6 +204,30 @@ def diag_grad_tangent(r, g, v, k=0):
 def untranspose_tangent(r, g, axes=None):
     "untranspose: a permutation, applied to the tangent too"
     dr = untranspose(dg, axes)
+
+
+@adjoint(unpack_grad)
+def unpack_grad_adjoint(r, rows, source):
+    "unpack_grad stacks the rows' gradients: its adjoint hands each row its slice back"
+    drows = list(dr)
+
+
+@adjoint(split_like)
+def split_like_adjoint(r, g, arrays, axis=0, promote=None):
+    "split_like cuts a gradient into pieces: its adjoint joins the pieces' gradients back"
+    dg = join_like(dr, g, arrays, axis, promote)
+
+
+@tangent(join_like)
+def join_like_tangent(r, pieces, g, arrays, axis=0, promote=None):
+    "join_like: linear in the pieces, so their tangents are joined the same way"
+    dr = join_like(dpieces, g, arrays, axis, promote)
+
+
+@adjoint(join_like)
+def join_like_adjoint(r, pieces, g, arrays, axis=0, promote=None):
+    "join_like joins pieces: its adjoint cuts the gradient back into them"
+    dpieces = split_like(dr, arrays, axis, promote)
 
 
 @tangent(split_like)
