@@ -25,7 +25,13 @@ SEED = 2024
 # Programs using any of these constructs are left out of the CI run until the
 # defects they trigger are fixed (see issue 10 and the difftest findings).
 # Remove a name when its defect is fixed; the goal is an empty set.
-NOT_YET_FIXED: frozenset[str] = frozenset()
+NOT_YET_FIXED: frozenset[str] = frozenset(
+    {
+        "array-write-fancy",  # out[[2, 2, 1]] = v: every write of a repeated index gets gradient
+        "int-array-write",  # floats written into np.arange(n): gradient through the truncation
+        "view-inplace",  # r = np.reshape(y, ...); r *= 3.0: neither refused nor right
+    }
+)
 
 
 def test_not_yet_fixed_names_are_constructs():
@@ -35,7 +41,7 @@ def test_not_yet_fixed_names_are_constructs():
 def test_random_programs_agree_with_every_oracle():
     jobs = max(1, min(2, os.cpu_count() or 1))
     config = Config(runs=RUNS, seed=SEED, jobs=jobs, exclude=NOT_YET_FIXED)
-    outcome = run(config, minimize_groups=6, minimize_seconds=20.0, examples_per_group=1)
+    outcome = run(config, minimize_groups=4, minimize_seconds=15.0, examples_per_group=1)
     assert outcome.tally.total == RUNS
     assert outcome.tally.outcomes["invalid"] == 0, "the generator wrote programs that do not run"
     if outcome.tally.failures:
