@@ -74,7 +74,7 @@ class Blocks(Statements):
             (1.2 if frame.loop else 0, self.jump),
             (0.8 if frame.top and not frame.helper else 0, self.local_function),
         ]
-        return self.ex._weighted(options)(scope, frame)
+        return self.ex.weighted(options)(scope, frame)
 
     # -- returns ----------------------------------------------------------------------
 
@@ -224,7 +224,7 @@ class Blocks(Statements):
                 f"for {e} in {src.text}:", shape[0], True, elems=[(e, shape[1:], src.bound)]
             )
         v = ctx.pick(arrays)
-        self.share(scope, self.ex._use(v))  # its elements or rows are now held by another name
+        self.share(scope, self.ex.use(v))  # its elements or rows are now held by another name
         ctx.tags.add("iter-rows" if len(v.shape) == 2 else "iter-array")
         e = ctx.fresh_name("e")
         if kind == "iter":
@@ -240,7 +240,7 @@ class Blocks(Statements):
                 {i: list(range(v.shape[0]))},
                 [(e, v.shape[1:], v.bound)],
             )
-        w = self.ex._use(ctx.pick(arrays))
+        w = self.ex.use(ctx.pick(arrays))
         self.share(scope, w)
         ctx.tags.add("zip")
         e2 = ctx.fresh_name("e")

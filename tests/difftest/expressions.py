@@ -87,7 +87,7 @@ class Expressions:
             builders += [(1.5, self._outer), (1.5, self._matmul), (0.7, self._stack)]
             builders += [(0.7, self._transposed)]
         for _ in range(4):
-            builder = self._weighted(builders)
+            builder = self.weighted(builders)
             built = builder(scope, shape, depth)
             if built is not None:
                 return built
@@ -103,7 +103,7 @@ class Expressions:
             (1, self._abs_max),
             (0.5, self._where),
         ]
-        return self._weighted(builders)(scope, shape, depth)
+        return self.weighted(builders)(scope, shape, depth)
 
     def scalar(self, scope: Scope, depth: int = 2) -> Expr:
         return self.expr(scope, (), depth)
@@ -137,7 +137,7 @@ class Expressions:
         values = list(scope.values.values())
         for rank, v in enumerate(values):
             if v.shape == shape:
-                options.append((3.0 + rank / max(len(values), 1), lambda v=v: self._use(v)))
+                options.append((3.0 + rank / max(len(values), 1), lambda v=v: self.use(v)))
         if shape == ():
             options += self._scalar_reads(scope)
         elif len(shape) == 1:
@@ -155,20 +155,20 @@ class Expressions:
                 options.append((1.5, lambda lst=lst: self._list_elem(lst)))
         if not options or ctx.chance(0.05):
             return self._constant(shape)
-        return self._weighted(options)()
+        return self.weighted(options)()
 
-    def _use(self, v: Value) -> Expr:
+    def use(self, v: Value) -> Expr:
         if v.made:
             v.read = True
         return Expr(v.text, v.shape, v.bound, fresh=v.shape == (), base=v.text)
 
     def _outer_of(self, a: Value, b: Value) -> Expr:
         self.ctx.tags.add("dot")
-        u, w = squash(self._use(a), 2.0), squash(self._use(b), 2.0)
+        u, w = squash(self.use(a), 2.0), squash(self.use(b), 2.0)
         return Expr(f"np.outer({u.text}, {w.text})", a.shape + b.shape, u.bound * w.bound)
 
     def _t(self, v: Value) -> Expr:
-        self._use(v)
+        self.use(v)
         return Expr(f"{v.text}.T", v.shape[::-1], v.bound, fresh=False, base=v.text)
 
     def _tagged(self, tag: str, e: Expr) -> Expr:
@@ -200,12 +200,12 @@ class Expressions:
         for lst in scope.lists.values():
             if lst.min_len >= 1:
                 n = size(lst.elem)
-                out.append((0.7, lambda lst=lst, n=n: self._list_total(lst, n)))
+                out.append((0.7, lambda lst=lst, n=n: self.list_total(lst, n)))
         return out
 
     def _index1(self, v: Value, scope: Scope) -> Expr:
         ctx = self.ctx
-        self._use(v)
+        self.use(v)
         length = v.shape[0]
         loopvars = [i for i, vals in scope.ints.items() if vals and max(vals) < length]
         if loopvars and ctx.chance(0.5):
@@ -217,7 +217,7 @@ class Expressions:
 
     def _index2(self, v: Value) -> Expr:
         ctx = self.ctx
-        self._use(v)
+        self.use(v)
         ctx.tags.add("index")
         i, j = ctx.rng.randrange(v.shape[0]), ctx.rng.randrange(v.shape[1])
         text = f"{v.text}[{i}, {j}]" if ctx.chance(0.7) else f"{v.text}[{i}][{j}]"
@@ -238,7 +238,7 @@ class Expressions:
 
     def _row(self, v: Value, scope: Scope) -> Expr:
         ctx = self.ctx
-        self._use(v)
+        self.use(v)
         loopvars = [i for i, vals in scope.ints.items() if vals and max(vals) < v.shape[0]]
         if loopvars and ctx.chance(0.5):
             ctx.tags.add("index-loopvar")
@@ -249,13 +249,13 @@ class Expressions:
         return Expr(f"{v.text}[{r}]", v.shape[1:], v.bound, fresh=False, base=v.text)
 
     def _column(self, v: Value) -> Expr:
-        self._use(v)
+        self.use(v)
         self.ctx.tags.add("index")
         c = self.ctx.rng.randrange(v.shape[1])
         return Expr(f"{v.text}[:, {c}]", (v.shape[0],), v.bound, fresh=False, base=v.text)
 
     def _slice(self, v: Value, k: int) -> Expr:
-        self._use(v)
+        self.use(v)
         self.ctx.tags.add("slice")
         start = self.ctx.rng.randrange(v.shape[0] - k + 1)
         stop = start + k
@@ -265,7 +265,7 @@ class Expressions:
         return Expr(text, (k,), v.bound, fresh=False, base=v.text)
 
     def _fancy(self, v: Value, k: int) -> Expr:
-        self._use(v)
+        self.use(v)
         self.ctx.tags.add("fancy-read")
         idx = [self.ctx.rng.randrange(v.shape[0]) for _ in range(k)]
         idx[-1] = idx[0]  # a repeated index: both reads get their gradient
@@ -277,7 +277,7 @@ class Expressions:
         k = ctx.pick([-1, 0] + list(range(lst.min_len)))
         return Expr(f"{lst.name}[{k}]", lst.elem, lst.bound, fresh=lst.elem == (), base=lst.name)
 
-    def _list_total(self, lst, n: int) -> Expr:
+    def list_total(self, lst, n: int) -> Expr:
         ctx = self.ctx
         ctx.tags.add("list-stack")
         if ctx.chance(0.3):
@@ -398,7 +398,7 @@ class Expressions:
         values = scope.of_shape(shape)
         if not values:
             return None
-        v = self._use(self.ctx.pick(values))
+        v = self.use(self.ctx.pick(values))
         v = squash(v, 3.0)
         self.ctx.tags.update({"reuse", "arith", "elementwise"})
         return Expr(f"({v.text} * np.tanh({v.text}) + {v.text})", shape, v.bound * 2)
@@ -458,7 +458,7 @@ class Expressions:
         arrays = [v for v in scope.values.values() if v.shape and not v.fixed]
         if arrays and ctx.chance(0.08):
             v = ctx.pick(arrays)
-            self._use(v)
+            self.use(v)
             ctx.tags.add("mask-read")
             return Expr(f"np.sum({v.text}[{v.text} > 0.1])", (), size(v.shape) * v.bound)
         ctx.tags.add("reduce")
@@ -556,7 +556,7 @@ class Expressions:
 
     # -- helpers ----------------------------------------------------------------------
 
-    def _weighted(self, options: list):
+    def weighted(self, options: list):
         total = sum(w for w, _ in options)
         r = self.ctx.rng.random() * total
         for w, item in options:

@@ -497,10 +497,10 @@ class Statements:
             if name in scope.lists:
                 lst = scope.lists[name]
                 if lst.min_len >= 1:
-                    terms.append(self.ex._list_total(lst, max(1, len(lst.elem))))
+                    terms.append(self.ex.list_total(lst, max(1, len(lst.elem))))
                 continue
             v = scope.values[name]
-            terms.append(scalar_of(self.ex._use(v), ctx))
+            terms.append(scalar_of(self.ex.use(v), ctx))
         if not terms:
             terms.append(self.ex.scalar(scope, 2))
         text = " + ".join(f"{ctx.pick(['0.5', '1.0', '0.3'])} * {t.text}" for t in terms)
