@@ -53,7 +53,7 @@ from .oracles import (
     same_args,
     unflat,
 )
-from .programs import Program, draw_inputs
+from .programs import Program, draw_inputs, line_key
 
 FAILURES = ("wrong", "crash", "refused-supported", "unrefused")
 OUTCOMES = ("agree", "refused", *FAILURES, "skipped", "invalid")
@@ -259,16 +259,20 @@ class Checker:
         self.expect(self.flat(out, self.args[0]), expected, "hessian @ v", HESSIAN_TOL)
 
 
-def _refusal(
-    error: CompileError, path: str, second_order: bool, constructs: frozenset[str]
-) -> Failure:
+def _refusal(error: CompileError, path: str, second_order: bool, program: Program) -> Failure:
+    """Classify a CompileError: internal (crash), excused by a documented refusal, or not."""
     message = error.message or str(error)
     if error.filename.startswith("<chainrule") or "internal" in message.lower():
         return Failure("crash", "", f"CompileError inside chainrule: {error}")
     if error.filename != path or error.lineno <= 0 or not error.source_line.strip():
         return Failure("crash", "", f"CompileError not located in the program: {error}")
-    if status_of(constructs, second_order) is Status.SUPPORTED:
+    if status_of(program.constructs, second_order) is Status.SUPPORTED:
         return Failure("refused-supported", "", str(error))
+    if second_order and status_of(program.constructs) is Status.SUPPORTED:
+        return Failure("refused", "", str(error))  # a second-order limitation the docs state
+    if line_key(error.source_line) not in program.excusable:
+        detail = f"{error}\n(the line refused is not one of a may- or must-refuse construct)"
+        return Failure("refused-supported", "", detail)
     return Failure("refused", "", str(error))
 
 
@@ -366,7 +370,7 @@ def _check(program, mods, rng, result, autograd, second_order, until, smooth) ->
             ("hvp", checker.stage_hvp),
         ]
     for name, stage in stages:
-        failure = _run_stage(stage, mods.path, name in SECOND_ORDER, program.constructs)
+        failure = _run_stage(stage, mods.path, name in SECOND_ORDER, program)
         if failure is not None:
             result.outcome, result.stage = failure.outcome, name
             result.oracle, result.detail = failure.oracle, failure.detail
@@ -377,13 +381,13 @@ def _check(program, mods, rng, result, autograd, second_order, until, smooth) ->
     return result
 
 
-def _run_stage(stage, path: str, second_order: bool, constructs: frozenset[str]) -> Failure | None:
+def _run_stage(stage, path: str, second_order: bool, program: Program) -> Failure | None:
     try:
         stage()
     except Failure as failure:
         return failure
     except CompileError as error:
-        return _refusal(error, path, second_order, constructs)
+        return _refusal(error, path, second_order, program)
     except Timeout:
         raise
     except Exception as error:

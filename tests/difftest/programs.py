@@ -10,8 +10,9 @@ rebuilt from its label alone.
 
 from __future__ import annotations
 
+import ast
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ class Program:
     constructs: frozenset[str]
     zero_args: frozenset[str] = frozenset()
     label: str = ""
+    excusable: frozenset[str] = frozenset()  # lines a refusal may point at (see check.py)
 
     @property
     def has_containers(self) -> bool:
@@ -42,7 +44,16 @@ class Program:
 
     def with_source(self, source: str) -> Program:
         """The same signature around another body (used by the minimizer)."""
-        return Program(source, self.entry, self.params, self.constructs, self.zero_args, self.label)
+        return replace(self, source=source)
+
+
+def line_key(line: str) -> str:
+    """A source line in a canonical spelling, so that a line still matches after ast.unparse."""
+    text = line.strip()
+    try:
+        return ast.unparse(ast.parse(text))
+    except SyntaxError:  # a compound statement's header, `for i in range(2):`
+        return text
 
 
 def leaf(shape: Shape) -> Spec:
@@ -190,4 +201,5 @@ def generate(seed: int, index: int) -> Program:
         frozenset(ctx.tags),
         zero,
         f"{seed}:{index}",
+        frozenset(line_key(line) for line in ctx.excusable),
     )

@@ -113,6 +113,8 @@ class Context:
     tags: set[str] = field(default_factory=set)
     counter: int = 0
     may_refuse: bool = False  # this program may use constructs the docs allow to be refused
+    # lines of may- or must-refuse constructs: the only lines a refusal may point at
+    excusable: set[str] = field(default_factory=set)
     used: set[str] = field(default_factory=set)  # every name handed out: names never repeat
 
     def fresh_name(self, prefix: str = "v") -> str:

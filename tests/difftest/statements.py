@@ -74,10 +74,11 @@ class Statements:
             flags["copied_from"] = source.text
         scope.set(Value(name, e.shape, e.bound, fresh=fresh, **flags))
 
-    def element_read_alias(self, v: Value) -> None:
+    def element_read_alias(self, v: Value, line: str) -> None:
         """Updating in place a name that holds (or gave) a copied element: a gray area."""
         if v.copied or v.copied_from:
             self.ctx.tags.add("element-read-alias")
+            self.ctx.excusable.add(line)
 
     def rebindable(self, scope: Scope, frame: Frame) -> list[Value]:
         """Names that may be bound to a new value here.
@@ -137,7 +138,7 @@ class Statements:
         v = ctx.pick(targets)
         e = self.ex.expr(scope, ctx.pick([v.shape, ()]), self.depth())
         ctx.tags.add("augassign")
-        self.element_read_alias(scope.values.get(v.text, v))
+        alias = scope.values.get(v.text, v)
         in_loop = self.carried(frame, v)
         op = ctx.pick(["+=", "-=", "*="])
         if op == "*=":
@@ -149,6 +150,7 @@ class Statements:
         else:
             text, bound = e.text, v.bound + e.bound
         scope.set(replace(v, bound=bound))
+        self.element_read_alias(alias, f"{v.text} {op} {text}")
         return [f"{v.text} {op} {text}"]
 
     def chained(self, scope: Scope, frame: Frame) -> list[str]:
@@ -268,7 +270,7 @@ class Statements:
             lines = [f"{out.text}[{k}] {op} {e.text}"]
         if out.read:
             ctx.tags.add("array-write-after-read")
-        self.element_read_alias(out)
+        self.element_read_alias(out, lines[-1].strip())
         if "+=" in lines[-1]:
             bound = out.bound + e.bound * frame.trips
         else:
@@ -300,6 +302,7 @@ class Statements:
             e = squash(self.ex.expr(scope, rshape[1:], 2), 1.0)
             lines.append(f"{r}[0] = {e.text}")
         ctx.tags.update({"view-inplace", "elementwise"})
+        ctx.excusable.update(lines[1:])
         scope.set(Value(y, (m, n), 4.0))
         scope.set(Value(r, rshape, 4.0))
         self.pending += [y, r]
@@ -315,7 +318,9 @@ class Statements:
         ctx.tags.add("int-array-write")
         scope.set(Value(c, (ctx.n,), ctx.n + 3 * e.bound))
         self.pending.append(c)
-        return [f"{c} = {creator}", f"{c}[{k}] = {e.text} * 3.0"]
+        lines = [f"{c} = {creator}", f"{c}[{k}] = {e.text} * 3.0"]
+        ctx.excusable.update(lines)
+        return lines
 
     # -- lists ------------------------------------------------------------------------
 
@@ -432,6 +437,11 @@ class Statements:
     # -- documented refusals, generated on purpose -------------------------------------------
 
     def refusal(self, scope: Scope, kind: str) -> list[str]:
+        lines = self._refusal(scope, kind)
+        self.ctx.excusable.update(line.strip() for line in lines)
+        return lines
+
+    def _refusal(self, scope: Scope, kind: str) -> list[str]:
         """One construct the docs say is refused (a located CompileError is expected).
 
         Each reads an argument directly, so that the construct surely touches a
