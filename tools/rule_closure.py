@@ -164,7 +164,7 @@ def collect() -> dict:
             if r is None:
                 continue
             for _text, obj in _calls(r):
-                if getattr(obj, "__module__", None) == runtime.__name__:
+                if getattr(obj, "__module__", None) == runtime.__name__ and obj is not key:
                     used_by_templates.setdefault(obj.__name__, []).append(r.name)
     emitted = _emitted_helpers(os.path.dirname(runtime.__file__), helpers)
     helper_rows = {}
