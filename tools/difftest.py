@@ -13,6 +13,7 @@ refused-supported, unrefused).  See tests/difftest/ for how it works.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -48,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         "--examples", type=int, default=2, help="programs minimized per failure group (default 2)"
     )
     p.add_argument("--out", help="also write the report to this Markdown file")
+    p.add_argument("--results", help="also write one JSON line per program to this file")
     p.add_argument("--show", metavar="SEED:INDEX", help="print one program and its outcome")
     p.add_argument("--list-constructs", action="store_true")
     return p
@@ -127,6 +129,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         with open(args.out, "w") as handle:
             handle.write(text)
+    if args.results:
+        with open(args.results, "w") as handle:
+            for r in outcome.results:
+                row = {
+                    "label": r.label,
+                    "outcome": r.outcome,
+                    "signature": r.signature if r.failed else r.outcome,
+                    "constructs": sorted(r.constructs),
+                    "checks": list(r.checks),
+                }
+                handle.write(json.dumps(row) + "\n")
     return 1 if outcome.tally.failures else 0
 
 
