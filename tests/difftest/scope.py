@@ -36,6 +36,7 @@ class Value:
     # NumPy copies on x[0] and x[[0, 0]]; chainrule may count `s = out[0]` as sharing `out`
     copied: bool = False  # another name holds a copy of some of its elements
     copied_from: str | None = None  # this name holds a copy of elements of that one
+    integer: bool = False  # an integer array (np.arange): never copied into a float workspace
 
 
 @dataclass

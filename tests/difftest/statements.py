@@ -191,7 +191,7 @@ class Statements:
     def new_array(self, scope: Scope, frame: Frame) -> list[str]:
         ctx = self.ctx
         shape = ctx.pick([(ctx.n,), (ctx.m,), (ctx.m, ctx.n)])
-        same = scope.of_shape(shape)
+        same = [v for v in scope.of_shape(shape) if not v.integer]
         name = ctx.fresh_name("out")
         r = ctx.rng.randrange(6)
         bound = 0.1
@@ -316,7 +316,7 @@ class Statements:
         e = self.ex.expr(scope, (), 2)
         k = ctx.rng.randrange(ctx.n)
         ctx.tags.add("int-array-write")
-        scope.set(Value(c, (ctx.n,), ctx.n + 3 * e.bound))
+        scope.set(Value(c, (ctx.n,), ctx.n + 3 * e.bound, integer=True))
         self.pending.append(c)
         lines = [f"{c} = {creator}", f"{c}[{k}] = {e.text} * 3.0"]
         ctx.excusable.update(lines)
