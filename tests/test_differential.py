@@ -30,6 +30,7 @@ NOT_YET_FIXED: frozenset[str] = frozenset(
         "array-write-fancy",  # out[[2, 2, 1]] = v: every write of a repeated index gets gradient
         "int-array-write",  # floats written into np.arange(n): gradient through the truncation
         "view-inplace",  # r = np.reshape(y, ...); r *= 3.0: neither refused nor right
+        "alias-update",  # v = W if c else W; v += e: neither refused nor right
     }
 )
 

@@ -110,6 +110,9 @@ CONSTRUCTS: dict[str, Construct] = {
     ),
     "view-inplace": Construct(MAY, "a view (reshape, .T, y[1:]) written or updated in place"),
     "int-array-write": Construct(MAY, "floats written into an integer array"),
+    "alias-update": Construct(
+        MAY, "v = a (or a if c else a), then v += e, a used later: docs refuse z = y; z += 1"
+    ),
     "element-read-alias": Construct(
         MAY, "s = out[1, 2] or y = out[[0, 0]] (copies), then s or out updated in place"
     ),

@@ -392,7 +392,10 @@ class Expressions:
         self.ctx.tags.add("ifexp")
         a, b = self.expr(scope, shape, depth - 1), self.expr(scope, shape, depth - 1)
         test = self.cond(scope)
-        return Expr(f"({a.text} if {test} else {b.text})", shape, max(a.bound, b.bound))
+        text = f"({a.text} if {test} else {b.text})"
+        # either branch may be a name or a view: the result is only as fresh as both
+        fresh, base = a.fresh and b.fresh, a.base or b.base
+        return Expr(text, shape, max(a.bound, b.bound), fresh=fresh, base=base)
 
     def _reuse(self, scope: Scope, shape: Shape, depth: int) -> Expr | None:
         values = scope.of_shape(shape)

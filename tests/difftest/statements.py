@@ -308,6 +308,27 @@ class Statements:
         self.pending += [y, r]
         return lines
 
+    def alias_update(self, scope: Scope, frame: Frame) -> list[str]:
+        """`v = a` (or `v = a if c else a`), then `v += e` while `a` is used later (MAY refuse).
+
+        NumPy changes `a` too; the docs refuse this (`z = y; z += 1`), so a refusal
+        is right, and so is a gradient that follows NumPy; a wrong one is not."""
+        ctx = self.ctx
+        arrays = [v for v in scope.values.values() if v.shape and not v.fixed and not v.integer]
+        if not arrays:
+            return self.assign(scope, frame)
+        a = ctx.pick(arrays)
+        name = ctx.fresh_name("v")
+        source = ctx.pick([a.text, f"({a.text} if {self.ex.cond(scope)} else {a.text})"])
+        e = squash(self.ex.expr(scope, ctx.pick([a.shape, ()]), 2), 1.0)
+        update = f"{name} += {e.text}"
+        ctx.tags.add("alias-update")
+        ctx.excusable.add(update)
+        self.share(scope, Expr(a.text, a.shape, a.bound, base=a.text))
+        scope.set(Value(name, a.shape, a.bound + 1.0))
+        self.pending += [a.text, name]
+        return [f"{name} = {source}", update]
+
     def int_array(self, scope: Scope, frame: Frame) -> list[str]:
         """Floats written into an integer array: NumPy truncates them (MAY refuse)."""
         ctx = self.ctx
