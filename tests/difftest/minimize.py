@@ -148,6 +148,8 @@ def _expression_edit(index: int, make: Callable[[ast.expr], ast.expr | None]) ->
 
 
 def _edits(tree: ast.Module, expressions: bool) -> Iterator[Edit]:
+    """Candidate edits, biggest first.  `expressions=False` (shrinking a refusal) also keeps
+    every `if`: inlining one branch would put on one path what were two exclusive paths."""
     holders = _holders(tree)
     for size in (8, 4, 2, 1):
         for h, (node, name) in enumerate(holders):
@@ -158,6 +160,8 @@ def _edits(tree: ast.Module, expressions: bool) -> Iterator[Edit]:
                 yield _delete(h, name, start, start + size)
     for h, (node, name) in enumerate(holders):
         for i, stmt in enumerate(getattr(node, name)):
+            if isinstance(stmt, ast.If) and not expressions:
+                continue
             if isinstance(stmt, (ast.If, ast.For, ast.While)):
                 yield _inline(h, name, i, "body")
                 if stmt.orelse:

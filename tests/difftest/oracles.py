@@ -111,7 +111,10 @@ def finite_differences(f: Callable, args: list[Any]) -> FiniteDifferences:
             for sign in (1.0, -1.0):
                 x = x0.copy()
                 x[j] += sign * h
-                moved.append(evaluate(f, unflat(list(args), x)))
+                try:
+                    moved.append(evaluate(f, unflat(list(args), x)))
+                except Exception:  # e.g. a branch that returns None just beside the point
+                    moved.append(float("nan"))
             plus, minus = moved
             if not (np.isfinite(plus) and np.isfinite(minus)):
                 return FiniteDifferences(f0, grad, False, f"not finite near coordinate {j}")
