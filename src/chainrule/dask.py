@@ -1,0 +1,742 @@
+"""Gradients of data-parallel losses on Dask: `chainrule.dask.value_and_grad` and `grad`.
+
+A loss over a data set is usually a sum (or a mean) over its rows, so its
+value and gradient on the whole data are the combination of their values on
+row blocks.  `value_and_grad(loss, reduction="mean")(params, X, y)` with `X`
+and `y` Dask arrays (or dataframes) partitioned by rows evaluates chainrule's
+generated gradient on every partition, where the data lives, and adds the
+partial results up by a tree reduction; only parameters and gradients travel.
+
+    >>> import chainrule.dask as crd
+    >>> vg = crd.value_and_grad(loss, reduction="mean")   # doctest: +SKIP
+    >>> value, dparams = vg(params, X, y)                  # doctest: +SKIP
+
+How the code reaches the workers: the gradient is generated once, on this
+machine (from the first rows of the first partition, so that compile errors
+and shape errors surface here with chainrule's own messages), and shipped as
+*source text* with a SHA-256 of it.  Each worker process compiles the text
+once per hash and runs it; nothing chainrule generates is pickled, and a
+worker needs only NumPy, this module and the modules the loss imports.  The
+names the generated code reads from the loss's own module or closure
+(constants, helpers) travel with the task as values, so a loss defined in a
+script (`__main__`) works on a cluster too.
+
+Everything the caller passes besides the Dask collections (the parameters,
+NumPy arrays, numbers) is one key of the task graph, sent to each worker
+once per evaluation, not once per partition.  The tasks are named after the
+loss (`chainrule-grad-<loss>`, `chainrule-combine-<loss>`), so the dashboard
+and progress bars say what runs.  See docs/scale-out.md for the contract
+(what "decomposes over rows" means, and what goes wrong when it does not).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import hashlib
+import inspect
+import linecache
+import re
+import symtable
+import threading
+import types
+import uuid
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+import chainrule
+
+try:
+    import dask
+    import dask.array as _da
+    from dask.delayed import Delayed, delayed
+except ImportError as _error:  # pragma: no cover - the message is the point
+    raise ImportError(
+        "chainrule.dask needs Dask: pip install 'chainrule[dask]' "
+        "(or pip install 'dask[array,dataframe,distributed]')"
+    ) from _error
+
+try:
+    import dask.dataframe as _dd
+except ImportError:  # pragma: no cover - dask[array] without pandas
+    _dd = None
+
+__all__ = ["DaskGrad", "DaskValueAndGrad", "grad", "value_and_grad"]
+
+REDUCTIONS = ("sum", "mean")
+SAMPLE_ROWS = 8  # rows of the first partition the gradient is compiled on, on this machine
+
+
+# -- the callables ------------------------------------------------------------------------
+
+
+class DaskValueAndGrad:
+    """`(value, gradient)` of a row-decomposable loss over Dask data; see `value_and_grad`."""
+
+    _with_value = True
+
+    def __init__(
+        self,
+        loss: Callable,
+        argnums: int | Sequence[int] = 0,
+        reduction: str = "sum",
+        *,
+        split_every: int = 8,
+    ) -> None:
+        if not callable(loss):
+            raise TypeError(f"expected a loss function, got {type(loss).__name__}")
+        if reduction not in REDUCTIONS:
+            raise ValueError(
+                f"reduction must be 'sum' or 'mean' (what the loss computes over its rows), "
+                f"got {reduction!r}"
+            )
+        if isinstance(split_every, bool) or not isinstance(split_every, int) or split_every < 2:
+            raise ValueError(f"split_every must be an int of at least 2, got {split_every!r}")
+        self.loss = loss
+        self.reduction = reduction
+        self.split_every = split_every
+        self.argnums, self._as_tuple = _argnums(argnums)
+        self._signature = inspect.signature(loss)
+        self._positional = [
+            p.name
+            for p in self._signature.parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        for i in self.argnums:
+            if i >= len(self._positional):
+                raise ValueError(
+                    f"argnums={i} is out of range: {_name(loss)} has "
+                    f"{len(self._positional)} positional parameter(s) {self._positional}"
+                )
+        self._slug = "-".join(re.findall("[A-Za-z]+", _name(loss))) or "loss"
+        # chainrule's own callable: generates the code (cached per parameter structure)
+        self._local = chainrule.value_and_grad(loss, self.argnums if self._as_tuple else argnums)
+        self._programs: dict[Any, _Program] = {}
+        self._last: _Program | None = None
+        self.__name__ = f"dask_{'value_and_grad' if self._with_value else 'grad'}_{_name(loss)}"
+        self.__doc__ = getattr(loss, "__doc__", None)
+        self.__wrapped__ = loss
+
+    @property
+    def source(self) -> str:
+        """The generated code that the workers run (as shipped), from the last call."""
+        if self._last is None:
+            raise RuntimeError(
+                f"{self.__name__} has not been called yet: the generated code depends on the "
+                "structure of the parameters, so call it once before reading .source"
+            )
+        return self._last.text
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        (result,) = dask.compute(self.delayed(*args, **kwargs))
+        return result
+
+    def delayed(self, *args: Any, **kwargs: Any) -> Delayed:
+        """The evaluation as a `dask.delayed` object, not computed yet.
+
+        `.compute()` gives what calling this function gives.  Use it to
+        combine several evaluations into one computation, or to watch one
+        with `distributed.progress(client.compute(...))`.
+        """
+        values, data, tree = self._bind(args, kwargs)
+        blocks, rows = _partitions(data, self._names(data))
+        wrt = _promote(tuple(values[i] for i in self.argnums))
+        _warn_row_sized_broadcasts(values, data, rows, self._positional)
+        program = self._programs.get(tree)
+        if program is None:
+            program = self._compile(values, data, wrt, tree)
+        self._last = program
+        call_values = list(values)
+        for i, w in zip(self.argnums, wrt):
+            call_values[i] = w
+        call = _Call(program, call_values, tuple(sorted(data)), tree, self._as_tuple)
+        return self._graph(call, blocks, wrt)
+
+    # -- arguments --------------------------------------------------------------------
+
+    def _bind(self, args: tuple, kwargs: dict) -> tuple[list, dict[int, Any], Any]:
+        """Positional values (data positions hold None), {position: Dask collection}, and
+        the nesting of the differentiated arguments (their leaves checked)."""
+        try:
+            bound = self._signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{_name(self.loss)}(): {exc}") from None
+        bound.apply_defaults()
+        extra = [name for name in bound.arguments if name not in self._positional]
+        if extra:
+            raise TypeError(
+                f"chainrule.dask passes the arguments of {_name(self.loss)} by position; "
+                f"its parameter(s) {extra} are not positional"
+            )
+        values = [bound.arguments[name] for name in self._positional]
+        tree = ("tuple", tuple(_structure(values[i], self._where(i)) for i in self.argnums))
+        data: dict[int, Any] = {}
+        for i, value in enumerate(values):
+            name = self._positional[i]
+            if i in self.argnums:
+                continue
+            if dask.is_dask_collection(value):
+                if not _is_rows(value):
+                    raise TypeError(
+                        f"argument {i} ({name!r}) is a {type(value).__name__}; chainrule.dask "
+                        "takes data as Dask arrays, DataFrames or Series partitioned by rows"
+                    )
+                data[i] = value
+                values[i] = None
+            elif _holds_dask(value):
+                raise TypeError(
+                    f"argument {i} ({name!r}) is a {type(value).__name__} holding Dask "
+                    "collections; pass each Dask array or dataframe as an argument of its own"
+                )
+        if not data:
+            raise TypeError(
+                f"none of the arguments of {_name(self.loss)} is a Dask array or dataframe; "
+                "for data in memory use chainrule.value_and_grad (or chainrule.grad)"
+            )
+        return values, data, tree
+
+    def _where(self, i: int) -> str:
+        return f"argument {i} ({self._positional[i]!r})"
+
+    def _names(self, data: dict[int, Any]) -> dict[int, str]:
+        return {i: self._positional[i] for i in data}
+
+    # -- generating the code ------------------------------------------------------------
+
+    def _compile(self, values: list, data: dict[int, Any], wrt: tuple, tree: Any) -> _Program:
+        """Generate the gradient on this machine, from the first rows of the first partition.
+
+        chainrule learns the structure of container parameters at a call, so the
+        code is generated by calling chainrule's own `value_and_grad` on a few real
+        rows; a CompileError or a shape error then shows up here, with its usual
+        message, rather than as a traceback from a worker.
+        """
+        positions = sorted(data)
+        heads = [_head(data[i], SAMPLE_ROWS) for i in positions]
+        computed = dask.compute(*heads)
+        sample = list(values)
+        for i, w in zip(self.argnums, wrt):
+            sample[i] = w
+        for i, head in zip(positions, computed):
+            sample[i] = _as_numpy(head)
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                self._local(*sample)
+        except chainrule.CompileError:
+            raise
+        except Exception as exc:
+            if hasattr(exc, "add_note"):  # Python 3.11+
+                exc.add_note(
+                    f"(raised by {_name(self.loss)} on the first {SAMPLE_ROWS} rows of the "
+                    "first partition, which chainrule.dask evaluates on this machine to "
+                    "generate the gradient)"
+                )
+            raise
+        program = _Program.from_source(self._local.source, self.loss, self._slug)
+        self._programs[tree] = program
+        return program
+
+    # -- the task graph -----------------------------------------------------------------
+
+    def _graph(self, call: _Call, blocks: list[list[Any]], wrt: tuple) -> Delayed:
+        token = uuid.uuid4().hex
+        shared = delayed(call, name=f"chainrule-args-{self._slug}-{token}", traverse=False)
+        evaluate = delayed(_evaluate, pure=True)
+        level = [
+            evaluate(shared, k, *parts, dask_key_name=(f"chainrule-grad-{self._slug}-{token}", k))
+            for k, parts in enumerate(blocks)
+        ]
+        combine = delayed(_combine, pure=True)
+        depth = 0
+        while len(level) > 1:
+            level = [
+                combine(
+                    self.reduction,
+                    *level[j : j + self.split_every],
+                    dask_key_name=(f"chainrule-combine-{self._slug}-{token}", depth, j),
+                )
+                for j in range(0, len(level), self.split_every)
+            ]
+            depth += 1
+        templates = [None if _is_scalar(leaf) else np.shape(leaf) for leaf in _leaves(wrt)]
+        finish = delayed(_finish, pure=True)
+        return finish(
+            level[0],
+            call.tree,
+            templates,
+            self._as_tuple,
+            self._with_value,
+            dask_key_name=f"chainrule-result-{self._slug}-{token}",
+        )
+
+    def __repr__(self) -> str:
+        kind = "value_and_grad" if self._with_value else "grad"
+        return (
+            f"<chainrule.dask {kind} of {_name(self.loss)!r}, argnums={self.argnums}, "
+            f"reduction={self.reduction!r}>"
+        )
+
+
+class DaskGrad(DaskValueAndGrad):
+    """The gradient alone of a row-decomposable loss over Dask data; see `grad`."""
+
+    _with_value = False
+
+
+def value_and_grad(
+    loss: Callable,
+    argnums: int | Sequence[int] = 0,
+    reduction: str = "sum",
+    *,
+    split_every: int = 8,
+) -> DaskValueAndGrad:
+    """`(value, gradient)` of `loss` over data held in Dask collections partitioned by rows.
+
+    `loss(params, X, y, ...)` is written for NumPy arrays, as for
+    `chainrule.value_and_grad`.  Call the result with Dask arrays, DataFrames
+    or Series for the data (partitioned alike: the same rows in each
+    partition) and anything else (the parameters, NumPy arrays, numbers) as
+    usual; the latter are passed whole to every partition.  A DataFrame
+    partition reaches the loss as `partition.to_numpy()`.
+
+    `reduction` states what the loss computes over its rows: `"sum"` (the
+    partial values and gradients add up) or `"mean"` (they are averaged,
+    weighted by the rows of each partition, so uneven partitions are
+    right).  A loss that does not decompose that way, for example one that
+    normalises by statistics of the whole data, gives wrong results: see
+    docs/scale-out.md.
+
+    `argnums` (an int or a tuple) chooses the differentiated arguments, which
+    may be floats, arrays, or dicts, tuples and lists of them; the result is
+    `(value, gradient)` with the value a float and the gradient NumPy, in the
+    structure of the argument(s).  `split_every` is the fan-in of the tree
+    reduction.  The computation runs on Dask's current scheduler: threads by
+    default, or a `distributed.Client`'s cluster when one is active.
+    """
+    return DaskValueAndGrad(loss, argnums, reduction, split_every=split_every)
+
+
+def grad(
+    loss: Callable,
+    argnums: int | Sequence[int] = 0,
+    reduction: str = "sum",
+    *,
+    split_every: int = 8,
+) -> DaskGrad:
+    """Like `value_and_grad`, but the result is the gradient alone."""
+    return DaskGrad(loss, argnums, reduction, split_every=split_every)
+
+
+# -- arguments ----------------------------------------------------------------------------
+
+
+def _name(f: Any) -> str:
+    return getattr(f, "__name__", None) or type(f).__name__
+
+
+def _argnums(argnums: Any) -> tuple[tuple[int, ...], bool]:
+    if isinstance(argnums, int) and not isinstance(argnums, bool):
+        nums, as_tuple = (argnums,), False
+    elif isinstance(argnums, (tuple, list)) and argnums:
+        nums, as_tuple = tuple(argnums), True
+    else:
+        raise TypeError(f"argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
+    for n in nums:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise TypeError(f"argnums must hold non-negative ints, got {n!r}")
+    if len(set(nums)) != len(nums):
+        raise ValueError(f"argnums {nums} repeats an argument")
+    return nums, as_tuple
+
+
+def _is_rows(value: Any) -> bool:
+    """A Dask collection this module can split by rows."""
+    if isinstance(value, _da.Array):
+        return True
+    return _dd is not None and isinstance(value, (_dd.DataFrame, _dd.Series))
+
+
+def _holds_dask(value: Any) -> bool:
+    if type(value) in (tuple, list):
+        return any(_holds_dask(v) for v in value)
+    if type(value) is dict:
+        return any(_holds_dask(v) for v in value.values())
+    return dask.is_dask_collection(value)
+
+
+def _structure(value: Any, where: Any) -> Any:
+    """The nesting of the differentiated arguments, with every leaf checked.
+
+    The generated code depends on this nesting (dict keys, tuple lengths), not
+    on the leaves' shapes, so it is also the key of the generated programs.
+    """
+    t = type(value)
+    if t is dict:
+        return ("dict", tuple((k, _structure(v, f"{where}[{k!r}]")) for k, v in value.items()))
+    if t is tuple or t is list:
+        items = tuple(_structure(v, f"{where}[{i}]") for i, v in enumerate(value))
+        return (t.__name__, items)
+    if dask.is_dask_collection(value):
+        raise TypeError(
+            f"{where} is a Dask collection, but it is differentiated (argnums): chainrule.dask "
+            "differentiates with respect to parameters, which must be NumPy arrays or floats; "
+            "compute it first, or leave it out of argnums if it is data"
+        )
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{where} is a bool, which cannot be differentiated; pass a float")
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return "scalar"
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":
+        return "array"
+    what = f"an array of dtype {value.dtype}" if isinstance(value, np.ndarray) else type(value)
+    raise TypeError(
+        f"{where} is {what}, which cannot be differentiated; pass floats or NumPy arrays "
+        "of floats (or dicts, tuples and lists of them)"
+    )
+
+
+def _promote(value: Any) -> Any:
+    """Ints become floats, as chainrule.value_and_grad does (the generated code does not)."""
+    t = type(value)
+    if t is dict:
+        return {k: _promote(v) for k, v in value.items()}
+    if t is tuple or t is list:
+        return t(_promote(v) for v in value)
+    if isinstance(value, np.ndarray):
+        return value.astype(float) if value.dtype.kind in "iu" else value
+    if isinstance(value, (int, np.integer)):
+        return float(value)
+    return value
+
+
+def _leaves(value: Any) -> list:
+    t = type(value)
+    if t is dict:
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if t is tuple or t is list:
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]
+
+
+def _rebuild(tree: Any, leaves: Any) -> Any:
+    """The inverse of `_leaves` for the nesting `tree` (`leaves` is an iterator)."""
+    if tree in ("scalar", "array"):
+        return next(leaves)
+    if tree[0] == "dict":
+        return {k: _rebuild(sub, leaves) for k, sub in tree[1]}
+    if tree[0] in ("tuple", "list"):
+        items = [_rebuild(sub, leaves) for sub in tree[1]]
+        return tuple(items) if tree[0] == "tuple" else items
+    raise AssertionError(f"internal error: unknown structure {tree!r}")  # pragma: no cover
+
+
+def _is_scalar(value: Any) -> bool:
+    return not isinstance(value, np.ndarray)
+
+
+def _partitions(data: dict[int, Any], names: dict[int, str]) -> tuple[list[list[Any]], float]:
+    """The blocks of each partition, in argument order, after checking that they align.
+
+    Returns one list of Delayed blocks per partition and the number of rows
+    when Dask knows it (nan otherwise).  Row counts that Dask does not know
+    (dataframes, arrays of unknown chunks) are checked again on the workers.
+    """
+    positions = sorted(data)
+    parts: dict[int, int] = {}
+    for i in positions:
+        value, name = data[i], names[i]
+        if isinstance(value, _da.Array):
+            if value.ndim == 0:
+                raise ValueError(f"{name!r} is a 0-d Dask array; data needs rows to split")
+            split = [axis for axis in range(1, value.ndim) if value.numblocks[axis] > 1]
+            if split:
+                raise ValueError(
+                    f"{name!r} is chunked along axis {split[0]} too, but each partition must "
+                    f"hold whole rows: rechunk it with {name}.rechunk({{{split[0]}: -1}})"
+                )
+            parts[i] = value.numblocks[0]
+        else:
+            parts[i] = value.npartitions
+    if len(set(parts.values())) > 1:
+        listed = ", ".join(f"{names[i]!r} has {n}" for i, n in parts.items())
+        raise ValueError(
+            f"the Dask arguments are not partitioned alike ({listed} partitions); partition "
+            "them by the same rows, for example y.rechunk({0: X.chunks[0]})"
+        )
+    arrays = [i for i in positions if isinstance(data[i], _da.Array)]
+    known = [i for i in arrays if not any(np.isnan(c) for c in data[i].chunks[0])]
+    for i in known[1:]:
+        first, chunks = data[known[0]].chunks[0], data[i].chunks[0]
+        if chunks != first:
+            k = next(k for k, (a, b) in enumerate(zip(first, chunks)) if a != b)
+            raise ValueError(
+                f"the chunks of {names[i]!r} and {names[known[0]]!r} do not align: partition {k} "
+                f"has {chunks[k]} rows in {names[i]!r} and {first[k]} in {names[known[0]]!r}; "
+                f"rechunk with {names[i]}.rechunk({{0: {names[known[0]]}.chunks[0]}})"
+            )
+    frames = [i for i in positions if i not in arrays and data[i].known_divisions]
+    for i in frames[1:]:
+        if data[i].divisions != data[frames[0]].divisions:
+            raise ValueError(
+                f"the dataframes {names[frames[0]]!r} and {names[i]!r} have different divisions, "
+                "so their partitions hold different rows; repartition one like the other"
+            )
+    rows = float(sum(data[known[0]].chunks[0])) if known else float("nan")
+    # Collections built from the same source (X = A[:, :-1], y = A[:, -1]) share tasks;
+    # optimising each on its own would fuse, and so compute, the shared tasks twice.
+    keys = [set(data[i].__dask_graph__().keys()) for i in positions]
+    shared = any(keys[a] & keys[b] for a in range(len(keys)) for b in range(a))
+    per_arg = []
+    for i in positions:
+        delayeds = data[i].to_delayed(optimize_graph=not shared)
+        per_arg.append(list(np.ravel(delayeds)) if isinstance(delayeds, np.ndarray) else delayeds)
+    return [list(p) for p in zip(*per_arg)], rows
+
+
+def _warn_row_sized_broadcasts(
+    values: list, data: dict[int, Any], rows: float, names: list[str]
+) -> None:
+    """A NumPy argument with one entry per data row was probably meant to be partitioned."""
+    if not rows > 1:
+        return
+    for i, value in enumerate(values):
+        if i not in data and isinstance(value, np.ndarray) and value.ndim and len(value) == rows:
+            warnings.warn(
+                f"argument {i} ({names[i]!r}) is a NumPy array with one entry per row of the "
+                "Dask data, but NumPy arguments are passed whole to every partition; if it "
+                "holds one value per row, pass it as a Dask array chunked like the data",
+                stacklevel=4,
+            )
+
+
+def _head(collection: Any, n: int) -> Any:
+    """The first (at most) n rows of the first partition, lazily."""
+    if isinstance(collection, _da.Array):
+        return collection.blocks[0][:n]
+    return collection.partitions[0].head(n, npartitions=1, compute=False)
+
+
+def _as_numpy(block: Any) -> Any:
+    """A dataframe partition as the NumPy array the loss is written for."""
+    return block.to_numpy() if hasattr(block, "to_numpy") and hasattr(block, "index") else block
+
+
+# -- the code, as text ----------------------------------------------------------------------
+
+
+class _Program:
+    """Generated code as module text, with the SHA-256 that names it on the workers."""
+
+    def __init__(self, text: str, entry: str) -> None:
+        self.text = text
+        self.entry = entry  # the generated function's name
+        self.digest = hashlib.sha256(text.encode()).hexdigest()
+        self.bindings: dict[str, Any] = {}  # names read from the loss's module or closure
+
+    @classmethod
+    def from_source(cls, text: str, loss: Callable, slug: str) -> _Program:
+        """Make `chainrule.value_and_grad(loss).source` runnable in another process.
+
+        The text imports NumPy, chainrule.runtime and library modules itself.
+        What it reads from the loss's own module (a script's `__main__` cannot
+        be imported elsewhere) or closure is looked up here and sent by value.
+        """
+        module = getattr(loss, "__module__", None) or "__main__"
+        lines = text.splitlines()
+        local_imports: list[str] = []
+        entry = ""
+        for stmt in ast.parse(text).body:
+            if isinstance(stmt, ast.ImportFrom) and stmt.module in (module, "__main__"):
+                names = [a.asname or a.name for a in stmt.names]
+                local_imports.extend(names)
+                first, last = stmt.lineno - 1, stmt.end_lineno or stmt.lineno
+                for k in range(first, last):  # keep the line numbers of tracebacks
+                    lines[k] = f"# {', '.join(names)}: sent by value" if k == first else "#"
+            elif isinstance(stmt, ast.FunctionDef):
+                entry = stmt.name
+        bindings: dict[str, Any] = {}
+        for name in sorted(_free_names("\n".join(lines)) | set(local_imports)):
+            found, value = _lookup(loss, name)
+            if found:
+                bindings[name] = value
+            elif not hasattr(builtins, name):
+                raise NameError(
+                    f"the gradient of {_name(loss)} reads {name!r}, which chainrule.dask cannot "
+                    f"find in the closure or globals of {_name(loss)} or of the functions it "
+                    "calls; define it at module level, or pass it as an argument"
+                )
+        if bindings:
+            lines.insert(
+                1, f"# chainrule.dask sends the values of {', '.join(bindings)} with the task"
+            )
+        program = cls("\n".join(lines) + "\n", entry)
+        program.bindings = bindings
+        return program
+
+
+def _free_names(text: str) -> set[str]:
+    """Global names the module's functions read that the module itself does not bind."""
+    table = symtable.symtable(text, "<generated>", "exec")
+    top = {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
+    found: set[str] = set()
+
+    def visit(t: symtable.SymbolTable) -> None:
+        for child in t.get_children():
+            for s in child.get_symbols():
+                if s.is_referenced() and s.is_global() and s.get_name() not in top:
+                    found.add(s.get_name())
+            visit(child)
+
+    visit(table)
+    return found
+
+
+def _lookup(loss: Callable, name: str) -> tuple[bool, Any]:
+    """`name` in the closure or globals of `loss`, then of the Python functions it reaches
+    (helpers inlined into the generated code read their own modules' globals)."""
+    seen: set[int] = set()
+    todo = [inspect.unwrap(loss)]
+    while todo:
+        f = todo.pop(0)
+        code = getattr(f, "__code__", None)
+        if id(f) in seen or code is None:
+            continue
+        seen.add(id(f))
+        cells = dict(zip(code.co_freevars, getattr(f, "__closure__", None) or ()))
+        if name in cells:
+            try:
+                return True, cells[name].cell_contents
+            except ValueError:  # an empty cell
+                pass
+        space = getattr(f, "__globals__", {})
+        if name in space:
+            return True, space[name]
+        for ref in (*code.co_names, *code.co_freevars):
+            candidate = space.get(ref)
+            if ref in cells:
+                try:
+                    candidate = cells[ref].cell_contents
+                except ValueError:
+                    candidate = None
+            if isinstance(candidate, types.FunctionType):
+                todo.append(candidate)
+    return False, None
+
+
+# -- on the workers -------------------------------------------------------------------------
+
+_CODE: dict[str, types.CodeType] = {}  # sha256 of a program's text -> its compiled code
+_CODE_LOCK = threading.Lock()
+
+
+class _Call:
+    """What every partition of one evaluation shares: one key of the task graph."""
+
+    def __init__(
+        self, program: _Program, values: list, data: tuple[int, ...], tree: Any, as_tuple: bool
+    ) -> None:
+        self.program = program
+        self.values = values  # the loss's positional arguments; None where data goes
+        self.data = data  # the positions of the Dask arguments
+        self.tree = tree
+        self.as_tuple = as_tuple
+        self._function: Callable | None = None
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_function"] = None  # built again in each worker process
+        return state
+
+    def function(self) -> Callable:
+        """The generated function, compiled once per process and hash, bound once per call."""
+        if self._function is None:
+            program = self.program
+            code = _CODE.get(program.digest)
+            if code is None:
+                with _CODE_LOCK:
+                    code = _CODE.get(program.digest)
+                    if code is None:
+                        if hashlib.sha256(program.text.encode()).hexdigest() != program.digest:
+                            raise RuntimeError("chainrule.dask: the generated code was altered")
+                        filename = f"<chainrule.dask {program.entry} {program.digest[:12]}>"
+                        code = compile(program.text, filename, "exec")
+                        lines = program.text.splitlines(True)
+                        linecache.cache[filename] = (len(program.text), None, lines, filename)
+                        if len(_CODE) > 256:
+                            _CODE.clear()
+                        _CODE[program.digest] = code
+            namespace = {"__name__": f"chainrule_dask_{program.digest[:12]}"}
+            namespace.update(program.bindings)
+            exec(code, namespace)
+            self._function = namespace[program.entry]
+        return self._function
+
+
+def _rows(block: Any) -> int:
+    return len(block) if not hasattr(block, "shape") else int(block.shape[0])
+
+
+def _evaluate(call: _Call, index: int, *blocks: Any) -> tuple[int, float, list] | None:
+    """One partition: (rows, value, gradient leaves), or None when it has no rows."""
+    blocks = tuple(_as_numpy(b) for b in blocks)
+    rows = [_rows(b) for b in blocks]
+    if len(set(rows)) > 1:
+        raise ValueError(
+            f"partition {index} of the Dask arguments has {rows} rows (arguments at positions "
+            f"{list(call.data)}): they must be partitioned alike, with the same rows in each "
+            "partition"
+        )
+    if rows[0] == 0:
+        return None
+    args = list(call.values)
+    for i, block in zip(call.data, blocks):
+        args[i] = block
+    value, grads = call.function()(*args)
+    leaves = _leaves(grads if call.as_tuple else (grads,))
+    return rows[0], float(value), leaves
+
+
+def _combine(reduction: str, *partials: Any) -> tuple[int, float, list] | None:
+    """Partial results of several partitions as one (weighted by rows for a mean)."""
+    partials = tuple(p for p in partials if p is not None)
+    if not partials:
+        return None
+    if len(partials) == 1:
+        return partials[0]
+    rows = sum(p[0] for p in partials)
+    if reduction == "sum":
+        value = sum(p[1] for p in partials)
+        leaves = [sum(parts[1:], parts[0]) for parts in zip(*(p[2] for p in partials))]
+    else:
+        weights = [p[0] / rows for p in partials]
+        value = sum(w * p[1] for w, p in zip(weights, partials))
+        leaves = [
+            sum((w * g for w, g in zip(weights[1:], parts[1:])), weights[0] * parts[0])
+            for parts in zip(*(p[2] for p in partials))
+        ]
+    return rows, value, leaves
+
+
+def _finish(partial: Any, tree: Any, templates: list, as_tuple: bool, with_value: bool) -> Any:
+    """The combined result in the parameters' structure: floats for floats, arrays shaped
+    like the arrays (a gradient that NumPy broadcast to one element is spread out)."""
+    if partial is None:
+        raise ValueError("the Dask data has no rows: there is nothing to differentiate")
+    _, value, leaves = partial
+    shaped = []
+    for g, shape in zip(leaves, templates):
+        if shape is None:
+            shaped.append(float(g))
+            continue
+        g = np.asarray(g)
+        if g.shape != shape:
+            g = np.broadcast_to(g, shape).copy() if g.size == 1 else g
+        shaped.append(g)
+    grads = _rebuild(tree, iter(shaped))
+    if not as_tuple:
+        grads = grads[0]
+    return (value, grads) if with_value else grads
