@@ -152,7 +152,7 @@ class DaskValueAndGrad:
         call_values = list(values)
         for i, w in zip(self.argnums, wrt):
             call_values[i] = w
-        call = _Call(program, call_values, tuple(sorted(data)), tree, self._as_tuple)
+        call = _Call(program, call_values, self._names(data), tree, self._as_tuple)
         return self._graph(call, blocks, wrt)
 
     # -- arguments --------------------------------------------------------------------
@@ -215,12 +215,15 @@ class DaskValueAndGrad:
         message, rather than as a traceback from a worker.
         """
         positions = sorted(data)
-        heads = [_head(data[i], SAMPLE_ROWS) for i in positions]
-        computed = dask.compute(*heads)
+        heads = {i: _head(data[i], SAMPLE_ROWS) for i in positions}
+        computed = {}
+        for kind in (True, False):  # arrays, then dataframes: Dask warns when they are mixed
+            some = [i for i in positions if isinstance(data[i], _da.Array) is kind]
+            computed.update(zip(some, dask.compute(*(heads[i] for i in some))))
         sample = list(values)
         for i, w in zip(self.argnums, wrt):
             sample[i] = w
-        for i, head in zip(positions, computed):
+        for i, head in computed.items():
             sample[i] = _as_numpy(head)
         try:
             with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -637,11 +640,17 @@ class _Call:
     """What every partition of one evaluation shares: one key of the task graph."""
 
     def __init__(
-        self, program: _Program, values: list, data: tuple[int, ...], tree: Any, as_tuple: bool
+        self,
+        program: _Program,
+        values: list,
+        data: dict[int, str],
+        tree: Any,
+        as_tuple: bool,
     ) -> None:
         self.program = program
         self.values = values  # the loss's positional arguments; None where data goes
-        self.data = data  # the positions of the Dask arguments
+        self.data = tuple(sorted(data))  # the positions of the Dask arguments
+        self.names = tuple(data[i] for i in self.data)  # and their names, for messages
         self.tree = tree
         self.as_tuple = as_tuple
         self._function: Callable | None = None
@@ -685,10 +694,10 @@ def _evaluate(call: _Call, index: int, *blocks: Any) -> tuple[int, float, list] 
     blocks = tuple(_as_numpy(b) for b in blocks)
     rows = [_rows(b) for b in blocks]
     if len(set(rows)) > 1:
+        counts = ", ".join(f"{n} in {name!r}" for n, name in zip(rows, call.names))
         raise ValueError(
-            f"partition {index} of the Dask arguments has {rows} rows (arguments at positions "
-            f"{list(call.data)}): they must be partitioned alike, with the same rows in each "
-            "partition"
+            f"partition {index} has rows {counts}: the Dask arguments must be partitioned "
+            "alike, with the same rows in each partition"
         )
     if rows[0] == 0:
         return None
