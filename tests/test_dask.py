@@ -157,6 +157,19 @@ def test_dataframe_and_series_partitions_reach_the_loss_as_numpy(data):
     assert_tree_close(got, chainrule.grad(squared_error)(w, X, y), rtol=1e-10)
 
 
+def test_an_empty_first_partition_is_skipped_when_generating_the_code(data):
+    X, y = data
+
+    def largest_error(w, X, y):  # np.max of no rows raises (only the code generation is tested)
+        return np.max((X @ w - y) ** 2) + np.sum((X @ w - y) ** 2)
+
+    chunks = (0, 40, 63)
+    w = np.ones(4)
+    got = crd.value_and_grad(squared_error)(w, chunked(X, chunks), chunked(y, chunks))
+    np.testing.assert_allclose(got[0], squared_error(w, X, y), rtol=1e-12)
+    crd.grad(largest_error)(w, chunked(X, chunks), chunked(y, chunks))
+
+
 def test_the_tree_reduction_is_deterministic_and_any_fan_in_agrees(data):
     X, y = data
     w = np.array([0.5, -1.0, 2.0, 0.1])

@@ -215,7 +215,7 @@ class DaskValueAndGrad:
         message, rather than as a traceback from a worker.
         """
         positions = sorted(data)
-        heads = {i: _head(data[i], SAMPLE_ROWS) for i in positions}
+        heads = _first_rows(data, SAMPLE_ROWS)
         computed = {}
         for kind in (True, False):  # arrays, then dataframes: Dask warns when they are mixed
             some = [i for i in positions if isinstance(data[i], _da.Array) is kind]
@@ -516,11 +516,21 @@ def _warn_row_sized_broadcasts(
             )
 
 
-def _head(collection: Any, n: int) -> Any:
-    """The first (at most) n rows of the first partition, lazily."""
-    if isinstance(collection, _da.Array):
-        return collection.blocks[0][:n]
-    return collection.partitions[0].head(n, npartitions=1, compute=False)
+def _first_rows(data: dict[int, Any], n: int) -> dict[int, Any]:
+    """The first (at most) n rows of the first partition that has rows, lazily: the
+    first partition, unless the chunks of an array say that it is empty."""
+    start = 0
+    for value in data.values():
+        if isinstance(value, _da.Array) and not any(np.isnan(c) for c in value.chunks[0]):
+            start = next((k for k, c in enumerate(value.chunks[0]) if c), 0)
+            break
+    heads = {}
+    for i, value in data.items():
+        if isinstance(value, _da.Array):
+            heads[i] = value.blocks[start][:n]
+        else:
+            heads[i] = value.partitions[start].head(n, npartitions=1, compute=False)
+    return heads
 
 
 def _as_numpy(block: Any) -> Any:
