@@ -93,12 +93,12 @@ def threads():
 def test_sum_over_uneven_chunks_equals_the_numpy_gradient(data):
     X, y = data
     w = np.array([0.5, -1.0, 2.0, 0.1])
-    value, dw = crd.value_and_grad(squared_error)(w, chunked(X), chunked(y))
+    value, dw = crd.value_and_grad(squared_error, reduction="sum")(w, chunked(X), chunked(y))
     want_value, want_dw = chainrule.value_and_grad(squared_error)(w, X, y)
     assert isinstance(value, float)
     np.testing.assert_allclose(value, want_value, rtol=1e-12)
     assert_tree_close(dw, want_dw)
-    assert_tree_close(crd.grad(squared_error)(w, chunked(X), chunked(y)), want_dw)
+    assert_tree_close(crd.grad(squared_error, reduction="sum")(w, chunked(X), chunked(y)), want_dw)
 
 
 def test_mean_is_weighted_by_rows_with_dict_params(data):
@@ -126,7 +126,7 @@ def test_nested_containers_tuple_argnums_several_data_arguments_and_broadcasts(d
     }
     weights = rng.uniform(size=ROWS)
     offset = np.array([0.25])  # a NumPy argument: passed whole to every partition
-    vg = crd.value_and_grad(mlp_loss, argnums=(0, 1))
+    vg = crd.value_and_grad(mlp_loss, argnums=(0, 1), reduction="sum")
     value, (dparams, dscale) = vg(params, 2, chunked(X), chunked(y), chunked(weights), offset)
     want_value, (want_params, want_scale) = chainrule.value_and_grad(mlp_loss, argnums=(0, 1))(
         params, 2, X, y, weights, offset
@@ -153,7 +153,7 @@ def test_dataframe_and_series_partitions_reach_the_loss_as_numpy(data):
     assert_tree_close(got[1], want[1])
     # a dataframe next to a Dask array with the same partitions
     y_array = ddf["y"].to_dask_array(lengths=True)
-    got = crd.grad(squared_error)(w, ddf[list("abcd")], y_array)
+    got = crd.grad(squared_error, reduction="sum")(w, ddf[list("abcd")], y_array)
     assert_tree_close(got, chainrule.grad(squared_error)(w, X, y), rtol=1e-10)
 
 
@@ -165,9 +165,11 @@ def test_an_empty_first_partition_is_skipped_when_generating_the_code(data):
 
     chunks = (0, 40, 63)
     w = np.ones(4)
-    got = crd.value_and_grad(squared_error)(w, chunked(X, chunks), chunked(y, chunks))
+    got = crd.value_and_grad(squared_error, reduction="sum")(
+        w, chunked(X, chunks), chunked(y, chunks)
+    )
     np.testing.assert_allclose(got[0], squared_error(w, X, y), rtol=1e-12)
-    crd.grad(largest_error)(w, chunked(X, chunks), chunked(y, chunks))
+    crd.grad(largest_error, reduction="sum")(w, chunked(X, chunks), chunked(y, chunks))
 
 
 def test_the_tree_reduction_is_deterministic_and_any_fan_in_agrees(data):
@@ -176,13 +178,15 @@ def test_the_tree_reduction_is_deterministic_and_any_fan_in_agrees(data):
     chunks = (10,) * 10 + (3,)
     want = chainrule.value_and_grad(squared_error)(w, X, y)
     results = [
-        crd.value_and_grad(squared_error, split_every=k)(w, chunked(X, chunks), chunked(y, chunks))
+        crd.value_and_grad(squared_error, split_every=k, reduction="sum")(
+            w, chunked(X, chunks), chunked(y, chunks)
+        )
         for k in (2, 3, 8, 100)
     ]
     for value, dw in results:
         np.testing.assert_allclose(value, want[0], rtol=1e-12)
         np.testing.assert_allclose(dw, want[1], rtol=1e-12)
-    again = crd.value_and_grad(squared_error, split_every=2)(
+    again = crd.value_and_grad(squared_error, split_every=2, reduction="sum")(
         w, chunked(X, chunks), chunked(y, chunks)
     )
     assert again[0] == results[0][0] and np.array_equal(again[1], results[0][1])
@@ -191,7 +195,7 @@ def test_the_tree_reduction_is_deterministic_and_any_fan_in_agrees(data):
 def test_closure_and_script_globals_are_sent_by_value(data):
     X, y = data
     w = np.array([0.5, -1.0, 2.0, 0.1])
-    vg = crd.value_and_grad(make_scaled_loss(3.0))
+    vg = crd.value_and_grad(make_scaled_loss(3.0), reduction="sum")
     value, dw = vg(w, chunked(X), chunked(y))
     want = chainrule.value_and_grad(make_scaled_loss(3.0))(w, X, y)
     np.testing.assert_allclose(value, want[0], rtol=1e-12)
@@ -211,7 +215,7 @@ def test_data_built_from_one_source_is_computed_once_per_evaluation():
     A = da.map_blocks(block, chunks=((20, 30, 25), (5,)), dtype=float, meta=np.empty((0, 0)))
     X, y = A[:, :4], A[:, 4]
     w = np.ones(4)
-    vg = crd.value_and_grad(squared_error)
+    vg = crd.value_and_grad(squared_error, reduction="sum")
     vg(w, X, y)  # the first call also computes the first rows, to generate the code
     calls.clear()
     value, dw = vg(w, X, y)
@@ -226,7 +230,7 @@ def test_a_loss_that_does_not_decompose_gives_a_different_gradient(data):
     """The contract of docs/scale-out.md: whole-data statistics are the caller's business."""
     X, y = data
     w = np.array([0.5, -1.0, 2.0, 0.1])
-    dw = crd.grad(normalised_loss)(w, chunked(X), chunked(y))
+    dw = crd.grad(normalised_loss, reduction="sum")(w, chunked(X), chunked(y))
     want = chainrule.grad(normalised_loss)(w, X, y)
     assert not np.allclose(dw, want, rtol=1e-3)
 
@@ -271,24 +275,26 @@ def test_argument_errors(data):
     with pytest.raises(ValueError, match="reduction must be 'sum' or 'mean'"):
         crd.value_and_grad(squared_error, reduction="avg")
     with pytest.raises(TypeError, match="argnums"):
-        crd.grad(squared_error, argnums="w")
+        crd.grad(squared_error, argnums="w", reduction="sum")
     with pytest.raises(ValueError, match="out of range"):
-        crd.grad(squared_error, argnums=3)
+        crd.grad(squared_error, argnums=3, reduction="sum")
     with pytest.raises(ValueError, match="split_every"):
-        crd.grad(squared_error, split_every=1)
+        crd.grad(squared_error, split_every=1, reduction="sum")
     with pytest.raises(TypeError, match="expected a loss function"):
-        crd.grad(3.0)
-    dw = crd.grad(squared_error)
+        crd.grad(3.0, reduction="sum")
+    dw = crd.grad(squared_error, reduction="sum")
     with pytest.raises(TypeError, match="none of the arguments .* is a Dask"):
         dw(w, X, y)
     with pytest.raises(TypeError, match="'X'.*is a Dask collection, but it is differentiated"):
-        crd.grad(squared_error, argnums=1)(w, chunked(X), chunked(y))
+        crd.grad(squared_error, argnums=1, reduction="sum")(w, chunked(X), chunked(y))
     with pytest.raises(TypeError, match=r"\['w'\] is a Dask collection"):
-        crd.grad(logistic_loss)({"w": da.zeros(4), "b": 0.0}, chunked(X), chunked(y))
+        crd.grad(logistic_loss, reduction="mean")(
+            {"w": da.zeros(4), "b": 0.0}, chunked(X), chunked(y)
+        )
     with pytest.raises(TypeError, match="is a bool"):
         dw(True, chunked(X), chunked(y))
     with pytest.raises(TypeError, match="holding Dask collections"):
-        crd.grad(mlp_loss)({}, 1.0, chunked(X), chunked(y), (chunked(y),))
+        crd.grad(mlp_loss, reduction="sum")({}, 1.0, chunked(X), chunked(y), (chunked(y),))
     bag = pytest.importorskip("dask.bag")
     with pytest.raises(TypeError, match="Dask arrays, DataFrames or Series"):
         dw(w, chunked(X), bag.from_sequence(list(y), npartitions=2))
@@ -299,7 +305,7 @@ def test_argument_errors(data):
 def test_misaligned_partitions_are_refused_with_the_fix(data):
     X, y = data
     w = np.zeros(4)
-    dw = crd.grad(squared_error)
+    dw = crd.grad(squared_error, reduction="sum")
     with pytest.raises(ValueError, match=r"do not align: partition 0 .*rechunk"):
         dw(w, chunked(X), chunked(y, (8, 29, 0, 50, 16)))
     with pytest.raises(
@@ -328,12 +334,14 @@ def test_errors_of_the_loss_surface_on_this_machine(data):
         return np.sum(X @ w - y)
 
     with pytest.raises(chainrule.CompileError, match="with"):
-        crd.grad(bad)(np.zeros(4), chunked(X), chunked(y))
+        crd.grad(bad, reduction="sum")(np.zeros(4), chunked(X), chunked(y))
     with pytest.raises(ValueError):  # a shape error, on the first rows, here
-        crd.grad(squared_error)(np.zeros(3), chunked(X), chunked(y))
+        crd.grad(squared_error, reduction="sum")(np.zeros(3), chunked(X), chunked(y))
     empty = da.zeros((0, 4), chunks=((0,), (4,)))
     with pytest.raises(ValueError, match="no rows"):
-        crd.value_and_grad(squared_error)(np.zeros(4), empty, da.zeros(0, chunks=((0,),)))
+        crd.value_and_grad(squared_error, reduction="sum")(
+            np.zeros(4), empty, da.zeros(0, chunks=((0,),))
+        )
 
 
 def test_a_row_sized_numpy_argument_is_flagged(data):
@@ -342,7 +350,7 @@ def test_a_row_sized_numpy_argument_is_flagged(data):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             try:
-                crd.grad(squared_error)(np.zeros(4), chunked(X), y)
+                crd.grad(squared_error, reduction="sum")(np.zeros(4), chunked(X), y)
             except ValueError:
                 pass  # y whole against the rows of one partition: a shape error, as expected
 
@@ -370,7 +378,9 @@ def test_local_cluster_of_processes_agrees_with_numpy(client, data):
         value, grads = crd.value_and_grad(logistic_loss, reduction="mean")(
             params, chunked(X), chunked(y)
         )
-        scaled = crd.value_and_grad(make_scaled_loss(2.0))(w, chunked(X), chunked(y))
+        scaled = crd.value_and_grad(make_scaled_loss(2.0), reduction="sum")(
+            w, chunked(X), chunked(y)
+        )
         pids = client.run(lambda: __import__("os").getpid())
     assert len(set(pids.values())) == 2
     want = chainrule.value_and_grad(logistic_loss)(params, X, y)
@@ -387,4 +397,12 @@ def test_local_cluster_reports_misaligned_rows_from_the_worker(client, data):
     frame_y = dd.from_pandas(pd.Series(y[:-10]), npartitions=2).clear_divisions()
     with dask.config.set(scheduler=client):
         with pytest.raises(ValueError, match="partitioned alike"):
-            crd.grad(squared_error)(np.zeros(4), frame_x, frame_y)
+            crd.grad(squared_error, reduction="sum")(np.zeros(4), frame_x, frame_y)
+
+
+def test_the_reduction_must_be_stated():
+    # a default would silently give wrong gradients for the other kind of loss
+    with pytest.raises(TypeError, match="reduction"):
+        crd.grad(squared_error)
+    with pytest.raises(TypeError, match="reduction"):
+        crd.value_and_grad(squared_error, 0)
