@@ -418,7 +418,7 @@ def generated_function(g: Any, args: tuple) -> Callable | None:
     returns; callers then leave the contender out.
     """
     expected = g(*args)
-    for pick in (lambda: g._args(tuple(args), {})[0].function, lambda: g.compiled().function):
+    for pick in (lambda: running_variant(g, args).function, lambda: g.compiled().function):
         try:
             fn = pick()
             if _same_tree(fn(*args), expected):
@@ -426,6 +426,14 @@ def generated_function(g: Any, args: tuple) -> Callable | None:
         except Exception:
             continue
     return None
+
+
+def running_variant(g: Any, args: tuple) -> Any:
+    """The compiled object (`.function`, `.source`) that `g(*args)` runs; see generated_function."""
+    try:
+        return g._args(tuple(args), {})[0]
+    except Exception:
+        return g.compiled()
 
 
 def _same_tree(a: Any, b: Any) -> bool:
