@@ -141,10 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         data["spellings"] = bench_spellings.to_json(results)
         ok &= all(r.ok for r in results)
     if "elementwise" in opts.parts:
-        size = int(opts.size or (1e5 if opts.quick else 1e8))
-        rounds = 3 if opts.quick else 5
-        batch = 0.002 if opts.quick else 0.2
-        r = bench_elementwise.run(size, rounds, batch, rss=not (opts.no_rss or opts.quick))
+        r = bench_elementwise.run_with(opts)
         bench_elementwise.print_result(r)
         found["elementwise"] = r
         data["elementwise"] = bench_elementwise.to_json(r)
