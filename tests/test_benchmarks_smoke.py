@@ -116,3 +116,16 @@ def test_bench_issue14_quick_runs_every_part(tmp_path):
     compile_times = data["compile"]
     assert "small function, small file" in compile_times
     assert all(entry["median_ms"]["cold"] > 0 for entry in compile_times.values())
+
+
+def test_bench_dask_quick_agrees_and_prints_the_figures(tmp_path):
+    import pytest
+
+    pytest.importorskip("distributed")
+    out_json = tmp_path / "dask.json"
+    proc = run(BENCH / "bench_dask.py", "--quick", "--json", out_json)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("gradients agree: yes") == 3
+    assert "MISMATCH" not in proc.stdout
+    assert "per partition" in proc.stdout and "1 -> 2 worker processes" in proc.stdout
+    assert json.loads(out_json.read_text())["speedup_1_to_2_processes"] > 0
