@@ -78,12 +78,15 @@ def print_closing_tables(found: dict, out=sys.stdout) -> None:
             "(targets: time <= 1.5, memory <= 1.25)",
             file=out,
         )
-        print(
-            f"   {'spelling':<10}{'time':>8}{'memory (traced)':>18}{'memory (RSS)':>15}", file=out
-        )
-        for s, t, m, rss in bench_elementwise.summary_rows(r):
-            rss_cell = "n/a" if rss is None else f"{rss:.2f}"
-            print(f"   {s:<10}{t:>8.2f}{m:>18.2f}{rss_cell:>15}", file=out)
+        head = f"   {'spelling':<10}{'time, median (min)':>20}{'memory (traced)':>18}"
+        print(head + f"{'memory (RSS)':>15}", file=out)
+        for row in bench_elementwise.summary_rows(r):
+            rss_cell = "n/a" if row.rss is None else f"{row.rss:.2f}"
+            time_cell = f"{row.time:.2f} ({row.time_of_minima:.2f})"
+            print(
+                f"   {row.spelling:<10}{time_cell:>20}{row.traced_memory:>18.2f}{rss_cell:>15}",
+                file=out,
+            )
     if "overhead" in found:
         r = found["overhead"]
         print("\n== per-call overhead (target: <= 1 µs for four array arguments)", file=out)
