@@ -523,3 +523,17 @@ def concatenates(x):
 @pytest.mark.parametrize("f", [unpacks_rows, concatenates])
 def test_second_order_through_unpacking_and_joining(f):
     check_all_modes(f)
+
+
+def rnn_spelled_with_einsum(x):
+    Wh = x.reshape(2, 3)[:, :2]
+    h = np.array([0.1, -0.2])
+    for _ in range(3):
+        h = np.tanh(np.einsum("ij,j->i", Wh, h))
+    return np.sum(h)
+
+
+def test_a_rule_with_several_gradients_accumulates_inside_a_loop():
+    # einsum's adjoint returns a tuple of gradients; inside a loop the weight's
+    # part must add up over the iterations (it was overwritten, then zeroed)
+    check_all_modes(rnn_spelled_with_einsum, second_order=False)

@@ -603,10 +603,13 @@ class Reverser:
                     return ast.Tuple(elts=[target_for(e) for e in elt.elts], ctx=ast.Store())
                 if isinstance(elt, ast.Name) and self.active(elt.id):
                     g = self.grad(elt.id)
-                    if g not in self.defined and elt.id not in seen:
+                    outside = any(elt.id not in loop.variant for loop in self.loops)
+                    if g not in self.defined and elt.id not in seen and not outside:
                         seen.add(elt.id)
                         self.defined.add(g)
+                        self.owned.discard(g)  # (it may be an array another name holds)
                         return ast.Name(g, ast.Store())
+                    # a value from outside the loop accumulates over iterations: add_to
                     tmp = self.names.temp()
                     pending.extend(self.add_to(elt.id, ast.Name(tmp, ast.Load())))
                     return ast.Name(tmp, ast.Store())
