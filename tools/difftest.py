@@ -18,6 +18,8 @@ import os
 import sys
 import time
 
+# Thousands of one-off programs: no point in writing them to the persistent cache.
+os.environ.setdefault("CHAINRULE_CACHE", "0")
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 

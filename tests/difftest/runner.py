@@ -10,7 +10,6 @@ a filtered run is as large as asked.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -20,9 +19,6 @@ from .check import SECOND_ORDER, Result, check_program
 from .minimize import minimize
 from .programs import Program, generate
 from .report import Group, Repro, Tally, group_failures
-
-# Generated gradient code is checked here, not cached: a stale cache entry would hide a fix.
-os.environ["CHAINRULE_CACHE"] = "0"
 
 
 @dataclass
