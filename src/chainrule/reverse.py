@@ -134,6 +134,12 @@ class Reverser:
         self.owned: set[str] = set()  # gradient arrays no other name shares
         self.list_names: set[str] = set(getattr(fn, "lists", ()))  # lists made in the function
         self.maybe_unbound = _maybe_unbound(fn.body)
+        self.unbound_phis = {  # loop-carried names with no value before their loop
+            t
+            for s in walk_statements(fn.body)
+            if getattr(s, "unbound_init", False)
+            for t in _assigned(s)
+        }
         self.bound_at = bound_on_entry(fn.body, fn.params)  # compound statement -> bound names
         self.int_names: set[str] = integer_names(fn.body, fn.params)  # indices, counters, sizes
         self.branch_depth = 0
@@ -229,6 +235,16 @@ class Reverser:
             body.insert(body.index(loop), loop.count_init)  # type: ignore[attr-defined]
         if self.loops:
             info = self.loops[-1]
+            if body is info.body:
+                # the gradient of a loop-carried value is reset to zeros shaped like the
+                # value at the start of the iteration, which may differ from its last
+                reads |= {
+                    p
+                    for p in info.phis
+                    if self.grad(p) not in self.defined
+                    and not self.shapes.is_scalar(p)
+                    and p not in self.unbound_phis
+                }
             saved = sorted(n for n in reads if n in info.variant and n not in info.rebound)
             if saved:
                 stack = self.names.fresh("stack")
@@ -291,7 +307,7 @@ class Reverser:
         if not any(self.is_active_stmt(s) for s in walk_statements(stmt.body)):
             return [], set()
         variant = {t for s in walk_statements([stmt]) for t in _assigned(s)}
-        info = LoopInfo(variant=variant)
+        info = LoopInfo(variant=variant, body=stmt.body)
         reversed_range = (
             isinstance(stmt, ast.For)
             and getattr(stmt, "range_loop", False)
@@ -305,6 +321,12 @@ class Reverser:
             for s in stmt.body
             if getattr(s, "phi_back", False) and self.active(s.targets[0].id)  # type: ignore
         ]
+        info.phis = phis
+        info.phi_sources = {
+            s.targets[0].id: s.value.id  # type: ignore[attr-defined]
+            for s in stmt.body
+            if getattr(s, "phi_back", False) and isinstance(getattr(s, "value", None), ast.Name)
+        }
         init: list[ast.stmt] = []
         for p in phis:  # the gradient of the loop's final value (zero if unused after it)
             g = self.grad(p)
@@ -325,7 +347,18 @@ class Reverser:
         self.last_origin = saved_origin
         for p in phis:  # each reversed iteration hands the next one a gradient
             g = self.grad(p)
-            if g not in self.defined:
+            if g in self.defined:
+                continue
+            if p in self.unbound_phis:
+                # first assigned in the loop: the value the next (earlier) iteration hands
+                # on comes from the same statement, so its zero is shaped like this one's
+                source = info.phi_sources[p]
+                zeros = self.template_call(
+                    "zeros_like", np.zeros_like, [ast.Name(self.grad(source), ast.Load())]
+                )
+                body.append(_assign(g, zeros))
+                self.owned.add(g)
+            else:
                 body.append(self.zeros_for(g, p, bound=True))
         entry = self.bound_at.get(id(stmt), frozenset())
         for name in info.needs_init:
@@ -991,6 +1024,9 @@ _walk = walk_statements
 @dataclass
 class LoopInfo:
     variant: set[str]  # names assigned anywhere in the loop
+    body: list[ast.stmt] = field(default_factory=list)  # the loop's own statement list
+    phis: list[str] = field(default_factory=list)  # its active loop-carried names
+    phi_sources: dict[str, str] = field(default_factory=dict)  # phi -> value copied into it
     needs_init: list[str] = field(default_factory=list)  # outside names accumulated inside
     rebound: set[str] = field(default_factory=set)  # names the reversed header assigns
 
