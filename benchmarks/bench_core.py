@@ -111,8 +111,7 @@ def mlp_softmax_hand_value_and_grad(W1, b1, W2, b2, X, Y):
     return loss, (X.T @ dZ1, dZ1.sum(axis=0), H.T @ dlogits, dlogits.sum(axis=0))
 
 
-def mlp_softmax_data(rng):
-    n, d, k, c = 256, 784, 128, 10
+def mlp_softmax_data(rng, n=256, d=784, k=128, c=10):
     X = rng.random((n, d))
     Y = np.eye(c)[rng.integers(0, c, size=n)]
     W1 = rng.normal(size=(d, k)) * np.sqrt(2 / d)
@@ -142,8 +141,7 @@ def logreg_hand_value_and_grad(w, b, X, y):
     return loss, (X.T @ dz, dz.sum())
 
 
-def logreg_data(rng):
-    n, d = 1000, 50
+def logreg_data(rng, n=1000, d=50):
     X = rng.normal(size=(n, d))
     true_w = rng.normal(size=d) * 0.3
     y = (rng.random(n) < 1 / (1 + np.exp(-(X @ true_w)))).astype(float)
@@ -352,7 +350,7 @@ def run_workload(
             same_vag, _as_arrays(cr_vag_grads), reference
         )
         contenders += [Contender(CR_GRAD, g, args), Contender(CR_VAG, vg, args)]
-        raw = _raw_generated(g, args)
+        raw = generated_function(g, args)
         if raw is not None:
             contenders.append(Contender(CR_RAW, raw, args))
 
@@ -407,19 +405,43 @@ def _verdict(same: bool, grads: list[np.ndarray], reference: list[np.ndarray]) -
     return f"{'ok' if same else 'MISMATCH'} (max abs diff {diff:.1e})"
 
 
-def _raw_generated(g: Any, args: tuple) -> Callable | None:
-    """The generated function itself, without the argument checks of the public wrapper.
+def generated_function(g: Any, args: tuple) -> Callable | None:
+    """The generated function that `g(*args)` runs, to call without `grad`'s wrapper.
 
     Timing it separates the cost of the generated code from the per-call
-    overhead of `grad`'s wrapper.  Relies on an internal attribute; skipped if
-    that changes.
+    overhead of the wrapper (argument checks, choosing a compiled variant,
+    shaping the results).  The wrapper may run a variant specialised for the
+    arguments (today: Python-float and indexed arguments; after issue 14: shapes)
+    rather than the general version `g.compiled().function`, so ask it which
+    one (its private `_args`) and fall back to the general version.  Returns
+    None if neither works, or if the function found does not return what `g`
+    returns; callers then leave the contender out.
     """
+    expected = g(*args)
+    for pick in (lambda: running_variant(g, args).function, lambda: g.compiled().function):
+        try:
+            fn = pick()
+            if _same_tree(fn(*args), expected):
+                return fn
+        except Exception:
+            continue
+    return None
+
+
+def running_variant(g: Any, args: tuple) -> Any:
+    """The compiled object (`.function`, `.source`) that `g(*args)` runs; see generated_function."""
     try:
-        fn = g.compiled().function
-        fn(*args)
+        return g._args(tuple(args), {})[0]
     except Exception:
-        return None
-    return fn
+        return g.compiled()
+
+
+def _same_tree(a: Any, b: Any) -> bool:
+    if isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_same_tree(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_tree(a[k], b[k]) for k in b)
+    return bool(np.allclose(a, b, rtol=1e-12, atol=0))
 
 
 # ---------------------------------------------------------------------------
@@ -602,15 +624,26 @@ def parse_options(parser, argv, names: list[str], script: str):
         unknown = set(opts.only) - set(names)
         if unknown:
             parser.error(f"unknown workload(s): {', '.join(sorted(unknown))}")
-    changes = thread_environment(opts.threads)
-    if changes:
-        if argv is not None:  # called from Python: numpy is loaded, too late to change
-            print("note: thread settings not applied (set them before importing numpy)")
-        else:  # restart with the settings in place; BLAS reads them when it is loaded
-            env = {**os.environ, **changes}
-            path = str(Path(script).resolve())
-            os.execve(sys.executable, [sys.executable, path, *sys.argv[1:]], env)
+    restart_with_threads(opts.threads, argv, script)
     return opts
+
+
+def restart_with_threads(threads: int, argv, script: str) -> None:
+    """Run `script` again with BLAS (and XLA) limited to `threads`, unless already so.
+
+    BLAS reads its thread count when it is loaded, so the only way to change it
+    is a new process: with `argv` None (run from the command line) the process
+    replaces itself; called from Python (`argv` given) it only prints a note.
+    """
+    changes = thread_environment(threads)
+    if not changes:
+        return
+    if argv is not None:  # called from Python: numpy is loaded, too late to change
+        print("note: thread settings not applied (set them before importing numpy)")
+        return
+    env = {**os.environ, **changes}
+    path = str(Path(script).resolve())
+    os.execve(sys.executable, [sys.executable, path, *sys.argv[1:]], env)
 
 
 def load_frameworks(loaders: list) -> tuple[dict[str, Any], dict[str, str]]:

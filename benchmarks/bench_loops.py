@@ -109,6 +109,13 @@ JAX_VARIANTS: dict[str, tuple[str, Callable]] = {
     "conv_pool": ("conv_pool_loss_lists", lambda jax, jnp: rebind_numpy(conv_pool_loss_lists, jnp)),
     "oscillator": ("oscillator_loss_fori", lambda jax, jnp: partial(oscillator_loss_fori, jax)),
 }
+# Without jit, eager JAX runs Python loops as written, except for array writes (conv_pool)
+# and the oscillator: its 1,000 steps of Python-float arithmetic dispatched one jnp
+# operation at a time take about 6 s per gradient, so it runs the fori_loop variant.
+JAX_EAGER_VARIANTS: dict[str, tuple[str, Callable]] = {
+    "conv_pool": JAX_VARIANTS["conv_pool"],
+    "oscillator": JAX_VARIANTS["oscillator"],
+}
 
 
 def load_torch() -> tuple[Any, str]:
@@ -128,6 +135,7 @@ CR_GRAD = "chainrule grad"
 HAND = "hand-written fwd+bwd"
 AG_GRAD = "autograd grad"
 JAX_JIT = "jax.grad (jit)"
+JAX_EAGER = "jax.grad (no jit)"
 TORCH = "torch autograd"
 
 
@@ -175,32 +183,36 @@ def autograd_contender(w, args, reference, checks, notes, modules) -> list[Conte
     return [Contender(AG_GRAD, ag, args)] if same else []
 
 
-def jax_contender(w, args, reference, checks, notes, modules) -> list[Contender]:
+def jax_contender(w, args, reference, checks, notes, modules, jit=True) -> list[Contender]:
+    """jax.grad of the workload, jitted (compiled here, before timing) or run eagerly."""
     jax, jnp = modules
-    variant = JAX_VARIANTS.get(w.name)
+    name = JAX_JIT if jit else JAX_EAGER
+    variant = (JAX_VARIANTS if jit else JAX_EAGER_VARIANTS).get(w.name)
     if variant:
-        notes.append(f"JAX runs {variant[0]}, a variant it can trace")
+        notes.append(f"{name} runs {variant[0]}, a variant it can trace")
         jf = variant[1](jax, jnp)
     else:
         jf = rebind_numpy(w.fn, jnp)
     jargs = tuple(jnp.asarray(a) for a in args)
-    jitted = jax.jit(jax.grad(jf, argnums=w.argnums))
+    grad = jax.grad(jf, argnums=w.argnums)
+    fn = jax.jit(grad) if jit else grad
 
-    def run_jit(*a, _f=jitted, _block=jax.block_until_ready):
+    def run(*a, _f=fn, _block=jax.block_until_ready):
         return _block(_f(*a))
 
     try:
-        grads = _as_arrays(run_jit(*jargs))  # compiles
+        grads = _as_arrays(run(*jargs))  # with jit: compiles
     except Exception as e:
-        notes.append(f"JAX failed: {_first_line(e)}")
+        notes.append(f"{name} failed: {_first_line(e)}")
         return []
     same = agree(grads, reference)
-    checks["jax.grad (jit) vs hand-written"] = _verdict(same, grads, reference)
-    return [Contender(JAX_JIT, run_jit, jargs)] if same else []
+    checks[f"{name} vs hand-written"] = _verdict(same, grads, reference)
+    return [Contender(name, run, jargs)] if same else []
 
 
-def torch_contender(w, args, reference, checks, notes, torch) -> list[Contender]:
-    tf = rebind_numpy(w.fn, torch)  # torch can assign into tensors: the code as written
+def torch_contender(w, args, reference, checks, notes, torch, fn=None) -> list[Contender]:
+    """torch.autograd.grad of `fn` (default: the workload's code with `np` bound to torch)."""
+    tf = fn if fn is not None else rebind_numpy(w.fn, torch)  # torch can assign into tensors
     targs = tuple(
         torch.from_numpy(a)
         if isinstance(a, np.ndarray)

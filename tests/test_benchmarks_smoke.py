@@ -83,3 +83,49 @@ def test_bench_calls_quick_agrees_and_prints_ratios():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "gradients agree (structured, flat, hand-written): yes" in proc.stdout
     assert "dict + helpers / hand-written:" in proc.stdout
+
+
+def test_bench_issue14_quick_runs_every_part(tmp_path):
+    """Every part of issue 14's benchmark, at small sizes, on one of the seven workloads."""
+    out_json = tmp_path / "issue14.json"
+    proc = run(BENCH / "bench_issue14.py", "--quick", "--only", "mlp_tiny", "--json", out_json)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = proc.stdout
+    for heading in (
+        "== mlp_tiny:",
+        "== chainrule grad / hand-written fwd+bwd",
+        "== elementwise loss",
+        "== per-call overhead",
+        "== transformation time",
+        "== issue 14: summary against the targets",
+    ):
+        assert heading in text, heading
+    assert "MISMATCH" not in text
+
+    data = json.loads(out_json.read_text())
+    assert set(data["spellings"]) == {"mlp_tiny"}
+    for entry in data["spellings"].values():
+        assert entry["gradients_agree"] is True
+        for spelling in ("A", "B"):
+            assert entry["spellings"][spelling]["ratios"]["cr/hand"] > 0
+    first = data["spellings"]["mlp_tiny"]["spellings"]["A"]["first_call_median_ms"]
+    assert first["cold"] > 0 and first["warm"] > 0
+    assert data["elementwise"]["size"] == 100_000
+    assert all(b > 0 for b in data["elementwise"]["peak_traced_bytes"].values())
+    assert data["overhead"]["overhead_us"]["grad, four arrays"] is not None
+    compile_times = data["compile"]
+    assert "small function, small file" in compile_times
+    assert all(entry["median_ms"]["cold"] > 0 for entry in compile_times.values())
+
+
+def test_bench_dask_quick_agrees_and_prints_the_figures(tmp_path):
+    import pytest
+
+    pytest.importorskip("distributed")
+    out_json = tmp_path / "dask.json"
+    proc = run(BENCH / "bench_dask.py", "--quick", "--json", out_json)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("gradients agree: yes") == 3
+    assert "MISMATCH" not in proc.stdout
+    assert "per partition" in proc.stdout and "1 -> 2 worker processes" in proc.stdout
+    assert json.loads(out_json.read_text())["speedup_1_to_2_processes"] > 0

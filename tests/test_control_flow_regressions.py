@@ -515,3 +515,36 @@ def concatenates(x):
 @pytest.mark.parametrize("f", [unpacks_rows, concatenates])
 def test_second_order_through_unpacking_and_joining(f):
     check_all_modes(f)
+
+
+def rnn_spelled_with_einsum(x):
+    Wh = x.reshape(2, 3)[:, :2]
+    h = np.array([0.1, -0.2])
+    for _ in range(3):
+        h = np.tanh(np.einsum("ij,j->i", Wh, h))
+    return np.sum(h)
+
+
+def test_a_rule_with_several_gradients_accumulates_inside_a_loop():
+    # einsum's adjoint returns a tuple of gradients; inside a loop the weight's
+    # part must add up over the iterations (it was overwritten, then zeroed)
+    check_all_modes(rnn_spelled_with_einsum, second_order=False)
+
+
+def stacks_an_argument_in_a_loop(x):
+    y = np.array([1.0, 2.0])
+    for _ in y:
+        W = np.stack([x, x])
+    return np.mean(W)
+
+
+def carried_value_changes_shape(x):
+    W = x
+    for _ in range(2):
+        W = np.stack([x, x])  # overwritten, not read: its value after the loop has a new shape
+    return np.mean(W)
+
+
+@pytest.mark.parametrize("f", [stacks_an_argument_in_a_loop, carried_value_changes_shape])
+def test_a_value_overwritten_in_a_loop_by_a_display_of_arguments(f):
+    check_all_modes(f)

@@ -77,12 +77,13 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("the public transformations", ["api"]),
     ("testing", ["testing"]),
     ("export, demo", ["exporting", "demo"]),
-    ("the command line, and later additions", ["cli", "dask", "graph"]),
+    ("the command line, Dask's worker side", ["cli", "dask_tasks"]),
+    ("scale-out with Dask, and later additions", ["dask", "graph"]),
     ("entry points", ["__main__", ""]),
 ]
 
 # modules other branches are adding, with their place kept in the table
-FUTURE = {"dask", "graph"}
+FUTURE = {"graph"}
 
 
 def module_names() -> set[str]:

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..derivatives import DerivativeContext
 from ..flow import integer_names
-from ..ir import ADD_AT, LIST_APPEND, SETITEM, clone, comment, facts_of, names_in
+from ..ir import ADD_AT, LIST_APPEND, SETITEM, clone, comment, facts_of, names_in, walk_statements
 from ..runtime import add_lists, index_grad, zeros_like_list
 from ..transformation import assign
 
@@ -35,6 +35,9 @@ class LoopInfo:
     """A loop being reversed."""
 
     variant: set[str]  # names assigned anywhere in the loop
+    body: list[ast.stmt] = field(default_factory=list)  # the loop's own statement list
+    phis: list[str] = field(default_factory=list)  # its active loop-carried names
+    phi_sources: dict[str, str] = field(default_factory=dict)  # phi -> value copied into it
     needs_init: list[str] = field(default_factory=list)  # outside names accumulated inside
     rebound: set[str] = field(default_factory=set)  # names the reversed header assigns
 
@@ -52,6 +55,9 @@ class Gradients:
         self.loop_inited: dict[str, LoopInfo] = {}  # accumulator -> the loop it starts before
         self.branch_depth = 0  # `if`s being reversed
         self.maybe_unbound = maybe_unbound(fn.body)
+        self.unbound_phis = {  # loop-carried names with no value before their loop
+            t for s in walk_statements(fn.body) if facts_of(s).unbound_init for t in assigned_by(s)
+        }
         self.int_names: set[str] = integer_names(fn.body, fn.params)  # indices, counters, sizes
 
     def simplify(self, code: list[ast.stmt]) -> None:
@@ -114,10 +120,13 @@ class Gradients:
                     return ast.Tuple(elts=[target_for(e) for e in elt.elts], ctx=ast.Store())
                 if isinstance(elt, ast.Name) and ctx.active(elt.id):
                     g = ctx.dname(elt.id)
-                    if g not in self.defined and elt.id not in seen:
+                    outside = any(elt.id not in loop.variant for loop in self.loops)
+                    if g not in self.defined and elt.id not in seen and not outside:
                         seen.add(elt.id)
                         self.defined.add(g)
+                        self.owned.discard(g)  # (it may be an array another name holds)
                         return ast.Name(g, ast.Store())
+                    # a value from outside the loop accumulates over iterations: add_to
                     tmp = ctx.names.temp()
                     pending.extend(self.add_to(elt.id, ast.Name(tmp, ast.Load())))
                     return ast.Name(tmp, ast.Store())

@@ -138,6 +138,16 @@ class Reverser:
             body.insert(body.index(loop), count_init)
         if self.grads.loops:
             info = self.grads.loops[-1]
+            if body is info.body:
+                # the gradient of a loop-carried value is reset to zeros shaped like the
+                # value at the start of the iteration, which may differ from its last
+                reads |= {
+                    p
+                    for p in info.phis
+                    if self.ctx.dname(p) not in self.grads.defined
+                    and not self.ctx.shapes.is_scalar(p)
+                    and p not in self.grads.unbound_phis
+                }
             saved = sorted(n for n in reads if n in info.variant and n not in info.rebound)
             if saved:
                 stack = self.ctx.names.fresh("stack")
@@ -152,7 +162,7 @@ class Reverser:
         if not any(ctx.is_active_stmt(s) for s in walk_statements(stmt.body)):
             return [], set()
         variant = {t for s in walk_statements([stmt]) for t in assigned_by(s)}
-        info = LoopInfo(variant=variant)
+        info = LoopInfo(variant=variant, body=stmt.body)
         reversed_range = (
             isinstance(stmt, ast.For)
             and facts_of(stmt).range_loop
@@ -169,6 +179,12 @@ class Reverser:
             and isinstance(s, ast.Assign)
             and ctx.active(name_of(s.targets[0]))
         ]
+        info.phis = phis
+        info.phi_sources = {
+            name_of(s.targets[0]): s.value.id
+            for s in stmt.body
+            if facts_of(s).phi_back and isinstance(s, ast.Assign) and isinstance(s.value, ast.Name)
+        }
         init: list[ast.stmt] = []
         for p in phis:  # the gradient of the loop's final value (zero if unused after it)
             g = ctx.dname(p)
@@ -189,7 +205,16 @@ class Reverser:
         ctx.last_origin = saved_origin
         for p in phis:  # each reversed iteration hands the next one a gradient
             g = ctx.dname(p)
-            if g not in grads.defined:
+            if g in grads.defined:
+                continue
+            if p in grads.unbound_phis:
+                # first assigned in the loop: the value the next (earlier) iteration hands
+                # on comes from the same statement, so its zero is shaped like this one's
+                source = ctx.dname(info.phi_sources[p])
+                zeros = ctx.numpy_call("zeros_like", [ast.Name(source, ast.Load())])
+                body.append(assign(g, zeros))
+                grads.owned.add(g)
+            else:
                 body.append(grads.zeros_for(g, p, bound=True))
         entry = self.bound_at.get(id(stmt), frozenset())
         for name in info.needs_init:

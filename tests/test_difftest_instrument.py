@@ -1,0 +1,216 @@
+"""Tests of the differential tester itself: its verdicts, its oracles and its minimizer.
+
+A tester that cannot tell a wrong gradient from a right one, or that blames
+chainrule for a kink in finite differences, is worse than none.  These tests
+feed it known-wrong gradients, refusals located in the wrong place, and
+points on kinks, ties and branch boundaries.
+"""
+
+from __future__ import annotations
+
+import tempfile
+
+import numpy as np
+import pytest
+from difftest.check import check_program
+from difftest.constructs import CONSTRUCTS, Status, status_of
+from difftest.loading import loaded
+from difftest.minimize import minimize
+from difftest.oracles import FD_TOL, finite_differences, mismatch
+from difftest.programs import Program, generate, line_key
+from difftest.report import Tally, construct_table
+
+import chainrule
+from chainrule import CompileError
+
+X3 = (("x", ("leaf", (3,))),)
+
+
+def program(body: str, constructs=("arith",), params=X3, zero=(), excusable=()) -> Program:
+    source = "import numpy as np\n\n\ndef f(" + ", ".join(p for p, _ in params) + "):\n"
+    source += "".join(f"    {line}\n" for line in body.strip().splitlines())
+    keys = frozenset(line_key(line) for line in excusable)
+    return Program(source, "f", params, frozenset(constructs), frozenset(zero), "7:1", keys)
+
+
+SQUARES = program("y = x * x\nreturn np.sum(y)")
+
+
+def test_a_correct_program_agrees():
+    result = check_program(SQUARES, second_order=True)
+    assert result.outcome == "agree", result.detail
+    assert "hessian" in result.checks and "autograd" in result.checks
+
+
+def test_a_wrong_gradient_is_wrong(monkeypatch):
+    real = chainrule.grad
+
+    def off_by_x(f, argnums=0):
+        g = real(f, argnums=argnums)
+        return lambda *a: tuple(d + a[0] for d in g(*a))
+
+    monkeypatch.setattr(chainrule, "grad", off_by_x)
+    result = check_program(SQUARES)
+    assert result.outcome == "wrong" and result.failed
+    assert (result.stage, result.oracle) == ("grad", "finite differences")
+    assert "expected" in result.detail and "got" in result.detail
+
+
+def test_a_wrong_forward_mode_is_caught_by_the_cross_check(monkeypatch):
+    real = chainrule.jacfwd
+    monkeypatch.setattr(
+        chainrule,
+        "jacfwd",
+        lambda f, argnums=0: lambda *a: tuple(2 * j for j in real(f, argnums=argnums)(*a)),
+    )
+    result = check_program(SQUARES)
+    assert (result.outcome, result.stage, result.oracle) == ("wrong", "jacfwd", "grad")
+
+
+def _raising(error: Exception):
+    def fake(f, argnums=0):
+        def call(*args):
+            raise error
+
+        return call
+
+    return fake
+
+
+def test_a_compile_error_in_generated_code_is_a_crash(monkeypatch):
+    error = CompileError("`t1` is not supported", "<chainrule grad_f 1a2b>", 3, 4, "t1 = x[i]")
+    monkeypatch.setattr(chainrule, "grad", _raising(error))
+    result = check_program(SQUARES)
+    assert result.outcome == "crash" and "inside chainrule" in result.detail
+
+
+def test_an_internal_error_or_an_unlocated_refusal_is_a_crash(monkeypatch):
+    monkeypatch.setattr(chainrule, "grad", _raising(CompileError("internal IndentationError")))
+    assert check_program(SQUARES).outcome == "crash"
+
+
+def test_other_exceptions_are_crashes(monkeypatch):
+    monkeypatch.setattr(chainrule, "grad", _raising(ValueError("axes don't match array")))
+    result = check_program(SQUARES)
+    assert result.outcome == "crash" and result.detail.startswith("ValueError")
+
+
+def _refusing(f, argnums=0):
+    """A grad that refuses, pointing at the def line of the user's function, as chainrule does."""
+    code = f.__code__
+    error = CompileError("not supported", code.co_filename, code.co_firstlineno, 0, "def f(x):")
+
+    def call(*args):
+        raise error
+
+    return call
+
+
+def test_a_located_refusal_counts_against_supported_constructs_only(monkeypatch):
+    monkeypatch.setattr(chainrule, "grad", _refusing)
+    assert check_program(SQUARES).outcome == "refused-supported"
+    may = program("return np.sum(x)", ("view-inplace",), excusable=["def f(x):"])
+    assert check_program(may).outcome == "refused"
+    # a may-refuse construct elsewhere does not excuse a refusal of this line
+    elsewhere = program("return np.sum(x)", ("view-inplace",), excusable=["r *= 3.0"])
+    result = check_program(elsewhere)
+    assert result.outcome == "refused-supported" and "not one of" in result.detail
+
+
+def test_a_documented_refusal_that_compiles_is_unrefused():
+    result = check_program(program("return np.sum(x * 2.0)", ("write-arg",)))
+    assert result.outcome == "unrefused"
+
+
+def test_writing_into_an_argument_is_refused_with_a_location():
+    body = "x[0] = 2.0 * x[1]\nreturn np.sum(x)"
+    result = check_program(program(body, ("write-arg",), excusable=["x[0] = 2.0 * x[1]"]))
+    assert result.outcome == "refused", result.detail
+    assert ":5:" in result.detail.splitlines()[0]  # file:line of `x[0] = ...`
+
+
+@pytest.mark.parametrize(
+    "f, x",
+    [
+        (lambda x: float(np.abs(x[0])), [0.0]),  # a kink
+        (lambda x: float(np.maximum(x[0], x[1])), [0.3, 0.3]),  # a tie
+        (lambda x: float(x[0] if x[0] > 0.2 else 2 * x[0]), [0.2 + 1e-6]),  # a branch boundary
+        (lambda x: float(np.floor(10 * x[0])), [0.1 - 1e-5]),  # a jump
+    ],
+)
+def test_finite_differences_notice_non_smooth_points(f, x):
+    assert not finite_differences(f, [np.array(x)]).smooth
+
+
+def test_finite_differences_are_accurate_at_smooth_points():
+    fd = finite_differences(lambda x: float(np.sum(np.sin(x) * x[0])), [np.array([0.4, -0.7])])
+    assert fd.smooth
+    x = np.array([0.4, -0.7])
+    expected = np.cos(x) * x[0] + np.array([np.sum(np.sin(x)), 0.0])
+    assert mismatch(fd.grad, expected, FD_TOL) is None
+
+
+def test_a_kink_at_a_drawn_zero_is_redrawn():
+    # abs makes an exact zero a kink: the point is re-drawn (without zeros), not blamed
+    p = program("return np.sum(np.abs(x) * x[0])", ("abs-max-min",), zero=("x",))
+    assert check_program(p).outcome == "agree"
+
+
+def test_status_follows_the_strictest_construct():
+    assert status_of({"arith"}) is Status.SUPPORTED
+    assert status_of({"arith", "view-inplace"}) is Status.MAY_REFUSE
+    assert status_of({"view-inplace", "write-arg"}) is Status.MUST_REFUSE
+    assert status_of({"array-write-aug"}, second_order=True) is Status.MAY_REFUSE
+
+
+def test_programs_are_deterministic_run_and_are_tagged():
+    for index in range(60):
+        p = generate(5, index)
+        assert p == generate(5, index)
+        assert p.constructs <= set(CONSTRUCTS)
+        with loaded(p, autograd=False) as mods:
+            from difftest.programs import draw_inputs
+
+            value = mods.f(*draw_inputs(p, np.random.default_rng(index), zeros=True))
+            assert np.isfinite(float(value)), p.source
+
+
+def test_temporary_files_are_removed(monkeypatch, tmp_path):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # other runs may share /tmp
+    check_program(SQUARES)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_minimizer_keeps_the_failure_and_drops_the_rest(monkeypatch):
+    real = chainrule.grad
+
+    def wrong_near_sin(f, argnums=0):  # a "defect" that needs np.sin in the source
+        g = real(f, argnums=argnums)
+        import inspect
+
+        broken = "np.sin" in inspect.getsource(f)
+        return lambda *a: tuple(d * (1.5 if broken else 1.0) for d in g(*a))
+
+    monkeypatch.setattr(chainrule, "grad", wrong_near_sin)
+    body = """
+    a = x * 2.0
+    b = np.tanh(a) + x
+    c = np.sin(x[0]) * 3.0
+    for i in range(2):
+        a = a + b
+    return np.sum(a) + c
+    """
+    p = program("\n".join(line[4:] for line in body.strip("\n").splitlines()))
+    failure = check_program(p)
+    assert failure.outcome == "wrong"
+    text = minimize(p, failure, max_checks=200)
+    assert "np.sin" in text and "for" not in text and "tanh" not in text
+    assert len(text) < 0.6 * len(p.source)
+
+
+def test_the_table_lists_every_construct():
+    tally = Tally()
+    tally.add(check_program(SQUARES))
+    table = construct_table(tally)
+    for name in CONSTRUCTS:
+        assert f"| {name} |" in table
