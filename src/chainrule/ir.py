@@ -425,7 +425,10 @@ def assigned_names(stmt: ast.stmt) -> set[str]:
     """Names an assignment binds, or the assignments in both branches of an `if`
     (array writes included: `out[i] = v` names out and i)."""
     if isinstance(stmt, ast.Assign):
-        return {n.id for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        targets = stmt.targets
+        if len(targets) == 1 and isinstance(targets[0], ast.Name):
+            return {targets[0].id}  # the common case, without walking
+        return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
     if isinstance(stmt, ast.If):
         return {n for s in stmt.body + stmt.orelse for n in assigned_names(s)}
     return set()
