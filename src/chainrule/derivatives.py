@@ -139,7 +139,7 @@ class DerivativeContext:
         if note is None and rule is not None:
             note = rule.note
         if self.ops_per_origin.get(id(origin), 0) > 1:
-            text = ast.unparse(stmt)
+            text = statement_text(stmt)
             out.append(comment(f"{text}: {note}" if note else text))
         elif note:
             out.append(comment(note))
@@ -152,3 +152,16 @@ class DerivativeContext:
             f"the method .{method.name}() has no derivative rule; use the NumPy function "
             "instead (for example np.sum(x) for x.sum()), or register a rule for it",
         )
+
+
+def statement_text(stmt: ast.stmt) -> str:
+    """`ast.unparse(stmt)`, the same on every Python: 3.10 wraps a tuple target in
+    parentheses (`(a, b) = t`), later versions do not."""
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+        target = stmt.targets[0]
+        if isinstance(target, ast.Tuple) and target.elts:
+            names = ", ".join(ast.unparse(e) for e in target.elts)
+            if len(target.elts) == 1:
+                names += ","
+            return f"{names} = {ast.unparse(stmt.value)}"
+    return ast.unparse(stmt)
