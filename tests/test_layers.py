@@ -71,6 +71,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("optimize", ["optimize"]),
     ("codegen", ["codegen"]),
     ("the compiled record", ["compiled"]),
+    ("guards", ["guards"]),
     ("the persistent cache", ["cache"]),
     ("the pipeline", ["pipeline"]),
     ("argument checks, highlighting", ["arguments", "highlight"]),
