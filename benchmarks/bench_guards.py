@@ -20,7 +20,6 @@ rounds (_timing.py), in one process:
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import types
@@ -30,7 +29,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _timing import Contender, measure  # noqa: E402
+from _timing import Contender, measure, round_options, rounds_of  # noqa: E402
 
 import chainrule  # noqa: E402
 from chainrule import guards  # noqa: E402
@@ -60,12 +59,10 @@ def nothing():
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="few short rounds")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 201)")
+    parser = round_options(__doc__.splitlines()[0])
     parser.add_argument("--show", action="store_true", help="print the guard's source")
     opts = parser.parse_args(argv)
-    rounds = opts.rounds or (3 if opts.quick else 201)
+    rounds = rounds_of(opts)
 
     x = rng.normal(size=3)
     guarded = chainrule.grad(loss)
