@@ -43,6 +43,7 @@ from .arguments import (
     shaped_like,
 )
 from .compiled import Compiled
+from .guards import always
 from .highlight import highlight
 from .ir import structure
 from .normalize.inlining import NESTED, NESTED_JVP, NESTED_MAKER
@@ -70,6 +71,7 @@ class _Transformed:
         self.argnums, self.as_tuple = normalize_argnums(argnums, who)
         self._compiled: Compiled | None = None  # the general version (shown as .source)
         self._variant: Compiled | None = None  # specialised on the first call's scalars
+        self._guard = always  # the variant's guard (guards.py), kept here for the fast path
         self._scalars: tuple[tuple[int, int], ...] = ()
         # (position, nesting) of container arguments, learnt at the first call
         self._structures: tuple[tuple[int, Any], ...] = ()
@@ -160,6 +162,7 @@ class _Transformed:
                 if type(a) in SCALAR_TYPES or (type(a) is np.ndarray and i in indexed)
             )
             self._variant = self._compile(self._scalars) if self._scalars else compiled
+            self._guard = self._variant.guard
         if matches_kinds(self._scalars, args):
             return self._variant, tuple(args)
         return compiled, tuple(args)
@@ -198,7 +201,7 @@ class _Transformed:
             variant is not None
             and not kwargs
             and self._generation == GENERATION[0]
-            and variant.guard()  # what compiling resolved still resolves the same way
+            and self._guard()  # what compiling resolved still resolves the same way
         ):
             try:
                 for i, kind in self._scalars:  # what the variant assumes of the arguments
