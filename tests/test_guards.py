@@ -276,6 +276,34 @@ def test_data_rebound_is_read_live_without_recompiling(tmp_path):
 TANH = "import numpy as np\n\ndef f(x):\n    return np.sum(np.tanh(x))\n"
 
 
+def test_bound_method_attributes(tmp_path):
+    """grad(model.loss): `self.act` is a resolution, `self.W` data read live."""
+    Model = write_module(
+        tmp_path,
+        """
+        import numpy as np
+
+        class Model:
+            def __init__(self):
+                self.act = np.tanh
+                self.W = np.ones(3)
+
+            def loss(self, x):
+                return np.sum(self.act(self.W * x))
+        """,
+        "Model",
+    )
+    model = Model()
+    g = chainrule.grad(model.loss)
+    np.testing.assert_allclose(g(X), 1 - np.tanh(X) ** 2)
+    compiles = pipeline.stats["compiles"]
+    model.W = np.full(3, 2.0)
+    np.testing.assert_allclose(g(X), 2 * (1 - np.tanh(2 * X) ** 2))
+    assert pipeline.stats["compiles"] == compiles
+    model.act = np.sin
+    np.testing.assert_allclose(g(X), 2 * np.cos(2 * X))
+
+
 def _same_size_and_mtime(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert len(old) == len(new) and old in text
