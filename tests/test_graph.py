@@ -16,12 +16,12 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 import pytest
+from helpers import weights, write_module
 
 import chainrule
 from chainrule.drawing import fmt
 from chainrule.graph import GraphError, _backward, _trace, graph
 from chainrule.testing import check_grad
-from helpers import weights, write_module
 
 HAS_DOT = shutil.which("dot") is not None
 try:
@@ -273,3 +273,34 @@ def test_svg_and_png_are_produced(mod, tmp_path):
     ET.fromstring(g._repr_svg_())
     png = open(g.save(tmp_path / "net.png"), "rb").read()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_command_line_draws_a_file_function(tmp_path, capsys):
+    from chainrule.cli import main
+
+    model = tmp_path / "model.py"
+    model.write_text(
+        "import numpy as np\n\ndef loss(W, x):\n    return np.sum(np.tanh(W @ x) ** 2)\n"
+    )
+    out = tmp_path / "loss.dot"
+    status = main(["graph", f"{model}:loss", "--shape", "W=3x4", "--shape", "x=4", "-o", str(out)])
+    assert status == 0, capsys.readouterr().err
+    assert "wrote" in capsys.readouterr().out
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("digraph chainrule") and "W</B> (input)" in text
+    assert "x</B> (input)" in text  # every argument given a shape is differentiated
+    status = main(["graph", f"{model}:loss", "--shape", "W=3x4", "-o", str(out)])
+    assert status == 2 and "needs a value for x" in capsys.readouterr().err
+    status = main(
+        [
+            "graph",
+            f"{model}:loss",
+            "--shape",
+            "W=3x4",
+            "--shape",
+            "x=4",
+            "-o",
+            str(tmp_path / "a.txt"),
+        ]
+    )
+    assert status == 1 and ".svg, .png, .pdf or .dot" in capsys.readouterr().err

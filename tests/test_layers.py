@@ -76,9 +76,10 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("argument checks, highlighting", ["arguments", "highlight"]),
     ("the public transformations", ["api"]),
     ("testing", ["testing"]),
-    ("export, demo, drawing pictures", ["exporting", "demo", "drawing"]),
+    ("drawing pictures (DOT text)", ["drawing"]),
+    ("export, demo, pictures of gradients", ["exporting", "demo", "graph"]),
     ("the command line, Dask's worker side", ["cli", "dask_tasks"]),
-    ("scale-out with Dask, pictures of gradients", ["dask", "graph"]),
+    ("scale-out with Dask", ["dask"]),
     ("entry points", ["__main__", ""]),
 ]
 
