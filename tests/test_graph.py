@@ -304,3 +304,29 @@ def test_the_command_line_draws_a_file_function(tmp_path, capsys):
         ]
     )
     assert status == 1 and ".svg, .png, .pdf or .dot" in capsys.readouterr().err
+
+
+def test_sources_show_highlighted_html_in_notebooks(mod):
+    text = chainrule.grad(mod["gates"]).source
+    assert isinstance(text, str) and text == str(text)
+    page = text._repr_html_()
+    ET.fromstring(f"<div>{page}</div>")  # well-formed HTML fragment
+    assert "def" in page and "grad_gates" in page
+    assert "<span" in page or "<pre>" in page  # Pygments' spans, or plain text without it
+    assert chainrule.source(mod["gates"])._repr_html_() == page
+
+
+def test_source_html_without_pygments_is_escaped_text(monkeypatch):
+    import builtins
+
+    from chainrule.highlight import html_of
+
+    real = builtins.__import__
+
+    def no_pygments(name, *args, **kwargs):
+        if name.startswith("pygments"):
+            raise ImportError(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pygments)
+    assert html_of("a < b") == "<pre>a &lt; b</pre>"
