@@ -330,3 +330,34 @@ def test_source_html_without_pygments_is_escaped_text(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_pygments)
     assert html_of("a < b") == "<pre>a &lt; b</pre>"
+
+
+def test_the_tutorial_pictures_are_current_and_drawn_from_its_code():
+    """docs/images/*.dot is what tools/tutorial_images.py draws now, from functions that
+    docs/tutorial.md shows word for word (`python tools/tutorial_images.py` refreshes)."""
+    import inspect
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root / "tools"))
+    try:
+        import tutorial_images
+    finally:
+        sys.path.remove(str(root / "tools"))
+    tutorial = (root / "docs" / "tutorial.md").read_text(encoding="utf-8")
+    for f in (
+        tutorial_images.gates,
+        tutorial_images.two_layer,
+        tutorial_images.paths,
+        tutorial_images.logistic,
+        tutorial_images.max_pool,
+        tutorial_images.conv1d,
+        tutorial_images.conv_loss,
+        tutorial_images.rnn,
+    ):
+        assert inspect.getsource(f) in tutorial, f"{f.__name__} differs from the tutorial's"
+    assert tutorial_images.stale() == [], "run python tools/tutorial_images.py"
+    for name in tutorial_images.pictures():
+        assert f"](images/{name}.svg)" in tutorial
+        assert (root / "docs" / "images" / f"{name}.svg").exists()

@@ -59,6 +59,17 @@ def max_pool(x, v):
     return pooled @ v
 
 
+def conv1d(x, k):
+    ys = []
+    for i in range(len(x) - len(k) + 1):
+        ys.append(np.sum(x[i : i + len(k)] * k))
+    return np.stack(ys)
+
+
+def conv_loss(x, k, g):
+    return np.sum(conv1d(x, k) * g)
+
+
 def rnn(W, h, xs):
     for t in range(3):
         h = np.tanh(W @ h + xs[t])
@@ -97,6 +108,13 @@ def pictures() -> dict[str, Graph]:
             np.array([1.0, -2.0, 0.5]),
             max_elements=6,
         ),
+        "conv": chainrule.graph(
+            conv_loss,
+            np.array([1.0, 2.0, -1.0, 0.5, 3.0]),
+            np.array([0.5, -1.0, 2.0]),
+            np.array([1.0, -1.0, 0.5]),
+            argnums=(0, 1),
+        ),
         "rnn": chainrule.graph(
             rnn,
             np.array([[0.9, -0.3], [0.4, 0.6]]),
@@ -124,19 +142,24 @@ def write_all() -> None:
         picture.save(IMAGES / f"{name}.dot")
         picture.save(IMAGES / f"{name}.svg")
         print(f"wrote docs/images/{name}.dot and .svg")
-    for script, table in (
-        ("forward_vs_reverse", True),
-        ("rnn_gradients", True),
-        ("residual_highway", True),
-    ):
+    for script in ("forward_vs_reverse", "rnn_gradients", "residual_highway"):
         command = [sys.executable, str(ROOT / "examples" / f"{script}.py"), "--out", str(IMAGES)]
         result = subprocess.run(command, capture_output=True, text=True, check=True)
         lines = [line for line in result.stdout.splitlines() if not line.startswith("wrote ")]
-        if table:
-            (IMAGES / f"{script}.txt").write_text(
-                "\n".join(lines).rstrip() + "\n", encoding="utf-8"
-            )
-        print(f"wrote docs/images/{script}.txt (and .png with matplotlib)")
+        text = "\n".join(lines).strip("\n") + "\n"
+        (IMAGES / f"{script}.txt").write_text(text, encoding="utf-8")
+        put_table(script, text)
+        print(f"wrote docs/images/{script}.txt, its table in docs/tutorial.md, and the .png")
+
+
+def put_table(name: str, text: str) -> None:
+    """Replace the text block after `<!-- table: name -->` in docs/tutorial.md."""
+    path = ROOT / "docs" / "tutorial.md"
+    lines = path.read_text(encoding="utf-8").split("\n")
+    start = lines.index(f"<!-- table: {name} -->") + 1
+    end = lines.index("```", start + 1)
+    lines[start : end + 1] = ["```text", *text.rstrip("\n").split("\n"), "```"]
+    path.write_text("\n".join(lines), encoding="utf-8")
 
 
 def main() -> int:

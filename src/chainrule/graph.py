@@ -276,6 +276,10 @@ class _Tracer:
                 for j, elt in enumerate(elts):
                     if isinstance(elt, ast.Name) and elt.id in self.ref:
                         ev.inputs.append((param, j if sequence else None, self.ref[elt.id]))
+                    elif isinstance(elt, ast.Name) and id(ev.args.get(param)) in self.lists:
+                        for j, ref in enumerate(self.lists[id(ev.args[param])]):
+                            if ref is not None:  # a list the function made: one wire per item
+                                ev.inputs.append((param, j, ref))
         else:  # no rule (a nondifferentiable function): wires, but no gradient
             for j, arg in enumerate(record.args):
                 if isinstance(arg, ast.Name) and arg.id in self.ref:
