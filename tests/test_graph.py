@@ -233,7 +233,7 @@ def test_arrays_print_in_full_up_to_max_elements(mod):
     W1 = args[0]
     assert fmt(W1, 6) in small.dot and fmt(W1, 6).startswith("[[")
     big = graph(mod["net"], *args, argnums=nums, max_elements=2)
-    assert f"3×2 in [{fmt(W1.min(), 1)}, {fmt(W1.max(), 1)}]" in big.dot
+    assert f"3×2 values in [{fmt(W1.min(), 1)}, {fmt(W1.max(), 1)}]" in big.dot
     assert fmt(np.array([-0.0, 1.23456]), 4) == "[0, 1.23]"
 
 

@@ -90,7 +90,7 @@ def fmt(value: Any, max_elements: int) -> str:
     shape = "×".join(str(n) for n in arr.shape)
     if arr.dtype.kind == "c":
         return f"{shape} array"
-    return f"{shape} in [{_num(arr.min())}, {_num(arr.max())}]"
+    return f"{shape} values in [{_num(arr.min())}, {_num(arr.max())}]"
 
 
 def _nested(items: Any) -> str:
