@@ -317,6 +317,29 @@ def random_inputs(args: argparse.Namespace) -> tuple[Any, list[str], list[Any], 
     return func, params, call, set(shapes)
 
 
+def add_input_options(parser: argparse.ArgumentParser, argnums_help: str) -> None:
+    """`--shape`, `--value`, `--argnums` and `--seed`: what `random_inputs` reads."""
+    parser.add_argument(
+        "--shape",
+        action="append",
+        metavar="NAME=SHAPE",
+        help="a random normal array of this shape for parameter NAME (3x4, 5, or scalar "
+        "for a float); repeat for each argument",
+    )
+    parser.add_argument(
+        "--value",
+        action="append",
+        metavar="NAME=LITERAL",
+        help="a fixed value for a parameter that is not differentiated (--value n=5)",
+    )
+    parser.add_argument(
+        "--argnums",
+        metavar="N[,N...]",
+        help=f"{argnums_help} (default: every argument given by --shape)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -395,21 +418,7 @@ def add_graph_parser(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("target", metavar="FILE.py:FUNCTION", help="the function to draw")
-    parser.add_argument(
-        "--shape",
-        action="append",
-        metavar="NAME=SHAPE",
-        help="a random normal array of this shape for parameter NAME (3x4, 5, or scalar)",
-    )
-    parser.add_argument(
-        "--value", action="append", metavar="NAME=LITERAL", help="a fixed value (--value n=5)"
-    )
-    parser.add_argument(
-        "--argnums",
-        metavar="N[,N...]",
-        help="the arguments to differentiate (default: every argument given by --shape)",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    add_input_options(parser, "the arguments to differentiate")
     parser.add_argument(
         "-o",
         "--output",
@@ -541,25 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("target", metavar="FILE.py:FUNCTION", help="the function to check")
-    check.add_argument(
-        "--shape",
-        action="append",
-        metavar="NAME=SHAPE",
-        help="a random normal array of this shape for parameter NAME (3x4, 5, or scalar "
-        "for a float); repeat for each argument",
-    )
-    check.add_argument(
-        "--value",
-        action="append",
-        metavar="NAME=LITERAL",
-        help="a fixed value for a parameter that is not differentiated (--value n=5)",
-    )
-    check.add_argument(
-        "--argnums",
-        metavar="N[,N...]",
-        help="which arguments to check (default: every argument given by --shape)",
-    )
-    check.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    add_input_options(check, "which arguments to check")
     check.add_argument("--rtol", type=float, default=1e-5, help="relative tolerance (1e-5)")
     check.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (1e-6)")
     check.set_defaults(handler=cmd_check)

@@ -224,8 +224,10 @@ class _Tracer:
         for name in targets:
             if name not in self.leaves:
                 self.ref.pop(name, None)
-        if prim is None or len(targets) != 1:
+        if prim is None:
             return
+        if len(targets) != 1:
+            raise self.refuse(stmt, record, f"{_prim_name(prim)} with several results")
         target = targets[0]
         if prim is LIST_GET:
             refs = self.lists.get(id(self.eval(record.args[0])), [])
@@ -245,8 +247,9 @@ class _Tracer:
                 name = None
                 if isinstance(origin, ast.Assign) and len(origin.targets) == 1:
                     name = getattr(origin.targets[0], "id", None)
-                if name:
-                    self.evals[self.ref[target]].name = name
+                source_eval = self.evals[self.ref[target]]
+                if name and source_eval.name is None and not record.phi_back:
+                    source_eval.name = name  # `r = helper(q, x)` names the helper's result
             return
         self.operation(stmt, record, target)
 
