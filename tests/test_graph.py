@@ -361,3 +361,23 @@ def test_the_tutorial_pictures_are_current_and_drawn_from_its_code():
     for name in tutorial_images.pictures():
         assert f"](images/{name}.svg)" in tutorial
         assert (root / "docs" / "images" / f"{name}.svg").exists()
+
+
+def test_show_displays_html_in_a_jupyter_kernel(mod, monkeypatch, capsys):
+    import sys
+    import types
+
+    shown = []
+    fake = types.ModuleType("IPython")
+    fake.get_ipython = lambda: types.SimpleNamespace(kernel=object())
+    display = types.ModuleType("IPython.display")
+    display.display = shown.append
+    monkeypatch.setitem(sys.modules, "IPython", fake)
+    monkeypatch.setitem(sys.modules, "IPython.display", display)
+    chainrule.show(mod["gates"])
+    assert capsys.readouterr().out == ""
+    (source,) = shown
+    assert source == chainrule.source(mod["gates"]) and "grad_gates" in source._repr_html_()
+    fake.get_ipython = lambda: None  # IPython without a kernel (a terminal): print
+    chainrule.show(mod["gates"])
+    assert "def grad_gates" in capsys.readouterr().out
