@@ -355,6 +355,7 @@ def test_the_tutorial_pictures_are_current_and_drawn_from_its_code():
         tutorial_images.conv1d,
         tutorial_images.conv_loss,
         tutorial_images.rnn,
+        tutorial_images.residual,
     ):
         assert inspect.getsource(f) in tutorial, f"{f.__name__} differs from the tutorial's"
     assert tutorial_images.stale() == [], "run python tools/tutorial_images.py"

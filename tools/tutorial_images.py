@@ -76,6 +76,12 @@ def rnn(W, h, xs):
     return 0.5 * np.sum(h**2)
 
 
+def residual(w1, w2, h):
+    h = h + np.tanh(w1 * h)
+    h = h + np.tanh(w2 * h)
+    return h
+
+
 TWO_LAYER_ARGS = (
     np.array([[0.5, -0.4], [0.8, 0.2], [-0.6, 0.4]]),  # W1
     np.array([0.1, -0.2, 0.05]),  # b1
@@ -123,6 +129,7 @@ def pictures() -> dict[str, Graph]:
             argnums=(0, 1),
             unroll=2,
         ),
+        "residual": chainrule.graph(residual, 0.1, 0.1, 2.0, argnums=2),
     }
 
 
