@@ -146,7 +146,8 @@ def with_marker(payload: dict, marker: Path) -> str:
     source = planted["source"]
     assert "    return " in source
     planted["source"] = source.replace(
-        "    return ", f"    return __import__('pathlib').Path({str(marker)!r}).write_text('ran') and ",
+        "    return ",
+        f"    return __import__('pathlib').Path({str(marker)!r}).write_text('ran') and ",
         1,
     )
     return json.dumps(planted, sort_keys=True, indent=1)
@@ -154,7 +155,8 @@ def with_marker(payload: dict, marker: Path) -> str:
 
 def signed(body: str) -> bytes:
     store = cache_disk.open_store(create=True)
-    return f"{cache_disk.MAGIC} {cache_disk.FORMAT} {cache_trust.seal(store.key, body)}\n{body}".encode()
+    signature = cache_trust.seal(store.key, body)
+    return f"{cache_disk.MAGIC} {cache_disk.FORMAT} {signature}\n{body}".encode()
 
 
 def gradient_is_right() -> None:
@@ -297,7 +299,8 @@ def test_a_symbolic_link_as_an_entry_is_not_followed(fresh):
 
 def test_a_payload_nested_too_deep_is_a_miss_and_rewritten(fresh):
     payload = fill()
-    deep = '{"key": "%s", "x": %s%s}' % (disk_key(), "[" * 100_000, "]" * 100_000)
+    nested = "[" * 100_000 + "]" * 100_000
+    deep = json.dumps({"key": disk_key(), "x": 0}).replace("0}", nested + "}")
     entry_file().write_bytes(signed(deep))
     os.chmod(entry_file(), 0o600)
     before = dict(cache.stats)

@@ -132,8 +132,9 @@ def test_a_hand_edit_of_the_module_is_reported(project):
     assert "    p = np.tanh(t2)\n" in text
     target.write_text(text.replace("    p = np.tanh(t2)\n", "    p = np.tanh(t2) * 1.0\n", 1))
     caught = import_warnings(project)
-    assert len(caught) == 1 and "model_grad.py was edited after chainrule generated it" in (
-        caught[0][2]
+    assert (
+        len(caught) == 1
+        and "model_grad.py was edited after chainrule generated it" in (caught[0][2])
     )
     done = chainrule_cli("verify", "model_grad.py", cwd=project)
     assert done.returncode == 1 and "was edited" in done.stdout

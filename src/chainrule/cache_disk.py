@@ -32,8 +32,16 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache_trust import current_user, directory_problem, entry_problem, inside, key_path
-from .cache_trust import load_key, seal, unseal
+from .cache_trust import (
+    current_user,
+    directory_problem,
+    entry_problem,
+    inside,
+    key_path,
+    load_key,
+    seal,
+    unseal,
+)
 
 FORMAT = 2  # 1: signed with a bare SHA-256, which anyone could recompute
 MAGIC = "chainrule-cache"
@@ -117,9 +125,13 @@ def check(create: bool) -> tuple[Path, bytes | None, str | None]:
         return folder, None, problem
     where = key_path()
     if inside(where, folder):
-        return folder, None, (
-            f"the cache key {where} is inside the cache directory; set "
-            "CHAINRULE_CACHE_KEY_FILE to a file elsewhere"
+        return (
+            folder,
+            None,
+            (
+                f"the cache key {where} is inside the cache directory; set "
+                "CHAINRULE_CACHE_KEY_FILE to a file elsewhere"
+            ),
         )
     key = _keys.get(str(where))
     if key is None:

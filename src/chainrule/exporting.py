@@ -26,8 +26,9 @@ SHA-256 of its content, the command that regenerates the module, and the
 SHA-256 of the module's own text: at import the module compares them with
 the files and warns (`StaleExportWarning`, export_check.py) when a source
 changed or the module was edited; `chainrule verify` does the same check
-with an exit status.  The file is written atomically (a temporary file, then `os.replace`); a file that
-chainrule did not generate is only replaced with `force=True`.
+with an exit status.  The file is written atomically (a temporary file,
+then `os.replace`); a file that chainrule did not generate is only replaced
+with `force=True`.
 """
 
 from __future__ import annotations
