@@ -499,3 +499,12 @@ def test_cache_info_and_clear(tmp_path):
         info = chainrule_cli("cache", "info", env=env)
         assert "not used" in info.stdout and "chmod go-w" in info.stdout
         assert info.returncode == 1
+
+
+def test_bench_cache_trust_runs():
+    bench = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_cache_trust.py"
+    proc = subprocess.run(
+        [sys.executable, str(bench), "--quick"], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "HMAC / whole hit" in proc.stdout and "pruning to half" in proc.stdout

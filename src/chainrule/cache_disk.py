@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import tempfile
 import time
 import warnings
@@ -96,9 +97,15 @@ _keys: dict[str, bytes] = {}
 
 
 def warn_once(message: str) -> None:
-    if message not in _warned:
-        _warned.add(message)
-        warnings.warn(message, UntrustedCacheWarning, stacklevel=3)
+    """Warn once per process, at the first line outside chainrule that led here."""
+    if message in _warned:
+        return
+    _warned.add(message)
+    package = os.path.dirname(os.path.abspath(__file__))
+    level, frame = 1, sys._getframe(0)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, UntrustedCacheWarning, stacklevel=level)
 
 
 def check(create: bool) -> tuple[Path, bytes | None, str | None]:

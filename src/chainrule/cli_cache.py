@@ -25,6 +25,8 @@ USAGE_ERROR = 2
 
 
 def _size(n: int) -> str:
+    if n == 0:
+        return "0 bytes"
     if n < 2**20 // 10:
         return f"{n / 1024:.1f} kB"
     return f"{n / 2**20:.1f} MB"
