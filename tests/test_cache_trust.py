@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_cli import run as run_cli
 
 import chainrule
 from chainrule import cache, cache_disk, cache_trust, pipeline
@@ -460,21 +461,9 @@ def test_pruning_under_four_processes_never_yields_a_partial_read(tmp_path):
 # -- the command line --------------------------------------------------------------------------
 
 
-def chainrule_cli(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "chainrule", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=120,
-    )
-
-
-def test_cache_info_and_clear(tmp_path):
-    env = {
-        "CHAINRULE_CACHE_DIR": str(tmp_path / "cache"),
-        "CHAINRULE_CACHE_KEY_FILE": str(tmp_path / "config" / "cache-key"),
-    }
+def test_cache_info_and_clear(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHAINRULE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("CHAINRULE_CACHE_KEY_FILE", str(tmp_path / "config" / "cache-key"))
     (tmp_path / "m.py").write_text(
         textwrap.dedent("""\
         import numpy as np
@@ -483,20 +472,20 @@ def test_cache_info_and_clear(tmp_path):
             return np.sum(np.tanh(x) ** 2)
         """)
     )
-    info = chainrule_cli("cache", "info", env=env)
+    info = run_cli("cache", "info")
     assert info.returncode == 0, info.stderr
     assert str(tmp_path / "cache") in info.stdout and "0 entries" in info.stdout
     assert "200 MB" in info.stdout and "cache-key" in info.stdout
-    shown = chainrule_cli("show", f"{tmp_path / 'm.py'}:f", env=env)
+    shown = run_cli("show", f"{tmp_path / 'm.py'}:f")
     assert shown.returncode == 0, shown.stderr
-    info = chainrule_cli("cache", "info", env=env)
+    info = run_cli("cache", "info")
     assert "1 entry" in info.stdout, info.stdout
-    cleared = chainrule_cli("cache", "clear", env=env)
+    cleared = run_cli("cache", "clear")
     assert cleared.returncode == 0 and "removed 1 entry" in cleared.stdout
     assert not list((tmp_path / "cache").glob("*.json"))
     if POSIX:
         os.chmod(tmp_path / "cache", 0o777)
-        info = chainrule_cli("cache", "info", env=env)
+        info = run_cli("cache", "info")
         assert "not used" in info.stdout and "chmod go-w" in info.stdout
         assert info.returncode == 1
 

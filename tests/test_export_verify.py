@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import NO_CHAINRULE
+from test_cli import run as run_cli
 
 from chainrule import export, export_check
 
@@ -29,20 +31,12 @@ def loss(w, b, X, y):
 """
 
 # Import the module with chainrule blocked; print the warnings it gave, as JSON.
-IMPORTER = """\
+IMPORTER = (
+    NO_CHAINRULE
+    + """\
 import json
-import sys
 import warnings
 
-
-class NoChainrule:
-    def find_spec(self, name, path=None, target=None):
-        if name == "chainrule" or name.startswith("chainrule."):
-            raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test)")
-        return None
-
-
-sys.meta_path.insert(0, NoChainrule())
 sys.path.insert(0, sys.argv[1])
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
@@ -52,16 +46,11 @@ w, X, y = np.ones(3), np.ones((4, 3)), np.zeros(4)
 module.grad_loss(w, 0.1, X, y)
 print(json.dumps([[w.category.__name__, w.category.__module__, str(w.message)] for w in caught]))
 """
+)
 
 
 def chainrule_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "chainrule", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-    )
+    return run_cli(*args, cwd=cwd)
 
 
 def import_warnings(folder: Path, module: str = "model_grad", *options: str) -> list:

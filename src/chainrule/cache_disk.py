@@ -220,21 +220,32 @@ def write(store: Store, name: str, body: str) -> bool:
     """Sign `body` and put it in place atomically; False if it could not be written."""
     text = f"{MAGIC} {FORMAT} {seal(store.key, body)}\n{body}".encode()
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=store.folder)  # 0600
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(text)
-            os.replace(tmp, entry_path(store, name))
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        replace_atomically(entry_path(store, name), text, ".tmp-", ".json")
     except OSError:
         return False
     _account(store.folder, len(text))
     return True
+
+
+def replace_atomically(
+    path: Path, data: bytes, prefix: str, suffix: str, mode: int | None = None
+) -> None:
+    """Write `data` to a temporary file beside `path` (private, mode 0600, unless
+    `mode` says otherwise), then rename it over `path`: a reader sees the old file
+    or the new one, never part of one.  Raises OSError; leaves no temporary file."""
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 # -- size --------------------------------------------------------------------------------

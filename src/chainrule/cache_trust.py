@@ -41,34 +41,31 @@ def current_user() -> int | None:
     return geteuid() if geteuid is not None else None
 
 
-def _ownership_problem(st: os.stat_result, uid: int, what: str, chmod: str) -> str | None:
+def _problem(st: os.stat_result, uid: int | None, path: str, directory: bool) -> str | None:
+    kind, is_kind = ("a directory", stat.S_ISDIR) if directory else ("a regular file", stat.S_ISREG)
+    if not is_kind(st.st_mode):
+        return f"{path} is not {kind}"
+    if uid is None:
+        return None
     if st.st_uid != uid:
         return (
-            f"{what} is owned by user id {st.st_uid}, not by you (user id {uid}); "
+            f"{path} is owned by user id {st.st_uid}, not by you (user id {uid}); "
             f"remove it or point CHAINRULE_CACHE_DIR at a directory of your own"
         )
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         mode = stat.S_IMODE(st.st_mode)
-        return f"{what} is writable by other users (mode {mode:04o}); run `{chmod}`"
+        return f"{path} is writable by other users (mode {mode:04o}); run `chmod go-w {path}`"
     return None
 
 
 def directory_problem(st: os.stat_result, uid: int | None, path: str = "the cache") -> str | None:
     """Why a cache directory with this stat result must not be used, or None if it may."""
-    if not stat.S_ISDIR(st.st_mode):
-        return f"{path} is not a directory"
-    if uid is None:
-        return None
-    return _ownership_problem(st, uid, path, f"chmod go-w {path}")
+    return _problem(st, uid, path, directory=True)
 
 
 def entry_problem(st: os.stat_result, uid: int | None, path: str = "a cache entry") -> str | None:
     """Why a cache entry with this stat result must not be read, or None if it may."""
-    if not stat.S_ISREG(st.st_mode):
-        return f"{path} is not a regular file"
-    if uid is None:
-        return None
-    return _ownership_problem(st, uid, path, f"chmod go-w {path}")
+    return _problem(st, uid, path, directory=False)
 
 
 def key_file_problem(st: os.stat_result, uid: int | None, path: str) -> str | None:

@@ -39,7 +39,6 @@ import inspect
 import os
 import re
 import symtable
-import tempfile
 import textwrap
 import types
 from collections.abc import Callable, Iterable
@@ -49,6 +48,7 @@ from typing import Any
 
 from . import runtime
 from .arguments import normalize_argnums
+from .cache_disk import replace_atomically
 from .codegen import from_import_lines
 from .errors import CompileError
 from .export_check import CALL, content_line, content_sha256, embedded_text
@@ -563,23 +563,12 @@ def write_atomically(path: Path, text: str) -> None:
     """Write `text` to `path` through a temporary file and `os.replace`.
 
     Another process importing the module sees the old file or the new one,
-    never a half-written one.  (cache.py has its own variant: private files.)
+    never a half-written one.  The module is readable as any new file is (the
+    umask decides), unlike the cache's private files.
     """
-    folder = path.parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    umask = os.umask(0)
+    os.umask(umask)
+    replace_atomically(path, text.encode("utf-8"), f".{path.name}.", ".tmp", 0o666 & ~umask)
 
 
 def export(
