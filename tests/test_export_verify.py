@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -218,3 +219,9 @@ def test_the_check_never_breaks_an_import(tmp_path):
     texts, _ = export_check.embedded_text()
     exec("\n\n".join(texts) + "\n" + export_check.CALL, namespace)
     namespace["_chainrule_check"](str(tmp_path / "missing.py"))
+    compiled = tmp_path / "shipped.pyc"  # a module shipped compiled: no text to compare
+    compiled.write_bytes(b"\x00\x01 not text")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        namespace["_chainrule_check"](str(compiled))
+        namespace["_chainrule_check"](None)

@@ -93,9 +93,11 @@ def _chainrule_check(path):
     import os
     import warnings
 
+    if not str(path).endswith(".py"):
+        return  # exec'd text, or only the compiled .pyc shipped: nothing to compare
     try:
         problems, command = _chainrule_stale(path)
-    except Exception:  # no file to read (a zip archive, exec'd text): nothing to check
+    except Exception:  # no file to read (a zip archive): nothing to check
         return
     if problems:
         how = command or "the chainrule.export call that wrote it"
