@@ -47,7 +47,7 @@ from .ir import (
     targets_of,
 )
 from .rules import Rule, display_name, lookup, lookup_tangent
-from .runtime import broadcast_like
+from .runtime import broadcast_like, stored_tangent
 from .templates import (
     Bindings,
     fold_constants,
@@ -160,6 +160,10 @@ class Forwarder:
         array, index, value = facts_of(stmt).args[:3]
         note = "write into an array: the tangent array gets the value's tangent there"
         written = self.tangent_expr(value) or ast.Constant(0.0)
+        if not isinstance(written, ast.Constant):  # an integer array keeps no tangent
+            written = self.ctx.helper_call(
+                stored_tangent, "stored_tangent", [written, ast.Name(name_of(array), ast.Load())]
+            )
         place = _item(self.ctx.dname(name_of(array)), index, ast.Store())
         return self.ctx.header(stmt, None, note), [ast.Assign(targets=[place], value=written)]
 

@@ -64,6 +64,7 @@ class WritesRole(Protocol):
     def check_shared(self, stmt: ast.AST, name: str, ssa: str, what: str, advice: str) -> None: ...
     def track_fresh(self, ssa: str, value: ast.expr) -> None: ...
     def track_view(self, ssa: str, value: ast.expr) -> None: ...
+    def track_copy(self, target: str, sources: list[str]) -> None: ...
 
 
 class StatementsRole(Protocol):
@@ -139,7 +140,9 @@ class Normalizer:
         self.current: dict[str, str] = {name: name for name in parsed.params}
         self.seeds = set(varied_params)
         self.varied_user: set[str] = set(varied_params)
-        self.root: dict[str, str] = {}  # SSA name -> the value it may share memory with
+        self.roots: dict[str, frozenset[str]] = {}  # SSA name -> values whose memory it may share
+        self.loop_lines: list[int] = []  # first lines of the user's loops being normalized
+        self.loop_writes: list[tuple[str, ast.AST]] = []  # arrays written in those loops
         self.writable: set[str] = set()  # SSA names of arrays made by a constructor
         self.lists: set[str] = set()  # SSA names of lists made in the function
         self.loads = [
@@ -179,6 +182,10 @@ class Normalizer:
     def varied(self, expr: ast.AST) -> bool:
         """Could `expr` carry a gradient (activity.expr_varied)?"""
         return expr_varied(expr, self.varied_user, self.p)
+
+    def roots_of(self, ssa: str) -> frozenset[str]:
+        """The values whose memory `ssa` may share (itself, when nothing else)."""
+        return self.roots.get(ssa) or frozenset({ssa})
 
     def local_name(self, base: str) -> str:
         """A fresh name for a variable the compiler introduces (flags, indices)."""

@@ -17,7 +17,7 @@ import operator
 
 import numpy as np
 
-from ..aliasing import new_container, view_base
+from ..aliasing import new_container, view_bases
 from ..ir import (
     ADD_AT,
     LIST_APPEND,
@@ -68,6 +68,9 @@ class InPlaceNormalizer:
             func=ast.Attribute(value=hs, attr="append", ctx=ast.Load()), args=[value], keywords=[]
         )
         self.n.emit(annotate(ast.Expr(value=op), stmt, stmt.value, LIST_APPEND, [clone(hs), value]))
+        # the list holds a reference: changing the item in place changes the list's item
+        held = [n.id for n in ast.walk(value) if isinstance(n, ast.Name)]
+        self.n.roots[hs.id] = self.n.roots_of(hs.id).union(*(self.n.roots_of(n) for n in held))
         return True
 
     def list_pop(self, stmt: ast.Expr) -> bool:
@@ -186,6 +189,8 @@ class InPlaceNormalizer:
             what,
             f"write `{name} = {name}.copy()` first so that they are separate arrays",
         )
+        if self.n.loop_lines:
+            self.n.loop_writes.append((ssa, target))
         value_atom: ast.expr | None = None
         if augmented is None:  # Python evaluates the value first, then the place
             value_atom = self._written_value(value, name)
@@ -266,20 +271,31 @@ class InPlaceNormalizer:
 
     def check_shared(self, stmt: ast.AST, name: str, ssa: str, what: str, advice: str) -> None:
         """An in-place change to `name` also changes every name sharing its memory;
-        refuse it if such a name is read afterwards (its value would differ)."""
-        root = self.n.root.get(ssa, ssa)
+        refuse it if such a name is read afterwards (its value would differ).
+
+        Inside a loop, every read in the loop's body counts as afterwards: the
+        next iteration runs it again."""
+        roots = self.n.roots_of(ssa)
         sharing = {
             user
             for user, s in self.n.current.items()
-            if user != name and self.n.root.get(s, s) == root
+            if user != name and self.n.roots_of(s) & roots
         }
-        later = {n for line, n in self.n.loads if line > getattr(stmt, "lineno", 0)}
+        if not sharing:
+            return
+        after = getattr(stmt, "lineno", 0)
+        loop_start = self.n.loop_lines[0] if self.n.loop_lines else None
+        later = {
+            n
+            for line, n in self.n.loads
+            if line > after or (loop_start is not None and loop_start <= line <= after)
+        }
         clash = sorted(sharing & later)
         if clash:
             raise self.n.error(
                 stmt,
-                f"{what} changes an array that {clash[0]!r} also refers to, and {clash[0]!r} "
-                f"is used later; {advice}",
+                f"{what} changes an array that {clash[0]!r} also refers to (they may share "
+                f"memory), and {clash[0]!r} is used later; {advice}",
             )
 
     def track_fresh(self, ssa: str, value: ast.expr) -> None:
@@ -289,9 +305,23 @@ class InPlaceNormalizer:
             self.n.lists.add(ssa)
         elif kind == "array":
             self.n.writable.add(ssa)
+            self.n.roots[ssa] = frozenset({ssa})
 
     def track_view(self, ssa: str, value: ast.expr) -> None:
-        """Remember which value the new name may share memory with."""
-        base = view_base(value, self.n.lists)
-        if base is not None:
-            self.n.root[ssa] = self.n.root.get(base, base)
+        """Remember which values the new name may share memory with."""
+        bases = view_bases(value, self.n.lists, self.n.p.resolve)
+        if bases:
+            self.n.roots[ssa] = frozenset().union(*(self.n.roots_of(b) for b in bases))
+        else:
+            self.n.roots.pop(ssa, None)
+
+    def track_copy(self, target: str, sources: list[str]) -> None:
+        """A merge of values (the copies of a phi): it shares what any of them shares, and
+        is fresh only when each is."""
+        self.n.roots[target] = frozenset().union(*(self.n.roots_of(s) for s in sources))
+        if sources and all(s in self.n.writable for s in sources):
+            self.n.writable.add(target)
+        else:
+            self.n.writable.discard(target)
+        if sources and all(s in self.n.lists for s in sources):
+            self.n.lists.add(target)
