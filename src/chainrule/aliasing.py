@@ -156,6 +156,13 @@ def new_container(value: ast.expr, resolve: Callable[[ast.expr], Any]) -> str | 
     return None
 
 
+def _fancy(index: ast.expr) -> bool:
+    """Is the index a literal list of positions (`x[[0, 2]]`, `x[[0, 1], [1, 1]]`)?  Such
+    an index always copies (NumPy's advanced indexing)."""
+    parts = index.elts if isinstance(index, ast.Tuple) else [index]
+    return any(isinstance(p, ast.List) for p in parts)
+
+
 def view_bases(
     value: ast.expr, lists: set[str], resolve: Callable[[ast.expr], Any] | None = None
 ) -> set[str]:
@@ -167,7 +174,9 @@ def view_bases(
     if isinstance(value, ast.Name):
         return {value.id}
     if isinstance(value, ast.Subscript):  # a view, or an item a list holds a reference to
-        if isinstance(value.value, ast.Name):
+        if isinstance(value.value, ast.Name) and not (
+            value.value.id not in lists and _fancy(value.slice)
+        ):
             return {value.value.id}
         return set()
     if isinstance(value, ast.Attribute):

@@ -142,12 +142,16 @@ class AssignmentNormalizer:
             names = [self.n.define(e.id) for e in target.elts]  # type: ignore[attr-defined]
             tgt = ast.Tuple(elts=[ast.Name(id=n, ctx=ast.Store()) for n in names], ctx=ast.Store())
             self.n.emit(annotate(ast.Assign(targets=[tgt], value=renamed), self.n.origin, value))
+            for name in names:  # each row may be a view of the source
+                self.n.writes.track_view(name, renamed)
             return
         source = self.n.expressions.atom(value)
         names = [self.n.define(e.id) for e in target.elts]  # type: ignore[attr-defined]
         tgt = ast.Tuple(elts=[ast.Name(id=n, ctx=ast.Store()) for n in names], ctx=ast.Store())
         stmt = ast.Assign(targets=[tgt], value=source)
         self.n.emit(annotate(stmt, self.n.origin, value, UNPACK, [source]))
+        for name in names:  # each row may be a view of the source
+            self.n.writes.track_view(name, source)
 
     def augassign(self, stmt: ast.AugAssign) -> None:
         target = stmt.target

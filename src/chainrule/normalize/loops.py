@@ -157,6 +157,23 @@ class LoopNormalizer:
         if stmt.orelse:
             raise self.n.error(stmt.orelse[0], "`for ... else` is not supported; use a flag")
         iterator = stmt.iter
+        if (
+            isinstance(iterator, ast.Call)
+            and self.n.p.resolve(iterator.func) is reversed
+            and len(iterator.args) == 1
+            and not iterator.keywords
+            and self.n.varied(iterator.args[0])
+            and not (
+                isinstance(iterator.args[0], ast.Name)
+                and self.n.current.get(iterator.args[0].id) in self.n.lists
+            )
+        ):
+            # reversed(x) over an array walks the view x[::-1]
+            backwards = ast.Slice(lower=None, upper=None, step=ast.Constant(-1))
+            iterator = ast.copy_location(
+                ast.Subscript(value=iterator.args[0], slice=backwards, ctx=ast.Load()), iterator
+            )
+            stmt.iter = iterator  # (a copy of the user's tree: normalize clones it first)
         rows = self.n.containers.container_items(iterator)
         if rows is None:
             rows = self.n.containers.unrolls_range(stmt)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 
 from ..derivatives import DerivativeContext
+from ..transformation import assign
 from ..ir import clone, comment, facts_of, name_of, names_in
 from ..runtime import kept_writes, record_grad, unbroadcast, unpack_grad, zeros_like_item
 from .gradients import Gradients
@@ -191,6 +192,10 @@ class InPlaceAdjoints:
             if record.restore:
                 out.extend(self.put_back(array, index, old))
             return out
+        if isinstance(index, ast.Tuple) and not index.elts and g not in grads.owned:
+            # a 0-d array: its gradient may be a Python float, which has no .copy()
+            out.append(assign(g, ctx.numpy_call("copy", [ast.Name(g, ast.Load())])))
+            grads.owned.add(g)
         out.extend(grads.own(g))
         if isinstance(value, ast.Name) and ctx.active(value.id):
             # a copy of the place's gradient, taken before the place is cleared; where a
