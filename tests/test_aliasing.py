@@ -125,7 +125,7 @@ def update_in_loop_seen_earlier_in_body(x):
     y = x * 1.0
     v = y
     total = 0.0
-    for i in range(3):
+    for _ in range(3):
         total = total + np.sum(y * x)
         v += x
     return total
@@ -280,7 +280,7 @@ def test_writes_into_integer_arrays_pass_no_gradient(f):
 
 def view_taken_before_write(x):
     out = np.zeros(4)
-    r = np.reshape(out, (2, 2))
+    r = np.reshape(out, (2, 2))  # noqa: F841 (a view taken, then unused)
     out[1] = x[0] * 2.0
     return np.sum(out * x)
 

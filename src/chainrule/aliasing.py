@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .ir import ADD_AT, MISSING, SETITEM, facts, facts_of, name_of
 from . import runtime
+from .ir import ADD_AT, MISSING, SETITEM, facts, facts_of, name_of
 from .runtime import zeros_like_list
 
 # -- the table: what may return a view, what always returns a new array ----------------
@@ -46,10 +46,41 @@ VIEW_METHODS = frozenset(
 # methods of ndarray that always return a new array (or a scalar)
 FRESH_METHODS = frozenset(
     {
-        "copy", "sum", "mean", "prod", "max", "min", "std", "var", "cumsum", "cumprod",
-        "dot", "clip", "round", "flatten", "repeat", "take", "conj", "conjugate", "argmax",
-        "argmin", "all", "any", "trace", "tolist", "item", "nonzero", "argsort", "ptp",
-        "__add__", "__mul__", "__sub__", "__truediv__", "__neg__", "__pow__", "__matmul__",
+        "copy",
+        "sum",
+        "mean",
+        "prod",
+        "max",
+        "min",
+        "std",
+        "var",
+        "cumsum",
+        "cumprod",
+        "dot",
+        "clip",
+        "round",
+        "flatten",
+        "repeat",
+        "take",
+        "conj",
+        "conjugate",
+        "argmax",
+        "argmin",
+        "all",
+        "any",
+        "trace",
+        "tolist",
+        "item",
+        "nonzero",
+        "argsort",
+        "ptp",
+        "__add__",
+        "__mul__",
+        "__sub__",
+        "__truediv__",
+        "__neg__",
+        "__pow__",
+        "__matmul__",
     }
 )  # (`astype` too, unless it is given copy=False: see `_conditional_view`)
 
@@ -126,7 +157,10 @@ def new_container(value: ast.expr, resolve: Callable[[ast.expr], Any]) -> str | 
     """
     if (
         isinstance(value, ast.List)
-        or (isinstance(value, ast.Call) and resolve(value.func) in (list, zeros_like_list))
+        or (
+            isinstance(value, ast.Call)
+            and resolve(value.func) in (list, zeros_like_list, runtime.add_lists)
+        )
         or (  # [0.0] * n
             isinstance(value, ast.BinOp)
             and isinstance(value.op, ast.Mult)

@@ -47,7 +47,7 @@ from .ir import (
     targets_of,
 )
 from .rules import Rule, display_name, lookup, lookup_tangent
-from .runtime import broadcast_like, stored_tangent
+from .runtime import broadcast_like, stored_tangent, zeros_like_list
 from .templates import (
     Bindings,
     fold_constants,
@@ -259,6 +259,10 @@ class Forwarder:
     def zero(self, name: str) -> ast.expr:
         if self.ctx.shapes.is_scalar(name):
             return ast.Constant(0.0)
+        if name in self.ctx.list_names:  # one zero per item, shaped like it
+            return self.ctx.helper_call(
+                zeros_like_list, "zeros_like_list", [ast.Name(name, ast.Load())]
+            )
         return self.zeros_of(ast.Name(name, ast.Load()))
 
     def zeros_of(self, expr: ast.expr) -> ast.expr:

@@ -163,7 +163,7 @@ class AssignmentNormalizer:
                 value = ast.BinOp(
                     left=ast.copy_location(read, target), op=stmt.op, right=stmt.value
                 )
-                self.n.writes.assign_subscript(target, ast.copy_location(value, stmt))
+                self.n.writes.assign_subscript(target, ast.copy_location(value, stmt), True)
                 return
             # an array: the old elements are read once, as a copy (which the adjoint
             # also puts back), so no name keeps a view of the place being written

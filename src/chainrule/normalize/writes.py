@@ -27,6 +27,7 @@ from ..ir import (
     clone,
     facts,
 )
+from ..runtime import add_lists
 from .advice import base_text
 from .core import Normalizer
 
@@ -70,7 +71,7 @@ class InPlaceNormalizer:
         self.n.emit(annotate(ast.Expr(value=op), stmt, stmt.value, LIST_APPEND, [clone(hs), value]))
         # the list holds a reference: changing the item in place changes the list's item
         held = [n.id for n in ast.walk(value) if isinstance(n, ast.Name)]
-        self.n.roots[hs.id] = self.n.roots_of(hs.id).union(*(self.n.roots_of(n) for n in held))
+        self.n.held[hs.id] = self.n.held_of(hs.id).union(*(self.n.roots_of(n) for n in held))
         return True
 
     def list_pop(self, stmt: ast.Expr) -> bool:
@@ -124,7 +125,9 @@ class InPlaceNormalizer:
         )
         return True
 
-    def assign_subscript(self, target: ast.Subscript, value: ast.expr) -> None:
+    def assign_subscript(
+        self, target: ast.Subscript, value: ast.expr, augmented: bool = False
+    ) -> None:
         """`out[i, j] = v` on an array created in the function: an in-place write.
 
         The array keeps its name (it is the same object).  Just before the write
@@ -134,7 +137,7 @@ class InPlaceNormalizer:
         if isinstance(base, ast.Name) and self.n.p.is_local(base.id):
             ssa = self.n.current.get(base.id)
             if ssa is not None and ssa in self.n.lists:
-                self.list_set(target, ssa, value)
+                self.list_set(target, ssa, value, augmented)
                 return
         written = self.write_place(target, value, f"`{base_text(target)}[...] = ...`")
         array, index, value_atom, old_name = written
@@ -213,6 +216,7 @@ class InPlaceNormalizer:
         facts(save).saves_old = True
         self.n.emit(save)
         old_name = ast.Name(id=old, ctx=ast.Load())
+        facts(old_name).already_renamed = True  # (a compiler name: never a user's)
         if augmented is not None:
             combined = ast.copy_location(
                 ast.BinOp(left=clone(old_name), op=augmented, right=value), value
@@ -228,7 +232,9 @@ class InPlaceNormalizer:
             return self.n.expressions.atom(value)
         return self.n.expressions.static(value)
 
-    def list_set(self, target: ast.Subscript, ssa: str, value: ast.expr) -> None:
+    def list_set(
+        self, target: ast.Subscript, ssa: str, value: ast.expr, augmented: bool = False
+    ) -> None:
         """`hs[i] = v` on a list made in the function: the slot now holds v.
 
         Lists hold references, so nothing is copied; the adjoint hands the
@@ -240,6 +246,7 @@ class InPlaceNormalizer:
             ssa,
             f"`{target.value.id}[...] = ...`",  # type: ignore[attr-defined]
             "build a new list instead",
+            items=augmented,  # `hs[0] += v` changes the item itself, in place
         )
         if isinstance(target.slice, ast.Slice):
             raise self.n.error(target, "assigning to a slice of a list is not supported")
@@ -269,17 +276,20 @@ class InPlaceNormalizer:
             )
         )
 
-    def check_shared(self, stmt: ast.AST, name: str, ssa: str, what: str, advice: str) -> None:
-        """An in-place change to `name` also changes every name sharing its memory;
-        refuse it if such a name is read afterwards (its value would differ).
+    def check_shared(
+        self, stmt: ast.AST, name: str, ssa: str, what: str, advice: str, items: bool = False
+    ) -> None:
+        """An in-place change to `name` (with `items`, to the items of list `name`) also
+        changes every name sharing its memory, and every list holding it; refuse it if
+        such a name is read afterwards (its value would differ).
 
         Inside a loop, every read in the loop's body counts as afterwards: the
         next iteration runs it again."""
-        roots = self.n.roots_of(ssa)
+        roots = self.n.held_of(ssa) if items else self.n.roots_of(ssa)
         sharing = {
             user
             for user, s in self.n.current.items()
-            if user != name and self.n.roots_of(s) & roots
+            if user != name and (self.n.roots_of(s) | self.n.held_of(s)) & roots
         }
         if not sharing:
             return
@@ -308,12 +318,31 @@ class InPlaceNormalizer:
             self.n.roots[ssa] = frozenset({ssa})
 
     def track_view(self, ssa: str, value: ast.expr) -> None:
-        """Remember which values the new name may share memory with."""
-        bases = view_bases(value, self.n.lists, self.n.p.resolve)
-        if bases:
-            self.n.roots[ssa] = frozenset().union(*(self.n.roots_of(b) for b in bases))
+        """Remember which values the new name may share memory with (an item of a list
+        shares what the list's items share)."""
+        if (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Attribute)
+            and isinstance(value.func.value, ast.Name)
+            and value.func.value.id in self.n.lists
+        ):  # `t = hs.pop()`: an item of the list
+            bases = {value.func.value.id}
+        else:
+            bases = view_bases(value, self.n.lists, self.n.p.resolve)
+        shared = frozenset().union(
+            *(self.n.held_of(b) if b in self.n.lists else self.n.roots_of(b) for b in bases)
+        )
+        if shared:
+            self.n.roots[ssa] = shared
         else:
             self.n.roots.pop(ssa, None)
+        if isinstance(value, ast.Call) and self.n.p.resolve(value.func) in (list, add_lists):
+            # list(x) holds x's rows; add_lists(a, b) new sums
+            names = [n.id for a in value.args for n in ast.walk(a) if isinstance(n, ast.Name)]
+            if self.n.p.resolve(value.func) is list:
+                self.n.held[ssa] = frozenset().union(*(self.n.roots_of(n) for n in names))
+            else:
+                self.n.held.pop(ssa, None)
 
     def track_copy(self, target: str, sources: list[str]) -> None:
         """A merge of values (the copies of a phi): it shares what any of them shares, and
@@ -325,3 +354,4 @@ class InPlaceNormalizer:
             self.n.writable.discard(target)
         if sources and all(s in self.n.lists for s in sources):
             self.n.lists.add(target)
+        self.n.held[target] = frozenset().union(*(self.n.held_of(s) for s in sources))

@@ -18,9 +18,9 @@ from __future__ import annotations
 import ast
 
 from ..derivatives import DerivativeContext
-from ..transformation import assign
 from ..ir import clone, comment, facts_of, name_of, names_in
 from ..runtime import kept_writes, record_grad, unbroadcast, unpack_grad, zeros_like_item
+from ..transformation import assign
 from .gradients import Gradients
 
 LIST_GET_NOTE = "list item: its gradient is added into the same slot of the list's gradient"
@@ -83,6 +83,12 @@ class InPlaceAdjoints:
         _, out = self.opening(stmt, note)
         out.append(ast.Expr(value=_method(clone(hs), "pop", [])))  # the list before the append
         g = ctx.dname(name_of(hs))
+        if g not in grads.defined:
+            outer = grads.outer_loop(name_of(hs))
+            if outer is None:  # nothing after the append read the list: no gradient
+                return out
+            grads.init_before(outer, name_of(hs), g)  # read by a later iteration
+            grads.defined.add(g)
         taken = _method(ast.Name(g, ast.Load()), "pop", [])
         if isinstance(value, ast.Name) and ctx.active(value.id):
             out.extend(grads.add_to(value.id, taken))
@@ -138,6 +144,8 @@ class InPlaceAdjoints:
         assert isinstance(stmt, ast.Assign)
         hs_atom, index = facts_of(stmt).args
         hs, x = name_of(hs_atom), name_of(stmt.targets[0])
+        if ctx.dname(x) not in grads.defined:
+            return []  # the item's gradient is zero on this path
         g = ctx.dname(hs)
         out: list[ast.stmt] = []
         if g not in grads.defined:
