@@ -636,3 +636,19 @@ def test_second_order_through_lists(f):
     H = cr.hessian(f)(first, b)
     expected = numerical_jacobian(lambda z: cr.grad(f)(z, b), [first], 0)
     np.testing.assert_allclose(H, expected, rtol=1e-5, atol=1e-5)
+
+
+def list_item_replaced_after_an_early_return(x):
+    hs = []
+    hs.append(x[[1, 1]])
+    if x[1] < 0.5:
+        return np.mean(hs)
+    hs[0] = np.concatenate((x[:1], np.minimum(x[:1], x[1:])))
+    return np.sum(hs[0])
+
+
+@pytest.mark.parametrize("x", [np.array([0.3, 0.2]), np.array([0.3, 0.9])])
+def test_a_list_item_replaced_on_the_other_path_keeps_the_lists_gradient(x):
+    ours = cr.grad(list_item_replaced_after_an_early_return)(x)
+    expected = numerical_jacobian(list_item_replaced_after_an_early_return, [x], 0)
+    np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)

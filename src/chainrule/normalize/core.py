@@ -146,6 +146,7 @@ class Normalizer:
         self.varied_user: set[str] = set(varied_params)
         self.roots: dict[str, frozenset[str]] = {}  # SSA name -> values whose memory it may share
         self.held: dict[str, frozenset[str]] = {}  # list -> values whose memory its items share
+        self.unbound: set[str] = set()  # loop-carried names that start as None (no value yet)
         self.loop_lines: list[int] = []  # first lines of the user's loops being normalized
         self.loop_writes: list[tuple[str, ast.AST]] = []  # arrays written in those loops
         self.writable: set[str] = set()  # SSA names of arrays made by a constructor

@@ -94,6 +94,7 @@ class LoopNormalizer:
                 stmt = annotate(init, loop)
                 facts(stmt).unbound_init = True
                 self.n.emit(stmt)
+                self.n.unbound.add(phi)
             self.n.current[name] = phi
             phis[name] = phi
         return phis

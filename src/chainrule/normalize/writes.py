@@ -320,6 +320,11 @@ class InPlaceNormalizer:
     def track_view(self, ssa: str, value: ast.expr) -> None:
         """Remember which values the new name may share memory with (an item of a list
         shares what the list's items share)."""
+        if isinstance(value, ast.Constant) and value.value is None:
+            self.n.unbound.add(ssa)  # `x = None`: no memory (a placeholder, as for phis)
+        if isinstance(value, ast.Name) and value.id in self.n.lists:
+            self.n.lists.add(ssa)  # another name for the same list
+            self.n.held[ssa] = self.n.held_of(value.id)
         if (
             isinstance(value, ast.Call)
             and isinstance(value.func, ast.Attribute)
@@ -346,7 +351,9 @@ class InPlaceNormalizer:
 
     def track_copy(self, target: str, sources: list[str]) -> None:
         """A merge of values (the copies of a phi): it shares what any of them shares, and
-        is fresh only when each is."""
+        is fresh only when each is.  (A name with no value yet, None before the loop
+        that first assigns it, has no memory and does not count.)"""
+        sources = [s for s in sources if s not in self.n.unbound] or sources
         self.n.roots[target] = frozenset().union(*(self.n.roots_of(s) for s in sources))
         if sources and all(s in self.n.writable for s in sources):
             self.n.writable.add(target)
