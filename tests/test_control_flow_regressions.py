@@ -652,3 +652,20 @@ def test_a_list_item_replaced_on_the_other_path_keeps_the_lists_gradient(x):
     ours = cr.grad(list_item_replaced_after_an_early_return)(x)
     expected = numerical_jacobian(list_item_replaced_after_an_early_return, [x], 0)
     np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
+
+
+def inner_loop_over_a_growing_list(x):
+    v = x[0] * 1.0
+    hs = []
+    for e in x:
+        for _ in hs:
+            v = np.tanh(v * 2.0 + e)
+        hs.append(v**3)  # not differentiated: the backward pass does not undo it
+    return v
+
+
+def test_a_loop_over_a_list_that_later_grows_runs_backwards_as_often():
+    x = np.array([0.3, -0.5, 0.8])
+    ours = cr.grad(inner_loop_over_a_growing_list)(x)
+    expected = numerical_jacobian(inner_loop_over_a_growing_list, [x], 0)
+    np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)

@@ -33,7 +33,6 @@ NOT_YET_FIXED: frozenset[str] = frozenset()
 # listed here fails the test.  The goal is an empty dict.
 KNOWN_FAILURES: dict[str, str] = {
     "2024:820": "D6: a list saved in a record stack is not a list to second-order code",
-    "2024:943": "D7: the record stack of a loop over a list inside a loop gets out of step",
 }
 
 
