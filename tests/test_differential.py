@@ -32,7 +32,7 @@ NOT_YET_FIXED: frozenset[str] = frozenset()
 # run.  Remove a label when its defect is fixed; a program failing that is not
 # listed here fails the test.  The goal is an empty dict.
 KNOWN_FAILURES: dict[str, str] = {
-    "2024:820": "D6: a list saved in a record stack is not a list to second-order code",
+    "2024:820": "D6: reverse over reverse mode through a list restored from a record stack",
 }
 
 

@@ -144,6 +144,7 @@ class AssignmentNormalizer:
             self.n.emit(annotate(ast.Assign(targets=[tgt], value=renamed), self.n.origin, value))
             for name in names:  # each row may be a view of the source
                 self.n.writes.track_view(name, renamed)
+            self.n.writes.track_record(names, renamed)
             return
         source = self.n.expressions.atom(value)
         names = [self.n.define(e.id) for e in target.elts]  # type: ignore[attr-defined]
@@ -152,6 +153,7 @@ class AssignmentNormalizer:
         self.n.emit(annotate(stmt, self.n.origin, value, UNPACK, [source]))
         for name in names:  # each row may be a view of the source
             self.n.writes.track_view(name, source)
+        self.n.writes.track_record(names, source)
 
     def augassign(self, stmt: ast.AugAssign) -> None:
         target = stmt.target

@@ -69,6 +69,7 @@ class WritesRole(Protocol):
     def track_fresh(self, ssa: str, value: ast.expr) -> None: ...
     def track_view(self, ssa: str, value: ast.expr) -> None: ...
     def track_copy(self, target: str, sources: list[str]) -> None: ...
+    def track_record(self, names: list[str], source: ast.expr) -> None: ...
 
 
 class StatementsRole(Protocol):
@@ -147,6 +148,8 @@ class Normalizer:
         self.roots: dict[str, frozenset[str]] = {}  # SSA name -> values whose memory it may share
         self.held: dict[str, frozenset[str]] = {}  # list -> values whose memory its items share
         self.unbound: set[str] = set()  # loop-carried names that start as None (no value yet)
+        self.record_lists: dict[str, frozenset[int]] = {}  # record stack -> positions of lists
+        self.popped_from: dict[str, str] = {}  # `t = stack.pop()`: t -> stack
         self.loop_lines: list[int] = []  # first lines of the user's loops being normalized
         self.loop_writes: list[tuple[str, ast.AST]] = []  # arrays written in those loops
         self.writable: set[str] = set()  # SSA names of arrays made by a constructor

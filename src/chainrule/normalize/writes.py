@@ -69,6 +69,14 @@ class InPlaceNormalizer:
             func=ast.Attribute(value=hs, attr="append", ctx=ast.Load()), args=[value], keywords=[]
         )
         self.n.emit(annotate(ast.Expr(value=op), stmt, stmt.value, LIST_APPEND, [clone(hs), value]))
+        if isinstance(value, ast.Tuple):  # a record: which of its positions hold lists
+            positions = frozenset(
+                k
+                for k, e in enumerate(value.elts)
+                if isinstance(e, ast.Name) and e.id in self.n.lists
+            )
+            known = self.n.record_lists.get(hs.id)
+            self.n.record_lists[hs.id] = positions if known is None else known & positions
         # the list holds a reference: changing the item in place changes the list's item
         held = [n.id for n in ast.walk(value) if isinstance(n, ast.Name)]
         self.n.held[hs.id] = self.n.held_of(hs.id).union(*(self.n.roots_of(n) for n in held))
@@ -332,6 +340,8 @@ class InPlaceNormalizer:
             and value.func.value.id in self.n.lists
         ):  # `t = hs.pop()`: an item of the list
             bases = {value.func.value.id}
+            if value.func.attr == "pop":
+                self.n.popped_from[ssa] = value.func.value.id
         else:
             bases = view_bases(value, self.n.lists, self.n.p.resolve)
         shared = frozenset().union(
@@ -348,6 +358,23 @@ class InPlaceNormalizer:
                 self.n.held[ssa] = frozenset().union(*(self.n.roots_of(n) for n in names))
             else:
                 self.n.held.pop(ssa, None)
+
+    def track_record(self, names: list[str], source: ast.expr) -> None:
+        """`a, hs, b = stack.pop()`: the names at positions where every record held a list
+        are lists again (second-order code restores its lists from record stacks)."""
+        stack = None
+        if isinstance(source, ast.Name):
+            stack = self.n.popped_from.get(source.id)
+        elif (
+            isinstance(source, ast.Call)
+            and isinstance(source.func, ast.Attribute)
+            and source.func.attr == "pop"
+            and isinstance(source.func.value, ast.Name)
+        ):
+            stack = source.func.value.id
+        for k in self.n.record_lists.get(stack, frozenset()) if stack else ():
+            if k < len(names):
+                self.n.lists.add(names[k])
 
     def track_copy(self, target: str, sources: list[str]) -> None:
         """A merge of values (the copies of a phi): it shares what any of them shares, and
