@@ -14,6 +14,7 @@ The batch size is calibrated per contender so that one batch lasts about
 
 from __future__ import annotations
 
+import argparse
 import gc
 import statistics
 import time
@@ -101,3 +102,16 @@ def measure(contenders: Sequence[Contender], rounds: int, batch_seconds: float) 
             n = numbers[c.name]
             stats[c.name].samples.append(_batch(c.fn, c.args, n) / n)
     return stats
+
+
+def round_options(description: str) -> argparse.ArgumentParser:
+    """A command line with the options of every interleaved benchmark: --quick and
+    --rounds (see `rounds_of`); a script adds its own."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="few short rounds")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 201)")
+    return parser
+
+
+def rounds_of(opts: argparse.Namespace) -> int:
+    return opts.rounds or (3 if opts.quick else 201)

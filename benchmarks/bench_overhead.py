@@ -33,7 +33,6 @@ costs at all on this machine.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -44,7 +43,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _timing import Contender, Stats, measure  # noqa: E402
+from _timing import Contender, Stats, measure, round_options, rounds_of  # noqa: E402
 from bench_core import generated_function  # noqa: E402
 
 import chainrule  # noqa: E402
@@ -163,12 +162,10 @@ def _us(seconds: float | None) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="few short rounds")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 201)")
+    parser = round_options(__doc__.splitlines()[0])
     parser.add_argument("--json", metavar="PATH", help="also write the numbers as JSON")
     opts = parser.parse_args(argv)
-    rounds = opts.rounds or (3 if opts.quick else 201)
+    rounds = rounds_of(opts)
     result = run(rounds, 0.001)
     print_result(result)
     if opts.json:

@@ -129,3 +129,10 @@ def test_bench_dask_quick_agrees_and_prints_the_figures(tmp_path):
     assert "MISMATCH" not in proc.stdout
     assert "per partition" in proc.stdout and "1 -> 2 worker processes" in proc.stdout
     assert json.loads(out_json.read_text())["speedup_1_to_2_processes"] > 0
+
+
+def test_bench_guards_quick_prints_the_guard_cost():
+    proc = run(BENCH / "bench_guards.py", "--quick", "--show")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "def __chainrule_guard_factory__" in proc.stdout
+    assert "the guard adds" in proc.stdout and "14 checks" in proc.stdout

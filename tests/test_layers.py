@@ -71,6 +71,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("optimize", ["optimize"]),
     ("codegen", ["codegen"]),
     ("the compiled record", ["compiled"]),
+    ("guards", ["guards"]),
     ("cache trust, exported modules' self-check", ["cache_trust", "export_check"]),
     ("the persistent cache: files", ["cache_disk"]),
     ("the persistent cache", ["cache"]),

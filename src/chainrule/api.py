@@ -17,8 +17,9 @@ gradient's source.
 
 from __future__ import annotations
 
-import inspect
+import pickle
 import sys
+import types
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -42,6 +43,7 @@ from .arguments import (
     shaped_like,
 )
 from .compiled import Compiled
+from .guards import always
 from .highlight import Source, highlight, show_in_notebook
 from .ir import structure
 from .normalize.inlining import NESTED, NESTED_JVP, NESTED_MAKER
@@ -65,9 +67,11 @@ class _Transformed:
             raise TypeError(f"{who}: has_aux must be True or False")
         self.fun = f
         self.has_aux = has_aux
+        self._argnums = argnums  # as given, for pickling
         self.argnums, self.as_tuple = normalize_argnums(argnums, who)
         self._compiled: Compiled | None = None  # the general version (shown as .source)
         self._variant: Compiled | None = None  # specialised on the first call's scalars
+        self._guard = always  # the variant's guard (guards.py), kept here for the fast path
         self._scalars: tuple[tuple[int, int], ...] = ()
         # (position, nesting) of container arguments, learnt at the first call
         self._structures: tuple[tuple[int, Any], ...] = ()
@@ -77,15 +81,24 @@ class _Transformed:
         self.__qualname__ = self.__name__
         self.__doc__ = getattr(f, "__doc__", None)
         self.__wrapped__ = f
+        self.__module__ = getattr(f, "__module__", None)  # type: ignore[assignment]
+
+    def __reduce__(self) -> Any:
+        """Pickled by reference to the differentiated function; the other side compiles
+        (or loads from the disk cache) its own generated code."""
+        return _by_reference(self, (type(self), (self.fun, self._argnums, self.has_aux)))
 
     def __chainrule_generated__(self) -> Callable:
         """The generated function itself, which chainrule can transform again."""
         return self.compiled().function
 
     def compiled(self) -> Compiled:
-        if self._compiled is None:
-            self._compiled = self._compile(())
-        return self._compiled
+        compiled = self._compiled
+        if compiled is None or not compiled.guard():  # a binding compiling resolved changed
+            self._param_names = None
+            self._variant = None
+            compiled = self._compiled = self._compile(())
+        return compiled
 
     def _compile(self, scalars: tuple[tuple[int, int], ...]) -> Compiled:
         return compile_function(
@@ -116,6 +129,8 @@ class _Transformed:
 
     def _prepare(self, args: tuple, kwargs: dict) -> tuple[Compiled, tuple]:
         """The slow path of `_args`: bind keywords, check and promote arguments, compile."""
+        if self._variant is not None and not self._variant.guard():
+            self._compiled = self._variant = self._param_names = None  # compile again
         params = self._params()
         if kwargs:
             args = bind_keywords(self.fun, params, args, kwargs)
@@ -147,6 +162,7 @@ class _Transformed:
                 if type(a) in SCALAR_TYPES or (type(a) is np.ndarray and i in indexed)
             )
             self._variant = self._compile(self._scalars) if self._scalars else compiled
+            self._guard = self._variant.guard
         if matches_kinds(self._scalars, args):
             return self._variant, tuple(args)
         return compiled, tuple(args)
@@ -181,7 +197,12 @@ class _Transformed:
     def _args(self, args: tuple, kwargs: dict) -> tuple[Compiled, tuple]:
         """The compiled function and checked arguments; the common case stays cheap."""
         variant = self._variant
-        if variant is not None and not kwargs and self._generation == GENERATION[0]:
+        if (
+            variant is not None
+            and not kwargs
+            and self._generation == GENERATION[0]
+            and self._guard()  # what compiling resolved still resolves the same way
+        ):
             try:
                 for i, kind in self._scalars:  # what the variant assumes of the arguments
                     a = args[i]
@@ -274,6 +295,14 @@ class VJPFunction:
         self._primals = primals
         self.source = source
 
+    def __reduce__(self) -> Any:
+        raise pickle.PicklingError(
+            "the pullback returned by chainrule.vjp cannot be pickled: it holds the values "
+            "of one forward pass in this process; send the function and the primals "
+            "instead and call chainrule.vjp on the other side (or use jacrev or grad, "
+            "which pickle)"
+        )
+
     def __call__(self, cotangent: Any) -> tuple:
         if np.shape(cotangent) != self._out_shape:
             raise ValueError(
@@ -292,7 +321,7 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, VJPFunction]:
     """
     check_callable(f, "vjp")
     params = parse_function(f).params
-    defaults = getattr(inspect.unwrap(f), "__defaults__", None) or ()
+    defaults = getattr(f, "__defaults__", None) or ()
     required = len(params) - len(defaults)
     if not required <= len(primals) <= len(params):
         takes = f"{len(params)}" if not defaults else f"{required} to {len(params)}"
@@ -406,10 +435,15 @@ class _Jacobian:
     def __init__(self, f: Callable, argnums: Argnums) -> None:
         check_callable(f, self.mode)
         self.fun = f
+        self._argnums = argnums  # as given, for pickling
         self.argnums, self.as_tuple = normalize_argnums(argnums, self.mode)
         self.__name__ = f"{self.mode}_{getattr(f, '__name__', 'function')}"
         self.__qualname__ = self.__name__
         self.__wrapped__ = f
+        self.__module__ = getattr(f, "__module__", None)  # type: ignore[assignment]
+
+    def __reduce__(self) -> Any:
+        return _by_reference(self, (type(self), (self.fun, self._argnums)))
 
     def _args(self, compiled: Compiled, args: tuple, kwargs: dict) -> list:
         if kwargs:
@@ -516,11 +550,17 @@ class HessianFunction:
     def __init__(self, f: Callable, argnums: Argnums) -> None:
         check_callable(f, "hessian")
         self.fun = f
+        self._argnums = argnums  # as given, for pickling
         self.argnums, self.as_tuple = normalize_argnums(argnums, "hessian")
         self.grads = {i: grad(f, argnums=i) for i in self.argnums}
         self.rows = {i: jacfwd(self.grads[i], argnums=argnums) for i in self.argnums}
         self.__name__ = f"hessian_{getattr(f, '__name__', 'function')}"
+        self.__qualname__ = self.__name__
         self.__wrapped__ = f
+        self.__module__ = getattr(f, "__module__", None)  # type: ignore[assignment]
+
+    def __reduce__(self) -> Any:
+        return _by_reference(self, (HessianFunction, (self.fun, self._argnums)))
 
     @property
     def source(self) -> str:
@@ -574,6 +614,31 @@ def hvp(f: Callable, primals: Sequence, tangents: Sequence) -> Any:
 
 
 _CARRY_SOURCE: tuple = (JacfwdFunction, JacrevFunction, HessianFunction)
+
+
+def _by_reference(made: Any, recipe: tuple) -> Any:
+    """How `made` (grad(f) and the like) pickles: as the recipe that makes it again
+    from `f`, which pickle saves by reference (module and name); as a name itself when
+    the module holds `made` under f's name (`@grad` on a module-level def).  A
+    function pickle cannot find by name is refused here, with what to do instead."""
+    f = made.fun
+    if not isinstance(f, types.FunctionType):
+        return recipe  # a method, another transformation...: pickle decides
+    qualname = getattr(f, "__qualname__", "")
+    found: Any = sys.modules.get(getattr(f, "__module__", None) or "")
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    if found is made:
+        return qualname
+    if found is not f:
+        raise pickle.PicklingError(
+            f"cannot pickle {made!r}: chainrule pickles it by reference to the function it "
+            f"differentiates, and {qualname!r} cannot be found by name in its module "
+            f"{f.__module__!r} (a lambda, a function defined inside another, or one "
+            "replaced since); define it with `def` at the top level of an importable module"
+        )
+    return recipe
+
 
 # How a differentiated function that calls these is inlined (calls.py): grad and
 # value_and_grad make a transformation of a function named at compile time, jvp's

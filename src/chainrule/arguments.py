@@ -11,7 +11,6 @@ sharing one array (`returned_gradient`).
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -180,7 +179,7 @@ def bind_keywords(f: Callable, params: list[str], args: tuple, kwargs: dict) -> 
             raise TypeError(f"{name}() got an unexpected keyword argument {key!r}")
         if params.index(key) < len(args):
             raise TypeError(f"{name}() got multiple values for argument {key!r}")
-    defaults = getattr(inspect.unwrap(f), "__defaults__", None) or ()
+    defaults = getattr(f, "__defaults__", None) or ()
     first_default = len(params) - len(defaults)
     last = max(params.index(key) for key in kwargs) if kwargs else len(args) - 1
     out = list(args)
@@ -205,7 +204,7 @@ def fill_defaults(f: Callable, params: list[str], args: list, who: str) -> list:
     if len(args) == len(params):
         return args
     target = getattr(f, "__chainrule_generated__", None)
-    func = inspect.unwrap(target() if target is not None else f)
+    func = target() if target is not None else f
     defaults = getattr(func, "__defaults__", None) or ()
     missing = params[len(args) :]
     if len(missing) > len(defaults):

@@ -9,8 +9,10 @@ directory:
   files, not only its version number), the Python and NumPy versions, the
   renderer, the options (argnums, mode, specialisation), the function's file
   (its path and a hash of its content), its module's name, its name, first
-  line and code, a description of every global and closure name its bytecode
-  mentions (so that `act = np.tanh` changing to `act = np.sin` is a different
+  line and code, a description of everything compiling resolves
+  (guards.resolutions: globals, attribute chains such as `cfg.act`, closure
+  cells, defaults, and the code, defaults and globals of the helpers it
+  inlines; so that `cfg.act = np.tanh` changing to `np.sin` is a different
   key), and the derivative rules users registered (each template's file is
   hashed too);
 * the entry records a hash of the files the transformation read besides the
@@ -52,7 +54,7 @@ from typing import Any
 
 import numpy
 
-from . import cache_disk
+from . import cache_disk, guards
 from .cache_disk import FORMAT, MAGIC, UntrustedCacheWarning, clear, directory, info
 from .codegen import build_from_text
 from .compiled import Compiled
@@ -77,21 +79,24 @@ def enabled() -> bool:
 # -- hashing ------------------------------------------------------------------------
 
 
-_file_hashes: dict[str, tuple[int, int, str]] = {}
+_file_hashes: dict[str, tuple[tuple[int, ...], str]] = {}
 
 
 def file_hash(path: str) -> str | None:
-    """SHA-256 of a file's bytes (memoized on size and mtime), or None if unreadable."""
+    """SHA-256 of a file's bytes, or None if unreadable.  Memoized on the file's size,
+    times and inode: a rewrite that keeps the size and the modification time still
+    changes the status change time (ctime), which no program can set."""
     try:
         st = os.stat(path)
+        stamp = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
         known = _file_hashes.get(path)
-        if known is not None and known[:2] == (st.st_size, st.st_mtime_ns):
-            return known[2]
+        if known is not None and known[0] == stamp:
+            return known[1]
         with open(path, "rb") as handle:
             digest = hashlib.sha256(handle.read()).hexdigest()
     except OSError:
         return None
-    _file_hashes[path] = (st.st_size, st.st_mtime_ns, digest)
+    _file_hashes[path] = (stamp, digest)
     return digest
 
 
@@ -148,33 +153,6 @@ def _code_fingerprint(code: types.CodeType) -> str:
     return h.hexdigest()
 
 
-def _mentioned_names(code: types.CodeType, out: set[str]) -> set[str]:
-    out.update(code.co_names)
-    out.update(code.co_freevars)
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            _mentioned_names(const, out)
-    return out
-
-
-_MISSING = object()
-
-
-def _lookup(func: types.FunctionType, name: str) -> Any:
-    cells = dict(zip(func.__code__.co_freevars, func.__closure__ or ()))
-    if name in cells:
-        try:
-            return cells[name].cell_contents
-        except ValueError:
-            return _MISSING
-    if name in func.__globals__:
-        return func.__globals__[name]
-    builtins_ns = func.__globals__.get("__builtins__", __builtins__)
-    if isinstance(builtins_ns, dict):
-        return builtins_ns.get(name, _MISSING)
-    return getattr(builtins_ns, name, _MISSING)
-
-
 def _user_rules() -> list[list[str]]:
     """Derivative rules and non-differentiable declarations made outside chainrule."""
     out: list[list[str]] = []
@@ -198,20 +176,26 @@ def _user_rules() -> list[list[str]]:
     return out
 
 
-def key_for(func: Any, options: tuple) -> str | None:
-    """The cache key of `func` compiled with `options`, or None if it cannot be cached."""
+def key_for(func: Any, options: tuple, found: list | None = None) -> str | None:
+    """The cache key of `func` compiled with `options`, or None if it cannot be cached.
+
+    `found` are the resolutions compiling makes (guards.resolutions(func), computed
+    here when not given): every one is described in the key, those of inlined
+    helpers too, so a process where one of them differs never reads the entry.
+    """
     if not enabled():
         return None
     try:
-        return _key_for(func, options)
+        return _key_for(func, options, guards.resolutions(func) if found is None else found)
     except Exception:  # an object that resists description: do without the cache
         return None
 
 
-def _key_for(func: Any, options: tuple) -> str | None:
+def _key_for(func: Any, options: tuple, found: list) -> str | None:
     if hasattr(func, "__chainrule_generated__"):
         return None  # grad(f) & co. transformed again: their code lives in memory only
-    func = inspect.unwrap(func)
+    if hasattr(func, "__wrapped__"):
+        return None  # a decorator's wrapper: the cache would rebuild it around the inner one
     if not isinstance(func, types.FunctionType):
         return None
     code = func.__code__
@@ -221,11 +205,7 @@ def _key_for(func: Any, options: tuple) -> str | None:
     digest = file_hash(filename)
     if digest is None:
         return None
-    environment = sorted(
-        (name, describe(value))
-        for name in _mentioned_names(code, set())
-        if (value := _lookup(func, name)) is not _MISSING
-    )
+    environment = sorted([r.label, _described(r.value)] for r in found)
     material = [
         FORMAT,
         chainrule_hash(),
@@ -243,6 +223,17 @@ def _key_for(func: Any, options: tuple) -> str | None:
         _user_rules(),
     ]
     return _sha(json.dumps(material, sort_keys=True, default=repr))
+
+
+def _described(value: Any) -> Any:
+    """What a resolution found, for the key: code by fingerprint, defaults item by item."""
+    if isinstance(value, types.CodeType):
+        return f"code {_code_fingerprint(value)} in {value.co_filename}"
+    if isinstance(value, (tuple, list)):
+        return [_described(v) for v in value]
+    if isinstance(value, dict):
+        return sorted([str(k), _described(v)] for k, v in value.items())
+    return describe(value)
 
 
 # -- entries ------------------------------------------------------------------------

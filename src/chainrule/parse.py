@@ -20,6 +20,7 @@ import copy
 import inspect
 import linecache
 import math
+import os
 import types
 from typing import Any
 
@@ -45,13 +46,13 @@ def _module_tree(filename: str, lines: list[str]) -> ast.Module | None:
     return tree
 
 
-def _unavailable(func: Any, why: str) -> CompileError:
+def _unavailable(func: Any, why: str, advice: str = "") -> CompileError:
     name = getattr(func, "__qualname__", None) or repr(func)
-    return CompileError(
-        f"the source of {name!r} is unavailable ({why}); chainrule differentiates "
-        "functions defined in a .py file or a notebook cell, so define it there, "
-        "or register a derivative rule for it"
+    advice = advice or (
+        "chainrule differentiates functions defined in a .py file or a notebook cell, "
+        "so define it there, or register a derivative rule for it"
     )
+    return CompileError(f"the source of {name!r} is unavailable ({why}); {advice}")
 
 
 def lambda_to_def(lam: ast.Lambda) -> ast.FunctionDef:
@@ -73,7 +74,7 @@ def lambda_to_def(lam: ast.Lambda) -> ast.FunctionDef:
 def _find_node(func: Any, tree: ast.Module) -> ast.FunctionDef | None:
     code = func.__code__
     first = code.co_firstlineno
-    name = func.__name__
+    name = code.co_name  # not __name__, which functools.wraps copies from the inner function
     candidates: list[ast.AST] = []
     for node in ast.walk(tree):
         if name == "<lambda>" and isinstance(node, ast.Lambda):
@@ -176,18 +177,21 @@ def parse_function(func: Any, inlined: bool = False) -> Parsed:
     A bound method (`grad(model.loss)`) is parsed as its function with the
     receiver as a fixed value: `self.W` is read, not differentiated.
     A callable chainrule returned (grad(f), jvp functions) is parsed as the
-    code it generated, so transformations compose.
+    code it generated, so transformations compose.  A decorator's wrapper
+    (`functools.wraps` sets `__wrapped__`) is parsed as the wrapper, which is
+    what the user calls: it is never unwrapped.
     """
     generated = getattr(func, "__chainrule_generated__", None)
     if generated is not None:  # grad(f) and friends: transform the code they generated
         func = generated()
-    func = inspect.unwrap(func)
     if inspect.ismethod(func) and inspect.isfunction(func.__func__) and not inlined:
         return _bound_method(func)
     if not (inspect.isfunction(func)):
         primitive = _primitive_wrapper(func)
         if primitive is not None:
             return primitive
+        if hasattr(func, "__wrapped__"):
+            raise _unavailable(func, "it is a wrapper chainrule cannot see into", _DECORATE)
         raise _unavailable(func, "it is not a Python function")
     if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
         kind = "generator"
@@ -202,6 +206,7 @@ def parse_function(func: Any, inlined: bool = False) -> Parsed:
         raise _unavailable(func, str(exc) or "no file") from None
     if not lines:
         lines = linecache.getlines(filename)
+    lines = _lines_of_the_code(func, lines)
     tree = _module_tree(filename, lines)
     node = _find_node(func, tree) if tree is not None else None
     if node is None:
@@ -235,9 +240,7 @@ def parse_function(func: Any, inlined: bool = False) -> Parsed:
         (args.kwarg, "**kwargs"),
     ):
         if bad is not None:
-            raise parsed.error(
-                bad, f"a {what} parameter cannot be differentiated; name each parameter instead"
-            )
+            raise parsed.error(bad, _variadic_message(func, what))
     if args.kwonlyargs and not inlined:
         raise parsed.error(
             args.kwonlyargs[0],
@@ -247,6 +250,148 @@ def parse_function(func: Any, inlined: bool = False) -> Parsed:
     parsed.params = [a.arg for a in args.posonlyargs + args.args]
     parsed.local_names = set(parsed.params) | stored_names(node)
     return parsed
+
+
+_DECORATE = (
+    "chainrule differentiates what you call and never unwraps a decorator: apply "
+    "chainrule.grad to the undecorated function before decorating it, or write the "
+    "wrapper as a Python function with named parameters"
+)
+
+
+def _variadic_message(func: Any, what: str) -> str:
+    inner = getattr(func, "__wrapped__", None)
+    if inner is None:
+        return f"a {what} parameter cannot be differentiated; name each parameter instead"
+    inner_name = getattr(inner, "__qualname__", None) or repr(inner)
+    wrapper = func.__code__.co_name
+    return (
+        f"{inner_name!r} is decorated: what you call is the decorator's wrapper "
+        f"{wrapper!r}, whose {what} parameter hides what it passes on, so chainrule cannot "
+        "differentiate it (and never unwraps a decorator silently); apply chainrule.grad "
+        "to the undecorated function before decorating it, or give the wrapper named "
+        f"parameters (def {wrapper}(x, ...))"
+    )
+
+
+# -- does the file still hold the code that runs? ----------------------------------------
+#
+# The source comes from linecache, which re-reads a file only when its size or
+# modification time changed; a file rewritten with the same size and time (or edited
+# after the module was imported) gives text that is not the code Python runs.  So the
+# text is compiled the way an import compiles it and the function's code object is
+# looked for in the result: bytecode, names, constants and line table must be equal.
+
+_module_codes: dict[tuple[str, int], types.CodeType | None] = {}
+_matched: dict[tuple[int, int], tuple[types.CodeType, bool]] = {}
+
+
+def _lines_of_the_code(func: Any, lines: list[str]) -> list[str]:
+    """`lines` if they compile to `func`'s code, else the file read again, else an error."""
+    code = func.__code__
+    filename = code.co_filename
+    if not os.path.isfile(filename) or source_matches(code, lines):
+        return lines
+    fresh = linecache.updatecache(filename, func.__globals__)  # read the file again
+    if fresh and source_matches(code, fresh):
+        return fresh
+    raise stale_source(func, fresh or lines)
+
+
+def stale_source(func: Any, lines: list[str]) -> CompileError:
+    """The error for a function whose file no longer holds its code."""
+    code = func.__code__
+    first = code.co_firstlineno
+    line = lines[first - 1] if 0 < first <= len(lines) else ""
+    return CompileError(
+        f"the file of {func.__qualname__!r} has changed since it was defined: its text no "
+        "longer compiles to the code Python runs, so chainrule cannot read the function "
+        "being called; reload its module (importlib.reload) or restart Python",
+        code.co_filename,
+        first,
+        0,
+        line,
+    )
+
+
+def check_source(func: Any) -> None:
+    """Raise CompileError if `func` is defined in a file that no longer holds its code
+    (the pipeline asks before using a compiled function from the disk cache)."""
+    func = getattr(func, "__func__", func)
+    if not inspect.isfunction(func) or not os.path.isfile(func.__code__.co_filename):
+        return
+    try:
+        lines, _ = inspect.findsource(func)
+    except (OSError, TypeError):
+        return  # parse_function says why when it is asked
+    _lines_of_the_code(func, lines)
+
+
+def source_matches(code: types.CodeType, lines: list[str]) -> bool:
+    """Whether `lines`, compiled as a module, contain a code object equal to `code`."""
+    text = "".join(lines)
+    memo_key = (id(code), hash(text))
+    known = _matched.get(memo_key)
+    if known is not None and known[0] is code:
+        return known[1]
+    key = (code.co_filename, hash(text))
+    if key not in _module_codes:
+        try:
+            _module_codes[key] = compile(text, code.co_filename, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError):
+            _module_codes[key] = None
+    module = _module_codes[key]
+    found = module is not None and any(
+        _same_code(candidate, code)
+        for candidate in _code_objects(module)
+        if candidate.co_name == code.co_name and candidate.co_firstlineno == code.co_firstlineno
+    )
+    if not found and _instrumented(code):
+        found = True  # rewritten by a tool (pytest's asserts): cannot be compared
+    _matched[memo_key] = (code, found)
+    return found
+
+
+def _code_objects(code: types.CodeType) -> Any:
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield const
+            yield from _code_objects(const)
+
+
+def _same_code(a: types.CodeType, b: types.CodeType) -> bool:
+    fields = ("co_code", "co_names", "co_varnames", "co_freevars", "co_cellvars", "co_argcount")
+    if any(getattr(a, f) != getattr(b, f) for f in fields):
+        return False
+    table = "co_linetable" if hasattr(a, "co_linetable") else "co_lnotab"
+    if getattr(a, table) != getattr(b, table) or len(a.co_consts) != len(b.co_consts):
+        return False
+    for x, y in zip(a.co_consts, b.co_consts):
+        if isinstance(x, types.CodeType) or isinstance(y, types.CodeType):
+            if not (type(x) is type(y) and _same_code(x, y)):
+                return False
+        elif type(x) is not type(y) or (x != y and not (x != x and y != y)):  # nan == nan
+            return False
+    return True
+
+
+def _instrumented(code: types.CodeType) -> bool:
+    return any(name.startswith("@") for name in code.co_names) or any(
+        _instrumented(c) for c in code.co_consts if isinstance(c, types.CodeType)
+    )
+
+
+def function_node(func: Any) -> ast.FunctionDef | None:
+    """The `def` (or lambda, as a def) of a Python function, or None; for the guards,
+    which read the names a function mentions, and never raise."""
+    if not inspect.isfunction(func):
+        return None
+    try:
+        lines, _ = inspect.findsource(func)
+        tree = _module_tree(func.__code__.co_filename, lines)
+        return _find_node(func, tree) if tree is not None else None
+    except Exception:
+        return None
 
 
 def _bound_method(method: Any) -> Parsed:

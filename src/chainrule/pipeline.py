@@ -7,7 +7,14 @@ the arguments to differentiate, and the name of a registered transformation
 (transformation.py; reverse/ registers "grad", "value_and_grad" and "vjp",
 forward.py "jvp").  Results are cached per function object and `compile_key`
 (in memory, and on disk through cache.py), and recorded when
-`CHAINRULE_RECORD` asks for it (recording.py).  Every error in the user's
+`CHAINRULE_RECORD` asks for it (recording.py).
+
+Each result carries a guard (guards.py): what compiling resolved (globals,
+attribute chains, helpers, cells, defaults, the code object) must still
+resolve to the same objects.  A cached result is used only while its guard
+holds; when none of the variants cached for a request holds, another is
+compiled and cached beside them (at most `VARIANTS` per request, the most
+recently used first).  Every error in the user's
 code is a CompileError; any other exception raised by a stage is a bug in
 chainrule, reported as a CompileError that says so.
 
@@ -24,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import cache, recording, rules
+from . import cache, guards, recording, rules
 from .codegen import generate, renderer
 from .compiled import Compiled
 from .errors import CompileError
@@ -32,7 +39,7 @@ from .forward import JVP
 from .ir import Parsed
 from .normalize import normalize
 from .optimize import remove_dead_statements
-from .parse import parse_function
+from .parse import check_source, parse_function
 from .reverse import GRAD  # noqa: F401  (registers the reverse-mode transformations)
 from .transformation import Target, Transformation, transformation_named
 
@@ -81,6 +88,11 @@ def compile_key(request: CompileRequest) -> tuple:
 
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
+VARIANTS = 8  # compiled variants kept per function and request (one per set of bindings)
+
+# What happened in this process: pipelines run, and cached results whose guard failed.
+stats = {"compiles": 0, "guard_failures": 0}
+
 
 def compile_function(request: CompileRequest) -> Compiled:
     """Run the pipeline for `request` (cached): parse, normalize, transform, optimize,
@@ -91,25 +103,35 @@ def compile_function(request: CompileRequest) -> Compiled:
         per_function = _cache.setdefault(f, {})
     except TypeError:
         per_function = {}
-    hit = per_function.get(key)
-    if hit is not None:
-        return hit
+    variants = per_function.get(key)
+    if variants:
+        for i, hit in enumerate(variants):
+            if hit.guard():
+                if i:  # the most recently used first
+                    variants.insert(0, variants.pop(i))
+                return hit
+        stats["guard_failures"] += 1
     try:
-        compiled = _compile_uncached(request, key, per_function)
+        compiled = _compile_uncached(request, key)
     except CompileError as error:
         recording.record(f, request.options(), None, str(error))
         raise
+    variants = per_function.setdefault(key, [])
+    variants.insert(0, compiled)
+    del variants[VARIANTS:]
     recording.record(f, request.options(), compiled.source, None)
     return compiled
 
 
-def _compile_uncached(request: CompileRequest, key: tuple, per_function: dict) -> Compiled:
+def _compile_uncached(request: CompileRequest, key: tuple) -> Compiled:
     f = request.function
-    disk_key = cache.key_for(f, key)  # the persistent cache (cache.py)
+    found = guards.resolutions(f)
+    disk_key = cache.key_for(f, key, found)  # the persistent cache (cache.py)
+    if disk_key is not None:
+        check_source(f)  # the file must still hold f's code, as when compiling
     stored = cache.load(f, disk_key)
     if stored is not None:
-        per_function[key] = stored
-        return stored
+        return _guarded(stored, f, found)
     transformation = transformation_named(request.mode)
     parsed = parse_function(f)
     params = parsed.params
@@ -119,6 +141,7 @@ def _compile_uncached(request: CompileRequest, key: tuple, per_function: dict) -
                 f"argnums={i} is out of range: {parsed.func.__name__} has {len(params)} "
                 f"parameter(s) {params}"
             )
+    stats["compiles"] += 1
     try:
         compiled = _transform(parsed, request, transformation)
     except CompileError:
@@ -135,9 +158,33 @@ def _compile_uncached(request: CompileRequest, key: tuple, per_function: dict) -
             f"chainrule failed on this function with an internal {type(exc).__name__} "
             f"({exc}); this is a chainrule bug, please report it with the function's source",
         ) from exc
-    per_function[key] = compiled
     cache.store(f, disk_key, compiled)
+    return _guarded(compiled, f, found)
+
+
+def _guarded(compiled: Compiled, f: Callable, found: list) -> Compiled:
+    """`compiled` with the guard of the resolutions `found`: the objects its closure
+    holds (frozen when it was built) are checked by identity, data the user's module
+    or cells hold by type (the generated code reads them when it runs)."""
+    function = compiled.function
+    own = getattr(getattr(f, "__func__", f), "__closure__", None) or ()
+    frozen = {
+        id(cell.cell_contents)
+        for cell in function.__closure__ or ()
+        if all(cell is not mine for mine in own) and _filled(cell)
+    }
+    compiled.guard = guards.make_guard(found, frozen)  # type: ignore[misc]
     return compiled
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        return cell.cell_contents is not _EMPTY
+    except ValueError:  # an empty cell
+        return False
+
+
+_EMPTY = object()
 
 
 def _transform(parsed: Parsed, request: CompileRequest, transformation: Transformation) -> Compiled:

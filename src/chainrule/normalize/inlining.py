@@ -211,7 +211,7 @@ class Inliner:
             self.n.dependencies.add(parsed.filename)
         return Callee(
             parsed=parsed,
-            key=func.__code__,
+            key=func,  # not its code: two closures of one decorator are two functions
             name=func.__qualname__,
             defaults=defaults,
             kwonly=[a.arg for a in args.kwonlyargs],
