@@ -322,6 +322,9 @@ CASES += [
     ("solve_grad_a", lambda gb, x: rt.solve_grad_a(gb, M, N, x), (G33, N)),
     ("solve_transposed", lambda a, g: rt.solve_transposed(a, N, g), (M, G33)),
     ("solve_transposed vec", lambda a, g: rt.solve_transposed(a, V, g), (M, G3)),
+    ("cofactor", lambda a: rt.cofactor(a), (M,)),
+    ("retranspose", lambda g: rt.retranspose(g, (2, 0, 1)), (T3,)),
+    ("solve_product", lambda m, v: rt.solve_product(m, M, V, v), (M, G3)),
 ]
 
 if hasattr(np, "cumulative_sum"):

@@ -52,6 +52,7 @@ from __future__ import annotations
 from . import (  # noqa: E402,F401  (registered on import)
     arithmetic,
     builtin_math,
+    decompositions,
     elementary,
     helpers,  # rules for runtime helpers: derivatives of derivatives
     indexing,

@@ -5,7 +5,7 @@ expression.  Each helper depends on NumPy alone and is self-contained, so an
 exported gradient module can carry a copy of the ones it uses and run
 without chainrule installed.  They never modify their arguments.
 
-The helpers are written in four modules, by the rules that use them
+The helpers are written in several modules, by the rules that use them
 (`MODULES`, in the order an exported module lists their definitions), and
 all of them live here: generated code imports them from `chainrule.runtime`,
 and `__all__` lists them.
@@ -13,7 +13,16 @@ and `__all__` lists them.
 
 from __future__ import annotations
 
-from . import gradients, linalg, shapes, tangents
+from . import decompositions, gradients, linalg, shapes, tangents
+from .decompositions import (
+    cofactor,
+    einsum_first_jvp,
+    einsum_grad_vjp,
+    einsum_sublist_grad,
+    einsum_sublist_jvp,
+    retranspose,
+    solve_product,
+)
 from .gradients import (
     add_lists,
     cumprod_grad,
@@ -108,9 +117,16 @@ __all__ = [
     "cumprod_jvp",
     "einsum_jvp",
     "einsum_grad_jvp",
+    "cofactor",
+    "einsum_sublist_grad",
+    "einsum_sublist_jvp",
+    "einsum_first_jvp",
+    "retranspose",
+    "solve_product",
+    "einsum_grad_vjp",
 ]
 
-MODULES = (gradients, linalg, shapes, tangents)
+MODULES = (gradients, linalg, shapes, tangents, decompositions)
 
 # Their home is this package: generated code imports them from chainrule.runtime
 # (codegen names a helper's module in its import line), and the cache finds them here.

@@ -18,7 +18,9 @@ def unbroadcast(g, x):
     NumPy broadcasting copies `x` along new or size-1 axes; the copy gate says
     the gradient of a copied value is the sum of the copies' gradients.
     """
-    shape = getattr(x, "shape", ())  # Python floats have no shape: ()
+    shape = getattr(x, "shape", None)
+    if shape is None:  # Python floats have no shape: (); a list of rows has one
+        shape = np.shape(x) if isinstance(x, (list, tuple)) else ()
     gshape = getattr(g, "shape", ())
     if gshape == shape:
         return g

@@ -1,0 +1,129 @@
+"""Helpers of the rules for matrix functions and factorizations (rules/decompositions.py):
+cofactors (the gradient of det, also at singular matrices), eigen-, singular-value,
+Cholesky and QR decompositions, and the einsum sublist form."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .linalg import einsum_grad
+
+
+def _mT(a):
+    return np.swapaxes(a, -1, -2)
+
+
+def cofactor(a):
+    """The cofactor matrix of `a` (or of each matrix in a stack): the gradient of det(a).
+
+    det(a) inv(a).T where that is exact, and the transposed adjugate from a
+    singular value decomposition where det(a) is 0: a = U S Vh gives
+    adj(a).T = det(U) det(Vh) U diag(prod of the other s) Vh, finite everywhere.
+    """
+    a = np.asarray(a, dtype=float)
+    d = np.linalg.det(a)
+    if np.all(d != 0) and np.all(np.isfinite(d)):
+        return np.expand_dims(d, (-2, -1)) * _mT(np.linalg.inv(a))
+    u, s, vh = np.linalg.svd(a)
+    n = s.shape[-1]
+    others = np.prod(np.where(np.eye(n, dtype=bool), 1.0, np.expand_dims(s, -2)), axis=-1)
+    sign = np.linalg.det(u) * np.linalg.det(vh)
+    return np.expand_dims(sign, (-2, -1)) * ((u * np.expand_dims(others, -2)) @ vh)
+
+
+# -- the einsum sublist form: np.einsum(a, [0, 1], b, [1, 2], [0, 2]) ----------------------
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _labels(sublist) -> str:
+    return "".join("..." if s is Ellipsis else _LETTERS[int(s)] for s in sublist)
+
+
+def einsum_as_string(first, rest):
+    """np.einsum(first, *rest) in the sublist form as (subscripts string, operands, positions):
+    `positions` are the places of the operands among (first, *rest)."""
+    args = [first, *rest]
+    pairs = len(args) // 2
+    operands = args[0 : 2 * pairs : 2]
+    spec = ",".join(_labels(s) for s in args[1 : 2 * pairs : 2])
+    if len(args) % 2:
+        spec += "->" + _labels(args[-1])
+    return spec, operands, list(range(0, 2 * pairs, 2))
+
+
+def einsum_sublist_grad(g, first, rest):
+    """Gradients of np.einsum(first, *rest), one per argument of (first, *rest): zeros for
+    the sublists (a string-form call, np.einsum('ij->ji', x), gets 0.0 for the string)."""
+    if isinstance(first, str):
+        return [0.0, *einsum_grad(g, first, rest)]
+    spec, operands, positions = einsum_as_string(first, rest)
+    args = [first, *rest]
+    out = [np.zeros(len(a)) for a in args]
+    for k, grad_k in zip(positions, einsum_grad(g, spec, operands), strict=True):
+        out[k] = grad_k
+    return out
+
+
+def einsum_sublist_jvp(first, rest, drest):
+    """Tangent of np.einsum(first, *rest) along the tangents of the operands in `rest`
+    (the sublists' slots are ignored): the product rule, one term per operand."""
+    if isinstance(first, str):
+        spec, operands, tangents = first, list(rest), list(drest)
+    else:
+        spec, operands, positions = einsum_as_string(first, rest)
+        tangents = [None] + [drest[k - 1] for k in positions[1:]]
+    total = 0.0
+    for k in range(1, len(operands)) if not isinstance(first, str) else range(len(operands)):
+        args = list(operands)
+        args[k] = tangents[k]
+        total = total + np.einsum(spec, *args)
+    return total
+
+
+def einsum_first_jvp(first, rest, dfirst):
+    """Tangent of np.einsum(first, *rest) in the sublist form along the first operand's
+    tangent (0.0 for the string form, whose first argument is the subscripts)."""
+    if isinstance(first, str):
+        return 0.0
+    spec, operands, _ = einsum_as_string(first, rest)
+    return np.einsum(spec, dfirst, *operands[1:])
+
+
+# -- helpers of second-order rules (rules/helpers.py) ------------------------------------
+
+
+def _solve_is_vector(a, b):
+    # as runtime.linalg: NumPy 2 reads b as a vector only if it is 1-D
+    return np.ndim(b) == 1 or (
+        int(np.__version__.split(".")[0]) < 2 and np.ndim(b) == np.ndim(a) - 1
+    )
+
+
+def solve_product(m, a, b, v):
+    """-(m @ v), with v read as a vector (or a stack of them) exactly when
+    np.linalg.solve(a, b) read b as one: the adjoints of solve_grad_a."""
+    if _solve_is_vector(a, b):
+        return -np.matmul(m, np.expand_dims(v, -1))[..., 0]
+    return -np.matmul(m, v)
+
+
+def retranspose(g, axes=None):
+    """np.transpose(g, axes) for every argument form untranspose takes: its inverse."""
+    if axes is not None and len(axes) == 1 and (axes[0] is None or np.ndim(axes[0]) == 1):
+        axes = axes[0]
+    if axes is None or len(axes) == 0:
+        return np.transpose(g)
+    return np.transpose(g, [int(a) % np.ndim(g) for a in axes])
+
+
+def einsum_grad_vjp(g, subscripts, operands, cotangents):
+    """The operands' part of the adjoint of einsum_grad(g, subscripts, operands): operand
+    j's gradient of sum_k <cotangents[k], einsum_grad(...)[k]>, one einsum per k != j."""
+    out = [0.0] * len(operands)
+    for k, c in enumerate(cotangents):
+        moved = list(operands)
+        moved[k] = c
+        grads = einsum_grad(g, subscripts, moved)
+        out = [o if j == k else o + grads[j] for j, o in enumerate(out)]
+    return out
