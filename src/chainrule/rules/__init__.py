@@ -58,7 +58,9 @@ from . import (  # noqa: E402,F401  (registered on import)
     indexing,
     linalg,
     reductions,
+    scipy_special,  # only if SciPy imports
     shapes,
+    signals,
 )
 from .registry import (
     ADJOINTS,

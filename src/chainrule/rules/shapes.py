@@ -315,6 +315,11 @@ def vstack_tangent(y, tup):
     dy = np.vstack(dtup)
 
 
+if hasattr(np, "row_stack"):  # vstack under its old name (deprecated in NumPy 2)
+    adjoint(np.row_stack)(vstack)
+    tangent(np.row_stack)(vstack_tangent)
+
+
 @adjoint(np.hstack)
 def hstack(y, tup):
     "hstack: each input gets back its own columns of dy (elements, for 1-D inputs)"

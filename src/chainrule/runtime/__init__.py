@@ -13,15 +13,27 @@ and `__all__` lists them.
 
 from __future__ import annotations
 
-from . import decompositions, gradients, linalg, shapes, tangents
+from . import decompositions, gradients, linalg, shapes, signals, tangents
 from .decompositions import (
     cofactor,
+    eigen_gaps,
+    eigh_vectors,
     einsum_first_jvp,
     einsum_grad_vjp,
     einsum_sublist_grad,
     einsum_sublist_jvp,
+    expm_frechet,
+    expm_frechet2,
+    flipped_trans,
+    matrix_power_grad,
+    matrix_power_jvp,
     retranspose,
     solve_product,
+    symmetric_as_read,
+    symmetric_part_read,
+    triangle_into,
+    triangle_of,
+    unsupported_upper,
 )
 from .gradients import (
     add_lists,
@@ -66,6 +78,30 @@ from .shapes import (
     unrepeat,
     untile,
     untranspose,
+)
+from .signals import (
+    column_of,
+    conv_grad,
+    corr_crop,
+    corr_embed,
+    cross_grad_left,
+    cross_grad_right,
+    diff_grad,
+    gradient_grad,
+    interp_grads,
+    item_grad,
+    item_of,
+    kron_grad_left,
+    kron_grad_right,
+    pad_grad,
+    rollaxis_order,
+    select_choices_grad,
+    select_default_grad,
+    sorted_from,
+    take_along_axis_grad,
+    trapezoid_weights,
+    trapezoid_x_grad,
+    trapezoid_x_tangent,
 )
 from .tangents import (
     broadcast_like,
@@ -124,9 +160,43 @@ __all__ = [
     "retranspose",
     "solve_product",
     "einsum_grad_vjp",
+    "take_along_axis_grad",
+    "pad_grad",
+    "sorted_from",
+    "item_grad",
+    "item_of",
+    "cross_grad_left",
+    "cross_grad_right",
+    "kron_grad_left",
+    "kron_grad_right",
+    "diff_grad",
+    "gradient_grad",
+    "conv_grad",
+    "trapezoid_weights",
+    "interp_grads",
+    "trapezoid_x_grad",
+    "trapezoid_x_tangent",
+    "column_of",
+    "rollaxis_order",
+    "select_choices_grad",
+    "select_default_grad",
+    "corr_embed",
+    "corr_crop",
+    "triangle_of",
+    "triangle_into",
+    "flipped_trans",
+    "expm_frechet",
+    "expm_frechet2",
+    "symmetric_as_read",
+    "symmetric_part_read",
+    "eigen_gaps",
+    "eigh_vectors",
+    "unsupported_upper",
+    "matrix_power_jvp",
+    "matrix_power_grad",
 ]
 
-MODULES = (gradients, linalg, shapes, tangents, decompositions)
+MODULES = (gradients, linalg, shapes, tangents, decompositions, signals)
 
 # Their home is this package: generated code imports them from chainrule.runtime
 # (codegen names a helper's module in its import line), and the cache finds them here.

@@ -127,3 +127,137 @@ def einsum_grad_vjp(g, subscripts, operands, cotangents):
         grads = einsum_grad(g, subscripts, moved)
         out = [o if j == k else o + grads[j] for j, o in enumerate(out)]
     return out
+
+
+# -- symmetric matrices read from one triangle (cholesky, eigh, eigvalsh) -----------------
+
+
+def symmetric_as_read(d, UPLO="L"):
+    """The symmetric matrix NumPy reads from `d`'s lower (or upper) triangle."""
+    if UPLO.upper() == "L":
+        return np.tril(d) + _mT(np.tril(d, -1))
+    return np.triu(d) + _mT(np.triu(d, 1))
+
+
+def symmetric_part_read(s, UPLO="L"):
+    """The transpose of symmetric_as_read: `s` folded onto the triangle NumPy reads (the
+    diagonal once, each off-diagonal pair summed into the triangle)."""
+    if UPLO.upper() == "L":
+        return np.tril(s) + np.tril(_mT(s), -1)
+    return np.triu(s) + np.triu(_mT(s), 1)
+
+
+def eigen_gaps(w):
+    """F[..., i, j] = 1 / (w[j] - w[i]) off the diagonal, 0 on it (eigenvalues w)."""
+    n = np.shape(w)[-1]
+    eye = np.eye(n)
+    with np.errstate(divide="ignore"):
+        return (1.0 - eye) / (np.expand_dims(w, -2) - np.expand_dims(w, -1) + eye)
+
+
+def eigh_vectors(a, UPLO="L"):
+    """The eigenvectors of the symmetric matrix read from `a` (np.linalg.eigh's second part)."""
+    return np.linalg.eigh(a, UPLO)[1]
+
+
+def unsupported_upper(a):
+    """Raised by the gradient of np.linalg.cholesky(a, upper=True)."""
+    raise ValueError(
+        "the derivative of np.linalg.cholesky(a, upper=True) is not supported; use the lower "
+        "factor, np.linalg.cholesky(a), and transpose it"
+    )
+
+
+def _power_terms(a, n):
+    """(B, m): A^n = B^m with m >= 0, B = A or inv(A)."""
+    return (a, n) if n >= 0 else (np.linalg.inv(a), -n)
+
+
+def matrix_power_jvp(a, t, n):
+    """Tangent of np.linalg.matrix_power(a, n) along t: sum_k B^k dB B^(m-1-k)."""
+    b, m = _power_terms(np.asarray(a, dtype=float), int(n))
+    db = t if n >= 0 else -(b @ t @ b)
+    powers = [np.broadcast_to(np.eye(b.shape[-1]), b.shape)]
+    for _ in range(1, m):
+        powers.append(powers[-1] @ b)
+    out = np.zeros(np.broadcast_shapes(b.shape, np.shape(t)))
+    for k in range(m):
+        out = out + powers[k] @ db @ powers[m - 1 - k]
+    return out
+
+
+def matrix_power_grad(g, a, n):
+    """Gradient of np.linalg.matrix_power(a, n): sum_k (B^T)^k g (B^T)^(m-1-k), then
+    through B = inv(A) if n < 0."""
+    b, m = _power_terms(np.asarray(a, dtype=float), int(n))
+    bt = _mT(b)
+    powers = [np.broadcast_to(np.eye(b.shape[-1]), b.shape)]
+    for _ in range(1, m):
+        powers.append(powers[-1] @ bt)
+    gb = np.zeros(np.broadcast_shapes(b.shape, np.shape(g)))
+    for k in range(m):
+        gb = gb + powers[k] @ g @ powers[m - 1 - k]
+    return gb if n >= 0 else -(bt @ gb @ bt)
+
+
+# -- triangular solves and the matrix exponential (SciPy) ---------------------------------
+
+
+def _is_transposed(trans):
+    return trans not in (0, "N", "n")
+
+
+def _mask(m, lower, unit_diagonal):
+    k = -1 if unit_diagonal else 0
+    return np.tril(m, k) if lower else np.triu(m, -k)
+
+
+def triangle_of(m, trans=0, lower=False, unit_diagonal=False):
+    """The part of a matrix solve_triangular reads, as `m` would be read after its
+    transpose option (`trans`): the adjoint of triangle_into."""
+    return _mask(_mT(m) if _is_transposed(trans) else m, lower, unit_diagonal)
+
+
+def triangle_into(m, trans=0, lower=False, unit_diagonal=False):
+    """The triangle solve_triangular reads, transposed as `trans` says: op(T) for T = m."""
+    t = _mask(m, lower, unit_diagonal)
+    return _mT(t) if _is_transposed(trans) else t
+
+
+def flipped_trans(trans):
+    """The transpose option of the transposed system (0 <-> 1)."""
+    return 0 if _is_transposed(trans) else 1
+
+
+def _expm(a):
+    import scipy.linalg
+
+    return scipy.linalg.expm(a)
+
+
+def expm_frechet(a, e):
+    """The derivative of expm at `a` in the direction `e`: the upper-right block of
+    expm([[a, e], [0, a]])."""
+    a, e = np.asarray(a, dtype=float), np.asarray(e, dtype=float)
+    a, e = np.broadcast_arrays(a, e)
+    n = a.shape[-1]
+    zero = np.zeros_like(a)
+    block = np.concatenate(
+        [np.concatenate([a, e], axis=-1), np.concatenate([zero, a], axis=-1)], axis=-2
+    )
+    return _expm(block)[..., :n, n:]
+
+
+def expm_frechet2(a, e, f):
+    """The second derivative of expm at `a` in the directions `e` and `f` (symmetric in
+    them): from the corner block of expm([[a, e, 0], [0, a, f], [0, 0, a]]), both orders."""
+    a, e, f = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (a, e, f)))
+    n = a.shape[-1]
+    zero = np.zeros_like(a)
+
+    def corner(p, q):
+        rows = [[a, p, zero], [zero, a, q], [zero, zero, a]]
+        block = np.concatenate([np.concatenate(r, axis=-1) for r in rows], axis=-2)
+        return _expm(block)[..., :n, 2 * n :]
+
+    return corner(e, f) + corner(f, e)

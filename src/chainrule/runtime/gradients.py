@@ -131,6 +131,18 @@ def expand_to(g, x, axis=None, keepdims=False):
     return np.broadcast_to(restore_axes(g, x, axis, keepdims), np.shape(x))
 
 
+class ItemGradients(list):
+    """The gradients of the items of a tuple of results, one per item: `+` adds them item
+    by item (as gradients add up), where a plain list would concatenate."""
+
+    def __add__(self, other):
+        if isinstance(other, (list, tuple)):
+            return ItemGradients(a + b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __radd__ = __add__
+
+
 def index_grad(g, x, index):
     """Gradient of `x[index]`: `g` scattered into zeros shaped like `x`.
 
@@ -138,6 +150,10 @@ def index_grad(g, x, index):
     gradients must add up (np.add.at); plain ints and slices are assigned.
     A list of equal-shaped arrays (np.split's pieces) gets a stacked gradient.
     """
+    if isinstance(x, (list, tuple)) and type(index) in (int, np.intp, np.int64):
+        out = ItemGradients(zeros_like_list(x))  # a tuple of results (eigh's w, v)
+        out[index] = g
+        return out
     if isinstance(x, (list, tuple)):
         try:
             x = np.asarray(x)
