@@ -32,6 +32,8 @@ from ..runtime import (
     matmul_grad_right,
     old_value,
     power_term,
+    prod_grad,
+    prod_pairs,
     record_grad,
     reduce_extreme_grad,
     restore_axes,
@@ -504,3 +506,18 @@ def einsum_grad_adjoint(r, g, subscripts, operands):
     "einsum_grad: <dr_k, r_k> = <g, einsum with operand k replaced by dr_k>, so dg = einsum_jvp"
     dg = einsum_jvp(subscripts, operands, dr)
     doperands = einsum_grad_vjp(g, subscripts, operands, dr)
+
+
+@tangent(prod_grad)
+def prod_grad_tangent(r, g, x, axis=None, keepdims=False):
+    "the product of the other factors: linear in g; in x, the sum over pairs of factors"
+    dr = prod_grad(dg, x, axis, keepdims) + restore_axes(g, x, axis, keepdims) * prod_pairs(
+        x, dx, axis
+    )
+
+
+@adjoint(prod_grad)
+def prod_grad_adjoint(r, g, x, axis=None, keepdims=False):
+    "the product of the other factors: its Hessian is symmetric, so the adjoint is the tangent"
+    dg = np.sum(dr * prod_grad(np.ones_like(g), x, axis, keepdims), axis, keepdims=keepdims)
+    dx = prod_pairs(x, restore_axes(g, x, axis, keepdims) * dr, axis)

@@ -347,3 +347,174 @@ if st is not None:
             / (scale * scale)
             * dscale
         )
+
+
+if sc is not None:
+    # Bessel functions: the derivative is a difference (J, Y) or mean (I) of the neighbours
+
+    @adjoint(sc.jv)
+    def jv(y, v, x):
+        "Bessel J: d J_v = (J_(v-1) - J_(v+1)) / 2 (the order v has no gradient)"
+        dx = dy * (sc.jv(v - 1, x) - sc.jv(v + 1, x)) / 2
+
+    @tangent(sc.jv)
+    def jv_tangent(y, v, x):
+        "Bessel J: d J_v = (J_(v-1) - J_(v+1)) / 2"
+        dy = dx * (sc.jv(v - 1, x) - sc.jv(v + 1, x)) / 2
+
+    @adjoint(sc.yv)
+    def yv(y, v, x):
+        "Bessel Y: d Y_v = (Y_(v-1) - Y_(v+1)) / 2"
+        dx = dy * (sc.yv(v - 1, x) - sc.yv(v + 1, x)) / 2
+
+    @tangent(sc.yv)
+    def yv_tangent(y, v, x):
+        "Bessel Y: d Y_v = (Y_(v-1) - Y_(v+1)) / 2"
+        dy = dx * (sc.yv(v - 1, x) - sc.yv(v + 1, x)) / 2
+
+    @adjoint(sc.yn)
+    def yn(y, n, x):
+        "Bessel Y of integer order: d Y_n = (Y_(n-1) - Y_(n+1)) / 2"
+        dx = dy * (sc.yv(n - 1, x) - sc.yv(n + 1, x)) / 2
+
+    @tangent(sc.yn)
+    def yn_tangent(y, n, x):
+        "Bessel Y of integer order: d Y_n = (Y_(n-1) - Y_(n+1)) / 2"
+        dy = dx * (sc.yv(n - 1, x) - sc.yv(n + 1, x)) / 2
+
+    @adjoint(sc.iv)
+    def iv(y, v, x):
+        "modified Bessel I: d I_v = (I_(v-1) + I_(v+1)) / 2"
+        dx = dy * (sc.iv(v - 1, x) + sc.iv(v + 1, x)) / 2
+
+    @tangent(sc.iv)
+    def iv_tangent(y, v, x):
+        "modified Bessel I: d I_v = (I_(v-1) + I_(v+1)) / 2"
+        dy = dx * (sc.iv(v - 1, x) + sc.iv(v + 1, x)) / 2
+
+    @adjoint(sc.ive)
+    def ive(y, v, x):
+        "scaled modified Bessel I_v e^-|x|: (ive_(v-1) + ive_(v+1)) / 2 - sign(x) ive_v"
+        dx = dy * ((sc.ive(v - 1, x) + sc.ive(v + 1, x)) / 2 - np.sign(x) * y)
+
+    @tangent(sc.ive)
+    def ive_tangent(y, v, x):
+        "scaled modified Bessel I_v e^-|x|: (ive_(v-1) + ive_(v+1)) / 2 - sign(x) ive_v"
+        dy = dx * ((sc.ive(v - 1, x) + sc.ive(v + 1, x)) / 2 - np.sign(x) * y)
+
+    @adjoint(sc.j0)
+    def j0(y, x):
+        "Bessel J_0: d J_0 = -J_1"
+        dx = -dy * sc.j1(x)
+
+    @tangent(sc.j0)
+    def j0_tangent(y, x):
+        "Bessel J_0: d J_0 = -J_1"
+        dy = -dx * sc.j1(x)
+
+    @adjoint(sc.j1)
+    def j1(y, x):
+        "Bessel J_1: d J_1 = (J_0 - J_2) / 2"
+        dx = dy * (sc.j0(x) - sc.jv(2, x)) / 2
+
+    @tangent(sc.j1)
+    def j1_tangent(y, x):
+        "Bessel J_1: d J_1 = (J_0 - J_2) / 2"
+        dy = dx * (sc.j0(x) - sc.jv(2, x)) / 2
+
+    @adjoint(sc.y0)
+    def y0(y, x):
+        "Bessel Y_0: d Y_0 = -Y_1"
+        dx = -dy * sc.y1(x)
+
+    @tangent(sc.y0)
+    def y0_tangent(y, x):
+        "Bessel Y_0: d Y_0 = -Y_1"
+        dy = -dx * sc.y1(x)
+
+    @adjoint(sc.y1)
+    def y1(y, x):
+        "Bessel Y_1: d Y_1 = (Y_0 - Y_2) / 2"
+        dx = dy * (sc.y0(x) - sc.yv(2, x)) / 2
+
+    @tangent(sc.y1)
+    def y1_tangent(y, x):
+        "Bessel Y_1: d Y_1 = (Y_0 - Y_2) / 2"
+        dy = dx * (sc.y0(x) - sc.yv(2, x)) / 2
+
+    @adjoint(sc.i0)
+    def i0(y, x):
+        "modified Bessel I_0: d I_0 = I_1"
+        dx = dy * sc.i1(x)
+
+    @tangent(sc.i0)
+    def i0_tangent(y, x):
+        "modified Bessel I_0: d I_0 = I_1"
+        dy = dx * sc.i1(x)
+
+    @adjoint(sc.i1)
+    def i1(y, x):
+        "modified Bessel I_1: d I_1 = (I_0 + I_2) / 2"
+        dx = dy * (sc.i0(x) + sc.iv(2, x)) / 2
+
+    @tangent(sc.i1)
+    def i1_tangent(y, x):
+        "modified Bessel I_1: d I_1 = (I_0 + I_2) / 2"
+        dy = dx * (sc.i0(x) + sc.iv(2, x)) / 2
+
+    # the gamma family
+
+    @adjoint(sc.rgamma)
+    def rgamma(y, x):
+        "1 / gamma: d rgamma = -rgamma(x) digamma(x)"
+        dx = -dy * y * sc.digamma(x)
+
+    @tangent(sc.rgamma)
+    def rgamma_tangent(y, x):
+        "1 / gamma: d rgamma = -rgamma(x) digamma(x)"
+        dy = -dx * y * sc.digamma(x)
+
+    @adjoint(sc.gammasgn)
+    def gammasgn(y, x):
+        "the sign of gamma is piecewise constant: no gradient"
+        dx = 0.0 * dy
+
+    @tangent(sc.gammasgn)
+    def gammasgn_tangent(y, x):
+        "the sign of gamma is piecewise constant: a zero tangent"
+        dy = 0.0 * dx
+
+    @adjoint(sc.beta)
+    def beta(y, a, b):
+        "beta function: d B = B (digamma(a) - digamma(a + b)), and the same for b"
+        da = unbroadcast(dy * y * (sc.digamma(a) - sc.digamma(a + b)), a)
+        db = unbroadcast(dy * y * (sc.digamma(b) - sc.digamma(a + b)), b)
+
+    @tangent(sc.beta)
+    def beta_tangent(y, a, b):
+        "beta function: d B = B ((digamma(a) - digamma(a + b)) da + (... b ...) db)"
+        dy = (
+            y * (sc.digamma(a) - sc.digamma(a + b)) * da
+            + y * (sc.digamma(b) - sc.digamma(a + b)) * db
+        )
+
+    @adjoint(sc.betaln)
+    def betaln(y, a, b):
+        "log beta: digamma(a) - digamma(a + b), and the same for b"
+        da = unbroadcast(dy * (sc.digamma(a) - sc.digamma(a + b)), a)
+        db = unbroadcast(dy * (sc.digamma(b) - sc.digamma(a + b)), b)
+
+    @tangent(sc.betaln)
+    def betaln_tangent(y, a, b):
+        "log beta: (digamma(a) - digamma(a + b)) da + (digamma(b) - digamma(a + b)) db"
+        dy = (sc.digamma(a) - sc.digamma(a + b)) * da + (sc.digamma(b) - sc.digamma(a + b)) * db
+
+    @adjoint(sc.multigammaln)
+    def multigammaln(y, a, d):
+        "multivariate log-gamma: the sum of digamma(a - j / 2), j < d"
+        da = dy * np.sum(sc.digamma(np.expand_dims(a, -1) - np.arange(d) / 2), axis=-1)
+
+    @tangent(sc.multigammaln)
+    def multigammaln_tangent(y, a, d):
+        "multivariate log-gamma: the sum of digamma(a - j / 2), j < d"
+        dy = da * np.sum(sc.digamma(np.expand_dims(a, -1) - np.arange(d) / 2), axis=-1)

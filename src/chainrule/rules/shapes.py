@@ -525,3 +525,27 @@ def astype(y, a, dtype, order="K", casting="unsafe", subok=True, copy=True):
 def astype_tangent(y, a, dtype, order="K", casting="unsafe", subok=True, copy=True):
     "astype: the tangent passes through a float cast; an integer cast has none"
     dy = cast_grad(da, dtype)
+
+
+@adjoint(np.fft.fftshift)
+def fftshift(y, x, axes=None):
+    "fftshift: a roll, undone on the gradient by ifftshift"
+    dx = np.fft.ifftshift(dy, axes)
+
+
+@tangent(np.fft.fftshift)
+def fftshift_tangent(y, x, axes=None):
+    "fftshift: the tangent is rolled the same way"
+    dy = np.fft.fftshift(dx, axes)
+
+
+@adjoint(np.fft.ifftshift)
+def ifftshift(y, x, axes=None):
+    "ifftshift: a roll, undone on the gradient by fftshift"
+    dx = np.fft.fftshift(dy, axes)
+
+
+@tangent(np.fft.ifftshift)
+def ifftshift_tangent(y, x, axes=None):
+    "ifftshift: the tangent is rolled the same way"
+    dy = np.fft.ifftshift(dx, axes)

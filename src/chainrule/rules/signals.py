@@ -13,6 +13,7 @@ from ..runtime import (
     broadcast_like,
     column_of,
     conv_grad,
+    corr_crop,
     corr_embed,
     cross_grad_left,
     cross_grad_right,
@@ -377,3 +378,197 @@ def select_tangent(y, condlist, choicelist, default=0):
     dy = np.select(condlist, dchoicelist, 0.0) + select_default_grad(
         broadcast_like(ddefault, y), condlist, y
     )
+
+
+# -- the helpers' own rules (second derivatives) ----------------------------------------
+
+nondifferentiable(column_of, why="split_like uses it for the inputs' shapes only")
+
+
+@tangent(cross_grad_left)
+def cross_grad_left_tangent(r, g, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    "b x g: bilinear, one term per factor"
+    dr = cross_grad_left(dg, a, b, axisa, axisb, axisc, axis) + cross_grad_left(
+        g, a, db, axisa, axisb, axisc, axis
+    )
+
+
+@adjoint(cross_grad_left)
+def cross_grad_left_adjoint(r, g, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    "<dr, grad of <g, a x b> in a> = <g, dr x b>, read the other way"
+    dg = broadcast_like(np.cross(dr, b, axisa, axisb, axisc, axis), g)
+    db = cross_grad_right(g, dr, b, axisa, axisb, axisc, axis)
+
+
+@tangent(cross_grad_right)
+def cross_grad_right_tangent(r, g, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    "g x a: bilinear, one term per factor"
+    dr = cross_grad_right(dg, a, b, axisa, axisb, axisc, axis) + cross_grad_right(
+        g, da, b, axisa, axisb, axisc, axis
+    )
+
+
+@adjoint(cross_grad_right)
+def cross_grad_right_adjoint(r, g, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    "<dr, grad of <g, a x b> in b> = <g, a x dr>, read the other way"
+    dg = broadcast_like(np.cross(a, dr, axisa, axisb, axisc, axis), g)
+    da = cross_grad_left(g, a, dr, axisa, axisb, axisc, axis)
+
+
+@tangent(kron_grad_left)
+def kron_grad_left_tangent(r, g, a, b):
+    "blocks of g weighted by b: bilinear, one term per factor"
+    dr = kron_grad_left(dg, a, b) + kron_grad_left(g, a, db)
+
+
+@adjoint(kron_grad_left)
+def kron_grad_left_adjoint(r, g, a, b):
+    "<dr, grad of <g, kron(a, b)> in a> = <g, kron(dr, b)>, read the other way"
+    dg = np.kron(dr, b)
+    db = kron_grad_right(g, dr, b)
+
+
+@tangent(kron_grad_right)
+def kron_grad_right_tangent(r, g, a, b):
+    "blocks of g weighted by a: bilinear, one term per factor"
+    dr = kron_grad_right(dg, a, b) + kron_grad_right(g, da, b)
+
+
+@adjoint(kron_grad_right)
+def kron_grad_right_adjoint(r, g, a, b):
+    "<dr, grad of <g, kron(a, b)> in b> = <g, kron(a, dr)>, read the other way"
+    dg = np.kron(a, dr)
+    da = kron_grad_left(g, a, dr)
+
+
+@tangent(diff_grad)
+def diff_grad_tangent(r, g, n=1, axis=-1):
+    "the transposed difference: linear, applied to the tangent"
+    dr = diff_grad(dg, n, axis)
+
+
+@adjoint(diff_grad)
+def diff_grad_adjoint(r, g, n=1, axis=-1):
+    "the transposed difference: its adjoint is the difference"
+    dg = np.diff(dr, n, axis)
+
+
+@tangent(gradient_grad)
+def gradient_grad_tangent(r, g, f, varargs=(), axis=None, edge_order=1):
+    "the transposed np.gradient: linear, applied to the tangent"
+    dr = gradient_grad(dg, f, varargs, axis, edge_order)
+
+
+@adjoint(gradient_grad)
+def gradient_grad_adjoint(r, g, f, varargs=(), axis=None, edge_order=1):
+    "the transposed np.gradient: its adjoint is np.gradient"
+    dg = np.gradient(dr, *varargs, axis=axis, edge_order=edge_order)
+
+
+@tangent(conv_grad)
+def conv_grad_tangent(r, g, a, v, mode="full"):
+    "dy correlated with v: bilinear, one term per factor"
+    dr = conv_grad(dg, a, v, mode) + conv_grad(g, a, dv, mode)
+
+
+@adjoint(conv_grad)
+def conv_grad_adjoint(r, g, a, v, mode="full"):
+    "<dr, grad of <g, a * v> in a> = <g, dr * v>, read the other way"
+    dg = np.convolve(dr, v, mode)
+    dv = conv_grad(g, v, dr, mode)
+
+
+@tangent(corr_embed)
+def corr_embed_tangent(r, g, a, v, mode="valid"):
+    "placing a window in the full correlation: linear"
+    dr = corr_embed(dg, a, v, mode)
+
+
+@adjoint(corr_embed)
+def corr_embed_adjoint(r, g, a, v, mode="valid"):
+    "placing a window in the full correlation: its adjoint cuts the window out"
+    dg = corr_crop(dr, a, v, mode)
+
+
+@tangent(corr_crop)
+def corr_crop_tangent(r, full, a, v, mode="valid"):
+    "cutting a window out of the full correlation: linear"
+    dr = corr_crop(dfull, a, v, mode)
+
+
+@adjoint(corr_crop)
+def corr_crop_adjoint(r, full, a, v, mode="valid"):
+    "cutting a window out of the full correlation: its adjoint places it back"
+    dfull = corr_embed(dr, a, v, mode)
+
+
+@tangent(pad_grad)
+def pad_grad_tangent(r, g, array, pad_width, mode="constant"):
+    "summing the padded copies back: linear"
+    dr = pad_grad(dg, array, pad_width, mode)
+
+
+@adjoint(pad_grad)
+def pad_grad_adjoint(r, g, array, pad_width, mode="constant"):
+    "summing the padded copies back: its adjoint pads again (with zeros)"
+    dg = np.pad(dr, pad_width, mode)
+
+
+@tangent(take_along_axis_grad)
+def take_along_axis_grad_tangent(r, g, arr, indices, axis=-1):
+    "a scatter: linear"
+    dr = take_along_axis_grad(dg, arr, indices, axis)
+
+
+@adjoint(take_along_axis_grad)
+def take_along_axis_grad_adjoint(r, g, arr, indices, axis=-1):
+    "a scatter: its adjoint gathers from the same positions"
+    dg = np.take_along_axis(dr, indices, axis)
+
+
+@tangent(item_grad)
+def item_grad_tangent(r, g, a, args):
+    "one element placed in zeros: linear"
+    dr = item_grad(dg, a, args)
+
+
+@adjoint(item_grad)
+def item_grad_adjoint(r, g, a, args):
+    "one element placed in zeros: its adjoint reads that element"
+    dg = item_of(dr, args)
+
+
+@tangent(item_of)
+def item_of_tangent(r, t, args):
+    "one element read: linear"
+    dr = item_of(dt, args)
+
+
+@adjoint(item_of)
+def item_of_adjoint(r, t, args):
+    "one element read: its adjoint places the gradient there"
+    dt = item_grad(dr, t, args)
+
+
+@tangent(select_choices_grad)
+def select_choices_grad_tangent(r, g, condlist, choicelist):
+    "masks: linear"
+    dr = select_choices_grad(dg, condlist, choicelist)
+
+
+@adjoint(select_choices_grad)
+def select_choices_grad_adjoint(r, g, condlist, choicelist):
+    "masks: their adjoint selects the choices' gradients again"
+    dg = broadcast_like(np.select(condlist, dr, 0.0), g)
+
+
+@tangent(select_default_grad)
+def select_default_grad_tangent(r, g, condlist, default):
+    "a mask: linear"
+    dr = select_default_grad(dg, condlist, default)
+
+
+@adjoint(select_default_grad)
+def select_default_grad_adjoint(r, g, condlist, default):
+    "a mask: its adjoint masks again"
+    dg = select_default_grad(broadcast_like(dr, g), condlist, g)

@@ -254,3 +254,24 @@ def cumprod_grad(g, x, axis=None):
             s[..., k] = acc
         d = before * s
     return np.moveaxis(d, -1, axis).reshape(shape)
+
+
+def prod_pairs(x, t, axis=None):
+    """The Hessian of np.prod over `axis` applied to `t`: for each factor i, the sum over
+    the other factors j of t[j] times the product of all factors but i and j (exact with
+    zeros; O(n**2) along the reduced axes)."""
+    x = np.asarray(x, dtype=float)
+    t = np.broadcast_to(np.asarray(t, dtype=float), x.shape)
+    axes = _reduced_axes(x, axis)
+    last = tuple(range(x.ndim - len(axes), x.ndim))
+    xm, tm = np.moveaxis(x, axes, last), np.moveaxis(t, axes, last)
+    lead = xm.shape[: x.ndim - len(axes)]
+    xf, tf = xm.reshape(lead + (-1,)), tm.reshape(lead + (-1,))
+    out = np.zeros(xf.shape)
+    for i in range(xf.shape[-1]):
+        without_i = xf.copy()
+        without_i[..., i] = 1.0
+        others = prod_grad(1.0, without_i, -1, True)  # prod over k != j of without_i
+        others[..., i] = 0.0
+        out[..., i] = np.sum(others * tf, axis=-1)
+    return np.moveaxis(out.reshape(xm.shape), last, axes)

@@ -180,11 +180,21 @@ def conv_grad(g, a, v, mode="full"):
     correlated with v."""
     n, m = np.size(a), np.size(v)
     full = np.zeros(n + m - 1, dtype=np.result_type(g, v, float))
-    start = {"full": 0, "same": (min(n, m) - 1) // 2, "valid": min(n, m) - 1}[mode]
-    if mode == "same" and n < m:  # NumPy centres the longer input
-        start = (min(n, m) - 1) - (min(n, m) - 1) // 2
+    start = _window_start(np.convolve, n, m, mode)
     full[start : start + np.size(g)] = g
-    return np.correlate(full, v, "valid") if n >= m else np.correlate(v, full, "valid")[::-1]
+    return np.correlate(full, v, "valid")
+
+
+def _window_start(join, n, m, mode):
+    """Where join(a, v, mode) (np.convolve or np.correlate) starts inside join(a, v, "full")."""
+    if mode == "full":
+        return 0
+    a, v = np.arange(1.0, n + 1), np.linspace(0.5, 1.5, m) ** 2
+    full, part = join(a, v, "full"), join(a, v, mode)
+    for start in range(len(full) - len(part) + 1):
+        if np.allclose(full[start : start + len(part)], part):
+            return start
+    raise ValueError(f"mode {mode!r} is not a window of the full output")
 
 
 def trapezoid_weights(shape, x=None, dx=1.0, axis=-1):
@@ -294,29 +304,17 @@ def select_default_grad(g, condlist, default):
     return unbroadcast(np.where(none, g, 0.0), default)
 
 
-def _corr_start(n, m, mode):
-    """Where np.correlate(a, v, mode) starts inside np.correlate(a, v, "full")."""
-    if mode == "full":
-        return 0
-    a, v = np.arange(1.0, n + 1), np.linspace(0.5, 1.5, m) ** 2
-    full, part = np.correlate(a, v, "full"), np.correlate(a, v, mode)
-    for start in range(len(full) - len(part) + 1):
-        if np.allclose(full[start : start + len(part)], part):
-            return start
-    raise ValueError(f"np.correlate mode {mode!r} is not a window of the full correlation")
-
-
 def corr_embed(g, a, v, mode="valid"):
     """The gradient of np.correlate(a, v, mode) placed in the full-length correlation."""
     full = np.zeros(np.size(a) + np.size(v) - 1, dtype=np.result_type(g, float))
-    start = _corr_start(np.size(a), np.size(v), mode)
+    start = _window_start(np.correlate, np.size(a), np.size(v), mode)
     full[start : start + np.size(g)] = g
     return full
 
 
 def corr_crop(full, a, v, mode="valid"):
     """The window of a full-length correlation that np.correlate(a, v, mode) returns."""
-    start = _corr_start(np.size(a), np.size(v), mode)
+    start = _window_start(np.correlate, np.size(a), np.size(v), mode)
     n, m = np.size(a), np.size(v)
     length = {"full": n + m - 1, "same": max(n, m), "valid": max(n, m) - min(n, m) + 1}[mode]
     return full[start : start + length]
