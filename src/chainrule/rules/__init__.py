@@ -76,6 +76,7 @@ from .registry import (
     lookup,
     lookup_tangent,
     nondifferentiable,
+    rule_example,
     tangent,
 )
 
@@ -93,5 +94,6 @@ __all__ = [
     "lookup",
     "lookup_tangent",
     "nondifferentiable",
+    "rule_example",
     "tangent",
 ]

@@ -10,7 +10,7 @@ usually passed (positionally or by name; other keywords are not supported).
 
 import numpy as np
 
-from ..runtime import restore_axes, unbroadcast
+from ..runtime import restore_axes, signal_conv_grad, unbroadcast
 from .registry import adjoint, literal, tangent
 
 try:
@@ -518,3 +518,40 @@ if sc is not None:
     def multigammaln_tangent(y, a, d):
         "multivariate log-gamma: the sum of digamma(a - j / 2), j < d"
         dy = da * np.sum(sc.digamma(np.expand_dims(a, -1) - np.arange(d) / 2), axis=-1)
+
+
+try:
+    import scipy.signal as signal
+except ImportError:  # pragma: no cover - SciPy is optional
+    signal = None
+
+if signal is not None:
+
+    @adjoint(signal.convolve)
+    def signal_convolve(y, in1, in2, mode="full", method="auto"):
+        "N-D convolution: each input's gradient is dy correlated with the other input"
+        din1 = signal_conv_grad(dy, in1, in2, mode, 0)
+        din2 = signal_conv_grad(dy, in1, in2, mode, 1)
+
+    @tangent(signal.convolve)
+    def signal_convolve_tangent(y, in1, in2, mode="full", method="auto"):
+        "product rule: d(in1 * in2) = din1 * in2 + in1 * din2"
+        dy = signal.convolve(din1, in2, mode) + signal.convolve(in1, din2, mode)
+
+    @tangent(signal_conv_grad)
+    def signal_conv_grad_tangent(r, g, in1, in2, mode="full", which=0):
+        "dy correlated with the other input: bilinear, one term per factor"
+        if literal(which) and which == 0:
+            dr = signal_conv_grad(dg, in1, in2, mode, 0) + signal_conv_grad(g, in1, din2, mode, 0)
+        else:
+            dr = signal_conv_grad(dg, in1, in2, mode, 1) + signal_conv_grad(g, din1, in2, mode, 1)
+
+    @adjoint(signal_conv_grad)
+    def signal_conv_grad_adjoint(r, g, in1, in2, mode="full", which=0):
+        "<dr, grad of <g, in1 * in2>> = <g, (dr in place of that input) * the other>"
+        if literal(which) and which == 0:
+            dg = signal.convolve(dr, in2, mode)
+            din2 = signal_conv_grad(g, dr, in2, mode, 1)
+        else:
+            dg = signal.convolve(in1, dr, mode)
+            din1 = signal_conv_grad(g, in1, dr, mode, 0)

@@ -318,3 +318,20 @@ def corr_crop(full, a, v, mode="valid"):
     n, m = np.size(a), np.size(v)
     length = {"full": n + m - 1, "same": max(n, m), "valid": max(n, m) - min(n, m) + 1}[mode]
     return full[start : start + length]
+
+
+def signal_conv_grad(g, in1, in2, mode="full", which=0):
+    """Gradient of scipy.signal.convolve(in1, in2, mode) with respect to in1 (which=0) or
+    in2 (which=1): the output gradient placed in the full N-D convolution, correlated
+    ('valid') with the other input."""
+    import scipy.signal
+
+    def conv(a, v, m):
+        return scipy.signal.convolve(a, v, m)
+
+    n, m = np.shape(in1), np.shape(in2)
+    full = np.zeros([a + b - 1 for a, b in zip(n, m, strict=True)], dtype=float)
+    starts = [_window_start(conv, a, b, mode) for a, b in zip(n, m, strict=True)]
+    full[tuple(slice(s, s + k) for s, k in zip(starts, np.shape(g), strict=True))] = g
+    other = in2 if which == 0 else in1
+    return scipy.signal.correlate(full, other, "valid")
