@@ -92,6 +92,20 @@ def det(a):
     return np.linalg.det(a)
 
 
+def singular_values(a):
+    return np.linalg.svd(a, compute_uv=False)
+
+
+def svd_reconstruction(a):
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    return (u * s) @ vh + np.abs(u[0]) @ np.abs(vh)
+
+
+def svd_square(a):
+    u, s, vh = np.linalg.svd(a)
+    return s + np.abs(u[:, 0]) + np.abs(vh[1])
+
+
 def well_conditioned(r, n):
     return r.normal(size=(n, n)) + (n + 2) * np.eye(n)
 
@@ -125,6 +139,9 @@ CASES = [
     ),
     Case(expm, lambda r, n: (0.5 * r.normal(size=(n + 1, n + 1)),), autograd=False),
     Case(det, lambda r, n: (well_conditioned(r, n + 1),)),
+    Case(singular_values, lambda r, n: (r.normal(size=(n + 1, 3)),), order2=False),
+    Case(svd_reconstruction, lambda r, n: (r.normal(size=(n + 1, 3)),), False, False),
+    Case(svd_square, lambda r, n: (r.normal(size=(n + 1, n + 1)),), False, False),
 ]
 
 

@@ -22,8 +22,13 @@ from ..runtime import (
     matrix_power_jvp,
     solve_grad_a,
     solve_product,
+    svd_grad,
+    svd_jvp,
+    svd_values_grad,
+    svd_values_jvp,
     symmetric_as_read,
     symmetric_part_read,
+    thin_svd,
     triangle_into,
     triangle_of,
     unsupported_upper,
@@ -32,6 +37,7 @@ from .registry import adjoint, literal, nondifferentiable, tangent
 
 nondifferentiable(unsupported_upper, why="it only raises an error")
 nondifferentiable(flipped_trans, why="a transpose option is a flag")
+nondifferentiable(thin_svd, why="the factors are the saved output again")
 
 # -- the cofactor matrix: det(A) inv(A).T, the gradient of det --------------------------
 
@@ -298,3 +304,24 @@ if sl is not None:
     def triangle_into_adjoint(r, m, trans=0, lower=False, unit_diagonal=False):
         "a triangle (then a transpose): its adjoint transposes back, then masks"
         dm = triangle_of(dr, trans, lower, unit_diagonal)
+
+
+# -- the singular value decomposition -----------------------------------------------------
+
+
+@adjoint(np.linalg.svd)
+def svd(y, a, full_matrices=True, compute_uv=True, hermitian=False):
+    "SVD: Townsend's formula, for distinct nonzero singular values"
+    if literal(compute_uv) and not compute_uv:
+        da = svd_values_grad(dy, a)
+    else:
+        da = svd_grad(dy, a, thin_svd(a, full_matrices), full_matrices)
+
+
+@tangent(np.linalg.svd)
+def svd_tangent(y, a, full_matrices=True, compute_uv=True, hermitian=False):
+    "SVD: ds = diag(U^T dA V), and dU, dV from the off-diagonal part"
+    if literal(compute_uv) and not compute_uv:
+        dy = svd_values_jvp(a, da)
+    else:
+        dy = svd_jvp(a, da, thin_svd(a, full_matrices), full_matrices)

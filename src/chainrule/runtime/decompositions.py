@@ -261,3 +261,69 @@ def expm_frechet2(a, e, f):
         return _expm(block)[..., :n, 2 * n :]
 
     return corner(e, f) + corner(f, e)
+
+
+# -- the singular value decomposition (distinct, nonzero singular values) -------------------
+
+
+def _thin_svd(a, full_matrices):
+    m, n = np.shape(a)[-2:]
+    if full_matrices and m != n:
+        raise ValueError(
+            "the derivative of np.linalg.svd(a) of a non-square matrix needs "
+            "full_matrices=False (the extra singular vectors are not unique)"
+        )
+    return np.linalg.svd(a, full_matrices=False)
+
+
+def _svd_gaps(s):
+    """F[i, j] = 1 / (s[j]**2 - s[i]**2) off the diagonal, 0 on it."""
+    return eigen_gaps(s * s)
+
+
+def svd_jvp(a, t, usv, full_matrices=True):
+    """Tangents (dU, ds, dVh) of np.linalg.svd(a) along t, for the factors usv = (U, s, Vh)."""
+    u, s, vh = usv
+    v = _mT(vh)
+    f = _svd_gaps(s)
+    dp = _mT(u) @ t @ v
+    ds = np.diagonal(dp, 0, -2, -1)
+    smat = np.expand_dims(s, -2)  # multiplies columns by s
+    du = u @ (f * (dp * smat + np.expand_dims(s, -1) * _mT(dp))) + (t @ v - u @ dp) / smat
+    dv = v @ (f * (np.expand_dims(s, -1) * dp + _mT(dp) * smat)) + (_mT(t) @ u - v @ _mT(dp)) / smat
+    return du, ds, _mT(dv)
+
+
+def svd_grad(g, a, usv, full_matrices=True):
+    """Gradient of np.linalg.svd(a) for the output gradients g = (dU, ds, dVh) (Townsend's
+    formula; each part may be 0.0 when that output is not used)."""
+    u, s, vh = usv
+    v = _mT(vh)
+    gu, gs, gvh = (np.zeros_like(x) if np.ndim(gx) == 0 else gx for x, gx in zip(usv, g))
+    gv = _mT(gvh)
+    f = _svd_gaps(s)
+    smat = np.expand_dims(s, -2)
+    j = f * (_mT(u) @ gu - _mT(gu) @ u)
+    k = f * (_mT(v) @ gv - _mT(gv) @ v)
+    inner = j * smat + np.expand_dims(gs, -1) * np.eye(s.shape[-1]) + np.expand_dims(s, -1) * k
+    out = u @ inner @ vh
+    out = out + (gu - u @ (_mT(u) @ gu)) / smat @ vh
+    out = out + (u / smat) @ (_mT(gv) - (_mT(gv) @ v) @ vh)
+    return out
+
+
+def svd_values_grad(g, a):
+    """Gradient of np.linalg.svd(a, compute_uv=False): U diag(g) Vh."""
+    u, _, vh = np.linalg.svd(a, full_matrices=False)
+    return (u * np.expand_dims(g, -2)) @ vh
+
+
+def svd_values_jvp(a, t):
+    """Tangent of np.linalg.svd(a, compute_uv=False) along t: diag(U^T t V)."""
+    u, _, vh = np.linalg.svd(a, full_matrices=False)
+    return np.sum(u * (t @ _mT(vh)), axis=-2)
+
+
+def thin_svd(a, full_matrices=True):
+    """np.linalg.svd(a) as a tuple (U, s, Vh), refusing full_matrices for non-square a."""
+    return tuple(_thin_svd(a, full_matrices))
