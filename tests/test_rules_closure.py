@@ -44,6 +44,8 @@ KNOWN_GAPS = {
     "matrix_power_jvp",
     "expm_frechet2",
     "interp_grads",
+    "cofactor_jvp",
+    "cofactor_vjp",
     "svd_grad",
     "svd_jvp",
     "svd_values_grad",

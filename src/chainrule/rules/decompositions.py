@@ -13,6 +13,8 @@ import numpy as np
 
 from ..runtime import (
     cofactor,
+    cofactor_jvp,
+    cofactor_vjp,
     eigen_gaps,
     eigh_vectors,
     expm_frechet,
@@ -44,20 +46,14 @@ nondifferentiable(thin_svd, why="the factors are the saved output again")
 
 @tangent(cofactor)
 def cofactor_tangent(r, a):
-    "cofactor C = det(A) inv(A).T: dC = trace(inv(A) dA) C - C dA.T inv(A).T"
-    ainvT = np.swapaxes(np.linalg.inv(a), -1, -2)
-    dr = np.expand_dims(np.sum(ainvT * da, axis=(-2, -1)), (-2, -1)) * r - (
-        r @ np.swapaxes(da, -1, -2) @ ainvT
-    )
+    "cofactor C = det(A) inv(A).T: dC = trace(inv(A) dA) C - C dA.T inv(A).T (minors if singular)"
+    dr = cofactor_jvp(a, da)
 
 
 @adjoint(cofactor)
 def cofactor_adjoint(r, a):
-    "cofactor C = det(A) inv(A).T: dA = <dC, C> inv(A).T - inv(A).T dC.T C"
-    ainvT = np.swapaxes(np.linalg.inv(a), -1, -2)
-    da = np.expand_dims(np.sum(dr * r, axis=(-2, -1)), (-2, -1)) * ainvT - (
-        ainvT @ np.swapaxes(dr, -1, -2) @ r
-    )
+    "cofactor C = det(A) inv(A).T: dA = <dC, C> inv(A).T - inv(A).T dC.T C (minors if singular)"
+    da = cofactor_vjp(a, dr)
 
 
 # -- Cholesky: A = L L.T (NumPy reads A's lower triangle) ---------------------------------

@@ -16,6 +16,8 @@ from __future__ import annotations
 from . import decompositions, gradients, linalg, shapes, signals, tangents
 from .decompositions import (
     cofactor,
+    cofactor_jvp,
+    cofactor_vjp,
     eigen_gaps,
     eigh_vectors,
     einsum_first_jvp,
@@ -190,6 +192,8 @@ __all__ = [
     "select_default_grad",
     "corr_embed",
     "corr_crop",
+    "cofactor_jvp",
+    "cofactor_vjp",
     "svd_jvp",
     "svd_grad",
     "svd_values_grad",

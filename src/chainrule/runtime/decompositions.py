@@ -327,3 +327,45 @@ def svd_values_jvp(a, t):
 def thin_svd(a, full_matrices=True):
     """np.linalg.svd(a) as a tuple (U, s, Vh), refusing full_matrices for non-square a."""
     return tuple(_thin_svd(a, full_matrices))
+
+
+def _cofactor_derivative(a):
+    """T[..., i, j, k, l] = d cofactor(a)[i, j] / d a[k, l], from the cofactors of the
+    (n-1) x (n-1) minors (exact also where a is singular)."""
+    a = np.asarray(a, dtype=float)
+    n = a.shape[-1]
+    t = np.zeros(a.shape[:-2] + (n, n, n, n))
+    if n < 2:
+        return t
+    for i in range(n):
+        for j in range(n):
+            rows = [k for k in range(n) if k != i]
+            cols = [k for k in range(n) if k != j]
+            minor = a[..., rows, :][..., :, cols]
+            block = (-1) ** (i + j) * cofactor(minor)
+            t[..., i, j, :, :][..., np.ix_(rows, cols)[0], np.ix_(rows, cols)[1]] = block
+    return t
+
+
+def cofactor_jvp(a, t):
+    """Tangent of cofactor(a) along t: trace(inv(a) t) C - C t^T inv(a)^T where a is
+    invertible, the derivative of each entry's minor elsewhere."""
+    a = np.asarray(a, dtype=float)
+    d = np.linalg.det(a)
+    if np.all(d != 0) and np.all(np.isfinite(d)):
+        c = cofactor(a)
+        ainv_t = _mT(np.linalg.inv(a))
+        return np.expand_dims(np.sum(ainv_t * t, axis=(-2, -1)), (-2, -1)) * c - c @ _mT(t) @ ainv_t
+    return np.einsum("...ijkl,...kl->...ij", _cofactor_derivative(a), t)
+
+
+def cofactor_vjp(a, g):
+    """Adjoint of cofactor(a) applied to g: <g, C> inv(a)^T - inv(a)^T g^T C where a is
+    invertible, the derivative of each entry's minor elsewhere."""
+    a = np.asarray(a, dtype=float)
+    d = np.linalg.det(a)
+    if np.all(d != 0) and np.all(np.isfinite(d)):
+        c = cofactor(a)
+        ainv_t = _mT(np.linalg.inv(a))
+        return np.expand_dims(np.sum(g * c, axis=(-2, -1)), (-2, -1)) * ainv_t - ainv_t @ _mT(g) @ c
+    return np.einsum("...ijkl,...ij->...kl", _cofactor_derivative(a), g)
