@@ -239,52 +239,32 @@ def item_tangent(y, a, *args):
 # -- real and imaginary parts (of real arrays: the parts are x and 0) -------------------
 
 
-@adjoint(np.real, np.real_if_close, np.conjugate, np.ndarray.conjugate, np.ndarray.conj)
+@adjoint(
+    np.real, np.real_if_close, np.conjugate, np.ndarray.conjugate, np.ndarray.conj, np.ndarray.real
+)
 def real(y, val):
     "real part / conjugate of a real array: the array itself, so the gradient passes"
     dval = dy
 
 
-@tangent(np.real, np.real_if_close, np.conjugate, np.ndarray.conjugate, np.ndarray.conj)
+@tangent(
+    np.real, np.real_if_close, np.conjugate, np.ndarray.conjugate, np.ndarray.conj, np.ndarray.real
+)
 def real_tangent(y, val):
     "real part / conjugate of a real array: the tangent passes"
     dy = dval
 
 
-@adjoint(np.ndarray.real)
-def ndarray_real(y, a):
-    "the real part of a real array is the array itself"
-    da = dy
-
-
-@tangent(np.ndarray.real)
-def ndarray_real_tangent(y, a):
-    "the real part of a real array is the array itself"
-    dy = da
-
-
-@adjoint(np.imag, np.angle)
+@adjoint(np.imag, np.angle, np.ndarray.imag)
 def imag(y, val):
     "imaginary part, angle of a real array: 0 and 0 or pi, flat, so no gradient"
     dval = 0.0 * dy
 
 
-@tangent(np.imag, np.angle)
+@tangent(np.imag, np.angle, np.ndarray.imag)
 def imag_tangent(y, val):
     "imaginary part, angle of a real array: flat, so a zero tangent"
     dy = 0.0 * dval
-
-
-@adjoint(np.ndarray.imag)
-def ndarray_imag(y, a):
-    "the imaginary part of a real array is 0"
-    da = 0.0 * dy
-
-
-@tangent(np.ndarray.imag)
-def ndarray_imag_tangent(y, a):
-    "the imaginary part of a real array is 0"
-    dy = 0.0 * da
 
 
 @adjoint(np.nan_to_num)
