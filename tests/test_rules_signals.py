@@ -184,7 +184,6 @@ def normal(shape):
 
 CASES = [
     Case(cross3, lambda r, n: (r.normal(size=(n, 3)), r.normal(size=3))),
-    Case(cross2, lambda r, n: (r.normal(size=(n, 2)), r.normal(size=(n, 2))), autograd=False),
     Case(cross_axes, lambda r, n: (r.normal(size=(3, n)), r.normal(size=(3, n)))),
     Case(kron, lambda r, n: (r.normal(size=(2, n)), r.normal(size=(n, 2)))),
     Case(diff, normal(lambda n: (n + 2,))),
@@ -229,6 +228,15 @@ CASES = [
     Case(dsplit, normal(lambda n: (2, n, 3)), autograd=False),
     Case(select, lambda r, n: (r.normal(size=n), r.normal(size=n)), autograd=False),
 ]
+
+
+try:  # NumPy 2.5 refuses 2-vectors in np.cross
+    np.cross(np.ones(2), np.ones(2))
+    CASES.append(
+        Case(cross2, lambda r, n: (r.normal(size=(n, 2)), r.normal(size=(n, 2))), autograd=False)
+    )
+except ValueError:
+    pass
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
