@@ -55,7 +55,7 @@ def calls_python_function(x):
 
 
 def method_without_rule(x):
-    return x.conj() @ x  # method-no-rule
+    return x.compress([True, True]) @ x  # method-no-rule
 
 
 def nested_def(x):
@@ -223,7 +223,7 @@ CASES = [
     (writes_into_shared, "shared-write", "'row' also refers to"),
     (comprehension, "comprehension", "comprehension"),
     (calls_python_function, "recursion", "recursion: 'recursive_helper'"),
-    (method_without_rule, "method-no-rule", ".conj()"),
+    (method_without_rule, "method-no-rule", ".compress()"),
     (nested_def, "nested-def", "the local function 'inner' can only be called"),
     (uses_global_stmt, "global-stmt", "global"),
     (and_of_values, "bool-op", "and"),

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import chainrule
 from chainrule import check_grad
+from chainrule.testing import check_grads
 
 LINALG_TOL = {"rtol": 1e-4, "atol": 1e-6}
 
@@ -289,9 +290,42 @@ def einsum_interleaved(x):
     return np.einsum(x, [0, 1], [1])
 
 
-def test_einsum_interleaved_form_is_refused():
-    with pytest.raises(TypeError, match="subscripts-string form"):
-        chainrule.vjp(einsum_interleaved, np.ones((2, 3)))[1](np.ones(3))
+def einsum_sublists(a, b):
+    return np.einsum(a, [0, 1], b, [1, 2], [0, 2])
+
+
+def einsum_sublists_transpose(x):
+    return np.einsum(x, (0, 1), (1, 0))
+
+
+def einsum_sublists_three(a, b, c):
+    return np.einsum(a, [0, 1], b, [1, Ellipsis], c, [Ellipsis, 0])
+
+
+def einsum_sublists_one_active(a):
+    return np.einsum(a, [0, 1], np.ones((3, 2)), [1, 2], [0, 2])
+
+
+@FEWER
+@given(seeds)
+def test_einsum_interleaved_form(seed):
+    """The sublist form np.einsum(x, [0, 1], y, [1, 2]) in both modes, against finite
+    differences and autograd (it once gave a zero tangent)."""
+    anp = pytest.importorskip("autograd.numpy")
+    autograd = pytest.importorskip("autograd")
+    rng = np.random.default_rng(seed)
+    a, b, c = rng.normal(size=(2, 3)), rng.normal(size=(3, 4)), rng.normal(size=(4, 2))
+    check_grads(einsum_interleaved, (a,))
+    check_grads(einsum_sublists, (a, b))
+    check_grads(einsum_sublists_transpose, (a,))
+    check_grads(einsum_sublists_three, (a, b, c))
+    check_grads(einsum_sublists_one_active, (a,))
+    g = chainrule.grad(lambda x, y: np.sum(einsum_sublists(x, y) ** 2), argnums=(0, 1))(a, b)
+    expected = autograd.grad(
+        lambda x, y: anp.sum(anp.einsum(x, [0, 1], y, [1, 2], [0, 2]) ** 2), argnum=(0, 1)
+    )(a, b)
+    np.testing.assert_allclose(g[0], expected[0], rtol=1e-10)
+    np.testing.assert_allclose(g[1], expected[1], rtol=1e-10)
 
 
 # -- trace and diagonal -----------------------------------------------------------------

@@ -76,6 +76,8 @@ def expr_varied(expr: ast.AST, varied: set[str], parsed: Parsed) -> bool:
             return False
         return expr_varied(expr.value, varied, parsed)
     if isinstance(expr, ast.Subscript):
+        if isinstance(parsed.resolve(expr.value), type(np.r_).__mro__[1]):
+            return expr_varied(expr.slice, varied, parsed)  # np.r_[x, y] joins its "index"
         return expr_varied(expr.value, varied, parsed)
     if isinstance(expr, ast.Call):
         callee = parsed.resolve(expr.func)

@@ -46,7 +46,7 @@ from .ir import (
     names_in,
     targets_of,
 )
-from .rules import Rule, display_name, lookup, lookup_tangent
+from .rules import Rule, display_name, lookup, lookup_tangent, rule_example
 from .runtime import broadcast_like, stored_tangent, zeros_like_list
 from .templates import (
     Bindings,
@@ -486,7 +486,8 @@ class _ZeroFiller(ast.NodeTransformer):
 
 def _no_tangent_message(prim: Any) -> str:
     name = display_name(prim)
-    if isinstance(prim, type(_no_tangent_message)) and lookup(prim) is None:
+    library = getattr(prim, "__module__", "").split(".")[0] in ("numpy", "scipy", "chainrule")
+    if isinstance(prim, type(_no_tangent_message)) and lookup(prim) is None and not library:
         return (
             f"calls to the Python function {prim.__qualname__!r} are not differentiated yet; "
             "inline its body into the function, or register derivative rules for it with "
@@ -495,11 +496,12 @@ def _no_tangent_message(prim: Any) -> str:
     if lookup(prim) is not None:
         return (
             f"{name} has an adjoint (reverse-mode) rule but no tangent (forward-mode) rule; "
-            "register one with chainrule.tangent (see docs/rules.md), or use reverse mode"
+            "register one with chainrule.tangent, or use reverse mode"
+            + rule_example(prim, "tangent")
         )
     return (
-        f"{name} has no derivative rule; use a NumPy function that has one, or register a "
-        "tangent rule with chainrule.tangent (see docs/rules.md)"
+        f"{name} has no derivative rule; use a function that has one, or register a "
+        "tangent rule with chainrule.tangent" + rule_example(prim, "tangent")
     )
 
 

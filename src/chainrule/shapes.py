@@ -14,6 +14,7 @@ Two analyses that let the transformations write less code:
 from __future__ import annotations
 
 import ast
+import inspect
 import operator
 from collections.abc import Mapping
 from typing import Any
@@ -122,19 +123,35 @@ def scalar_names(
         if isinstance(prim, np.ufunc) and prim.nout == 1 and not record.kwargs:
             return len(args) == prim.nin and all(scalar_atom(a) for a in args)
         if id(prim) in _FULL_REDUCTIONS:
-            kwargs = record.kwargs
-            axis = kwargs.get("axis", args[1] if len(args) > 1 else None)
             if prim is _numpy_vdot():
                 return True
+            bound = _bound_reduction(prim, args, record.kwargs)
+            if bound is None:
+                return False
+            axis = bound.get("axis")
             if axis is not None and not _literal_is(axis, None):
                 return False
-            keepdims = kwargs.get("keepdims")
+            keepdims = bound.get("keepdims")
             return keepdims is None or _literal_is(keepdims, False)
         module = getattr(prim, "__module__", None)
         return module == "math" or prim is float
 
     shrink_to_fixpoint(scalars, defs, scalar_stmt)
     return scalars
+
+
+def _bound_reduction(prim: Any, args: list, kwargs: dict) -> dict | None:
+    """A reduction's arguments by parameter name, bound through the real signature of the
+    NumPy function (an ndarray method's receiver takes the array's place); None when
+    they do not bind."""
+    func = prim
+    if getattr(prim, "__objclass__", None) is np.ndarray:
+        func = getattr(np, prim.__name__, None)
+    try:
+        bound = inspect.signature(func).bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return None
+    return dict(bound.arguments)
 
 
 def _numpy_vdot() -> Any:

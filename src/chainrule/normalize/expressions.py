@@ -263,6 +263,14 @@ class ExpressionNormalizer:
                     "here: differentiate with respect to the dict itself (its structure is "
                     "learnt at the first call, then .source shows the code for it)",
                 )
+            if isinstance(self.n.p.resolve(expr.value), type(np.r_).__mro__[1]) and self.n.varied(
+                expr.slice
+            ):
+                raise self.n.error(
+                    expr,
+                    "np.r_[...] and np.c_[...] of differentiated values are not supported; "
+                    "join them with np.concatenate([...]) or np.column_stack([...]) instead",
+                )
             base = self.atom(expr.value)
             index = self.index(expr.slice)
             op = ast.Subscript(value=base, slice=index, ctx=ast.Load())

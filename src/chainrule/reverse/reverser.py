@@ -29,7 +29,7 @@ from ..activity import Activity, rule_for
 from ..derivatives import DerivativeContext
 from ..flow import bound_on_entry
 from ..ir import clone, comment, facts, facts_of, name_of, names_in, walk_statements
-from ..rules import Rule, display_name
+from ..rules import Rule, display_name, rule_example
 from ..templates import (
     Bindings,
     name_temporaries,
@@ -481,9 +481,9 @@ def _no_rule_message(prim: object) -> str:
         return (
             f"{name} is library code without a derivative rule (chainrule inlines only "
             "your own Python functions); register a rule for it with chainrule.adjoint, "
-            "or copy it into your module"
+            "or copy it into your module" + rule_example(prim, "adjoint")
         )
     return (
-        f"{name} has no derivative rule; use a NumPy function that has one, or register a "
-        "rule with chainrule.adjoint (see docs/rules.md)"
+        f"{name} has no derivative rule; use a function that has one, or register a "
+        "rule with chainrule.adjoint" + rule_example(prim, "adjoint")
     )

@@ -52,12 +52,15 @@ from __future__ import annotations
 from . import (  # noqa: E402,F401  (registered on import)
     arithmetic,
     builtin_math,
+    decompositions,
     elementary,
     helpers,  # rules for runtime helpers: derivatives of derivatives
     indexing,
     linalg,
     reductions,
+    scipy_special,  # only if SciPy imports
     shapes,
+    signals,
 )
 from .registry import (
     ADJOINTS,
@@ -73,6 +76,7 @@ from .registry import (
     lookup,
     lookup_tangent,
     nondifferentiable,
+    rule_example,
     tangent,
 )
 
@@ -90,5 +94,6 @@ __all__ = [
     "lookup",
     "lookup_tangent",
     "nondifferentiable",
+    "rule_example",
     "tangent",
 ]

@@ -444,6 +444,18 @@ def list_tangent(y, iterable):
     dy = list(diterable)
 
 
+@adjoint(builtins.tuple)
+def tuple_(y, iterable=()):
+    "tuple: each item's gradient goes back to the row (or item) it came from"
+    diterable = unpack_grad(dy, iterable)
+
+
+@tangent(builtins.tuple)
+def tuple_tangent(y, iterable=()):
+    "tuple: the tangents of the rows (or items), as a tuple"
+    dy = tuple(diterable)
+
+
 # fmt: off
 nondifferentiable(
     math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite, math.isclose,

@@ -21,6 +21,8 @@ from ..runtime import (
     dot_grad_right,
     einsum_grad,
     einsum_grad_jvp,
+    einsum_grad_vjp,
+    einsum_jvp,
     expand_to,
     index_grad,
     inner_grad_left,
@@ -31,12 +33,16 @@ from ..runtime import (
     matmul_grad_right,
     old_value,
     power_term,
+    prod_grad,
+    prod_pairs,
     record_grad,
     reduce_extreme_grad,
     restore_axes,
+    retranspose,
     seed_gradient,
     select_grad,
     solve_grad_a,
+    solve_product,
     solve_transposed,
     split_like,
     stored_tangent,
@@ -435,3 +441,109 @@ def stored_tangent_tangent(r, t, array):
 def stored_tangent_adjoint(r, t, array):
     "stored_tangent: zero or the identity, its own adjoint"
     dt = stored_tangent(dr, array)
+
+
+# -- adjoints of the scatters and copies: each is the transpose of a gather --------------
+
+
+@adjoint(diagonal_grad)
+def diagonal_grad_adjoint(r, g, x, offset=0, axis1=0, axis2=1):
+    "diagonal_grad scatters onto a diagonal: its adjoint reads that diagonal back"
+    dg = unbroadcast(np.diagonal(dr, offset, axis1, axis2), g)
+
+
+@adjoint(diag_grad)
+def diag_grad_adjoint(r, g, v, k=0):
+    "diag_grad moves values between a diagonal and a vector: its adjoint moves them back"
+    dg = diag_grad(dr, g, k)
+
+
+@adjoint(untile)
+def untile_adjoint(r, g, x, reps):
+    "untile sums the copies: its adjoint tiles the gradient again"
+    dg = np.tile(dr, reps)
+
+
+@adjoint(unrepeat)
+def unrepeat_adjoint(r, g, x, repeats, axis=None):
+    "unrepeat sums the repeats: its adjoint repeats the gradient again"
+    dg = np.repeat(dr, repeats, axis)
+
+
+@adjoint(take_grad)
+def take_grad_adjoint(r, g, a, indices, axis=None, mode="raise"):
+    "take_grad scatters: its adjoint takes from the same positions"
+    dg = np.take(dr, indices, axis, mode=mode)
+
+
+@adjoint(untranspose)
+def untranspose_adjoint(r, g, axes=None):
+    "untranspose undoes a permutation: its adjoint applies the permutation"
+    dg = retranspose(dr, axes)
+
+
+@tangent(retranspose)
+def retranspose_tangent(r, g, axes=None):
+    "retranspose: a permutation, applied to the tangent too"
+    dr = retranspose(dg, axes)
+
+
+@adjoint(retranspose)
+def retranspose_adjoint(r, g, axes=None):
+    "retranspose permutes: its adjoint undoes the permutation"
+    dg = untranspose(dr, axes)
+
+
+@adjoint(select_grad)
+def select_grad_adjoint(r, g, condition, x):
+    "select_grad masks: its adjoint masks the gradient the same way"
+    dg = unbroadcast(np.where(condition, dr, 0.0), g)
+
+
+@adjoint(solve_transposed)
+def solve_transposed_adjoint(r, a, b, g):
+    "r = inv(A).T g: dg = inv(A) dr, and dA = -r u.T with u = inv(A) dr"
+    dg = solve_transposed(np.swapaxes(a, -1, -2), b, dr)
+    da = solve_grad_a(r, a, b, solve_transposed(np.swapaxes(a, -1, -2), b, dr))
+
+
+@adjoint(solve_grad_a)
+def solve_grad_a_adjoint(r, gb, a, b, x):
+    "r = -gb x.T: dgb = -dr x and dx = -dr.T gb"
+    dgb = solve_product(dr, a, b, x)
+    dx = solve_product(np.swapaxes(dr, -1, -2), a, b, gb)
+
+
+@tangent(solve_product)
+def solve_product_tangent(r, m, a, b, v):
+    "product rule on -(m v): one term per factor"
+    dr = solve_product(dm, a, b, v) + solve_product(m, a, b, dv)
+
+
+@adjoint(solve_product)
+def solve_product_adjoint(r, m, a, b, v):
+    "r = -(m v): dm = -dr v.T and dv = -m.T dr"
+    dm = solve_grad_a(dr, m, b, v)
+    dv = solve_product(np.swapaxes(m, -1, -2), a, b, dr)
+
+
+@adjoint(einsum_grad)
+def einsum_grad_adjoint(r, g, subscripts, operands):
+    "einsum_grad: <dr_k, r_k> = <g, einsum with operand k replaced by dr_k>, so dg = einsum_jvp"
+    dg = einsum_jvp(subscripts, operands, dr)
+    doperands = einsum_grad_vjp(g, subscripts, operands, dr)
+
+
+@tangent(prod_grad)
+def prod_grad_tangent(r, g, x, axis=None, keepdims=False):
+    "the product of the other factors: linear in g; in x, the sum over pairs of factors"
+    dr = prod_grad(dg, x, axis, keepdims) + restore_axes(g, x, axis, keepdims) * prod_pairs(
+        x, dx, axis
+    )
+
+
+@adjoint(prod_grad)
+def prod_grad_adjoint(r, g, x, axis=None, keepdims=False):
+    "the product of the other factors: its Hessian is symmetric, so the adjoint is the tangent"
+    dg = np.sum(dr * prod_grad(np.ones_like(g), x, axis, keepdims), axis, keepdims=keepdims)
+    dx = prod_pairs(x, restore_axes(g, x, axis, keepdims) * dr, axis)

@@ -10,11 +10,15 @@ readable line call helpers from runtime.py.
 import numpy as np
 
 from ..runtime import (
+    cofactor,
     diagonal_grad,
     dot_grad_left,
     dot_grad_right,
+    einsum_first_jvp,
     einsum_grad,
     einsum_jvp,
+    einsum_sublist_grad,
+    einsum_sublist_jvp,
     inner_grad_left,
     inner_grad_right,
     norm_grad,
@@ -83,15 +87,22 @@ def tensordot_tangent(z, a, b, axes=2):
 @adjoint(np.einsum)
 def einsum(y, subscripts, *operands, optimize=False):
     "einsum: each operand's gradient is the einsum of dy with the other operands"
-    doperands = einsum_grad(dy, subscripts, operands)
-    # np.einsum(x, [0, 1], ...) passes an operand as `subscripts`: einsum_grad refuses it
-    dsubscripts = einsum_grad(dy, subscripts, operands)
+    if literal(subscripts):
+        doperands = einsum_grad(dy, subscripts, operands)
+    else:  # a string in a variable, or the sublist form np.einsum(x, [0, 1], y, [1, 2])
+        doperands = einsum_sublist_grad(dy, subscripts, operands)[1:]
+        dsubscripts = einsum_sublist_grad(dy, subscripts, operands)[0]
 
 
 @tangent(np.einsum)
 def einsum_tangent(y, subscripts, *operands, optimize=False):
     "einsum: the product rule, one einsum per operand's tangent"
-    dy = einsum_jvp(subscripts, operands, doperands)
+    if literal(subscripts):
+        dy = einsum_jvp(subscripts, operands, doperands)
+    else:  # a string in a variable, or the sublist form np.einsum(x, [0, 1], y, [1, 2])
+        dy = einsum_sublist_jvp(subscripts, operands, doperands) + einsum_first_jvp(
+            subscripts, operands, dsubscripts
+        )
 
 
 @adjoint(np.trace, np.ndarray.trace)
@@ -120,14 +131,14 @@ def diagonal_tangent(y, a, offset=0, axis1=0, axis2=1):
 
 @adjoint(np.linalg.det)
 def det(y, a):
-    "determinant (Jacobi's formula): d det(A) = det(A) inv(A).T"
-    da = (dy * y)[..., None, None] * np.linalg.inv(a).swapaxes(-1, -2)
+    "determinant (Jacobi's formula): the cofactor matrix, det(A) inv(A).T where A is invertible"
+    da = np.expand_dims(dy, (-2, -1)) * cofactor(a)
 
 
 @tangent(np.linalg.det)
 def det_tangent(y, a):
-    "determinant (Jacobi's formula): d det(A) = det(A) trace(inv(A) dA)"
-    dy = y * np.trace(np.linalg.solve(a, da), axis1=-2, axis2=-1)
+    "determinant (Jacobi's formula): d det(A) = <cofactor(A), dA>, det(A) trace(inv(A) dA)"
+    dy = np.sum(cofactor(a) * da, axis=(-2, -1))
 
 
 @adjoint(np.linalg.inv)
@@ -161,7 +172,7 @@ def solve_tangent(x, a, b):
 def norm(y, x, ord=None, axis=None, keepdims=False):
     "norm: the 2-norm's gradient is x / norm(x), 0 at x = 0 (norm_grad has the other ords)"
     if literal(ord) and ord is None and literal(axis) and axis is None:
-        dx = dy * x / np.where(y == 0, 1, y)
+        dx = dy * np.divide(x, np.where(y == 0, 1, y))
     elif literal(ord) and ord is None:
         dx = restore_axes(dy / np.where(y == 0, 1, y), x, axis, keepdims) * x
     else:
@@ -172,7 +183,7 @@ def norm(y, x, ord=None, axis=None, keepdims=False):
 def norm_tangent(y, x, ord=None, axis=None, keepdims=False):
     "norm: the 2-norm's tangent is sum(x dx) / norm(x), 0 at x = 0"
     if literal(ord) and ord is None:
-        dy = np.sum(x * dx, axis, keepdims=keepdims) / np.where(y == 0, 1, y)
+        dy = np.sum(np.multiply(x, dx), axis, keepdims=keepdims) / np.where(y == 0, 1, y)
     else:
         share = norm_grad(np.ones_like(y), x, y, ord, axis, keepdims)
         dy = np.sum(share * dx, axis, keepdims=keepdims)
@@ -181,7 +192,7 @@ def norm_tangent(y, x, ord=None, axis=None, keepdims=False):
 @adjoint(np.linalg.slogdet)
 def slogdet(y, a):
     "log-determinant: d log|det A| = inv(A).T (the sign is piecewise constant)"
-    da = dy[1][..., None, None] * np.linalg.inv(a).swapaxes(-1, -2)
+    da = np.expand_dims(dy[1], (-2, -1)) * np.linalg.inv(a).swapaxes(-1, -2)
 
 
 @tangent(np.linalg.slogdet)

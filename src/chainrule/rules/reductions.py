@@ -150,27 +150,27 @@ def var_tangent(y, a, axis=None, *, ddof=0, keepdims=False):
 
 @adjoint(np.std, np.ndarray.std)
 def std(y, a, axis=None, *, ddof=0, keepdims=False):
-    "std: d std = (a - mean(a)) / ((n - ddof) std), n = the number of elements averaged"
+    "std: d std = (a - mean(a)) / ((n - ddof) std), n = the number averaged (0 where std is 0)"
     if axis is None:
         if literal(ddof) and ddof == 0:
-            da = dy * (a - np.mean(a)) / (np.size(a) * y)
+            da = dy * (a - np.mean(a)) / (np.size(a) * np.where(y == 0, 1, y))
         else:
-            da = dy * (a - np.mean(a)) / ((np.size(a) - ddof) * y)
+            da = dy * (a - np.mean(a)) / ((np.size(a) - ddof) * np.where(y == 0, 1, y))
     else:
         n = np.size(a) // np.size(y)
         centered = a - np.mean(a, axis=axis, keepdims=True)
-        da = restore_axes(dy / y, a, axis, keepdims) * centered / (n - ddof)
+        da = restore_axes(dy / np.where(y == 0, 1, y), a, axis, keepdims) * centered / (n - ddof)
 
 
 @tangent(np.std, np.ndarray.std)
 def std_tangent(y, a, axis=None, *, ddof=0, keepdims=False):
-    "std: d std = sum((a - mean(a)) da) / ((n - ddof) std), n = the number of elements averaged"
+    "std: d std = sum((a - mean(a)) da) / ((n - ddof) std), n = the number averaged (0 if std is 0)"
     if literal(axis) and axis is None and literal(keepdims) and not keepdims:
-        dy = np.sum((a - np.mean(a)) * da) / ((np.size(a) - ddof) * y)
+        dy = np.sum((a - np.mean(a)) * da) / ((np.size(a) - ddof) * np.where(y == 0, 1, y))
     else:
         n = np.size(a) // np.size(y)
         centered = a - np.mean(a, axis=axis, keepdims=True)
-        dy = np.sum(centered * da, axis, keepdims=keepdims) / ((n - ddof) * y)
+        dy = np.sum(centered * da, axis, keepdims=keepdims) / ((n - ddof) * np.where(y == 0, 1, y))
 
 
 @adjoint(np.cumsum, np.ndarray.cumsum)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import sys
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -114,12 +115,55 @@ def _key(primitive: Any) -> Any:
     return primitive
 
 
+# public modules searched for the name a user writes (scipy.special.erf, np.fft.fftshift)
+_PUBLIC_MODULES = (
+    ("np.fft", "numpy.fft"),
+    ("np.linalg", "numpy.linalg"),
+    ("scipy.special", "scipy.special"),
+    ("scipy.linalg", "scipy.linalg"),
+    ("scipy.signal", "scipy.signal"),
+    ("scipy.integrate", "scipy.integrate"),
+    ("scipy.stats", "scipy.stats"),
+)
+_public_names: dict[str, dict[int, str]] = {}
+
+
+def _public_name(primitive: Any) -> str | None:
+    """The name a user writes for a library primitive, found in the public modules that
+    are imported: scipy.special.erf for a SciPy ufunc, scipy.stats.chi2.pdf for a method
+    of a SciPy distribution, np.fft.fftshift; None if it is not found."""
+    owner = getattr(primitive, "__self__", None)
+    if owner is not None and type(owner).__module__.startswith("scipy.stats"):
+        dist = getattr(owner, "name", None)
+        if isinstance(dist, str):
+            return f"scipy.stats.{dist}.{getattr(primitive, '__name__', '?')}"
+    for shown, module_name in _PUBLIC_MODULES:
+        module = sys.modules.get(module_name)
+        if module is None:
+            continue
+        names = _public_names.get(module_name)
+        if names is None:
+            names = {}
+            for attr in dir(module):
+                if not attr.startswith("_"):
+                    names.setdefault(id(getattr(module, attr, None)), attr)
+            _public_names[module_name] = names
+        attr = names.get(id(primitive))
+        if attr is not None:
+            return f"{shown}.{attr}"
+    return None
+
+
 def display_name(primitive: Any) -> str:
-    """A readable name for a primitive: np.tanh, math.exp, ndarray.sum, abs."""
+    """A readable name for a primitive: np.tanh, math.exp, ndarray.sum, abs, scipy.special.erf."""
     module = getattr(primitive, "__module__", None) or ""
     name = getattr(primitive, "__qualname__", None) or getattr(primitive, "__name__", None)
     if name is None:
         return repr(primitive)
+    if getattr(np, str(name), None) is not primitive and not name.startswith("ndarray."):
+        public = _public_name(primitive)
+        if public is not None:
+            return public
     if isinstance(primitive, type(abs)) and module == "builtins":
         return name
     if module.startswith("numpy") or type(primitive).__name__ == "ufunc":
@@ -130,6 +174,38 @@ def display_name(primitive: Any) -> str:
     if module and module != "builtins":
         return f"{module}.{name}"
     return name
+
+
+def rule_example(primitive: Any, mode: str = "adjoint") -> str:
+    """Advice for a primitive without a rule: where the notation is described
+    (docs/extending.md) and a three-line template for that very function."""
+    name = display_name(primitive)
+    try:
+        if isinstance(primitive, np.ufunc):
+            nin = primitive.nin
+            params = ["x"] if nin == 1 else [f"x{i + 1}" for i in range(nin)]
+        else:
+            params = [
+                p.name
+                for p in inspect.signature(primitive).parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            ]
+    except (TypeError, ValueError):
+        params = ["x"]
+    params = [p for p in params if p != "self"] or ["x"]
+    result = "y" if "y" not in params else "out"
+    short = name.rsplit(".", 1)[-1]
+    first = params[0]
+    if mode == "tangent":
+        body = f"d{result} = d{first} * ...  # the derivative of {short} in {first}, times d{first}"
+    else:
+        body = f"d{first} = d{result} * ...  # d{result} times the derivative of {short} in {first}"
+    return (
+        f"; see docs/extending.md, for example:\n"
+        f"    @chainrule.{mode}({name})\n"
+        f"    def {short}_{mode}({result}, {', '.join(params)}):\n"
+        f"        {body}"
+    )
 
 
 def _template_signature(template: Callable) -> tuple[str, inspect.Signature]:

@@ -315,6 +315,11 @@ def vstack_tangent(y, tup):
     dy = np.vstack(dtup)
 
 
+if hasattr(np, "row_stack"):  # vstack under its old name (deprecated in NumPy 2)
+    adjoint(np.row_stack)(vstack)
+    tangent(np.row_stack)(vstack_tangent)
+
+
 @adjoint(np.hstack)
 def hstack(y, tup):
     "hstack: each input gets back its own columns of dy (elements, for 1-D inputs)"
@@ -520,3 +525,27 @@ def astype(y, a, dtype, order="K", casting="unsafe", subok=True, copy=True):
 def astype_tangent(y, a, dtype, order="K", casting="unsafe", subok=True, copy=True):
     "astype: the tangent passes through a float cast; an integer cast has none"
     dy = cast_grad(da, dtype)
+
+
+@adjoint(np.fft.fftshift)
+def fftshift(y, x, axes=None):
+    "fftshift: a roll, undone on the gradient by ifftshift"
+    dx = np.fft.ifftshift(dy, axes)
+
+
+@tangent(np.fft.fftshift)
+def fftshift_tangent(y, x, axes=None):
+    "fftshift: the tangent is rolled the same way"
+    dy = np.fft.fftshift(dx, axes)
+
+
+@adjoint(np.fft.ifftshift)
+def ifftshift(y, x, axes=None):
+    "ifftshift: a roll, undone on the gradient by fftshift"
+    dx = np.fft.fftshift(dy, axes)
+
+
+@tangent(np.fft.ifftshift)
+def ifftshift_tangent(y, x, axes=None):
+    "ifftshift: the tangent is rolled the same way"
+    dy = np.fft.ifftshift(dx, axes)

@@ -5,7 +5,7 @@ expression.  Each helper depends on NumPy alone and is self-contained, so an
 exported gradient module can carry a copy of the ones it uses and run
 without chainrule installed.  They never modify their arguments.
 
-The helpers are written in four modules, by the rules that use them
+The helpers are written in several modules, by the rules that use them
 (`MODULES`, in the order an exported module lists their definitions), and
 all of them live here: generated code imports them from `chainrule.runtime`,
 and `__all__` lists them.
@@ -13,7 +13,35 @@ and `__all__` lists them.
 
 from __future__ import annotations
 
-from . import gradients, linalg, shapes, tangents
+from . import decompositions, gradients, linalg, shapes, signals, tangents
+from .decompositions import (
+    cofactor,
+    cofactor_jvp,
+    cofactor_vjp,
+    eigen_gaps,
+    eigh_vectors,
+    einsum_first_jvp,
+    einsum_grad_vjp,
+    einsum_sublist_grad,
+    einsum_sublist_jvp,
+    expm_frechet,
+    expm_frechet2,
+    flipped_trans,
+    matrix_power_grad,
+    matrix_power_jvp,
+    retranspose,
+    solve_product,
+    svd_grad,
+    svd_jvp,
+    svd_values_grad,
+    svd_values_jvp,
+    symmetric_as_read,
+    symmetric_part_read,
+    thin_svd,
+    triangle_into,
+    triangle_of,
+    unsupported_upper,
+)
 from .gradients import (
     add_lists,
     cumprod_grad,
@@ -23,6 +51,7 @@ from .gradients import (
     old_value,
     power_term,
     prod_grad,
+    prod_pairs,
     record_grad,
     reduce_extreme_grad,
     restore_axes,
@@ -60,6 +89,31 @@ from .shapes import (
     untile,
     untranspose,
 )
+from .signals import (
+    column_of,
+    conv_grad,
+    corr_crop,
+    corr_embed,
+    cross_grad_left,
+    cross_grad_right,
+    diff_grad,
+    gradient_grad,
+    interp_grads,
+    item_grad,
+    item_of,
+    kron_grad_left,
+    kron_grad_right,
+    pad_grad,
+    rollaxis_order,
+    select_choices_grad,
+    select_default_grad,
+    signal_conv_grad,
+    sorted_from,
+    take_along_axis_grad,
+    trapezoid_weights,
+    trapezoid_x_grad,
+    trapezoid_x_tangent,
+)
 from .tangents import (
     broadcast_like,
     cumprod_jvp,
@@ -87,6 +141,7 @@ __all__ = [
     "select_grad",
     "reduce_extreme_grad",
     "prod_grad",
+    "prod_pairs",
     "cumprod_grad",
     "matmul_grad_left",
     "matmul_grad_right",
@@ -112,9 +167,58 @@ __all__ = [
     "cumprod_jvp",
     "einsum_jvp",
     "einsum_grad_jvp",
+    "cofactor",
+    "einsum_sublist_grad",
+    "einsum_sublist_jvp",
+    "einsum_first_jvp",
+    "retranspose",
+    "solve_product",
+    "einsum_grad_vjp",
+    "take_along_axis_grad",
+    "pad_grad",
+    "sorted_from",
+    "item_grad",
+    "item_of",
+    "cross_grad_left",
+    "cross_grad_right",
+    "kron_grad_left",
+    "kron_grad_right",
+    "diff_grad",
+    "gradient_grad",
+    "conv_grad",
+    "trapezoid_weights",
+    "interp_grads",
+    "trapezoid_x_grad",
+    "trapezoid_x_tangent",
+    "column_of",
+    "rollaxis_order",
+    "select_choices_grad",
+    "select_default_grad",
+    "corr_embed",
+    "corr_crop",
+    "cofactor_jvp",
+    "cofactor_vjp",
+    "svd_jvp",
+    "svd_grad",
+    "svd_values_grad",
+    "svd_values_jvp",
+    "thin_svd",
+    "signal_conv_grad",
+    "triangle_of",
+    "triangle_into",
+    "flipped_trans",
+    "expm_frechet",
+    "expm_frechet2",
+    "symmetric_as_read",
+    "symmetric_part_read",
+    "eigen_gaps",
+    "eigh_vectors",
+    "unsupported_upper",
+    "matrix_power_jvp",
+    "matrix_power_grad",
 ]
 
-MODULES = (gradients, linalg, shapes, tangents)
+MODULES = (gradients, linalg, shapes, tangents, decompositions, signals)
 
 # Their home is this package: generated code imports them from chainrule.runtime
 # (codegen names a helper's module in its import line), and the cache finds them here.

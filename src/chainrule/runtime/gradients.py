@@ -18,7 +18,9 @@ def unbroadcast(g, x):
     NumPy broadcasting copies `x` along new or size-1 axes; the copy gate says
     the gradient of a copied value is the sum of the copies' gradients.
     """
-    shape = getattr(x, "shape", ())  # Python floats have no shape: ()
+    shape = getattr(x, "shape", None)
+    if shape is None:  # Python floats have no shape: (); a list of rows has one
+        shape = np.shape(x) if isinstance(x, (list, tuple)) else ()
     gshape = getattr(g, "shape", ())
     if gshape == shape:
         return g
@@ -159,6 +161,18 @@ def expand_to(g, x, axis=None, keepdims=False):
     return np.broadcast_to(restore_axes(g, x, axis, keepdims), np.shape(x))
 
 
+class ItemGradients(list):
+    """The gradients of the items of a tuple of results, one per item: `+` adds them item
+    by item (as gradients add up), where a plain list would concatenate."""
+
+    def __add__(self, other):
+        if isinstance(other, (list, tuple)):
+            return ItemGradients(a + b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __radd__ = __add__
+
+
 def index_grad(g, x, index):
     """Gradient of `x[index]`: `g` scattered into zeros shaped like `x`.
 
@@ -166,6 +180,10 @@ def index_grad(g, x, index):
     gradients must add up (np.add.at); plain ints and slices are assigned.
     A list of equal-shaped arrays (np.split's pieces) gets a stacked gradient.
     """
+    if isinstance(x, (list, tuple)) and type(index) in (int, np.intp, np.int64):
+        out = ItemGradients(zeros_like_list(x))  # a tuple of results (eigh's w, v)
+        out[index] = g
+        return out
     if isinstance(x, (list, tuple)):
         try:
             x = np.asarray(x)
@@ -266,3 +284,24 @@ def cumprod_grad(g, x, axis=None):
             s[..., k] = acc
         d = before * s
     return np.moveaxis(d, -1, axis).reshape(shape)
+
+
+def prod_pairs(x, t, axis=None):
+    """The Hessian of np.prod over `axis` applied to `t`: for each factor i, the sum over
+    the other factors j of t[j] times the product of all factors but i and j (exact with
+    zeros; O(n**2) along the reduced axes)."""
+    x = np.asarray(x, dtype=float)
+    t = np.broadcast_to(np.asarray(t, dtype=float), x.shape)
+    axes = _reduced_axes(x, axis)
+    last = tuple(range(x.ndim - len(axes), x.ndim))
+    xm, tm = np.moveaxis(x, axes, last), np.moveaxis(t, axes, last)
+    lead = xm.shape[: x.ndim - len(axes)]
+    xf, tf = xm.reshape(lead + (-1,)), tm.reshape(lead + (-1,))
+    out = np.zeros(xf.shape)
+    for i in range(xf.shape[-1]):
+        without_i = xf.copy()
+        without_i[..., i] = 1.0
+        others = prod_grad(1.0, without_i, -1, True)  # prod over k != j of without_i
+        others[..., i] = 0.0
+        out[..., i] = np.sum(others * tf, axis=-1)
+    return np.moveaxis(out.reshape(xm.shape), last, axes)

@@ -1,0 +1,165 @@
+"""Rules for SciPy's special functions, scipy.stats.norm and scipy.signal.convolve
+(rules/scipy_special.py), over hypothesis-drawn sizes, against finite differences,
+second derivatives and autograd where it has the function (rules_cases.check_case)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import FEWER
+from hypothesis import given
+from hypothesis import strategies as st
+from rules_cases import Case, check_case
+
+pytest.importorskip("scipy.special")
+import scipy.signal  # noqa: E402
+import scipy.special  # noqa: E402
+import scipy.stats  # noqa: E402
+
+import chainrule  # noqa: E402
+from chainrule import CompileError  # noqa: E402
+
+
+def errors(x):
+    return scipy.special.erf(x) + scipy.special.erfc(x) * 2.0 + scipy.special.erfinv(x * 0.5)
+
+
+def erfcinv(x):
+    return scipy.special.erfcinv(x * 0.5 + 1.0)
+
+
+def gammas(x):
+    return (
+        scipy.special.gammaln(x)
+        + scipy.special.digamma(x)
+        + scipy.special.polygamma(2, x)
+        + scipy.special.psi(x)
+        + scipy.special.gamma(x)
+        + scipy.special.rgamma(x)
+    )
+
+
+def betas(a, b):
+    return scipy.special.beta(a, b) + scipy.special.betaln(a, b)
+
+
+def multigammaln(a):
+    return scipy.special.multigammaln(a + 3.0, 3)
+
+
+def sigmoids(x):
+    return scipy.special.expit(x) + scipy.special.logit(scipy.special.expit(x) * 0.5 + 0.25)
+
+
+def xlogys(x, y):
+    return scipy.special.xlogy(x, y) + scipy.special.xlog1py(x, y)
+
+
+def logsumexp_all(a):
+    return scipy.special.logsumexp(a)
+
+
+def logsumexp_axis(a):
+    return scipy.special.logsumexp(a, axis=1)
+
+
+def logsumexp_weights(a, b):
+    return scipy.special.logsumexp(a, axis=0, b=b, keepdims=True)
+
+
+def softmaxes(x):
+    return scipy.special.softmax(x, axis=1) + scipy.special.log_softmax(x, axis=1)
+
+
+def softmax_all(x):
+    return scipy.special.softmax(x)
+
+
+def bessels(x):
+    return (
+        scipy.special.jv(1.5, x) + scipy.special.yv(0.5, x) + scipy.special.yn(2, x)
+        + scipy.special.iv(1.0, x) + scipy.special.ive(2.0, x) + scipy.special.j0(x)
+        + scipy.special.j1(x) + scipy.special.y0(x) + scipy.special.y1(x)
+        + scipy.special.i0(x) + scipy.special.i1(x)
+    )  # fmt: skip
+
+
+def normal(x, loc, scale):
+    return (
+        scipy.stats.norm.pdf(x, loc, scale) + scipy.stats.norm.logpdf(x, loc, scale)
+        + scipy.stats.norm.cdf(x, loc, scale) + scipy.stats.norm.logcdf(x, loc, scale)
+        + scipy.stats.norm.sf(x, loc, scale) + scipy.stats.norm.logsf(x, loc, scale)
+    )  # fmt: skip
+
+
+def normal_keywords(x):
+    return scipy.stats.norm.cdf(x) + scipy.stats.norm.logpdf(x, scale=2.0)
+
+
+def convolve_full(a, b):
+    return scipy.signal.convolve(a, b)
+
+
+def convolve_same(a, b):
+    return scipy.signal.convolve(a, b, mode="same")
+
+
+def convolve_valid(a, b):
+    return scipy.signal.convolve(a, b, mode="valid")
+
+
+def positive(r, shape):
+    return r.uniform(0.5, 2.0, size=shape)
+
+
+CASES = [
+    Case(errors, lambda r, n: (r.uniform(-1, 1, size=n),)),
+    Case(erfcinv, lambda r, n: (r.uniform(-1, 1, size=n),), autograd=False),
+    Case(gammas, lambda r, n: (positive(r, n),), autograd=False),
+    Case(betas, lambda r, n: (positive(r, n), positive(r, n)), autograd=False),
+    Case(multigammaln, lambda r, n: (positive(r, n),)),
+    Case(sigmoids, lambda r, n: (r.normal(size=n),)),
+    Case(xlogys, lambda r, n: (r.normal(size=n), positive(r, n)), autograd=False),
+    Case(logsumexp_all, lambda r, n: (r.normal(size=(n, 3)),)),
+    Case(logsumexp_axis, lambda r, n: (r.normal(size=(n, 3)),)),
+    Case(logsumexp_weights, lambda r, n: (r.normal(size=(n, 3)), positive(r, 3)), False),
+    Case(softmaxes, lambda r, n: (r.normal(size=(n, 3)),), autograd=False),
+    Case(softmax_all, lambda r, n: (r.normal(size=(n, 3)),), autograd=False),
+    Case(bessels, lambda r, n: (positive(r, n),), autograd=False),
+    Case(normal, lambda r, n: (r.normal(size=n), r.normal(size=n), positive(r, n)), False),
+    Case(normal_keywords, lambda r, n: (r.normal(size=n),)),
+    Case(convolve_full, lambda r, n: (r.normal(size=(n, 3)), r.normal(size=(2, 2))), False),
+    Case(convolve_same, lambda r, n: (r.normal(size=(n, 4)), r.normal(size=(3, 2))), False),
+    Case(convolve_valid, lambda r, n: (r.normal(size=(n + 2, 4)), r.normal(size=(2, 3))), False),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@FEWER
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 4))
+def test_rule(case, seed, size, tmp_path_factory):
+    check_case(case, np.random.default_rng(seed), size, tmp_path_factory.mktemp("scalar"))
+
+
+def ndtr_sum(x):
+    return np.sum(scipy.special.ndtr(x))
+
+
+def chi2_sum(x):
+    return np.sum(scipy.stats.chi2.pdf(x, 3))
+
+
+@pytest.mark.parametrize(
+    "f, name", [(ndtr_sum, "scipy.special.ndtr"), (chi2_sum, "scipy.stats.chi2.pdf")]
+)
+def test_a_missing_rule_names_the_function_and_shows_a_template(f, name):
+    for call in (
+        lambda: chainrule.grad(f)(np.ones(2)),
+        lambda: chainrule.jvp(f, (np.ones(2),), (np.ones(2),)),
+    ):
+        with pytest.raises(CompileError) as info:
+            call()
+        message = str(info.value)
+        assert f"{name} has no derivative rule" in message
+        assert "docs/extending.md" in message
+        assert "@chainrule." in message and f"({name})" in message
