@@ -25,6 +25,7 @@ from .api import (
 )
 from .errors import CompileError
 from .exporting import ExportError, export
+from .graph import graph
 from .rules import RuleError, adjoint, nondifferentiable, tangent
 from .runtime import stop_gradient
 from .testing import check_grad
@@ -38,6 +39,7 @@ __all__ = [
     "check_grad",
     "export",
     "grad",
+    "graph",
     "hessian",
     "hvp",
     "jacfwd",

@@ -42,7 +42,7 @@ from .arguments import (
     shaped_like,
 )
 from .compiled import Compiled
-from .highlight import highlight
+from .highlight import Source, highlight, show_in_notebook
 from .ir import structure
 from .normalize.inlining import NESTED, NESTED_JVP, NESTED_MAKER
 from .parse import parse_function
@@ -107,7 +107,7 @@ class _Transformed:
         For container arguments (dicts, tuples) this is the version for the
         structure seen at the last call.
         """
-        return self.compiled().source
+        return Source(self.compiled().source)
 
     def _params(self) -> list[str]:
         if self._param_names is None:
@@ -315,7 +315,7 @@ def source(f: Callable, argnums: Argnums = 0, mode: str = "grad") -> str:
     """The generated source for `f` in `mode` ("grad", "value_and_grad", "vjp" or "forward",
     or the name of another registered transformation)."""
     check_callable(f, "source")
-    return compile_function(request_for(f, argnums, mode)).source
+    return Source(compile_function(request_for(f, argnums, mode)).source)
 
 
 def request_for(f: Callable, argnums: Argnums, mode: str) -> CompileRequest:
@@ -339,6 +339,8 @@ def show(f: Callable, argnums: Argnums = 0, mode: str = "grad", file: Any = None
     """Print the generated source, syntax-highlighted on a color terminal."""
     carries = isinstance(f, (_Transformed, VJPFunction, *_CARRY_SOURCE)) and mode != "forward"
     text = f.source if carries else source(f, argnums, mode)
+    if file is None and show_in_notebook(text):
+        return
     out = file or sys.stdout
     print(highlight(text, out), end="", file=out)
 

@@ -4,6 +4,7 @@
     chainrule show FILE.py:FUNC [options]   print the code chainrule generates for FUNC
     chainrule compile FILE.py [-o OUT.py]   write the gradients as a module without chainrule
     chainrule check FILE.py:FUNC --shape .. compare with finite differences at random inputs
+    chainrule graph FILE.py:FUNC --shape .. draw the gradient's circuit (-o loss.svg)
 
 Errors the user can fix (a missing file, an unknown function, code outside
 the supported subset) are reported as one short message on stderr, never as
@@ -262,7 +263,10 @@ def parse_shape(text: str, name: str) -> tuple[int, ...] | None:
     return tuple(int(n) for n in re.split(r"\s*[x,]\s*", text))
 
 
-def cmd_check(args: argparse.Namespace) -> int:
+def random_inputs(args: argparse.Namespace) -> tuple[Any, list[str], list[Any], set[str]]:
+    """The function named by `args.target` and the arguments `--shape`, `--value` and
+    `--seed` describe (`check` and `graph`): (function, parameter names, arguments,
+    the parameters given a shape)."""
     import ast
 
     import numpy as np
@@ -310,6 +314,37 @@ def cmd_check(args: argparse.Namespace) -> int:
             f"{name} needs a value for {', '.join(missing)}: give --shape NAME=3x4 for an "
             "array or --value NAME=... for anything else"
         )
+    return func, params, call, set(shapes)
+
+
+def add_input_options(parser: argparse.ArgumentParser, argnums_help: str) -> None:
+    """`--shape`, `--value`, `--argnums` and `--seed`: what `random_inputs` reads."""
+    parser.add_argument(
+        "--shape",
+        action="append",
+        metavar="NAME=SHAPE",
+        help="a random normal array of this shape for parameter NAME (3x4, 5, or scalar "
+        "for a float); repeat for each argument",
+    )
+    parser.add_argument(
+        "--value",
+        action="append",
+        metavar="NAME=LITERAL",
+        help="a fixed value for a parameter that is not differentiated (--value n=5)",
+    )
+    parser.add_argument(
+        "--argnums",
+        metavar="N[,N...]",
+        help=f"{argnums_help} (default: every argument given by --shape)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    func, params, call, shapes = random_inputs(args)
+    name = split_target(args.target)[1]
     if args.argnums is not None:
         nums = parse_argnums(args.argnums, func)
         nums = (nums,) if isinstance(nums, int) else nums
@@ -341,6 +376,70 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{failed} of {len(nums)} gradient(s) disagree with finite differences")
         return FAILURE
     return 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    """`chainrule graph FILE.py:FUNC --shape ...`: draw the function's gradient circuit."""
+    from .graph import GraphError, graph
+
+    func, params, call, shapes = random_inputs(args)
+    name = split_target(args.target)[1]
+    if args.argnums is not None:
+        nums = parse_argnums(args.argnums, func)
+    else:
+        nums = tuple(i for i, p in enumerate(params) if p in shapes)
+    output = args.output or f"{name}.svg"
+    try:
+        picture = graph(func, *call, argnums=nums, unroll=args.unroll, max_elements=args.elements)
+        picture.save(output)
+    except GraphError as exc:
+        raise CliError(str(exc), FAILURE) from None
+    except (CompileError, KeyboardInterrupt):
+        raise
+    except OSError as exc:
+        raise CliError(f"cannot write {output}: {exc.strerror or exc}", FAILURE) from None
+    except Exception as exc:
+        where = _describe(exc, func.__code__.co_filename)
+        raise CliError(f"calling {name} at these inputs failed: {where}", FAILURE) from None
+    print(f"wrote {output}: {len(picture.nodes)} nodes, {len(picture.edges)} edges")
+    return 0
+
+
+def add_graph_parser(sub: Any) -> None:
+    """The `graph` subcommand's options (the inputs are those of `check`)."""
+    parser = sub.add_parser(
+        "graph",
+        help="draw a function's computation as a circuit with values and gradients",
+        description="Import FILE.py, call FUNCTION at random normal inputs of the given\n"
+        "shapes (as `check` does), and draw its computation with chainrule.graph: one\n"
+        "node per operation, each wire labelled with its value and the gradient sent\n"
+        "back along it.  .svg and .png need Graphviz; .dot is Graphviz's source.",
+        epilog="Example:  chainrule graph model.py:loss --shape W=3x4 --shape x=4 -o loss.svg",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("target", metavar="FILE.py:FUNCTION", help="the function to draw")
+    add_input_options(parser, "the arguments to differentiate")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="where to write: .svg, .png, .pdf or .dot (default: FUNCTION.svg)",
+    )
+    parser.add_argument(
+        "--unroll",
+        type=int,
+        default=0,
+        metavar="N",
+        help="draw the first N loop iterations one by one (default: 0, every loop folded)",
+    )
+    parser.add_argument(
+        "--elements",
+        type=int,
+        default=4,
+        metavar="N",
+        help="print arrays of at most N elements in full (default: 4)",
+    )
+    parser.set_defaults(handler=cmd_graph)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -451,28 +550,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("target", metavar="FILE.py:FUNCTION", help="the function to check")
-    check.add_argument(
-        "--shape",
-        action="append",
-        metavar="NAME=SHAPE",
-        help="a random normal array of this shape for parameter NAME (3x4, 5, or scalar "
-        "for a float); repeat for each argument",
-    )
-    check.add_argument(
-        "--value",
-        action="append",
-        metavar="NAME=LITERAL",
-        help="a fixed value for a parameter that is not differentiated (--value n=5)",
-    )
-    check.add_argument(
-        "--argnums",
-        metavar="N[,N...]",
-        help="which arguments to check (default: every argument given by --shape)",
-    )
-    check.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    add_input_options(check, "which arguments to check")
     check.add_argument("--rtol", type=float, default=1e-5, help="relative tolerance (1e-5)")
     check.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (1e-6)")
     check.set_defaults(handler=cmd_check)
+    add_graph_parser(sub)
     return parser
 
 
