@@ -124,14 +124,16 @@ def accumulate_in_place(function: ast.FunctionDef, env: Mapping[str, object]) ->
     API has already made float arrays); a function with a nested `def` (vjp's
     backward) is left as it is.
     """
-    if any(
-        isinstance(n, (ast.FunctionDef, ast.Lambda)) and n is not function
-        for n in ast.walk(function)
+    params = {a.arg for a in function.args.args}
+    if not any(  # (most functions have no accumulator: then nothing else is walked)
+        isinstance(s, ast.Assign) and _owned_zeros(s.value, params, env)
+        for s in walk_statements(function.body)
     ):
         return
-    params = {a.arg for a in function.args.args}
     parents: dict[int, ast.AST] = {}
     for node in ast.walk(function):
+        if isinstance(node, (ast.FunctionDef, ast.Lambda)) and node is not function:
+            return
         for child in ast.iter_child_nodes(node):
             parents[id(child)] = node
     assigns: dict[str, list[ast.Assign]] = {}
@@ -146,7 +148,7 @@ def accumulate_in_place(function: ast.FunctionDef, env: Mapping[str, object]) ->
                 )
         elif isinstance(stmt, (ast.AugAssign, ast.For)):
             bad.update(n.id for n in ast.walk(stmt.target) if isinstance(n, ast.Name))
-    for node in ast.walk(function):
+    for node in ast.walk(function):  # (a second walk: parents are all known now)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             parent = parents.get(id(node))
             if isinstance(parent, (ast.BinOp, ast.UnaryOp, ast.Compare)):
