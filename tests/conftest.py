@@ -1,9 +1,9 @@
 """pytest's configuration of the test run (hooks only; shared helpers are in helpers.py).
 
 * Every test, and every subprocess a test starts (they inherit the
-  environment), uses a fresh persistent-cache directory of this session, so
-  the suite never writes into the user's home and never reads entries a
-  previous run left; it is removed at the end.  Tests of the cache itself
+  environment), uses a fresh persistent-cache directory and signing key of
+  this session, so the suite never writes into the user's home and never
+  reads entries a previous run left; they are removed at the end.  Tests of the cache itself
   point CHAINRULE_CACHE_DIR at their own tmp_path.
 * Subprocesses (the CLI, the docs, exported modules) import the same
   chainrule as this process, even when they run in another directory and
@@ -21,6 +21,7 @@ import tempfile
 import pytest
 
 _CACHE_DIR = pytest.StashKey[str]()
+_KEY_DIR = pytest.StashKey[str]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -29,6 +30,9 @@ def pytest_configure(config: pytest.Config) -> None:
     cache = tempfile.mkdtemp(prefix="chainrule-test-cache-")
     config.stash[_CACHE_DIR] = cache
     os.environ["CHAINRULE_CACHE_DIR"] = cache
+    key_dir = tempfile.mkdtemp(prefix="chainrule-test-key-")
+    config.stash[_KEY_DIR] = key_dir
+    os.environ["CHAINRULE_CACHE_KEY_FILE"] = os.path.join(key_dir, "cache-key")
     os.environ.pop("CHAINRULE_CACHE", None)
 
     src = os.path.dirname(os.path.dirname(os.path.abspath(chainrule.__file__)))
@@ -51,6 +55,7 @@ def module_dir(tmp_path_factory: pytest.TempPathFactory):
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    cache = config.stash.get(_CACHE_DIR, None)
-    if cache is not None:
-        shutil.rmtree(cache, ignore_errors=True)
+    for stashed in (_CACHE_DIR, _KEY_DIR):
+        folder = config.stash.get(stashed, None)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)

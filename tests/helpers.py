@@ -1,5 +1,6 @@
-"""What the tests share: hypothesis budgets, fixed weights, modules written to files, and
-derivative checks (built on chainrule.testing, which holds the finite differences)."""
+"""What the tests share: hypothesis budgets, fixed weights, modules written to files, a
+script prefix that hides chainrule, and derivative checks (built on chainrule.testing,
+which holds the finite differences)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,22 @@ from chainrule.testing import check_grads
 FEW = settings(max_examples=15, deadline=None)  # hypothesis examples for a typical test
 FEWER = settings(max_examples=10, deadline=None)  # for expensive ones (linear algebra, Hessians)
 MORE = settings(max_examples=25, deadline=None)  # for cheap ones that explore many shapes
+
+# The start of a script run in a subprocess in which `import chainrule` fails:
+# exported modules must work where chainrule is not installed.
+NO_CHAINRULE = """\
+import sys
+
+
+class NoChainrule:
+    def find_spec(self, name, path=None, target=None):
+        if name == "chainrule" or name.startswith("chainrule."):
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test)")
+        return None
+
+
+sys.meta_path.insert(0, NoChainrule())
+"""
 
 
 def weights(shape: Any, seed: int = 1234) -> np.ndarray:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import NO_CHAINRULE
 
 import chainrule
 from chainrule import ExportError, export
@@ -66,19 +67,11 @@ def unsupported(x):
 
 # Make `import chainrule` fail, import the exported module, run its functions
 # on pickled inputs and pickle the results.
-RUNNER = """\
+RUNNER = (
+    NO_CHAINRULE
+    + """\
 import pickle
-import sys
 
-
-class NoChainrule:
-    def find_spec(self, name, path=None, target=None):
-        if name == "chainrule" or name.startswith("chainrule."):
-            raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test)")
-        return None
-
-
-sys.meta_path.insert(0, NoChainrule())
 try:
     import chainrule  # noqa: F401
 except ImportError:
@@ -101,6 +94,7 @@ assert not any(m == "chainrule" or m.startswith("chainrule.") for m in sys.modul
 with open(sys.argv[3] + ".out", "wb") as handle:
     pickle.dump(results, handle)
 """
+)
 
 
 @pytest.fixture

@@ -16,53 +16,54 @@ directory:
 * the entry records a hash of the files the transformation read besides the
   function's own (`Compiled.dependencies`: files of inlined helpers), checked
   again at each load, so editing one of them invalidates the entry;
-* the first line of the file is `chainrule-cache 1 <sha256>`, the hash of the
-  rest of the file.  A file whose hash does not match (truncated, edited,
-  garbage) is ignored and regenerated; its text is never compiled.  The hash
-  is an integrity check, not a signature: the cache directory must be as
-  trusted as your source files (it is created private, mode 0700).
+* the first line of the file is `chainrule-cache 2 <signature>`, an
+  HMAC-SHA256 of the rest of the file under a per-user secret key.
 
-Entries are written to a temporary file in the cache directory and moved into
-place with `os.replace`, which is atomic: a reader sees either no entry or a
-whole one, and processes that fill the cache at the same time at worst both
-write the same entry.  Any failure to read or write the cache is silent and
-falls back to compiling: the cache can only save time, never change a result.
+cache_disk.py keeps the files (signing, atomic writes, pruning) and
+cache_trust.py decides whether they may be trusted: the directory and each
+entry must be the user's own and not writable by others, and the signature
+must check out.  An entry that fails any check (not ours, truncated, edited,
+forged, garbage, nested too deep to decode) is ignored, never compiled, and
+rewritten; any failure to read or write the cache falls back to compiling:
+the cache can only save time, never change a result.
 
 Environment variables:
 
 * `CHAINRULE_CACHE_DIR`: the directory (default `$XDG_CACHE_HOME/chainrule`,
   i.e. `~/.cache/chainrule`; `%LOCALAPPDATA%\\chainrule` on Windows);
-* `CHAINRULE_CACHE=0` (or `off`, `false`, `no`): do not read or write it.
+* `CHAINRULE_CACHE=0` (or `off`, `false`, `no`): do not read or write it;
+* `CHAINRULE_CACHE_MAX_MB`: the size cap (default 200);
+* `CHAINRULE_CACHE_KEY_FILE`: the signing key (default
+  `~/.config/chainrule/cache-key`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import hmac
 import importlib
 import inspect
 import json
 import os
 import sys
-import tempfile
 import types
 from pathlib import Path
 from typing import Any
 
 import numpy
 
+from . import cache_disk
+from .cache_disk import FORMAT, MAGIC, UntrustedCacheWarning, clear, directory, info
 from .codegen import build_from_text
 from .compiled import Compiled
 from .rules import ADJOINTS, NONDIFFERENTIABLE, display_name
 from .version import __version__
 
-FORMAT = 1
-MAGIC = "chainrule-cache"
+__all__ = ["FORMAT", "MAGIC", "UntrustedCacheWarning", "clear", "directory", "info"]
 _OFF = {"0", "off", "false", "no"}
 
 # What happened in this process: entries used, looked for in vain, written, and
-# found but refused (hash mismatch, truncated, a dependency changed).
+# found but refused (not ours, bad signature, truncated, a dependency changed).
 stats = {"hits": 0, "misses": 0, "stores": 0, "rejected": 0}
 
 
@@ -71,32 +72,6 @@ stats = {"hits": 0, "misses": 0, "stores": 0, "rejected": 0}
 
 def enabled() -> bool:
     return os.environ.get("CHAINRULE_CACHE", "1").strip().lower() not in _OFF
-
-
-def directory() -> Path:
-    """The cache directory (not created until something is stored)."""
-    configured = os.environ.get("CHAINRULE_CACHE_DIR")
-    if configured:
-        return Path(configured).expanduser()
-    if os.name == "nt" and os.environ.get("LOCALAPPDATA"):
-        return Path(os.environ["LOCALAPPDATA"]) / "chainrule"
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "chainrule"
-
-
-def clear() -> int:
-    """Delete every cache entry; return how many were deleted."""
-    removed = 0
-    folder = directory()
-    if not folder.is_dir():
-        return 0
-    for path in folder.glob("*.json"):
-        try:
-            path.unlink()
-            removed += 1
-        except OSError:
-            pass
-    return removed
 
 
 # -- hashing ------------------------------------------------------------------------
@@ -340,10 +315,6 @@ def _resolve(reference: list) -> Any:
     raise ValueError(f"unknown reference {kind!r}")
 
 
-def _path(key: str) -> Path:
-    return directory() / f"{key}.json"
-
-
 def store(func: Any, key: str | None, compiled: Compiled) -> bool:
     """Write `compiled` under `key`; False if it was not stored."""
     if key is None or not enabled():
@@ -384,8 +355,8 @@ def store(func: Any, key: str | None, compiled: Compiled) -> bool:
         "dependencies": dependencies,
     }
     body = json.dumps(payload, sort_keys=True, indent=1)
-    text = f"{MAGIC} {FORMAT} {_sha(body)}\n{body}"
-    written = _write_atomically(_path(key), text)
+    store_ = cache_disk.open_store(create=True)
+    written = store_ is not None and cache_disk.write(store_, key, body)
     stats["stores"] += written
     return written
 
@@ -397,54 +368,22 @@ def _header_length(source: str, name: str) -> int | None:
     return None
 
 
-def _write_atomically(path: Path, text: str) -> bool:
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-    except OSError:
-        return False
-    return True
-
-
 def read_entry(key: str) -> dict | None:
-    """The payload stored under `key` if its hash checks out, else None."""
-    try:
-        text = _path(key).read_text(encoding="utf-8")
-    except FileNotFoundError:
+    """The payload stored under `key` if it may be trusted and decodes, else None."""
+    store_ = cache_disk.open_store(create=False)
+    if store_ is None:
         stats["misses"] += 1
         return None
-    except (OSError, UnicodeDecodeError):
-        stats["rejected"] += 1
-        return None
-    payload = _verified(text, key)
-    if payload is None:
-        stats["rejected"] += 1
-    return payload
-
-
-def _verified(text: str, key: str) -> dict | None:
-    first, newline, body = text.partition("\n")
-    parts = first.split(" ")
-    if not newline or len(parts) != 3 or parts[0] != MAGIC or parts[1] != str(FORMAT):
-        return None
-    if not hmac.compare_digest(parts[2], _sha(body)):
-        return None  # truncated or altered: never compiled
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(payload, dict) or payload.get("key") != key:
-        return None
+    outcome, body = cache_disk.read(store_, key)
+    payload = None
+    if body is not None:
+        try:
+            payload = json.loads(body)
+        except Exception:  # RecursionError from a deeply nested payload too
+            payload = None
+        if not isinstance(payload, dict) or payload.get("key") != key:
+            payload, outcome = None, "rejected"
+    stats["misses" if outcome == "miss" else "rejected"] += payload is None
     return payload
 
 

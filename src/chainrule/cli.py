@@ -5,6 +5,8 @@
     chainrule compile FILE.py [-o OUT.py]   write the gradients as a module without chainrule
     chainrule check FILE.py:FUNC --shape .. compare with finite differences at random inputs
     chainrule graph FILE.py:FUNC --shape .. draw the gradient's circuit (-o loss.svg)
+    chainrule cache [info|clear]            the persistent cache (cli_cache.py)
+    chainrule verify OUT.py ...             is an exported module stale or edited? (cli_cache.py)
 
 Errors the user can fix (a missing file, an unknown function, code outside
 the supported subset) are reported as one short message on stderr, never as
@@ -29,6 +31,7 @@ from types import ModuleType
 from typing import Any
 
 from .api import source
+from .cli_cache import add_commands as add_cache_and_verify_commands
 from .demo import main as demo_main
 from .errors import CompileError
 from .exporting import ExportError, export, export_source, public_functions
@@ -555,6 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (1e-6)")
     check.set_defaults(handler=cmd_check)
     add_graph_parser(sub)
+    add_cache_and_verify_commands(sub)
     return parser
 
 

@@ -21,21 +21,24 @@ globals the code reads (helpers, constants).  The helpers of
 `chainrule.runtime` that the code calls are copied into the module, with the
 runtime helpers they call in turn, so `import model_grad` works where
 chainrule is not installed.  Its first line says it was generated, and the
-header names each source file with the SHA-256 of its content.  The file is
-written atomically (a temporary file, then `os.replace`); a file that
-chainrule did not generate is only replaced with `force=True`.
+header names each source file (relative to the module's directory) with the
+SHA-256 of its content, the command that regenerates the module, and the
+SHA-256 of the module's own text: at import the module compares them with
+the files and warns (`StaleExportWarning`, export_check.py) when a source
+changed or the module was edited; `chainrule verify` does the same check
+with an exit status.  The file is written atomically (a temporary file,
+then `os.replace`); a file that chainrule did not generate is only replaced
+with `force=True`.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
-import hashlib
 import inspect
 import os
 import re
 import symtable
-import tempfile
 import textwrap
 import types
 from collections.abc import Callable, Iterable
@@ -45,8 +48,10 @@ from typing import Any
 
 from . import runtime
 from .arguments import normalize_argnums
+from .cache_disk import replace_atomically
 from .codegen import from_import_lines
 from .errors import CompileError
+from .export_check import CALL, content_line, content_sha256, embedded_text
 from .parse import parse_function
 from .pipeline import CompileRequest, compile_function
 from .version import __version__
@@ -272,7 +277,7 @@ def _display_path(path: str, out_dir: str | None) -> str:
 
 def _file_sha256(path: str) -> str:
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return content_sha256(Path(path).read_bytes())
     except OSError:
         return "unavailable"
 
@@ -420,6 +425,9 @@ def _assemble(
             imports.append(single)
     for n in sorted(helper_names):
         claim(n, f"chainrule.runtime.{n} (copied)")
+    check_text, check_names = embedded_text()
+    for n in check_names:
+        claim(n, f"chainrule.export_check.{n} (copied)")
     aliases = []
     for local, helper in sorted(runtime_names.items()):
         if local != helper:
@@ -493,6 +501,10 @@ def _assemble(
     if len(listing) > 100:
         listing = "__all__ = [\n" + "".join(f"    {n!r},\n" for n in names) + "]"
     out.append(listing)
+    out.extend(["", "", "# -- the module checks itself against its sources " + "-" * 42])
+    for segment in check_text:
+        out.extend(["", "", segment])
+    out.extend(["", "", CALL])
     if helper_text:
         out.extend(["", "", "# -- helpers copied from chainrule.runtime " + "-" * 49])
         for segment in helper_text:
@@ -503,6 +515,8 @@ def _assemble(
         rule = f"# -- {p.label} "
         out.extend(["", "", rule + "-" * max(4, 92 - len(rule))])
         out.extend(["", "", p.body.rstrip("\n")])
+    header = next(i for i, line in enumerate(out) if not line.startswith("#"))
+    out.insert(header, content_line("\n".join(out) + "\n"))
     text = "\n".join(out) + "\n"
     _check_self_contained(text, out_path or "<export>")
     return Exported(None, text, names, sources, notes)
@@ -549,23 +563,12 @@ def write_atomically(path: Path, text: str) -> None:
     """Write `text` to `path` through a temporary file and `os.replace`.
 
     Another process importing the module sees the old file or the new one,
-    never a half-written one.  (cache.py has its own variant: private files.)
+    never a half-written one.  The module is readable as any new file is (the
+    umask decides), unlike the cache's private files.
     """
-    folder = path.parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    umask = os.umask(0)
+    os.umask(umask)
+    replace_atomically(path, text.encode("utf-8"), f".{path.name}.", ".tmp", 0o666 & ~umask)
 
 
 def export(
