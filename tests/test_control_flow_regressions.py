@@ -548,3 +548,124 @@ def carried_value_changes_shape(x):
 @pytest.mark.parametrize("f", [stacks_an_argument_in_a_loop, carried_value_changes_shape])
 def test_a_value_overwritten_in_a_loop_by_a_display_of_arguments(f):
     check_all_modes(f)
+
+
+# -- lists read before a later append, items read on one path, names shared with helpers ---
+
+
+def list_read_before_append(x, y):
+    hs = []
+    hs.append(y)
+    v = np.mean(hs)
+    hs.append(np.log(2.0))
+    return v * np.sum(x)
+
+
+def list_item_in_one_branch(x, s):
+    v1 = x * x
+    hs = []
+    hs.append(x)
+    if s < 0.2:
+        y8 = v1
+    else:
+        y8 = hs[0]
+        v1, y8 = y8, v1
+    return np.sum(y8)
+
+
+def list_read_by_later_iterations(x):
+    hs = []
+    hs.append(x)
+    total = 0.0
+    for _ in range(3):
+        total = total + np.sum(hs[-1] ** 2)
+        hs.append(hs[-1] * 0.5)
+    return total
+
+
+def helper_with_a_compiler_name(t1, scale=0.5):
+    out = t1.copy()
+    out[0] += np.log(1.5)
+    return t1 * scale
+
+
+def calls_helper_with_a_compiler_name(x, W):
+    v = helper_with_a_compiler_name(W)
+    return np.sum(v * x[0])
+
+
+@pytest.mark.parametrize(
+    "f, args",
+    [
+        (list_read_before_append, (np.array([0.5, 1.0]), np.array([1.5, -0.5]))),
+        (list_item_in_one_branch, (np.array([0.5, 1.0, 2.0]), 0.1)),
+        (list_item_in_one_branch, (np.array([0.5, 1.0, 2.0]), 0.5)),
+        (list_read_by_later_iterations, (np.array([0.5, 1.0, 2.0]),)),
+        (calls_helper_with_a_compiler_name, (np.array([0.5, 1.0]), np.ones((3, 2)))),
+    ],
+)
+def test_list_and_name_crashes_give_the_right_gradient(f, args):
+    arrays = tuple(i for i, a in enumerate(args) if isinstance(a, np.ndarray))
+    ours = cr.grad(f, argnums=arrays)(*args)
+    for k, i in enumerate(arrays):
+        expected = numerical_jacobian(f, list(args), i)
+        np.testing.assert_allclose(ours[k], expected, rtol=1e-5, atol=1e-6)
+
+
+def list_summed_twice(y, x):
+    hs = []
+    hs.append(y)
+    v = np.tanh(np.sum(hs))
+    return np.sum(hs) + v + np.sum(x)
+
+
+def lists_of_lists_items(W, y):
+    y2 = y.dot(np.log(y * y))
+    hs5 = []
+    hs5.append(np.tanh(W[1][1]))
+    hs7 = []
+    hs7.append(np.tanh(hs5[0]))
+    return y2 + np.mean(hs5) + np.mean(hs7)
+
+
+@pytest.mark.parametrize("f", [list_summed_twice, lists_of_lists_items])
+def test_second_order_through_lists(f):
+    a = np.array([[0.5, 1.0, 2.0], [0.3, -0.7, 1.1], [0.2, 0.4, -0.9]])
+    b = np.array([0.5, 1.0, 2.0])
+    first = a[0] if f is list_summed_twice else a
+    H = cr.hessian(f)(first, b)
+    expected = numerical_jacobian(lambda z: cr.grad(f)(z, b), [first], 0)
+    np.testing.assert_allclose(H, expected, rtol=1e-5, atol=1e-5)
+
+
+def list_item_replaced_after_an_early_return(x):
+    hs = []
+    hs.append(x[[1, 1]])
+    if x[1] < 0.5:
+        return np.mean(hs)
+    hs[0] = np.concatenate((x[:1], np.minimum(x[:1], x[1:])))
+    return np.sum(hs[0])
+
+
+@pytest.mark.parametrize("x", [np.array([0.3, 0.2]), np.array([0.3, 0.9])])
+def test_a_list_item_replaced_on_the_other_path_keeps_the_lists_gradient(x):
+    ours = cr.grad(list_item_replaced_after_an_early_return)(x)
+    expected = numerical_jacobian(list_item_replaced_after_an_early_return, [x], 0)
+    np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
+
+
+def inner_loop_over_a_growing_list(x):
+    v = x[0] * 1.0
+    hs = []
+    for e in x:
+        for _ in hs:
+            v = np.tanh(v * 2.0 + e)
+        hs.append(v**3)  # not differentiated: the backward pass does not undo it
+    return v
+
+
+def test_a_loop_over_a_list_that_later_grows_runs_backwards_as_often():
+    x = np.array([0.3, -0.5, 0.8])
+    ours = cr.grad(inner_loop_over_a_growing_list)(x)
+    expected = numerical_jacobian(inner_loop_over_a_growing_list, [x], 0)
+    np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)

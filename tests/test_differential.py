@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from difftest.check import FAILURES
 from difftest.constructs import CONSTRUCTS
 from difftest.report import render
 from difftest.runner import Config, run
@@ -23,33 +24,30 @@ RUNS = 1000
 SEED = 2024
 
 # Programs using any of these constructs are left out of the CI run until the
-# defects they trigger are fixed (see issue 10 and the difftest findings).
-# Remove a name when its defect is fixed; the goal is an empty set.
-NOT_YET_FIXED: frozenset[str] = frozenset(
-    {
-        "array-write-fancy",  # out[[2, 2, 1]] = v: every write of a repeated index gets gradient
-        "int-array-write",  # floats written into np.arange(n): gradient through the truncation
-        "view-inplace",  # r = np.reshape(y, ...); r *= 3.0: neither refused nor right
-        "alias-update",  # v = W if c else W; v += e: neither refused nor right
-    }
-)
+# defects they trigger are fixed.  Remove a name when its defect is fixed.
+NOT_YET_FIXED: frozenset[str] = frozenset()
+
+# Programs of this seed that still fail, each with its open defect (issue 10):
+# they are checked like every other program, and reported, but do not fail the
+# run.  Remove a label when its defect is fixed; a program failing that is not
+# listed here fails the test.  The goal is an empty dict.
+KNOWN_FAILURES: dict[str, str] = {
+    "2024:820": "D6: reverse over reverse mode through a list restored from a record stack",
+}
 
 
 def test_not_yet_fixed_names_are_constructs():
     assert NOT_YET_FIXED <= set(CONSTRUCTS), NOT_YET_FIXED - set(CONSTRUCTS)
 
 
-@pytest.mark.skipif(
-    os.environ.get("CHAINRULE_DIFFTEST") != "1",
-    reason="temporarily opt-in (CHAINRULE_DIFFTEST=1) while the restructuring lands; "
-    "re-enabled before issue 10 closes",
-)
 def test_random_programs_agree_with_every_oracle():
     jobs = max(1, min(2, os.cpu_count() or 1))
     config = Config(runs=RUNS, seed=SEED, jobs=jobs, exclude=NOT_YET_FIXED)
-    outcome = run(config, minimize_groups=4, minimize_seconds=15.0, examples_per_group=1)
+    outcome = run(config, minimize_groups=2, minimize_seconds=10.0, examples_per_group=1)
     assert outcome.tally.total == RUNS
     assert outcome.tally.outcomes["invalid"] == 0, "the generator wrote programs that do not run"
-    if outcome.tally.failures:
+    failing = {r.label for r in outcome.results if r.outcome in FAILURES}
+    unexpected = failing - set(KNOWN_FAILURES)
+    if unexpected:
         report = render(outcome.tally, outcome.groups, outcome.seconds, SEED, jobs)
-        pytest.fail(report, pytrace=False)
+        pytest.fail(f"failing programs: {sorted(unexpected)}\n\n{report}", pytrace=False)

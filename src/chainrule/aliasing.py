@@ -22,32 +22,131 @@ from typing import Any
 
 import numpy as np
 
+from . import runtime
 from .ir import ADD_AT, MISSING, SETITEM, facts, facts_of, name_of
 from .runtime import zeros_like_list
 
-# attributes and methods whose result shares memory with the array (matters for `+=`)
-VIEW_ATTRS = frozenset({"T", "reshape", "transpose", "ravel", "swapaxes", "squeeze", "view"})
+# -- the table: what may return a view, what always returns a new array ----------------
+#
+# A NumPy function either always returns a new array (a ufunc without `out=`,
+# arithmetic, a reduction, a constructor, np.stack...), or may return a view
+# of (or the very object of) an argument (np.reshape, np.asarray, x.T...).
+# Anything this table does not know (a SciPy function, a user's rule, a
+# function added later) is assumed to share memory with each of its array
+# arguments: a write into its result is refused, never guessed.
+
+# attributes whose value shares memory with the array
+VIEW_ATTRIBUTES = frozenset({"T", "mT", "real", "imag", "flat"})
+
+# methods of ndarray whose result may share memory with the array
+VIEW_METHODS = frozenset(
+    {"reshape", "transpose", "ravel", "swapaxes", "squeeze", "view", "diagonal", "__array__"}
+)
+
+# methods of ndarray that always return a new array (or a scalar)
+FRESH_METHODS = frozenset(
+    {
+        "copy",
+        "sum",
+        "mean",
+        "prod",
+        "max",
+        "min",
+        "std",
+        "var",
+        "cumsum",
+        "cumprod",
+        "dot",
+        "clip",
+        "round",
+        "flatten",
+        "repeat",
+        "take",
+        "conj",
+        "conjugate",
+        "argmax",
+        "argmin",
+        "all",
+        "any",
+        "trace",
+        "tolist",
+        "item",
+        "nonzero",
+        "argsort",
+        "ptp",
+        "__add__",
+        "__mul__",
+        "__sub__",
+        "__truediv__",
+        "__neg__",
+        "__pow__",
+        "__matmul__",
+    }
+)  # (`astype` too, unless it is given copy=False: see `_conditional_view`)
 
 
-def constructors() -> tuple:
-    """Functions that return a new array, which the function may then write into."""
-    return (
-        np.zeros,
-        np.ones,
-        np.empty,
-        np.full,
-        np.zeros_like,
-        np.ones_like,
-        np.empty_like,
-        np.full_like,
-        np.copy,
-        np.array,
-        np.arange,
-        np.linspace,
-        np.eye,
-        np.identity,
-        np.ndarray.copy,
+def view_functions() -> tuple:
+    """NumPy functions whose result may share memory with an argument."""
+    names = (
+        "reshape ravel transpose swapaxes moveaxis rollaxis squeeze expand_dims flip fliplr "
+        "flipud rot90 atleast_1d atleast_2d atleast_3d asarray asanyarray ascontiguousarray "
+        "asfortranarray require split array_split hsplit vsplit dsplit broadcast_to "
+        "broadcast_arrays diagonal real imag diag matrix_transpose permute_dims unstack "
+        "einsum"
+    ).split()
+    return tuple(getattr(np, n) for n in names if hasattr(np, n))
+
+
+def fresh_functions() -> tuple:
+    """Functions that always return a new array (or a scalar), which may be written into."""
+    names = (
+        "zeros ones empty full zeros_like ones_like empty_like full_like copy array arange "
+        "linspace logspace geomspace eye identity tri dot matmul vdot inner outer tensordot "
+        "kron cross sum mean prod max min amax amin nansum nanmean std var average median "
+        "cumsum cumprod where stack concatenate vstack hstack dstack column_stack row_stack "
+        "block append clip sort tile repeat pad diff ediff1d trace tril triu take "
+        "take_along_axis nan_to_num round around convolve correlate interp trapezoid trapz "
+        "gradient select piecewise polyval meshgrid sign heaviside"
+    ).split()
+    found = [getattr(np, n) for n in names if hasattr(np, n)]
+    found.append(np.ndarray.copy)
+    # runtime helpers of generated code that always return new arrays
+    helpers = (
+        "kept_writes index_grad take_grad matmul_grad_left matmul_grad_right dot_grad_left "
+        "dot_grad_right tensordot_grad_left tensordot_grad_right inner_grad_left "
+        "inner_grad_right select_grad reduce_extreme_grad prod_grad cumprod_grad"
     )
+    found.extend(getattr(runtime, n) for n in helpers.split() if hasattr(runtime, n))
+    linalg = "inv solve det slogdet norm pinv cholesky qr svd eigh eigvalsh lstsq matrix_power"
+    found.extend(getattr(np.linalg, n) for n in linalg.split() if hasattr(np.linalg, n))
+    return tuple(found)
+
+
+VIEW_FUNCTIONS = view_functions()  # (listed for the docs and tests: unknown is a view too)
+_SCALAR = (np.shape, np.size, np.ndim)
+FRESH_FUNCTIONS = fresh_functions()
+
+
+def _is(callee: Any, table: tuple) -> bool:
+    return any(callee is c for c in table)
+
+
+def _keyword(call: ast.Call, name: str) -> ast.expr | None:
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+def _conditional_view(call: ast.Call, callee: Any) -> bool | None:
+    """np.array(x, copy=False/None) and x.astype(t, copy=False) may return x itself;
+    with the default (copy=True) they make a new array.  None: not such a call."""
+    is_astype = isinstance(call.func, ast.Attribute) and call.func.attr == "astype"
+    if callee is not np.array and not is_astype:
+        return None
+    copy = _keyword(call, "copy")
+    if copy is None and callee is np.array and len(call.args) >= 3:
+        copy = call.args[2]  # np.array(object, dtype, copy)
+    if copy is None:
+        return False
+    return not (isinstance(copy, ast.Constant) and copy.value is True)
 
 
 def new_container(value: ast.expr, resolve: Callable[[ast.expr], Any]) -> str | None:
@@ -58,7 +157,10 @@ def new_container(value: ast.expr, resolve: Callable[[ast.expr], Any]) -> str | 
     """
     if (
         isinstance(value, ast.List)
-        or (isinstance(value, ast.Call) and resolve(value.func) in (list, zeros_like_list))
+        or (
+            isinstance(value, ast.Call)
+            and resolve(value.func) in (list, zeros_like_list, runtime.add_lists)
+        )
         or (  # [0.0] * n
             isinstance(value, ast.BinOp)
             and isinstance(value.op, ast.Mult)
@@ -66,54 +168,87 @@ def new_container(value: ast.expr, resolve: Callable[[ast.expr], Any]) -> str | 
         )
     ):
         return "list"
-    if isinstance(value, ast.BinOp) or (
-        isinstance(value, ast.UnaryOp) and isinstance(value.op, (ast.USub, ast.UAdd))
+    if isinstance(value, (ast.BinOp, ast.Compare)) or (
+        isinstance(value, ast.UnaryOp) and isinstance(value.op, (ast.USub, ast.UAdd, ast.Not))
     ):
         return "array"  # arithmetic on arrays always makes a new array
     if not isinstance(value, ast.Call):
         return None
     func = value.func
     callee = resolve(func)
-    if callee is MISSING and isinstance(func, ast.Attribute) and func.attr == "copy":
-        callee = np.ndarray.copy
-    if callee is not MISSING and any(callee is c for c in constructors()):
+    view = _conditional_view(value, callee)
+    if view is not None:
+        return None if view else "array"
+    if callee is MISSING:
+        if isinstance(func, ast.Attribute) and func.attr in FRESH_METHODS:
+            return "array"
+        return None
+    if isinstance(callee, np.ufunc):
+        return None if _keyword(value, "out") is not None else "array"
+    if _is(callee, FRESH_FUNCTIONS) and _keyword(value, "out") is None:
         return "array"
     return None
 
 
-def view_base(value: ast.expr, lists: set[str]) -> str | None:
-    """The name whose memory `value` may share, or None (`lists`: the lists made in the
-    function, whose items are not views of them)."""
+def _fancy(index: ast.expr) -> bool:
+    """Is the index a literal list of positions (`x[[0, 2]]`, `x[[0, 1], [1, 1]]`)?  Such
+    an index always copies (NumPy's advanced indexing)."""
+    parts = index.elts if isinstance(index, ast.Tuple) else [index]
+    return any(isinstance(p, ast.List) for p in parts)
+
+
+def view_bases(
+    value: ast.expr, lists: set[str], resolve: Callable[[ast.expr], Any] | None = None
+) -> set[str]:
+    """The names whose memory `value` (a normalized operation) may share.
+
+    `lists`: the lists made in the function (a list given to a function is read, not
+    returned).  A call the table does not know may share memory with each name it is given.
+    """
     if isinstance(value, ast.Name):
-        return value.id
-    if (
-        isinstance(value, ast.Subscript)
-        and isinstance(value.value, ast.Name)
-        and value.value.id not in lists  # (an item of a list is not a view of it)
-    ):
-        return value.value.id
-    if (
-        isinstance(value, ast.Attribute)
-        and isinstance(value.value, ast.Name)
-        and value.attr in VIEW_ATTRS
-    ):
-        return value.value.id
-    if (
-        isinstance(value, ast.Call)
-        and isinstance(value.func, ast.Attribute)
-        and isinstance(value.func.value, ast.Name)
-        and value.func.attr in VIEW_ATTRS
-    ):
-        return value.func.value.id
-    return None
+        return {value.id}
+    if isinstance(value, ast.Subscript):  # a view, or an item a list holds a reference to
+        if isinstance(value.value, ast.Name) and not (
+            value.value.id not in lists and _fancy(value.slice)
+        ):
+            return {value.value.id}
+        return set()
+    if isinstance(value, ast.Attribute):
+        if isinstance(value.value, ast.Name) and value.attr in VIEW_ATTRIBUTES:
+            return {value.value.id}
+        return set()
+    if isinstance(value, ast.IfExp):
+        return view_bases(value.body, lists, resolve) | view_bases(value.orelse, lists, resolve)
+    if not isinstance(value, ast.Call):
+        return set()  # arithmetic, comparisons, constants: new values
+    if resolve is not None:
+        if new_container(value, resolve) is not None:
+            return set()
+        callee = resolve(value.func)
+        if getattr(callee, "__module__", None) == "builtins" or _is(callee, _SCALAR):
+            return set()  # len, int, float, abs, np.shape...: no array memory
+    names = {
+        n.id
+        for a in [*value.args, *(k.value for k in value.keywords)]
+        for n in ast.walk(a)
+        if isinstance(n, ast.Name) and n.id not in lists
+    }
+    func = value.func
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        callee = resolve(func) if resolve is not None else MISSING
+        if callee is MISSING:  # a method of a local array
+            if func.attr in FRESH_METHODS:
+                return set()
+            return {func.value.id} | names
+    return names
 
 
-def mark_restores(body: list[ast.stmt], root: dict[str, str]) -> None:
+def mark_restores(body: list[ast.stmt], roots_of: Callable[[str], frozenset[str]]) -> None:
     """Decide, for each write `out[i] = v`, whether its adjoint must put the old value back.
 
     Only statements that can run before the write (earlier in the function, or
     anywhere in a loop that contains it) can need the array as it was.  If
-    none of them reads the array or a view of it (`root` maps a name to the
+    none of them reads the array or a view of it (`roots_of` maps a name to the
     value whose memory it shares), the save and the restore are skipped: a
     convolution that fills `out` and only then pools it needs neither.
     """
@@ -140,14 +275,14 @@ def mark_restores(body: list[ast.stmt], root: dict[str, str]) -> None:
         for part in parts:
             for n in ast.walk(part):
                 if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
-                    names.add(root.get(n.id, n.id))
+                    names |= roots_of(n.id)
         return names
 
     for position, (stmt, loops) in enumerate(order):
         record = facts_of(stmt)
         if record.prim not in (SETITEM, ADD_AT):
             continue
-        array = root.get(name_of(record.args[0]), name_of(record.args[0]))
+        array = roots_of(name_of(record.args[0]))
         needed = False
         for other_position, (other, other_loops) in enumerate(order):
             other_facts = facts_of(other)
@@ -156,7 +291,7 @@ def mark_restores(body: list[ast.stmt], root: dict[str, str]) -> None:
             if other_facts.prim is SETITEM and other_position > position:
                 continue
             shares_loop = bool(set(loops) & set(other_loops))
-            if (other_position < position or shares_loop) and array in reads(other):
+            if (other_position < position or shares_loop) and array & reads(other):
                 if other_facts.prim is SETITEM and not shares_loop:
                     continue  # an earlier write only stores into the array
                 needed = True

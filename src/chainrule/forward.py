@@ -47,7 +47,7 @@ from .ir import (
     targets_of,
 )
 from .rules import Rule, display_name, lookup, lookup_tangent
-from .runtime import broadcast_like
+from .runtime import broadcast_like, stored_tangent, zeros_like_list
 from .templates import (
     Bindings,
     fold_constants,
@@ -160,6 +160,10 @@ class Forwarder:
         array, index, value = facts_of(stmt).args[:3]
         note = "write into an array: the tangent array gets the value's tangent there"
         written = self.tangent_expr(value) or ast.Constant(0.0)
+        if not isinstance(written, ast.Constant):  # an integer array keeps no tangent
+            written = self.ctx.helper_call(
+                stored_tangent, "stored_tangent", [written, ast.Name(name_of(array), ast.Load())]
+            )
         place = _item(self.ctx.dname(name_of(array)), index, ast.Store())
         return self.ctx.header(stmt, None, note), [ast.Assign(targets=[place], value=written)]
 
@@ -255,6 +259,10 @@ class Forwarder:
     def zero(self, name: str) -> ast.expr:
         if self.ctx.shapes.is_scalar(name):
             return ast.Constant(0.0)
+        if name in self.ctx.list_names:  # one zero per item, shaped like it
+            return self.ctx.helper_call(
+                zeros_like_list, "zeros_like_list", [ast.Name(name, ast.Load())]
+            )
         return self.zeros_of(ast.Name(name, ast.Load()))
 
     def zeros_of(self, expr: ast.expr) -> ast.expr:

@@ -110,6 +110,9 @@ CONSTRUCTS: dict[str, Construct] = {
     ),
     "view-inplace": Construct(MAY, "a view (reshape, .T, y[1:]) written or updated in place"),
     "int-array-write": Construct(MAY, "floats written into an integer array"),
+    "list-reference": Construct(
+        MAY, "hs.append(h), then h or hs[-1] changed in place: the list holds the same array"
+    ),
     "alias-update": Construct(
         MAY, "v = a (or a if c else a), then v += e, a used later: docs refuse z = y; z += 1"
     ),

@@ -58,6 +58,7 @@ class Blocks(Statements):
             (0.8, self.write_existing),
             (1.5 if may else 0, self.view_inplace),
             (0.6 if may else 0, self.int_array),
+            (0.6 if may else 0, self.list_reference),
             (0.6 if may else 0, self.alias_update),
             (0.3, self.walrus),
             (0.7 if compound else 0, self.list_loop),

@@ -283,12 +283,29 @@ class Statements:
         n, m = ctx.n, ctx.m
         base = self.ex.expr(scope, (m, n), 2)
         y, r = ctx.fresh_name("y"), ctx.fresh_name("r")
+        # every function and method of chainrule's table that may return a view
         views: list[tuple[str, Shape]] = [
             (f"np.reshape({y}, ({n}, {m}))", (n, m)),
             (f"{y}.T", (n, m)),
             (f"{y}[1:]", (m - 1, n)),
             (f"{y}.reshape(-1)", (m * n,)),
             (f"{y}[0]", (n,)),
+            (f"np.ravel({y})", (m * n,)),
+            (f"{y}.ravel()", (m * n,)),
+            (f"np.transpose({y})", (n, m)),
+            (f"np.swapaxes({y}, 0, 1)", (n, m)),
+            (f"np.moveaxis({y}, 0, 1)", (n, m)),
+            (f"np.squeeze(np.expand_dims({y}, 0))", (m, n)),
+            (f"np.expand_dims({y}, 0)", (1, m, n)),
+            (f"np.flip({y}, 0)", (m, n)),
+            (f"np.atleast_2d({y})", (m, n)),
+            (f"np.atleast_3d({y})", (m, n, 1)),
+            (f"np.asarray({y})", (m, n)),
+            (f"np.asanyarray({y})", (m, n)),
+            (f"np.ascontiguousarray({y})", (m, n)),
+            (f"np.split({y}, {m})[0]", (1, n)),
+            (f"{y}.astype(float, copy=False)", (m, n)),
+            (f"np.array({y}, copy=None)", (m, n)),
         ]
         view, rshape = ctx.pick(views)
         lines = [f"{y} = np.tanh({base.text})", f"{r} = {view}"]
@@ -328,6 +345,23 @@ class Statements:
         scope.set(Value(name, a.shape, a.bound + 1.0))
         self.pending += [a.text, name]
         return [f"{name} = {source}", update]
+
+    def list_reference(self, scope: Scope, frame: Frame) -> list[str]:
+        """A list holds a reference to an array that is then changed in place (MAY refuse):
+        NumPy changes the list's item too."""
+        ctx = self.ctx
+        n = ctx.n
+        base = self.ex.expr(scope, (n,), 2)
+        h, hs = ctx.fresh_name("h"), ctx.fresh_name("hs")
+        lines = [f"{h} = np.tanh({base.text})", f"{hs} = []", f"{hs}.append({h})"]
+        e = squash(self.ex.expr(scope, ctx.pick([(), (n,)]), 2), 1.0)
+        lines.append(ctx.pick([f"{h} += {e.text}", f"{h} *= 2.0", f"{hs}[-1] += {e.text}"]))
+        ctx.tags.update({"list-reference", "list-append"})
+        ctx.excusable.update(lines[3:])
+        scope.set(Value(h, (n,), 4.0))
+        scope.lists[hs] = ListValue(hs, (n,), 1, 4.0)
+        self.pending += [h, hs]
+        return lines
 
     def int_array(self, scope: Scope, frame: Frame) -> list[str]:
         """Floats written into an integer array: NumPy truncates them (MAY refuse)."""

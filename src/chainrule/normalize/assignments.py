@@ -142,12 +142,18 @@ class AssignmentNormalizer:
             names = [self.n.define(e.id) for e in target.elts]  # type: ignore[attr-defined]
             tgt = ast.Tuple(elts=[ast.Name(id=n, ctx=ast.Store()) for n in names], ctx=ast.Store())
             self.n.emit(annotate(ast.Assign(targets=[tgt], value=renamed), self.n.origin, value))
+            for name in names:  # each row may be a view of the source
+                self.n.writes.track_view(name, renamed)
+            self.n.writes.track_record(names, renamed)
             return
         source = self.n.expressions.atom(value)
         names = [self.n.define(e.id) for e in target.elts]  # type: ignore[attr-defined]
         tgt = ast.Tuple(elts=[ast.Name(id=n, ctx=ast.Store()) for n in names], ctx=ast.Store())
         stmt = ast.Assign(targets=[tgt], value=source)
         self.n.emit(annotate(stmt, self.n.origin, value, UNPACK, [source]))
+        for name in names:  # each row may be a view of the source
+            self.n.writes.track_view(name, source)
+        self.n.writes.track_record(names, source)
 
     def augassign(self, stmt: ast.AugAssign) -> None:
         target = stmt.target
@@ -159,7 +165,7 @@ class AssignmentNormalizer:
                 value = ast.BinOp(
                     left=ast.copy_location(read, target), op=stmt.op, right=stmt.value
                 )
-                self.n.writes.assign_subscript(target, ast.copy_location(value, stmt))
+                self.n.writes.assign_subscript(target, ast.copy_location(value, stmt), True)
                 return
             # an array: the old elements are read once, as a copy (which the adjoint
             # also puts back), so no name keeps a view of the place being written

@@ -169,11 +169,13 @@ class ContainerResolver:
                 inner = self.n.names.fresh(label)
                 stmt = ast.Assign(targets=[ast.Name(id=inner, ctx=ast.Store())], value=access)
                 self.n.emit(annotate(stmt, origin))
+                self.n.roots[inner] = self.n.roots_of(param)  # the caller's memory
                 items.append((key, self.param_tree(inner, sub, origin)))
                 continue
             leaf = self.n.names.fresh(label)
             stmt = ast.Assign(targets=[ast.Name(id=leaf, ctx=ast.Store())], value=access)
             self.n.emit(annotate(stmt, origin))
+            self.n.roots[leaf] = self.n.roots_of(param)  # the caller's memory
             items.append((key, ast.Name(id=leaf, ctx=ast.Load())))
         return Tree(kind, items)
 

@@ -53,7 +53,9 @@ class WritesRole(Protocol):
     def list_append(self, stmt: ast.Expr) -> bool: ...
     def list_pop(self, stmt: ast.Expr) -> bool: ...
     def add_at(self, stmt: ast.Expr) -> bool: ...
-    def assign_subscript(self, target: ast.Subscript, value: ast.expr) -> None: ...
+    def assign_subscript(
+        self, target: ast.Subscript, value: ast.expr, augmented: bool = False
+    ) -> None: ...
     def write_place(
         self,
         target: ast.Subscript,
@@ -61,9 +63,13 @@ class WritesRole(Protocol):
         what: str,
         augmented: ast.operator | None = None,
     ) -> tuple[ast.Name, ast.expr, ast.expr, ast.Name]: ...
-    def check_shared(self, stmt: ast.AST, name: str, ssa: str, what: str, advice: str) -> None: ...
+    def check_shared(
+        self, stmt: ast.AST, name: str, ssa: str, what: str, advice: str, items: bool = False
+    ) -> None: ...
     def track_fresh(self, ssa: str, value: ast.expr) -> None: ...
     def track_view(self, ssa: str, value: ast.expr) -> None: ...
+    def track_copy(self, target: str, sources: list[str]) -> None: ...
+    def track_record(self, names: list[str], source: ast.expr) -> None: ...
 
 
 class StatementsRole(Protocol):
@@ -139,7 +145,13 @@ class Normalizer:
         self.current: dict[str, str] = {name: name for name in parsed.params}
         self.seeds = set(varied_params)
         self.varied_user: set[str] = set(varied_params)
-        self.root: dict[str, str] = {}  # SSA name -> the value it may share memory with
+        self.roots: dict[str, frozenset[str]] = {}  # SSA name -> values whose memory it may share
+        self.held: dict[str, frozenset[str]] = {}  # list -> values whose memory its items share
+        self.unbound: set[str] = set()  # loop-carried names that start as None (no value yet)
+        self.record_lists: dict[str, frozenset[int]] = {}  # record stack -> positions of lists
+        self.popped_from: dict[str, str] = {}  # `t = stack.pop()`: t -> stack
+        self.loop_lines: list[int] = []  # first lines of the user's loops being normalized
+        self.loop_writes: list[tuple[str, ast.AST]] = []  # arrays written in those loops
         self.writable: set[str] = set()  # SSA names of arrays made by a constructor
         self.lists: set[str] = set()  # SSA names of lists made in the function
         self.loads = [
@@ -179,6 +191,14 @@ class Normalizer:
     def varied(self, expr: ast.AST) -> bool:
         """Could `expr` carry a gradient (activity.expr_varied)?"""
         return expr_varied(expr, self.varied_user, self.p)
+
+    def roots_of(self, ssa: str) -> frozenset[str]:
+        """The values whose memory `ssa` may share (itself, when nothing else)."""
+        return self.roots.get(ssa) or frozenset({ssa})
+
+    def held_of(self, ssa: str) -> frozenset[str]:
+        """For a list, the values whose memory its items may share."""
+        return self.held.get(ssa, frozenset())
 
     def local_name(self, base: str) -> str:
         """A fresh name for a variable the compiler introduces (flags, indices)."""

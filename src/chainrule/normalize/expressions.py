@@ -358,6 +358,9 @@ class ExpressionNormalizer:
             copy_stmt = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=value)
             prim = IDENTITY if isinstance(value, ast.Name) else None
             stmts.append(annotate(copy_stmt, self.n.origin, side, prim, [value]))
+        # the result is either branch's value: it shares what either shares
+        sources = [value.id for _, value, _ in branches if isinstance(value, ast.Name)]
+        self.n.writes.track_copy(name, sources if len(sources) == 2 else [])
         node = ast.If(test=test, body=branches[0][0], orelse=branches[1][0])
         self.n.emit(annotate(node, self.n.origin, expr))
 

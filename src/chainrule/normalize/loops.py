@@ -82,6 +82,7 @@ class LoopNormalizer:
                 atom = ast.Name(id=self.n.current[name], ctx=ast.Load())
                 copy_stmt = ast.Assign(targets=[ast.Name(id=phi, ctx=ast.Store())], value=atom)
                 self.n.emit(annotate(copy_stmt, loop, loop, IDENTITY, [atom]))
+                self.n.writes.track_copy(phi, [self.n.current[name]])
             else:
                 # first assigned in the loop: no value yet, as in Python.  The copies
                 # chainrule adds (the merge after an `if`, a nested loop's entry copy,
@@ -93,9 +94,27 @@ class LoopNormalizer:
                 stmt = annotate(init, loop)
                 facts(stmt).unbound_init = True
                 self.n.emit(stmt)
+                self.n.unbound.add(phi)
             self.n.current[name] = phi
             phis[name] = phi
         return phis
+
+    def check_rebound_writes(self, phis: dict[str, str], writes: list) -> None:
+        """A loop that writes into an array and then rebinds its name writes, in the next
+        iteration, into whatever the name holds then: that must be a fresh array too."""
+        for name, phi in phis.items():
+            back = self.n.current.get(name)
+            if back is None or back == phi or back in self.n.writable:
+                continue
+            for written, node in writes:
+                if self.n.roots_of(written) & self.n.roots_of(phi):
+                    raise self.n.error(
+                        node,
+                        f"this loop writes into {name!r}, and later in the same iteration "
+                        f"{name!r} is bound to an array that is not known to be fresh (the "
+                        "next iteration would write into it); bind it to a copy instead, "
+                        f"e.g. `{name} = ....copy()`",
+                    )
 
     def close_loop(self, loop: ast.stmt, phis: dict[str, str]) -> None:
         """Copies at the end of the body, `x_1 = x_2`: the next iteration reads them."""
@@ -114,11 +133,17 @@ class LoopNormalizer:
     ) -> list[ast.stmt]:
         outer = self.n.out
         self.n.out = []
+        self.n.loop_lines.append(getattr(loop, "lineno", 0))
+        writes_before = len(self.n.loop_writes)
         if prologue is not None:
             prologue()
         for sub in loop.body:
             self.n.statements.statement(sub)
         self.n.origin = loop
+        self.check_rebound_writes(phis, self.n.loop_writes[writes_before:])
+        self.n.loop_lines.pop()
+        if not self.n.loop_lines:
+            del self.n.loop_writes[:]
         self.close_loop(loop, phis)
         if epilogue is not None:
             epilogue()
@@ -133,6 +158,23 @@ class LoopNormalizer:
         if stmt.orelse:
             raise self.n.error(stmt.orelse[0], "`for ... else` is not supported; use a flag")
         iterator = stmt.iter
+        if (
+            isinstance(iterator, ast.Call)
+            and self.n.p.resolve(iterator.func) is reversed
+            and len(iterator.args) == 1
+            and not iterator.keywords
+            and self.n.varied(iterator.args[0])
+            and not (
+                isinstance(iterator.args[0], ast.Name)
+                and self.n.current.get(iterator.args[0].id) in self.n.lists
+            )
+        ):
+            # reversed(x) over an array walks the view x[::-1]
+            backwards = ast.Slice(lower=None, upper=None, step=ast.Constant(-1))
+            iterator = ast.copy_location(
+                ast.Subscript(value=iterator.args[0], slice=backwards, ctx=ast.Load()), iterator
+            )
+            stmt.iter = iterator  # (a copy of the user's tree: normalize clones it first)
         rows = self.n.containers.container_items(iterator)
         if rows is None:
             rows = self.n.containers.unrolls_range(stmt)

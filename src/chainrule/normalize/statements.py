@@ -89,7 +89,7 @@ class StatementNormalizer:
                 "several outputs into one array (np.stack) for vjp",
             )
         result = self.n.expressions.atom(returned if returned is not None else ret.value)
-        mark_restores(self.n.out, self.n.root)
+        mark_restores(self.n.out, self.n.roots_of)
         return Function(
             self.n.p,
             list(self.n.p.params),
@@ -198,6 +198,7 @@ class StatementNormalizer:
                 atom = ast.Name(id=value, ctx=ast.Load())
                 copy_stmt = ast.Assign(targets=[ast.Name(id=phi, ctx=ast.Store())], value=atom)
                 stmts.append(annotate(copy_stmt, stmt, stmt, IDENTITY, [atom]))
+            self.n.writes.track_copy(phi, [b, e])
             merged[name] = phi
         self.n.current = merged
         self.n.out = outer

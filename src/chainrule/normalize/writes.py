@@ -17,7 +17,7 @@ import operator
 
 import numpy as np
 
-from ..aliasing import new_container, view_base
+from ..aliasing import new_container, view_bases
 from ..ir import (
     ADD_AT,
     LIST_APPEND,
@@ -27,6 +27,7 @@ from ..ir import (
     clone,
     facts,
 )
+from ..runtime import add_lists
 from .advice import base_text
 from .core import Normalizer
 
@@ -68,6 +69,17 @@ class InPlaceNormalizer:
             func=ast.Attribute(value=hs, attr="append", ctx=ast.Load()), args=[value], keywords=[]
         )
         self.n.emit(annotate(ast.Expr(value=op), stmt, stmt.value, LIST_APPEND, [clone(hs), value]))
+        if isinstance(value, ast.Tuple):  # a record: which of its positions hold lists
+            positions = frozenset(
+                k
+                for k, e in enumerate(value.elts)
+                if isinstance(e, ast.Name) and e.id in self.n.lists
+            )
+            known = self.n.record_lists.get(hs.id)
+            self.n.record_lists[hs.id] = positions if known is None else known & positions
+        # the list holds a reference: changing the item in place changes the list's item
+        held = [n.id for n in ast.walk(value) if isinstance(n, ast.Name)]
+        self.n.held[hs.id] = self.n.held_of(hs.id).union(*(self.n.roots_of(n) for n in held))
         return True
 
     def list_pop(self, stmt: ast.Expr) -> bool:
@@ -121,7 +133,9 @@ class InPlaceNormalizer:
         )
         return True
 
-    def assign_subscript(self, target: ast.Subscript, value: ast.expr) -> None:
+    def assign_subscript(
+        self, target: ast.Subscript, value: ast.expr, augmented: bool = False
+    ) -> None:
         """`out[i, j] = v` on an array created in the function: an in-place write.
 
         The array keeps its name (it is the same object).  Just before the write
@@ -131,7 +145,7 @@ class InPlaceNormalizer:
         if isinstance(base, ast.Name) and self.n.p.is_local(base.id):
             ssa = self.n.current.get(base.id)
             if ssa is not None and ssa in self.n.lists:
-                self.list_set(target, ssa, value)
+                self.list_set(target, ssa, value, augmented)
                 return
         written = self.write_place(target, value, f"`{base_text(target)}[...] = ...`")
         array, index, value_atom, old_name = written
@@ -186,6 +200,8 @@ class InPlaceNormalizer:
             what,
             f"write `{name} = {name}.copy()` first so that they are separate arrays",
         )
+        if self.n.loop_lines:
+            self.n.loop_writes.append((ssa, target))
         value_atom: ast.expr | None = None
         if augmented is None:  # Python evaluates the value first, then the place
             value_atom = self._written_value(value, name)
@@ -208,6 +224,7 @@ class InPlaceNormalizer:
         facts(save).saves_old = True
         self.n.emit(save)
         old_name = ast.Name(id=old, ctx=ast.Load())
+        facts(old_name).already_renamed = True  # (a compiler name: never a user's)
         if augmented is not None:
             combined = ast.copy_location(
                 ast.BinOp(left=clone(old_name), op=augmented, right=value), value
@@ -223,7 +240,9 @@ class InPlaceNormalizer:
             return self.n.expressions.atom(value)
         return self.n.expressions.static(value)
 
-    def list_set(self, target: ast.Subscript, ssa: str, value: ast.expr) -> None:
+    def list_set(
+        self, target: ast.Subscript, ssa: str, value: ast.expr, augmented: bool = False
+    ) -> None:
         """`hs[i] = v` on a list made in the function: the slot now holds v.
 
         Lists hold references, so nothing is copied; the adjoint hands the
@@ -235,6 +254,7 @@ class InPlaceNormalizer:
             ssa,
             f"`{target.value.id}[...] = ...`",  # type: ignore[attr-defined]
             "build a new list instead",
+            items=augmented,  # `hs[0] += v` changes the item itself, in place
         )
         if isinstance(target.slice, ast.Slice):
             raise self.n.error(target, "assigning to a slice of a list is not supported")
@@ -264,22 +284,36 @@ class InPlaceNormalizer:
             )
         )
 
-    def check_shared(self, stmt: ast.AST, name: str, ssa: str, what: str, advice: str) -> None:
-        """An in-place change to `name` also changes every name sharing its memory;
-        refuse it if such a name is read afterwards (its value would differ)."""
-        root = self.n.root.get(ssa, ssa)
+    def check_shared(
+        self, stmt: ast.AST, name: str, ssa: str, what: str, advice: str, items: bool = False
+    ) -> None:
+        """An in-place change to `name` (with `items`, to the items of list `name`) also
+        changes every name sharing its memory, and every list holding it; refuse it if
+        such a name is read afterwards (its value would differ).
+
+        Inside a loop, every read in the loop's body counts as afterwards: the
+        next iteration runs it again."""
+        roots = self.n.held_of(ssa) if items else self.n.roots_of(ssa)
         sharing = {
             user
             for user, s in self.n.current.items()
-            if user != name and self.n.root.get(s, s) == root
+            if user != name and (self.n.roots_of(s) | self.n.held_of(s)) & roots
         }
-        later = {n for line, n in self.n.loads if line > getattr(stmt, "lineno", 0)}
+        if not sharing:
+            return
+        after = getattr(stmt, "lineno", 0)
+        loop_start = self.n.loop_lines[0] if self.n.loop_lines else None
+        later = {
+            n
+            for line, n in self.n.loads
+            if line > after or (loop_start is not None and loop_start <= line <= after)
+        }
         clash = sorted(sharing & later)
         if clash:
             raise self.n.error(
                 stmt,
-                f"{what} changes an array that {clash[0]!r} also refers to, and {clash[0]!r} "
-                f"is used later; {advice}",
+                f"{what} changes an array that {clash[0]!r} also refers to (they may share "
+                f"memory), and {clash[0]!r} is used later; {advice}",
             )
 
     def track_fresh(self, ssa: str, value: ast.expr) -> None:
@@ -289,9 +323,69 @@ class InPlaceNormalizer:
             self.n.lists.add(ssa)
         elif kind == "array":
             self.n.writable.add(ssa)
+            self.n.roots[ssa] = frozenset({ssa})
 
     def track_view(self, ssa: str, value: ast.expr) -> None:
-        """Remember which value the new name may share memory with."""
-        base = view_base(value, self.n.lists)
-        if base is not None:
-            self.n.root[ssa] = self.n.root.get(base, base)
+        """Remember which values the new name may share memory with (an item of a list
+        shares what the list's items share)."""
+        if isinstance(value, ast.Constant) and value.value is None:
+            self.n.unbound.add(ssa)  # `x = None`: no memory (a placeholder, as for phis)
+        if isinstance(value, ast.Name) and value.id in self.n.lists:
+            self.n.lists.add(ssa)  # another name for the same list
+            self.n.held[ssa] = self.n.held_of(value.id)
+        if (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Attribute)
+            and isinstance(value.func.value, ast.Name)
+            and value.func.value.id in self.n.lists
+        ):  # `t = hs.pop()`: an item of the list
+            bases = {value.func.value.id}
+            if value.func.attr == "pop":
+                self.n.popped_from[ssa] = value.func.value.id
+        else:
+            bases = view_bases(value, self.n.lists, self.n.p.resolve)
+        shared = frozenset().union(
+            *(self.n.held_of(b) if b in self.n.lists else self.n.roots_of(b) for b in bases)
+        )
+        if shared:
+            self.n.roots[ssa] = shared
+        else:
+            self.n.roots.pop(ssa, None)
+        if isinstance(value, ast.Call) and self.n.p.resolve(value.func) in (list, add_lists):
+            # list(x) holds x's rows; add_lists(a, b) new sums
+            names = [n.id for a in value.args for n in ast.walk(a) if isinstance(n, ast.Name)]
+            if self.n.p.resolve(value.func) is list:
+                self.n.held[ssa] = frozenset().union(*(self.n.roots_of(n) for n in names))
+            else:
+                self.n.held.pop(ssa, None)
+
+    def track_record(self, names: list[str], source: ast.expr) -> None:
+        """`a, hs, b = stack.pop()`: the names at positions where every record held a list
+        are lists again (second-order code restores its lists from record stacks)."""
+        stack = None
+        if isinstance(source, ast.Name):
+            stack = self.n.popped_from.get(source.id)
+        elif (
+            isinstance(source, ast.Call)
+            and isinstance(source.func, ast.Attribute)
+            and source.func.attr == "pop"
+            and isinstance(source.func.value, ast.Name)
+        ):
+            stack = source.func.value.id
+        for k in self.n.record_lists.get(stack, frozenset()) if stack else ():
+            if k < len(names):
+                self.n.lists.add(names[k])
+
+    def track_copy(self, target: str, sources: list[str]) -> None:
+        """A merge of values (the copies of a phi): it shares what any of them shares, and
+        is fresh only when each is.  (A name with no value yet, None before the loop
+        that first assigns it, has no memory and does not count.)"""
+        sources = [s for s in sources if s not in self.n.unbound] or sources
+        self.n.roots[target] = frozenset().union(*(self.n.roots_of(s) for s in sources))
+        if sources and all(s in self.n.writable for s in sources):
+            self.n.writable.add(target)
+        else:
+            self.n.writable.discard(target)
+        if sources and all(s in self.n.lists for s in sources):
+            self.n.lists.add(target)
+        self.n.held[target] = frozenset().union(*(self.n.held_of(s) for s in sources))

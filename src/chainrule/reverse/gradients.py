@@ -25,7 +25,17 @@ import numpy as np
 
 from ..derivatives import DerivativeContext
 from ..flow import integer_names
-from ..ir import ADD_AT, LIST_APPEND, SETITEM, clone, comment, facts_of, names_in, walk_statements
+from ..ir import (
+    ADD_AT,
+    LIST_APPEND,
+    LIST_SET,
+    SETITEM,
+    clone,
+    comment,
+    facts_of,
+    names_in,
+    walk_statements,
+)
 from ..runtime import add_lists, index_grad, zeros_like_list
 from ..transformation import assign
 
@@ -241,7 +251,7 @@ class Gradients:
 
 def assigned_by(stmt: ast.stmt) -> set[str]:
     """Names a statement binds (a write into an array rebinds nothing)."""
-    if facts_of(stmt).prim in (SETITEM, ADD_AT, LIST_APPEND):
+    if facts_of(stmt).prim in (SETITEM, ADD_AT, LIST_APPEND, LIST_SET):
         return set()
     if isinstance(stmt, ast.Assign):
         return {n for t in stmt.targets for n in names_in(t)}

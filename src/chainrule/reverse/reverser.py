@@ -171,6 +171,9 @@ class Reverser:
             and facts_of(stmt).range_loop
             and not any(_is_exit_check(s) for s in stmt.body)
             and isinstance(stmt.target, ast.Name)
+            # a header reading a list would see it as the backward pass left it, which
+            # may differ (appends nobody differentiates are not undone): count instead
+            and not any(n in ctx.list_names for n in names_in(stmt.iter))
         )
         if reversed_range:
             assert isinstance(stmt, ast.For)

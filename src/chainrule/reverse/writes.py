@@ -19,7 +19,8 @@ import ast
 
 from ..derivatives import DerivativeContext
 from ..ir import clone, comment, facts_of, name_of, names_in
-from ..runtime import record_grad, unbroadcast, unpack_grad, zeros_like_item
+from ..runtime import kept_writes, record_grad, unbroadcast, unpack_grad, zeros_like_item
+from ..transformation import assign
 from .gradients import Gradients
 
 LIST_GET_NOTE = "list item: its gradient is added into the same slot of the list's gradient"
@@ -31,6 +32,19 @@ def _method(obj: ast.expr, name: str, args: list[ast.expr]) -> ast.Call:
     return ast.Call(
         func=ast.Attribute(value=obj, attr=name, ctx=ast.Load()), args=args, keywords=[]
     )
+
+
+def index_value(index: ast.expr) -> ast.expr:
+    """The index of a subscript as a value that can be passed on (`1:3` -> `slice(1, 3)`)."""
+    if isinstance(index, ast.Slice):
+        parts = [index.lower, index.upper, index.step]
+        if parts[2] is None:  # slice(a, b); slice(a) alone would mean slice(None, a)
+            parts.pop()
+        args = [clone(p) if p is not None else ast.Constant(None) for p in parts]
+        return ast.Call(func=ast.Name("slice", ast.Load()), args=args, keywords=[])
+    if isinstance(index, ast.Tuple):
+        return ast.Tuple(elts=[index_value(e) for e in index.elts], ctx=ast.Load())
+    return clone(index)
 
 
 def _item(name: str, index: ast.expr, store: bool = False) -> ast.Subscript:
@@ -69,6 +83,12 @@ class InPlaceAdjoints:
         _, out = self.opening(stmt, note)
         out.append(ast.Expr(value=_method(clone(hs), "pop", [])))  # the list before the append
         g = ctx.dname(name_of(hs))
+        if g not in grads.defined:
+            outer = grads.outer_loop(name_of(hs))
+            if outer is None:  # nothing after the append read the list: no gradient
+                return out
+            grads.init_before(outer, name_of(hs), g)  # read by a later iteration
+            grads.defined.add(g)
         taken = _method(ast.Name(g, ast.Load()), "pop", [])
         if isinstance(value, ast.Name) and ctx.active(value.id):
             out.extend(grads.add_to(value.id, taken))
@@ -124,6 +144,8 @@ class InPlaceAdjoints:
         assert isinstance(stmt, ast.Assign)
         hs_atom, index = facts_of(stmt).args
         hs, x = name_of(hs_atom), name_of(stmt.targets[0])
+        if ctx.dname(x) not in grads.defined:
+            return []  # the item's gradient is zero on this path
         g = ctx.dname(hs)
         out: list[ast.stmt] = []
         if g not in grads.defined:
@@ -162,7 +184,8 @@ class InPlaceAdjoints:
         record = facts_of(stmt)
         array, index, value, old = record.args
         note = (
-            "write into an array: the written value takes the gradient at that place, "
+            "write into an array: the written value takes the gradient at that place (the last "
+            "write, where an index repeats), "
             "and the overwritten element none"
         )
         text, out = self.opening(stmt, note)
@@ -177,10 +200,19 @@ class InPlaceAdjoints:
             if record.restore:
                 out.extend(self.put_back(array, index, old))
             return out
+        if isinstance(index, ast.Tuple) and not index.elts and g not in grads.owned:
+            # a 0-d array: its gradient may be a Python float, which has no .copy()
+            out.append(assign(g, ctx.numpy_call("copy", [ast.Name(g, ast.Load())])))
+            grads.owned.add(g)
         out.extend(grads.own(g))
         if isinstance(value, ast.Name) and ctx.active(value.id):
-            # a copy of the place's gradient, taken before the place is cleared
-            out.extend(self.hand_to(value, _method(_item(g, index), "copy", [])))
+            # a copy of the place's gradient, taken before the place is cleared; where a
+            # repeated index wrote twice only the last write counts, and an integer array
+            # keeps no gradient (kept_writes)
+            kept = ctx.helper_call(
+                kept_writes, "kept_writes", [_item(g, index), index_value(index), clone(array)]
+            )
+            out.extend(self.hand_to(value, kept))
         # The overwritten element no longer reaches the output: its gradient is zero.
         # (A plain write, so that this gradient code can itself be differentiated.)
         out.append(ast.Assign(targets=[_item(g, index, store=True)], value=ast.Constant(0.0)))

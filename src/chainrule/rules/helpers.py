@@ -26,6 +26,7 @@ from ..runtime import (
     inner_grad_left,
     inner_grad_right,
     join_like,
+    kept_writes,
     matmul_grad_left,
     matmul_grad_right,
     old_value,
@@ -38,6 +39,7 @@ from ..runtime import (
     solve_grad_a,
     solve_transposed,
     split_like,
+    stored_tangent,
     take_grad,
     tensordot_grad_left,
     tensordot_grad_right,
@@ -409,3 +411,27 @@ def add_lists_adjoint(r, a, b):
     "add_lists: both lists receive the gradient, element by element"
     da = dr
     db = dr
+
+
+@tangent(kept_writes)
+def kept_writes_tangent(r, t, index, array):
+    "kept_writes: a mask, linear in what it masks"
+    dr = kept_writes(dt, index, array)
+
+
+@adjoint(kept_writes)
+def kept_writes_adjoint(r, t, index, array):
+    "kept_writes: a mask, its own adjoint"
+    dt = kept_writes(dr, index, array)
+
+
+@tangent(stored_tangent)
+def stored_tangent_tangent(r, t, array):
+    "stored_tangent: zero or the identity, linear"
+    dr = stored_tangent(dt, array)
+
+
+@adjoint(stored_tangent)
+def stored_tangent_adjoint(r, t, array):
+    "stored_tangent: zero or the identity, its own adjoint"
+    dt = stored_tangent(dr, array)

@@ -87,6 +87,36 @@ def old_value(a, index):
     return value.copy() if type(value) is np.ndarray else value
 
 
+def kept_writes(t, index, array):
+    """The part of `t` that a write `array[index] = ...` kept, for the written values.
+
+    `t` is shaped like `array[index]` (the gradient at the written place, or
+    a tangent).  A repeated fancy index writes the same element several
+    times and NumPy keeps the last write, so only that position is kept;
+    an integer or boolean array truncates what it stores, so nothing is.
+    """
+    kind = array.dtype.kind
+    if kind not in "fc":
+        return np.zeros(np.shape(t))
+    if _is_basic_index(index):
+        return t.copy() if type(t) is np.ndarray else t
+    owner = np.full(np.shape(array), -1, dtype=np.intp)
+    ids = np.arange(np.size(t)).reshape(np.shape(t))
+    owner[index] = ids
+    kept = owner[index] == ids
+    if kept.all():
+        return np.array(t, copy=True)
+    return np.where(kept, t, 0.0)
+
+
+def stored_tangent(t, array):
+    """The tangent of a value stored into `array`: zero when the array holds integers or
+    booleans (the stored value is truncated), else `t` itself."""
+    if array.dtype.kind in "fc":
+        return t
+    return np.zeros(np.shape(t))
+
+
 def add_lists(a, b):
     """Sum of two list gradients, element by element (`b` may be an array of rows)."""
     return [x + y for x, y in zip(a, b, strict=True)]

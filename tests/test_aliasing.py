@@ -1,0 +1,373 @@
+"""NumPy's memory semantics: views, in-place changes, repeated indices, integer arrays.
+
+Each defect of issue 12 has a case here.  A program chainrule accepts must
+give NumPy's values and derivatives (checked against finite differences, in
+reverse and forward mode, and to second order where it applies); a program
+whose in-place change would be seen through another name is refused with a
+CompileError at the user's line.  The functions are module-level so that
+chainrule reads their source.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule
+from chainrule import CompileError
+from chainrule.aliasing import FRESH_FUNCTIONS, VIEW_FUNCTIONS
+from chainrule.testing import check_grads, numerical_jacobian
+
+X4 = np.array([0.3, -1.2, 0.8, 1.7])
+X3 = np.array([0.5, 1.5, 2.0])
+
+
+def numerical_grad(f, x):
+    return numerical_jacobian(f, [x], 0)
+
+
+def agree_everywhere(f, x, order=2):
+    """grad, jacfwd and jacrev agree with finite differences; second order too."""
+    expected = numerical_grad(f, x)
+    np.testing.assert_allclose(chainrule.grad(f)(x), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(chainrule.jacfwd(f)(x), expected, rtol=1e-5, atol=1e-6)
+    check_grads(f, (x,), order=order)
+
+
+# -- 1. views: an in-place change seen through another name is refused ------------------
+
+
+def reshape_then_scale(x):
+    y = x * 1.0
+    r = np.reshape(y, (2, 2))
+    r *= 3.0
+    return np.sum(y * x)
+
+
+def ravel_then_write(x):
+    y = x * 1.0
+    r = np.ravel(y)
+    r[0] = 5.0
+    return np.sum(y * x)
+
+
+def transpose_then_scale(x):
+    y = np.outer(x, x)
+    r = np.transpose(y)
+    r += 1.0
+    return np.sum(y)
+
+
+def asarray_then_scale(x):
+    y = x * 2.0
+    r = np.asarray(y)
+    r *= 3.0
+    return np.sum(y)
+
+
+def array_no_copy_then_write(x):
+    y = np.array(x, copy=None)
+    y[0] = 0.0
+    return np.sum(y * x)
+
+
+def astype_no_copy_then_scale(x):
+    y = x * 1.0
+    r = y.astype(float, copy=False)
+    r *= 2.0
+    return np.sum(y)
+
+
+def split_then_scale(x):
+    y = x * 1.0
+    a, b = np.split(y, 2)
+    a *= 2.0
+    return np.sum(y)
+
+
+def rows_then_scale(x):
+    y = np.outer(x[:2], x)
+    a, b = y
+    a *= 2.0
+    return np.sum(y)
+
+
+def unknown_function_then_scale(x):
+    y = x * 1.0
+    r = np.squeeze(np.expand_dims(y, 0))
+    r *= 2.0
+    return np.sum(y)
+
+
+def list_reference_then_update(x):
+    hs = []
+    h = x * 1.0
+    hs.append(h)
+    h += x
+    return np.sum(hs[0])
+
+
+def list_item_updated(x):
+    h = x * 1.0
+    hs = []
+    hs.append(h)
+    hs[0] += x
+    return np.sum(h)
+
+
+def container_leaf_updated(p, x):
+    W = p["W"]
+    W *= 2.0
+    return np.sum(p["W"] * x)
+
+
+def update_in_loop_seen_earlier_in_body(x):
+    y = x * 1.0
+    v = y
+    total = 0.0
+    for _ in range(3):
+        total = total + np.sum(y * x)
+        v += x
+    return total
+
+
+def ifexp_alias_update(x):
+    v = x if np.sum(x) > 0.0 else x
+    v += np.tanh(x)
+    return np.sum(x)
+
+
+REFUSED = [
+    (reshape_then_scale, "r *= 3.0"),
+    (ravel_then_write, "r[0] = 5.0"),
+    (transpose_then_scale, "r += 1.0"),
+    (asarray_then_scale, "r *= 3.0"),
+    (array_no_copy_then_write, "y[0] = 0.0"),
+    (astype_no_copy_then_scale, "r *= 2.0"),
+    (split_then_scale, "a *= 2.0"),
+    (rows_then_scale, "a *= 2.0"),
+    (unknown_function_then_scale, "r *= 2.0"),
+    (list_reference_then_update, "h += x"),
+    (list_item_updated, "hs[0] += x"),
+    (update_in_loop_seen_earlier_in_body, "v += x"),
+    (ifexp_alias_update, "v += np.tanh(x)"),
+]
+
+
+@pytest.mark.parametrize("f, line", REFUSED, ids=[f.__name__ for f, _ in REFUSED])
+def test_an_in_place_change_seen_through_another_name_is_refused(f, line):
+    with pytest.raises(CompileError) as info:
+        chainrule.grad(f)(X4)
+    err = info.value
+    assert line in str(err), str(err)
+    assert "test_aliasing.py" in str(err)
+    assert "share" in str(err) or "argument" in str(err) or "fresh" in str(err)
+
+
+def test_a_container_leaf_updated_in_place_is_refused():
+    p = {"W": np.ones(4)}
+    with pytest.raises(CompileError, match="share memory"):
+        chainrule.grad(container_leaf_updated, argnums=1)(p, X4)
+
+
+def test_np_array_without_copy_never_changes_the_callers_array():
+    x = X4.copy()
+    with pytest.raises(CompileError):
+        chainrule.grad(array_no_copy_then_write)(x)
+    np.testing.assert_array_equal(x, X4)
+
+
+def test_the_table_never_calls_a_view_function_fresh():
+    fresh = {id(f) for f in FRESH_FUNCTIONS}
+    assert not [f for f in VIEW_FUNCTIONS if id(f) in fresh]
+    assert np.reshape in VIEW_FUNCTIONS and np.asarray in VIEW_FUNCTIONS
+    assert np.stack in FRESH_FUNCTIONS and np.where in FRESH_FUNCTIONS
+
+
+# -- views whose sharing name is not read later: exact results ----------------------------
+
+
+def reshape_scaled_dead_base(x):
+    y = x * 1.0
+    r = np.reshape(y, (2, 2))
+    r *= 3.0
+    return np.sum(r * np.reshape(x, (2, 2)))
+
+
+def test_an_in_place_change_nobody_else_sees_is_exact():
+    agree_everywhere(reshape_scaled_dead_base, X4)
+
+
+# -- 2. repeated fancy indices: NumPy keeps the last write --------------------------------
+
+WEIGHTS = np.array([1.0, 10.0, 100.0])
+
+
+def repeated_write(x):
+    out = np.zeros(3)
+    out[[0, 0, 2]] = x * np.array([1.0, 2.0, 3.0])
+    return np.sum(out * WEIGHTS)
+
+
+def repeated_augmented_write(x):
+    out = np.ones(3) * x[0]
+    out[[1, 1, 2]] += x * 2.0
+    return np.sum(out**2)
+
+
+def repeated_pairs(x):
+    out = np.zeros((2, 2))
+    out[[0, 0], [1, 1]] = x[:2] ** 2
+    return np.sum(out * 3.0)
+
+
+def repeated_scalar_write(x):
+    out = x * 1.0
+    out[[0, 0, 2]] = x[1] * x[2]
+    return np.sum(out * WEIGHTS)
+
+
+def repeated_write_in_loop(x):
+    out = np.zeros(3)
+    for i in range(2):
+        out[[i, i, 2]] = x * (i + 1.0)
+    return np.sum(np.sin(out) * WEIGHTS)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        repeated_write,
+        repeated_augmented_write,
+        repeated_pairs,
+        repeated_scalar_write,
+        repeated_write_in_loop,
+    ],
+)
+def test_repeated_fancy_indices_follow_numpy(f):
+    agree_everywhere(f, X3)
+
+
+def test_the_last_write_takes_the_gradient():
+    np.testing.assert_allclose(chainrule.grad(repeated_write)(X3), [0.0, 2.0, 300.0])
+
+
+# -- 3. integer arrays truncate: no gradient passes -------------------------------------
+
+
+def int_array_write(x):
+    c = np.zeros(2, dtype=int)
+    c[1] = x[1] * 3.0
+    return np.sum(c) + x[0]
+
+
+def int_array_from_floats(x):
+    c = np.arange(3)
+    c[[0, 2]] = c[[0, 2]] + x[:2] * 2.0
+    return np.sum(c * 1.0) + np.sum(x)
+
+
+@pytest.mark.parametrize("f", [int_array_write, int_array_from_floats])
+def test_writes_into_integer_arrays_pass_no_gradient(f):
+    x = X3 + 0.123  # away from the integers, where truncation jumps
+    agree_everywhere(f, x)
+    _, tangent = chainrule.jvp(f, (x,), (np.ones(3),))
+    np.testing.assert_allclose(tangent, numerical_grad(f, x) @ np.ones(3), atol=1e-6)
+
+
+# -- 4. patterns that crashed inside generated code ---------------------------------------
+
+
+def view_taken_before_write(x):
+    out = np.zeros(4)
+    r = np.reshape(out, (2, 2))  # noqa: F841 (a view taken, then unused)
+    out[1] = x[0] * 2.0
+    return np.sum(out * x)
+
+
+def appended_then_written(x):
+    hs = []
+    y = x * 2.0
+    hs.append(y)
+    y[0] = 5.0
+    return np.sum(y * x)
+
+
+def list_made_in_loop(x):
+    total = 0.0
+    for i in range(3):
+        hs = []
+        hs.append(x * (i + 1.0))
+        total = total + np.sum(hs[0] ** 2)
+    return total
+
+
+def reversed_iteration(x):
+    total = 0.0
+    for v in reversed(x):
+        total = total * 0.5 + v**2
+    return total
+
+
+def zero_d_write(x):
+    out = np.zeros(())
+    out[()] = np.sum(x**2)
+    return out * 1.0
+
+
+@pytest.mark.parametrize("f", [view_taken_before_write, reversed_iteration, zero_d_write])
+def test_former_crashes_give_numpys_derivatives(f):
+    agree_everywhere(f, X4)
+
+
+@pytest.mark.parametrize("f", [list_made_in_loop, appended_then_written])
+def test_former_crashes_with_lists_give_numpys_derivatives(f):
+    agree_everywhere(f, X4, order=1)
+
+
+def appended_then_written_then_read(x):
+    hs = []
+    y = x * 2.0
+    hs.append(y)
+    y[0] = 5.0
+    return np.sum(hs[0] * x)
+
+
+def test_a_write_into_an_array_a_list_still_holds_is_refused():
+    with pytest.raises(CompileError, match="share memory"):
+        chainrule.grad(appended_then_written_then_read)(X4)
+
+
+# -- 5. fresh results may be written into -------------------------------------------------
+
+
+def svm_margins(W, X, y):
+    scores = X @ W
+    correct = scores[np.arange(3), y][:, None]
+    margins = np.maximum(0.0, scores - correct + 1.0)
+    margins[np.arange(3), y] = 0.0
+    return np.sum(margins)
+
+
+def writes_into_fresh_results(x):
+    a = np.exp(x)
+    a[0] = 1.0
+    b = np.where(x > 0, x, 0.1 * x)
+    b[1] = x[2] ** 2
+    c = np.stack([x, x * 2.0])
+    c[0, 1] = 0.0
+    d = np.maximum(np.outer(x, x), 0.0)
+    d[0] = x
+    return np.sum(a * b) + np.sum(c**2) + np.sum(d)
+
+
+def test_results_of_fresh_functions_can_be_written_into():
+    agree_everywhere(writes_into_fresh_results, X4)
+
+
+def test_the_multiclass_svm_loss_is_accepted():
+    rng = np.random.default_rng(0)
+    W, X, y = rng.normal(size=(4, 5)), rng.normal(size=(3, 4)), np.array([0, 4, 2])
+    ours = chainrule.grad(svm_margins)(W, X, y)
+    expected = numerical_jacobian(lambda w: svm_margins(w, X, y), [W], 0)
+    np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
