@@ -48,7 +48,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     ),
     ("the rule library", ["rules"]),
     ("parse", ["parse"]),
-    ("analysis: activity, aliasing, shapes", ["activity", "aliasing", "shapes"]),
+    ("analysis: activity, aliasing, dims", ["activity", "aliasing", "dims"]),
+    ("analysis: shape facts", ["shapes"]),
     (
         "normalize: the shared state, refusals, jumps",
         ["normalize.core", "normalize.advice", "normalize.jumps"],

@@ -153,19 +153,19 @@ class _Transformed:
             self._structures = structures
             self._generation = rules.generation()
             self._compiled = self._variant = None
-        compiled = self._compiled or self.compiled()
         if self._variant is None:  # first call: specialise on the kinds of the arguments
-            indexed = compiled.indexed
+            # Python scalars, and arrays by ndim when no axis has length 1 (so that
+            # shapes.py can tell broadcasting apart; see arguments.matches_kinds)
             self._scalars = tuple(
                 (i, -1) if type(a) in SCALAR_TYPES else (i, a.ndim)
                 for i, a in enumerate(args)
-                if type(a) in SCALAR_TYPES or (type(a) is np.ndarray and i in indexed)
+                if type(a) in SCALAR_TYPES or (type(a) is np.ndarray and 1 not in a.shape)
             )
-            self._variant = self._compile(self._scalars) if self._scalars else compiled
+            self._variant = self._compile(self._scalars) if self._scalars else self.compiled()
             self._guard = self._variant.guard
         if matches_kinds(self._scalars, args):
             return self._variant, tuple(args)
-        return compiled, tuple(args)
+        return self.compiled(), tuple(args)
 
     def _finish(self, grads: Any, args: tuple) -> Any:
         if not self.as_tuple:
@@ -209,7 +209,7 @@ class _Transformed:
                     if (
                         (type(a) not in SCALAR_TYPES)
                         if kind < 0
-                        else (type(a) is not np.ndarray or a.ndim != kind)
+                        else (type(a) is not np.ndarray or a.ndim != kind or 1 in a.shape)
                     ):
                         break
                 else:

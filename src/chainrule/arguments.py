@@ -135,7 +135,7 @@ def matches_kinds(kinds: tuple[tuple[int, int], ...], args: list) -> bool:
         if kind < 0:
             if type(a) not in SCALAR_TYPES:
                 return False
-        elif type(a) is not np.ndarray or a.ndim != kind:
+        elif type(a) is not np.ndarray or a.ndim != kind or 1 in a.shape:
             return False
     return True
 

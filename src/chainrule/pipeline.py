@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import weakref
+from collections import ChainMap
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +39,7 @@ from .errors import CompileError
 from .forward import JVP
 from .ir import Parsed
 from .normalize import normalize
-from .optimize import remove_dead_statements
+from .optimize import accumulate_in_place, remove_copies, remove_dead_statements
 from .parse import check_source, parse_function
 from .reverse import GRAD  # noqa: F401  (registers the reverse-mode transformations)
 from .transformation import Target, Transformation, transformation_named
@@ -54,7 +55,7 @@ class CompileRequest:
     as_tuple: bool  # derivatives as a tuple even for one argument
     # a variant specialised on argument kinds: (position, -1) for a Python scalar
     # (shape (), so broadcasting checks on it can go), (position, ndim) for an
-    # array the function indexes
+    # array of that ndim with no axis of length 1 (shapes.array_dims)
     scalar_params: tuple[tuple[int, int], ...] = ()
     # (position, ir.structure(argument)) for container arguments
     structures: tuple[tuple[int, Any], ...] = ()
@@ -201,6 +202,11 @@ def _transform(parsed: Parsed, request: CompileRequest, transformation: Transfor
     fn = normalize(parsed, set(wrt), shapes, request.has_aux, compile_jvp=_compile_jvp)
     emitted = transformation.emit(fn, target)
     remove_dead_statements(emitted.function, emitted.removable)
+    if target.ranks:  # a variant: called only through the API, with float arrays
+        remove_copies(emitted.function)
+        accumulate_in_place(
+            emitted.function, ChainMap(emitted.cells, fn.extra_cells, parsed.globals)
+        )
     built = generate(
         parsed,
         emitted.function,

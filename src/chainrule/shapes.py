@@ -16,12 +16,22 @@ from __future__ import annotations
 import ast
 import inspect
 import operator
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from . import runtime
+from .dims import (
+    ELEMENTWISE_OPS,
+    TOP,
+    Dims,
+    DimsRules,
+    elementwise_ufunc,
+    literal_int,
+    literal_is,
+    product_dims,
+)
 from .flow import shrink_to_fixpoint
 from .ir import IDENTITY, Function, facts_of, name_of, names_in, targets_of, walk_statements
 
@@ -48,10 +58,6 @@ def _full_reductions() -> set[int]:
 
 
 _FULL_REDUCTIONS: set[int] = set()
-
-
-def _literal_is(expr: Any, value: Any) -> bool:
-    return isinstance(expr, ast.Constant) and expr.value is value
 
 
 def scalar_names(
@@ -88,8 +94,8 @@ def scalar_names(
         )
 
     def inert_scalar(expr: ast.expr) -> bool:
-        if isinstance(expr, ast.Subscript):
-            return element_of_ranked(expr.value, expr.slice)
+        if isinstance(expr, ast.Subscript) and element_of_ranked(expr.value, expr.slice):
+            return True
         if isinstance(expr, ast.BinOp) and not isinstance(expr.op, ast.MatMult):
             return inert_scalar(expr.left) and inert_scalar(expr.right)
         if isinstance(expr, ast.UnaryOp):
@@ -129,10 +135,10 @@ def scalar_names(
             if bound is None:
                 return False
             axis = bound.get("axis")
-            if axis is not None and not _literal_is(axis, None):
+            if axis is not None and not literal_is(axis, None):
                 return False
             keepdims = bound.get("keepdims")
-            return keepdims is None or _literal_is(keepdims, False)
+            return keepdims is None or literal_is(keepdims, False)
         module = getattr(prim, "__module__", None)
         return module == "math" or prim is float
 
@@ -175,7 +181,6 @@ def _is_size(expr: ast.expr) -> bool:
 # -- shape classes: drop `unbroadcast` where shapes provably agree ---------------------
 
 _SCALAR = "scalar"
-_ELEMENTWISE_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod)
 
 
 class ShapeClasses:
@@ -196,6 +201,9 @@ class ShapeClasses:
         self.fixed: set[str] = set()  # names whose class is known in advance
         self.rep: dict[object, str] = {}  # class -> its first name outside any branch
         self.depth = 0
+        self.dims: dict[str, Dims] = {}  # a variant's dims (array_dims), else empty
+        self.scalars: set[str] | frozenset[str] = frozenset()
+        self.numpy_name: Callable[[], str] | None = None  # numpy's name in generated code
 
     def resolve(self, expr: ast.expr) -> object:
         if isinstance(expr, ast.Name):
@@ -214,7 +222,7 @@ class ShapeClasses:
         if isinstance(expr, ast.Constant):
             v = expr.value
             return _SCALAR if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-        if isinstance(expr, ast.BinOp) and isinstance(expr.op, _ELEMENTWISE_OPS):
+        if isinstance(expr, ast.BinOp) and isinstance(expr.op, ELEMENTWISE_OPS):
             return self.combine(self.of(expr.left), self.of(expr.right))
         if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, (ast.USub, ast.UAdd)):
             return self.of(expr.operand)
@@ -311,6 +319,9 @@ class _UnbroadcastRemover(ast.NodeTransformer):
             cg, cx = self.classes.of(g), self.classes.of(x)
             if cg is not None and cg is cx:
                 return g
+        rewritten = rewrite_by_dims(self.classes, node, func)
+        if rewritten is not None:
+            return rewritten
         # Arguments read only for their shape can name the earliest value of that
         # shape instead, so that the value itself may turn out to be dead (e.g. a
         # loss term that grad never needs).
@@ -343,9 +354,13 @@ def shape_classes(
     env: Mapping[str, object],
     grad_of: dict[str, str],
     scalars: set[str] | frozenset[str] = frozenset(),
+    dims: dict[str, Dims] | None = None,
 ) -> ShapeClasses:
-    """Shape classes of a primal body; `simplify` then rewrites backward code with them."""
+    """Shape classes of a primal body; `simplify` then rewrites backward code with them
+    (and with `dims`, the dims a variant knows: array_dims)."""
     classes = ShapeClasses(env, grad_of)
+    classes.dims = dims or {}
+    classes.scalars = scalars
     for p in params:
         classes.cls[p] = object()
         classes.rep[classes.cls[p]] = p
@@ -354,3 +369,242 @@ def shape_classes(
         classes.fixed.add(name)
     classes.visit(primal, rewrite=False)
     return classes
+
+
+class _BackwardDims(DimsRules):
+    """Dims of expressions in backward code: a gradient has its primal's dims."""
+
+    def __init__(self, classes: ShapeClasses) -> None:
+        super().__init__(classes.dims, classes.scalars)
+        self.classes = classes
+
+    def of(self, expr: ast.expr) -> Any:
+        if isinstance(expr, ast.Name):
+            name = self.classes.grad_of.get(expr.id, expr.id)
+            return self.dims.get(name)
+        if isinstance(expr, ast.Call):
+            return self.call(expr)
+        found = super().of(expr)
+        return None if found is TOP else found
+
+    def call(self, node: ast.Call) -> Any:
+        func = self.classes.resolve(node.func)
+        args = node.args
+        if func is np.outer and len(args) == 2 and not node.keywords:
+            return product_dims(self.of(args[0]), self.of(args[1]), "outer")
+        if func is runtime.unbroadcast and len(args) == 2:
+            return self.of(args[1])
+        if func in (np.size, np.ndim, len) and len(args) == 1 and not node.keywords:
+            return ()
+        if elementwise_ufunc(func, args, bool(node.keywords)):
+            return self.elementwise(args)
+        return None
+
+
+_PRODUCT_HELPERS = {
+    "dot_grad_left": ("dot", 0),
+    "dot_grad_right": ("dot", 1),
+    "matmul_grad_left": ("matmul", 0),
+    "matmul_grad_right": ("matmul", 1),
+    "inner_grad_left": ("inner", 0),
+    "inner_grad_right": ("inner", 1),
+    "tensordot_grad_left": ("tensordot", 0),
+    "tensordot_grad_right": ("tensordot", 1),
+}
+
+
+def _load(name: str) -> ast.Name:
+    return ast.Name(name, ast.Load())
+
+
+def _transposed(x: ast.expr) -> ast.expr:
+    return ast.Attribute(value=x, attr="T", ctx=ast.Load())
+
+
+def _matmul(a: ast.expr, b: ast.expr) -> ast.expr:
+    return ast.BinOp(left=a, op=ast.MatMult(), right=b)
+
+
+def _sum_leading(g: ast.expr, extra: int, rank: int) -> ast.expr:
+    """`g.sum(axis=0)`, `g.sum(axis=(0, 1))`, or `g.sum()` when everything goes."""
+    if rank == 0:
+        keywords = []
+    else:
+        axes: ast.expr = ast.Constant(0)
+        if extra > 1:
+            axes = ast.Tuple([ast.Constant(i) for i in range(extra)], ast.Load())
+        keywords = [ast.keyword(arg="axis", value=axes)]
+    func = ast.Attribute(value=g, attr="sum", ctx=ast.Load())
+    return ast.Call(func=func, args=[], keywords=keywords)
+
+
+def rewrite_by_dims(classes: ShapeClasses, node: ast.Call, func: object) -> ast.expr | None:
+    """What a person writes instead of a rank-generic helper call, when dims say which
+    case applies (None: keep the call).
+
+    A product's gradient depends only on its operands' ranks, so `np.dot(W, h)`,
+    `W @ h`, `W.dot(h)`, `np.matmul(W, h)`, `np.inner(W, h)` and
+    `np.tensordot(W, h, 1)` all get the same two statements:
+
+        ranks  left (dz @ b.T)        right (a.T @ dz)
+        1, 1   dz * b                 dz * a
+        2, 1   np.outer(dz, b)        a.T @ dz
+        1, 2   b @ dz                 np.outer(a, dz)
+        2, 2   dz @ b.T               a.T @ dz
+    """
+    if not classes.dims:
+        return None
+    dims = _BackwardDims(classes)
+    name = getattr(func, "__name__", None)
+    args = node.args
+    if func is runtime.unbroadcast and len(args) == 2:
+        g, x = args
+        dg, dx = dims.of(g), dims.of(x)
+        if dg is None or dx is None or not all(dx) or len(dg) < len(dx):
+            return None
+        if len(dg) == len(dx):
+            return g
+        return _sum_leading(g, len(dg) - len(dx), len(dx))
+    if func is np.full and len(args) == 2 and not node.keywords:
+        shape, v = args  # np.full(np.shape(a), v) of a scalar a, v: just v
+        if (
+            isinstance(shape, ast.Call)
+            and classes.resolve(shape.func) is np.shape
+            and len(shape.args) == 1
+            and dims.of(shape.args[0]) == ()
+            and dims.of(v) == ()
+        ):
+            return v
+        return None
+    if func is np.full_like and len(args) == 2 and not node.keywords:
+        if dims.of(args[0]) == () and dims.of(args[1]) == ():  # of a scalar: the scalar
+            return args[1]
+        return None
+    if name not in _PRODUCT_HELPERS or getattr(runtime, name, None) is not func:
+        return None
+    kind, side = _PRODUCT_HELPERS[name]
+    if node.keywords or len(args) != (4 if kind == "tensordot" else 3):
+        return None
+    if kind == "tensordot":
+        if literal_int(args[3]) != 1:
+            return None
+        kind = "dot"
+    g, a, b = args[:3]
+    da, db = dims.of(a), dims.of(b)
+    if da is None or db is None or classes.numpy_name is None:
+        return None
+    ranks = (len(da), len(db))
+    if kind == "inner" and ranks not in ((1, 1), (2, 1)):
+        return None
+    if ranks == (1, 1):
+        return ast.BinOp(left=g, op=ast.Mult(), right=b if side == 0 else a)
+    np_name = classes.numpy_name()
+    outer = ast.Attribute(value=_load(np_name), attr="outer", ctx=ast.Load())
+    if ranks == (2, 1):
+        if side == 0:
+            return ast.Call(func=outer, args=[g, b], keywords=[])
+        return _matmul(_transposed(a), g)
+    if ranks == (1, 2):
+        if side == 0:
+            return _matmul(b, g)
+        return ast.Call(func=outer, args=[a, g], keywords=[])
+    if ranks == (2, 2):
+        return _matmul(g, _transposed(b)) if side == 0 else _matmul(_transposed(a), g)
+    return None
+
+
+def scalar_fills(backward: list[ast.stmt], classes: ShapeClasses) -> None:
+    """`d = np.full_like(a, v)` becomes `d = v` where broadcasting restores the shape.
+
+    The gradient of a full sum is its scalar gradient copied into an array
+    shaped like the summed value.  When every read of `d` is inside an
+    arithmetic expression whose other operands already have a's shape (every
+    axis known, none of length 1), NumPy's broadcasting makes that array at
+    no cost, so the scalar is enough: `dt = dL * 2 * t` rather than filling an
+    array first, and the summed value is no longer needed at all.  (Rewrites
+    `backward` in place.)
+    """
+    parents: dict[int, ast.AST] = {}
+    count: dict[str, int] = {}
+    loads: dict[str, list[ast.Name]] = {}
+    for stmt in backward:
+        for node in ast.walk(stmt):
+            for child in ast.iter_child_nodes(node):
+                parents[id(child)] = node
+            if isinstance(node, ast.Name):
+                if isinstance(node.ctx, ast.Load):
+                    loads.setdefault(node.id, []).append(node)
+                else:
+                    count[node.id] = count.get(node.id, 0) + 1
+    dims = _BackwardDims(classes)
+    for stmt in walk_statements(backward):
+        if not (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and isinstance(stmt.value, ast.Call)
+            and classes.resolve(stmt.value.func) is np.full_like
+            and len(stmt.value.args) == 2
+            and not stmt.value.keywords
+        ):
+            continue
+        name = stmt.targets[0].id
+        a, v = stmt.value.args
+        shape = dims.of(a)
+        if count.get(name) != 1 or shape is None or not all(shape) or dims.of(v) != ():
+            continue
+        if _reads_restore(name, shape, loads, count, parents, dims, 0):
+            stmt.value = v
+
+
+def _reads_restore(
+    name: str,
+    shape: Dims,
+    loads: dict[str, list[ast.Name]],
+    count: dict[str, int],
+    parents: dict[int, ast.AST],
+    dims: _BackwardDims,
+    depth: int,
+) -> bool:
+    """Whether every read of `name` (through copies `x = name` of names assigned once)
+    is arithmetic that broadcasts back to `shape`."""
+    uses = loads.get(name, [])
+    if not uses or depth > 8:
+        return False
+    for use in uses:
+        parent = parents.get(id(use))
+        if isinstance(parent, ast.Assign) and parent.value is use:  # a copy: follow it
+            target = parent.targets[0]
+            if not (
+                len(parent.targets) == 1
+                and isinstance(target, ast.Name)
+                and count.get(target.id) == 1
+                and _reads_restore(target.id, shape, loads, count, parents, dims, depth + 1)
+            ):
+                return False
+        elif not _broadcast_restores(use, name, shape, parents, dims):
+            return False
+    return True
+
+
+def _broadcast_restores(
+    use: ast.Name, name: str, shape: Dims, parents: dict[int, ast.AST], dims: _BackwardDims
+) -> bool:
+    """Whether the arithmetic around `use` has `shape` with `name` taken as a scalar."""
+    top: ast.AST = use
+    while isinstance(parents.get(id(top)), (ast.BinOp, ast.UnaryOp)):
+        parent = parents[id(top)]
+        if isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.MatMult):
+            return False
+        top = parent
+    if top is use or not isinstance(top, ast.expr):
+        return False
+    saved = dims.dims
+    dims.dims = {**saved, name: ()}
+    dims.classes.grad_of, grad_of = {**dims.classes.grad_of}, dims.classes.grad_of
+    dims.classes.grad_of.pop(name, None)
+    try:
+        return dims.of(top) == shape
+    finally:
+        dims.dims = saved
+        dims.classes.grad_of = grad_of

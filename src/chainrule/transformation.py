@@ -50,7 +50,8 @@ class Target:
     wrt: list[str]  # the parameters to differentiate (every parameter, for vjp)
     as_tuple: bool = False  # derivatives as a tuple even for a single parameter
     scalars: frozenset[str] = frozenset()  # parameters known to be Python scalars (a variant)
-    ranks: dict[str, int] = field(default_factory=dict)  # ndim of indexed array parameters
+    # ndim of array parameters that have no axis of length 1 (a variant)
+    ranks: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

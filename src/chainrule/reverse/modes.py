@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..ir import Function, name_of
+from ..shapes import scalar_fills
 from ..templates import fold_constants
 from ..transformation import Emitted, Target, Transformation, register
 from .emit import Returns, emit_function
@@ -32,6 +33,8 @@ class ReverseMode(Transformation):
             else:
                 leaves.append(name)
         adj = Reverser(fn, dataclasses.replace(target, wrt=leaves)).run()
+        if adj.shapes is not None and adj.shapes.dims:  # a variant: known ranks
+            scalar_fills(adj.backward, adj.shapes)
         funcdef = emit_function(adj, self.returns, target.as_tuple, target.wrt)
         fold_constants(adj.backward)
         return Emitted(funcdef, adj.bindings.cells, adj.primal)

@@ -30,6 +30,7 @@ from ..derivatives import DerivativeContext
 from ..flow import bound_on_entry
 from ..ir import clone, comment, facts, facts_of, name_of, names_in, walk_statements
 from ..rules import Rule, display_name, rule_example
+from ..shapes import ShapeClasses
 from ..templates import (
     Bindings,
     name_temporaries,
@@ -58,6 +59,7 @@ class Adjoint:
     stacks: list[str] = field(default_factory=list)  # the lists that save loop values
     scalar_params: frozenset[str] = frozenset()  # parameters specialised as scalars
     scalars: set[str] = field(default_factory=set)  # every name that is a scalar
+    shapes: ShapeClasses | None = None  # the shape facts the backward pass was written with
 
 
 StatementAdjoint = Callable[["Reverser", ast.stmt], list[ast.stmt]]
@@ -102,6 +104,7 @@ class Reverser:
             self.stacks,
             ctx.scalar_params,
             ctx.scalars,
+            ctx.shapes,
         )
 
     # -- statement lists -----------------------------------------------------------------

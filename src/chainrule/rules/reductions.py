@@ -27,7 +27,7 @@ from .registry import adjoint, literal, nondifferentiable, numpy_attrs, tangent
 def sum_(y, a, axis=None, *, keepdims=False):
     "sum: every summed element receives the output's gradient"
     if axis is None:
-        da = np.full(np.shape(a), dy)
+        da = np.full_like(a, dy)
     elif literal(keepdims) and not keepdims:
         da = expand_to(dy, a, axis)
     else:
@@ -64,7 +64,7 @@ def nansum_tangent(y, a, axis=None, *, keepdims=False):
 def mean(y, a, axis=None, *, keepdims=False):
     "mean: every element receives the gradient divided by the number averaged"
     if axis is None:
-        da = np.full(np.shape(a), dy / np.size(a))
+        da = np.full_like(a, dy / np.size(a))
     elif literal(keepdims) and not keepdims:
         da = expand_to(dy / (np.size(a) // np.size(y)), a, axis)
     else:

@@ -224,7 +224,9 @@ def reduce_extreme_grad(g, x, y, axis=None, keepdims=False):
     y = restore_axes(y, x, axis, keepdims)
     g = restore_axes(g, x, axis, keepdims)
     winners = x == y
-    return g * winners / np.sum(winners, axis=axis, keepdims=True)
+    # the count of winners in x's float type, so that float32 stays float32
+    counts = np.sum(winners, axis=axis, keepdims=True, dtype=np.result_type(x, np.float16))
+    return g * winners / counts
 
 
 def _reduced_axes(x, axis):

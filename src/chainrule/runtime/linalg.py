@@ -107,15 +107,21 @@ def dot_grad_left(g, a, b):
     With a scalar operand np.dot is a product; otherwise it is the tensordot
     over a's last axis and b's second-to-last (for 2-D: dz @ b.T).
     """
-    if np.ndim(a) == 0 or np.ndim(b) == 0:
+    na, nb = np.ndim(a), np.ndim(b)
+    if na == 0 or nb == 0:
         return unbroadcast(g * b, a)
+    if na <= 2 and nb <= 2:  # np.dot is np.matmul here: its fast paths
+        return matmul_grad_left(g, a, b)
     return tensordot_grad_left(g, a, b, _dot_axes(a, b))
 
 
 def dot_grad_right(g, a, b):
     """Gradient of np.dot(a, b) with respect to b (for 2-D: a.T @ dz)."""
-    if np.ndim(a) == 0 or np.ndim(b) == 0:
+    na, nb = np.ndim(a), np.ndim(b)
+    if na == 0 or nb == 0:
         return unbroadcast(g * a, b)
+    if na <= 2 and nb <= 2:
+        return matmul_grad_right(g, a, b)
     return tensordot_grad_right(g, a, b, _dot_axes(a, b))
 
 
