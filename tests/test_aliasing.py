@@ -371,3 +371,20 @@ def test_the_multiclass_svm_loss_is_accepted():
     ours = chainrule.grad(svm_margins)(W, X, y)
     expected = numerical_jacobian(lambda w: svm_margins(w, X, y), [W], 0)
     np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
+
+
+ADD_AT_INDEX = np.array([0, 2, 0])
+
+
+def accumulated_with_add_at(x):
+    acc = np.zeros(3)
+    np.add.at(acc, ADD_AT_INDEX, x**2)
+    return np.sum(acc**2)
+
+
+def test_second_derivatives_through_add_at():
+    """np.add.at makes its array depend on the added values, also in gradient code."""
+    agree_everywhere(accumulated_with_add_at, X3)
+    H = chainrule.hessian(accumulated_with_add_at)(X3)
+    expected = numerical_jacobian(lambda z: chainrule.grad(accumulated_with_add_at)(z), [X3], 0)
+    np.testing.assert_allclose(H, expected, rtol=1e-5, atol=1e-5)

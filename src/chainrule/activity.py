@@ -125,6 +125,14 @@ def possibly_varied(parsed: Parsed, seeds: set[str], body: list[ast.stmt]) -> se
                 for k, elt in enumerate(item.elts):
                     assigns.append(([f"{owner}#{k}"], elt))
         if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "at"
+            and len(node.args) == 3
+            and isinstance(node.args[0], ast.Name)
+        ):
+            assigns.append(([node.args[0].id], node.args[2]))  # np.add.at(a, i, v): a holds v
+        if (
             isinstance(node, ast.Assign)
             and len(node.targets) == 1
             and isinstance(node.targets[0], ast.Tuple)
