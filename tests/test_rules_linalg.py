@@ -511,6 +511,9 @@ def norm(x, w, ord, axis, keepdims):
 def test_norm(case, seed):
     shape, ord, axis, keepdims = case
     x = np.random.default_rng(seed).normal(size=shape)  # no ties, no zeros: no kinks
+    if isinstance(ord, (int, float)) and 0 < ord < 1:
+        # |x|**(ord - 1) blows up near 0, where central differences are not accurate
+        x = np.sign(x) * (0.3 + np.abs(x))
     w = weights(np.shape(np.linalg.norm(x, ord, axis, keepdims)))
     check_grad(norm, x, w, ord, axis, keepdims, **LINALG_TOL)
 
