@@ -94,7 +94,9 @@ class _Transformed:
 
     def compiled(self) -> Compiled:
         compiled = self._compiled
-        if compiled is None or not compiled.guard():  # a binding compiling resolved changed
+        if compiled is None:  # the general code, compiled when first needed
+            compiled = self._compiled = self._compile(())
+        elif not compiled.guard():  # a binding compiling resolved changed: start again
             self._param_names = None
             self._variant = None
             compiled = self._compiled = self._compile(())
