@@ -388,3 +388,20 @@ def test_second_derivatives_through_add_at():
     H = chainrule.hessian(accumulated_with_add_at)(X3)
     expected = numerical_jacobian(lambda z: chainrule.grad(accumulated_with_add_at)(z), [X3], 0)
     np.testing.assert_allclose(H, expected, rtol=1e-5, atol=1e-5)
+
+
+def loop_rebinds_an_array_it_writes(x):
+    out = np.zeros(4)
+    for i in range(3):
+        out[i] = x[i] * 2.0
+        out = x
+    return np.sum(out)
+
+
+def test_a_loop_that_rebinds_an_array_it_writes_to_a_shared_one_is_refused():
+    with pytest.raises(CompileError) as info:
+        chainrule.grad(loop_rebinds_an_array_it_writes)(X4)
+    message = str(info.value)
+    assert "out[i] = x[i] * 2.0" in message and "next iteration" in message, message
+    line = loop_rebinds_an_array_it_writes.__code__.co_firstlineno + 3
+    assert f"test_aliasing.py:{line}:" in message, message
