@@ -676,7 +676,7 @@ def test_a_loop_over_a_list_that_later_grows_runs_backwards_as_often():
 
 def list_rebuilt_in_a_loop_with_an_early_return(x):
     v = np.sin(x)
-    for e in x:
+    for _e in x:
         hs = []
         hs.append(v**2)
         for k in range(3):
