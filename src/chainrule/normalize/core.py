@@ -155,6 +155,9 @@ class Normalizer:
         self.numbers: set[str] = set()  # SSA names surely holding a number, not an array
         self.loop_lines: list[int] = []  # first lines of the user's loops being normalized
         self.loop_writes: list[tuple[str, ast.AST]] = []  # arrays written in those loops
+        # per loop being normalized: its loop-carried names (-> entry SSA names), and the
+        # lists its body appends to (-> the names in the appended expressions)
+        self.loop_frames: list[tuple[dict[str, str], dict[str, set[str]]]] = []
         self.writable: set[str] = set()  # SSA names of arrays made by a constructor
         self.lists: set[str] = set()  # SSA names of lists made in the function
         self.loads = [

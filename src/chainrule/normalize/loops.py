@@ -12,7 +12,10 @@ time are unrolled (containers.py).
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
+from typing import Any
 
+from ..aliasing import view_bases
 from ..flow import read_before_assigned
 from ..ir import (
     IDENTITY,
@@ -134,11 +137,13 @@ class LoopNormalizer:
         outer = self.n.out
         self.n.out = []
         self.n.loop_lines.append(getattr(loop, "lineno", 0))
+        self.n.loop_frames.append((phis, _appends_in(loop.body, self.n.p.resolve)))
         writes_before = len(self.n.loop_writes)
         if prologue is not None:
             prologue()
         for sub in loop.body:
             self.n.statements.statement(sub)
+        self.n.loop_frames.pop()
         self.n.origin = loop
         self.check_rebound_writes(phis, self.n.loop_writes[writes_before:])
         self.n.loop_lines.pop()
@@ -306,3 +311,22 @@ class LoopNormalizer:
         self.n.emit(annotate(node, stmt))
         for name, phi in phis.items():
             self.n.current[name] = phi
+
+
+def _appends_in(body: list[ast.stmt], resolve: Callable[[ast.expr], Any]) -> dict[str, set[str]]:
+    """`hs.append(e)` anywhere in a loop body: list name -> the names whose memory `e` may
+    share (`h`, `h[0]`, `h.T`; not `h ** 2`).  An array appended in one iteration and
+    changed in place in a later one changes the list's item too (normalize meets the
+    append after the change, so it looks ahead)."""
+    found: dict[str, set[str]] = {}
+    for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "append"
+            and isinstance(node.func.value, ast.Name)
+            and node.args
+        ):
+            names = view_bases(node.args[0], set(), resolve)
+            found.setdefault(node.func.value.id, set()).update(names)
+    return found

@@ -299,6 +299,12 @@ class InPlaceNormalizer:
             for user, s in self.n.current.items()
             if user != name and (self.n.roots_of(s) | self.n.held_of(s)) & roots
         }
+        for phis, appends in self.n.loop_frames:
+            # the array changed may be one an earlier iteration left in a loop-carried
+            # name, and appended to a list then
+            if any(self.n.roots_of(phi) & roots for phi in phis.values()):
+                carried = set(phis) | {name}
+                sharing |= {hs for hs, names in appends.items() if names & carried}
         if not sharing:
             return
         after = getattr(stmt, "lineno", 0)
