@@ -457,3 +457,17 @@ def test_a_view_taken_through_a_call_result_is_a_view():
     # was a zero gradient: `np.split(y, 3)[0]` was not seen to share y's memory
     with pytest.raises(CompileError, match="'y' also refers to"):
         chainrule.grad(view_of_a_split_piece)(0.7)
+
+
+def appended_then_rebound_to_a_new_array(x):
+    h = x * 1.0
+    hs = []
+    for _ in range(3):
+        h *= 2.0  # changes the array the name brought in: never one a list holds
+        hs.append(h)
+        h = np.tanh(h)
+    return np.sum(np.stack(hs) ** 2) + np.sum(h)
+
+
+def test_a_change_of_an_array_made_afresh_at_the_end_of_each_iteration_is_accepted():
+    agree_everywhere(appended_then_rebound_to_a_new_array, X3)
