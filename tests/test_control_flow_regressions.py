@@ -820,3 +820,20 @@ def test_a_name_assigned_in_one_branch_of_a_loop_that_is_unrolled(x0):
     np.testing.assert_allclose(backward(1.0)[0], expected, atol=1e-6)
     grads = cr.grad(assigned_in_one_branch_of_an_unrolled_loop, argnums=(0, 1))(x, y)
     np.testing.assert_allclose(grads[0], expected, atol=1e-6)
+
+
+def mean_of_a_list_used_twice(x):
+    hs = []
+    hs.append(x[[2, 1, 3, 2]])
+    value = np.sin(np.mean(hs))
+    return np.mean(hs) * value
+
+
+def test_second_order_through_a_list_summed_as_an_array():
+    # grad's code adds a list gradient to an array of rows (add_lists); differentiated
+    # again, the array's side got a list (TypeError in jacrev(grad))
+    x = np.array([0.3, -0.4, 0.5, 0.8])
+    f = mean_of_a_list_used_twice
+    hessian_fd = numerical_jacobian(cr.grad(f), (x,), 0)
+    np.testing.assert_allclose(cr.jacrev(cr.grad(f))(x), hessian_fd, atol=1e-5)
+    np.testing.assert_allclose(cr.hessian(f)(x), hessian_fd, atol=1e-5)
