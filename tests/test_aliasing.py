@@ -471,3 +471,29 @@ def appended_then_rebound_to_a_new_array(x):
 
 def test_a_change_of_an_array_made_afresh_at_the_end_of_each_iteration_is_accepted():
     agree_everywhere(appended_then_rebound_to_a_new_array, X3)
+
+
+def written_after_arithmetic_with_a_constant(x):
+    a = x * 2.0
+    b = a + 1.0  # b's tangent is a's tangent, as an expression
+    b[0] = 5.0  # the tangent write must not reach a's tangent
+    return np.sum(a * a) + np.sum(b * b)
+
+
+def test_forward_mode_writes_into_a_tangent_of_its_own():
+    # jacfwd was [0, -2.4, 12] at X3[:3] where the gradient is [2.4, -2.4, 12]: the write
+    # into b's tangent changed a's (and a read-only broadcast tangent crashed in hessian)
+    x = np.array([0.3, -0.4, 0.5])
+    agree_everywhere(written_after_arithmetic_with_a_constant, x)
+
+
+def add_at_after_a_write(x):
+    out = np.zeros((3, 4))
+    out[1] += x[0]
+    acc = np.zeros((4,))
+    np.add.at(acc, [2, 2, 2], np.mean(out, axis=0).dot(np.log(2.0 + x)))
+    return np.sum(out) + np.mean(acc)
+
+
+def test_second_order_through_np_add_at_after_a_write():
+    agree_everywhere(add_at_after_a_write, np.array([0.3, -0.4, 0.5, 0.8]))

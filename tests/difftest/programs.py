@@ -253,6 +253,14 @@ def _excuse_changes_of_appended_names(module: list[str], ctx: Context) -> None:
             target = node.target
         elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript):
             target = node.targets[0]
+        elif (  # np.add.at(out, i, v)
+            isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Attribute)
+            and node.value.func.attr == "at"
+            and node.value.args
+        ):
+            target = node.value.args[0]
         while isinstance(target, ast.Subscript):
             target = target.value
         if isinstance(target, ast.Name) and target.id in shared:
