@@ -497,3 +497,15 @@ def add_at_after_a_write(x):
 
 def test_second_order_through_np_add_at_after_a_write():
     agree_everywhere(add_at_after_a_write, np.array([0.3, -0.4, 0.5, 0.8]))
+
+
+def written_into_itself(x):
+    out = np.zeros((3, 2))
+    out[1] = x
+    out[[0, 0, 1]] = out  # NumPy reads the whole old array first (it overlaps the write)
+    return np.sum(out * np.array([[1.0], [2.0], [3.0]]))
+
+
+def test_an_array_written_into_itself():
+    # the written value's gradient went into the places the write then cleared: 0
+    agree_everywhere(written_into_itself, np.array([0.3, -0.4]))

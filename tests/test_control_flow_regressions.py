@@ -837,3 +837,14 @@ def test_second_order_through_a_list_summed_as_an_array():
     hessian_fd = numerical_jacobian(cr.grad(f), (x,), 0)
     np.testing.assert_allclose(cr.jacrev(cr.grad(f))(x), hessian_fd, atol=1e-5)
     np.testing.assert_allclose(cr.hessian(f)(x), hessian_fd, atol=1e-5)
+
+
+def annotated_then_rebound_to_itself(x):
+    v: np.ndarray = np.outer(x, x)
+    v = v
+    return v[0, 0] + np.sum(v[1])
+
+
+def test_an_annotated_assignment_then_a_self_assignment():
+    # the name looked like an integer (its annotated definition was not seen): gradient 0
+    check_all_modes(annotated_then_rebound_to_itself)

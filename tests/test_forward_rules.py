@@ -299,6 +299,8 @@ CASES += [
     ("stored_tangent", lambda t: rt.stored_tangent(t, np.zeros(2)), (V,)),
     ("stored_tangent int", lambda t: rt.stored_tangent(t, np.zeros(2, int)) + t, (V,)),
     ("add_lists", lambda x, y: np.stack(rt.add_lists([x, y], [y, x])), (ROW, V)),
+    ("rows_like", lambda x, y: np.stack(rt.rows_like([x, y], [y, x])), (ROW, V)),
+    ("rows_like rows", lambda x, y: rt.rows_like([x, y], np.stack([y, x])) * 2.0, (ROW, V)),
     ("unpack_grad", lambda x, y: rt.unpack_grad([x, y], A), (ROW, V)),
     ("record_grad", lambda x, y: np.stack(rt.record_grad((x, y), 2)), (ROW, V)),
     ("power_term", lambda c, x, e: rt.power_term(c, x, e), (V, np.abs(V) + 0.5, V)),

@@ -324,6 +324,19 @@ def mark_restores(body: list[ast.stmt], roots_of: Callable[[str], frozenset[str]
                 walk(stmt.body, (*loops, id(stmt)))
 
     walk(body, ())
+    # `out = <computed array>` in a loop (not a copy of another name): SSA names are
+    # assigned once, so a write into that name in the same loop, after it, writes into
+    # each iteration's own array
+    made_in_loop: dict[str, tuple[int, tuple[int, ...]]] = {}
+    for k, (sub, sub_loops) in enumerate(order):
+        if (
+            sub_loops
+            and isinstance(sub, ast.Assign)
+            and isinstance(sub.targets[0], ast.Name)
+            and facts_of(sub).prim is not None
+            and not isinstance(sub.value, ast.Name)
+        ):
+            made_in_loop[sub.targets[0].id] = (k, sub_loops)
 
     def reads(stmt: ast.stmt) -> set[str]:
         parts = (
@@ -343,11 +356,17 @@ def mark_restores(body: list[ast.stmt], roots_of: Callable[[str], frozenset[str]
         if record.prim not in (SETITEM, ADD_AT):
             continue
         array = roots_of(name_of(record.args[0]))
+        made = made_in_loop.get(name_of(record.args[0]))
+        fresh_here = made is not None and made[0] < position and made[1] == loops
         needed = False
         for other_position, (other, other_loops) in enumerate(order):
             other_facts = facts_of(other)
             if other is stmt or other_facts.saves_old:
                 continue  # (the copy of the overwritten element is not a use)
+            if fresh_here and (other_position > position or other_facts.prim in (SETITEM, ADD_AT)):
+                # reads this iteration's array after the write (the next iteration writes
+                # into a new one), or only stores into it
+                continue
             if other_facts.prim is SETITEM and other_position > position:
                 continue
             shares_loop = bool(set(loops) & set(other_loops))

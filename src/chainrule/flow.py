@@ -214,6 +214,9 @@ def integer_names(body: list[ast.stmt], params: list[str] | set[str]) -> set[str
                 ast.BinOp(left=ast.Name(stmt.target.id, ast.Load()), op=stmt.op, right=stmt.value),
             )
             continue
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            add(stmt.target.id, stmt.value if stmt.value is not None else unknown)
+            continue
         if not isinstance(stmt, ast.Assign):
             continue
         value = stmt.value
@@ -238,6 +241,15 @@ def integer_names(body: list[ast.stmt], params: list[str] | set[str]) -> set[str
                         add(elt.id, value.elts[k])
                     else:
                         add(elt.id, unknown)
+    # a name bound some other way (an assignment expression, `with ... as`, a comprehension)
+    # may hold anything
+    for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+        if isinstance(node, ast.NamedExpr):
+            add(node.target.id, unknown)
+        elif isinstance(node, (ast.withitem, ast.comprehension, ast.ExceptHandler)):
+            for n in ast.walk(node):
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                    add(n.id, unknown)
     ints = set(defs) - set(params)
 
     def is_int(value: Any) -> bool:

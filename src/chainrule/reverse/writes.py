@@ -214,17 +214,24 @@ class InPlaceAdjoints:
             out.append(assign(g, ctx.numpy_call("copy", [ast.Name(g, ast.Load())])))
             grads.owned.add(g)
         out.extend(grads.own(g))
+        handed: list[ast.stmt] = []
         if isinstance(value, ast.Name) and ctx.active(value.id):
             # a copy of the place's gradient, taken before the place is cleared; where a
             # repeated index wrote twice only the last write counts, and an integer array
             # keeps no gradient (kept_writes)
-            kept = ctx.helper_call(
+            kept: ast.expr = ctx.helper_call(
                 kept_writes, "kept_writes", [_item(g, index), index_value(index), clone(array)]
             )
-            out.extend(self.hand_to(value, kept))
+            if value.id == name_of(array):  # `out[i] = out`: the old array is the value
+                place = ctx.names.fresh("dplace")
+                out.append(assign(place, kept))
+                handed = self.hand_to(value, ast.Name(place, ast.Load()))
+            else:
+                out.extend(self.hand_to(value, kept))
         # The overwritten element no longer reaches the output: its gradient is zero.
         # (A plain write, so that this gradient code can itself be differentiated.)
         out.append(ast.Assign(targets=[_item(g, index, store=True)], value=ast.Constant(0.0)))
+        out.extend(handed)  # (after the clearing, which is of the new array's place)
         if record.restore:
             out.extend(self.put_back(array, index, old))
         out.append(comment(text))
