@@ -100,7 +100,7 @@ def seeds_for(items: list) -> Iterator[tuple[int, list]]:
     the other items' cotangents zero."""
     zeros = [zero_like(item) for item in items]
     for p, item in enumerate(items):
-        for e in basis(item if type(item) is float else np.asarray(item, dtype=float)):
+        for e in basis(item if type(item) is float else np.empty(np.shape(item))):
             seeds = list(zeros)
             seeds[p] = e
             yield p, seeds
