@@ -283,7 +283,6 @@ class SecondJacobian:
         self.argnums = argnums
         self.makers = makers  # "grad" and "jvp" of api.py
         self.f = inner.fun
-        self.params = parse_function(self.f).params
         self._made: dict[Any, list] = {}  # output structure -> the outer Jacobian per inner argnum
 
     def first(self) -> Any:
@@ -296,7 +295,7 @@ class SecondJacobian:
         array)."""
         made = self._made.get((count, kind))
         if made is None:
-            f, params = self.f, self.params
+            f, params = self.f, parse_function(self.f).params
             if self.inner.mode == "jacrev":
                 contracted = contraction(f, params, count)
                 rows = [self.makers["grad"](contracted, argnums=a) for a in self.inner.argnums]
