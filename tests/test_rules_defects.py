@@ -144,3 +144,24 @@ def test_det_second_derivatives_at_a_singular_matrix():
 
 def det_only(a):
     return np.linalg.det(a)
+
+
+def scaled_rows(a):
+    return a * 2.0
+
+
+def test_a_template_assigning_two_names_of_which_one_is_unread():
+    """`m, n = np.shape(a)` with only n read made the pruning of unread temporaries loop
+    forever (it collected unread names but removed whole statements)."""
+
+    @chainrule.adjoint(scaled_rows)
+    def scaled_rows_adjoint(y, a):
+        "rows doubled"
+        m, n = np.shape(a)
+        da = dy * 2.0 * (n > 0)  # noqa: F841, F821  (template notation)
+
+    def f(a):
+        return np.sum(scaled_rows(a) ** 2)
+
+    x = np.array([[1.0, -2.0], [0.5, 3.0]])
+    np.testing.assert_allclose(grad(f)(x), 8.0 * x)
