@@ -159,16 +159,16 @@ def cho_factor_lower(a):
 
 
 def eig_values(a):
-    return np.linalg.eig(a)[0]
+    return np.linalg.eig(a)[0].real  # NumPy 2.5 returns complex arrays (real values here)
 
 
 def eig_vectors(a):
     w, v = np.linalg.eig(a)
-    return v * w
+    return (v * w).real
 
 
 def eigvals(a):
-    return np.linalg.eigvals(a)
+    return np.linalg.eigvals(a).real
 
 
 def real_spectrum(r, n):

@@ -13,6 +13,7 @@ the lower triangle, as NumPy does, and treat dA as symmetric.
 import numpy as np
 
 from ..runtime import (
+    cho_keeps_a,
     cofactor,
     cofactor_jvp,
     cofactor_vjp,
@@ -48,6 +49,7 @@ from .registry import adjoint, literal, nondifferentiable, tangent
 nondifferentiable(unsupported_upper, unsupported_qr, why="it only raises an error")
 nondifferentiable(eig_real, why="the factors are the saved output again")
 nondifferentiable(lstsq_checked, why="it is the constant 1.0 (or raises an error)")
+nondifferentiable(cho_keeps_a, why="it is a constant: what the installed SciPy does")
 nondifferentiable(flipped_trans, why="a transpose option is a flag")
 nondifferentiable(thin_svd, why="the factors are the saved output again")
 
@@ -395,7 +397,8 @@ if sl is not None:
         )
 
     # cho_factor(a, lower) = (c, lower): the factor in c's `lower` (or upper) triangle, and
-    # a's own entries, untouched, in the other; cho_solve reads the factor's triangle only.
+    # in the other a's own entries (SciPy before 1.18) or zeros (cho_keeps_a says which);
+    # cho_solve reads the factor's triangle only.
 
     @tangent(sl.cho_factor)
     def cho_factor_tangent(y, a, lower=False, overwrite_a=False, check_finite=True):
@@ -413,7 +416,11 @@ if sl is not None:
         )
         df = f @ (np.tril(x) - 0.5 * x * np.eye(np.shape(a)[-1]))
         dy = (
-            np.where(y[1], df + np.triu(da, 1), np.swapaxes(df, -1, -2) + np.tril(da, -1)),
+            np.where(
+                y[1],
+                df + np.triu(da, 1) * cho_keeps_a(),
+                np.swapaxes(df, -1, -2) + np.tril(da, -1) * cho_keeps_a(),
+            ),
             np.zeros(()),
         )
 
@@ -427,8 +434,8 @@ if sl is not None:
         s = np.swapaxes(np.linalg.solve(ft, np.swapaxes(np.linalg.solve(ft, p), -1, -2)), -1, -2)
         da = np.where(
             y[1],
-            symmetric_part_read(s, "L") + np.triu(dy[0], 1),
-            symmetric_part_read(s, "U") + np.tril(dy[0], -1),
+            symmetric_part_read(s, "L") + np.triu(dy[0], 1) * cho_keeps_a(),
+            symmetric_part_read(s, "U") + np.tril(dy[0], -1) * cho_keeps_a(),
         )
 
     @tangent(sl.cho_solve)

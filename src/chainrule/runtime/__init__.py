@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from . import decompositions, gradients, linalg, shapes, signals, tangents
 from .decompositions import (
+    cho_keeps_a,
     cofactor,
     cofactor_jvp,
     cofactor_vjp,
@@ -225,6 +226,7 @@ __all__ = [
     "qr_checked",
     "unsupported_qr",
     "lstsq_checked",
+    "cho_keeps_a",
     "eig_real",
     "eig_jvp",
     "eig_grad",

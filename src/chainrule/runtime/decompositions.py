@@ -405,6 +405,20 @@ def unsupported_qr(a, mode):
     )
 
 
+_CHO_KEEPS: list[float] = []
+
+
+def cho_keeps_a():
+    """1.0 if scipy.linalg.cho_factor leaves a's own entries in the triangle of c it does
+    not use (SciPy before 1.18), 0.0 if it zeroes them: asked of SciPy once."""
+    if not _CHO_KEEPS:
+        import scipy.linalg
+
+        c, _ = scipy.linalg.cho_factor(np.array([[4.0, 1.0], [1.0, 4.0]]))
+        _CHO_KEEPS.append(float(c[1, 0] == 1.0))
+    return _CHO_KEEPS[0]
+
+
 def lstsq_checked(rank, a):
     """1.0, after checking that np.linalg.lstsq(a, b) has a derivative the rules cover:
     `a` of full column rank (rank n, m >= n), where the solution is (A^T A)^-1 A^T b."""
@@ -423,14 +437,17 @@ def lstsq_checked(rank, a):
 
 
 def eig_real(a):
-    """np.linalg.eig(a) as (w, v), refusing what its derivative cannot be taken of: complex
-    eigenvalues (chainrule differentiates real values)."""
+    """np.linalg.eig(a) as real (w, v), refusing what its derivative cannot be taken of:
+    complex eigenvalues (chainrule differentiates real values).  NumPy 2.5 returns complex
+    arrays even for real eigenvalues; their imaginary parts are then exactly zero."""
     w, v = np.linalg.eig(a)
     if np.iscomplexobj(w) or np.iscomplexobj(v):
-        raise ValueError(
-            "the derivative of np.linalg.eig(a) is supported for real eigenvalues only, and "
-            "this matrix has complex ones; for a symmetric matrix use np.linalg.eigh"
-        )
+        if not (np.all(np.imag(w) == 0) and np.all(np.imag(v) == 0)):
+            raise ValueError(
+                "the derivative of np.linalg.eig(a) is supported for real eigenvalues only, and "
+                "this matrix has complex ones; for a symmetric matrix use np.linalg.eigh"
+            )
+        w, v = np.real(w), np.real(v)
     return w, v
 
 
