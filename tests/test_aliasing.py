@@ -405,3 +405,69 @@ def test_a_loop_that_rebinds_an_array_it_writes_to_a_shared_one_is_refused():
     assert "out[i] = x[i] * 2.0" in message and "next iteration" in message, message
     line = loop_rebinds_an_array_it_writes.__code__.co_firstlineno + 3
     assert f"test_aliasing.py:{line}:" in message, message
+
+
+# -- found by the 10,000-program differential run ----------------------------------------
+
+
+def changed_in_a_loop_after_being_appended(W):
+    out = W * 1.0
+    hs = []
+    for _ in range(3):
+        out -= np.tanh(W[0, 0])  # changes the array the previous iteration appended
+        hs.append(out)
+    return np.mean(np.stack(hs))
+
+
+def test_a_loop_that_changes_in_place_an_array_a_list_got_in_an_earlier_iteration_is_refused():
+    # NumPy: hs holds the same array three times; the gradient was that of three copies
+    with pytest.raises(CompileError, match="'hs' also refers to") as info:
+        chainrule.grad(changed_in_a_loop_after_being_appended)(np.eye(2))
+    assert info.value.source_line.strip().startswith("out -= np.tanh(W[0, 0])")
+
+
+def fresh_each_iteration_then_appended(x):
+    hs = []
+    out = np.ones(2)
+    for i in range(3):
+        out = np.zeros(2)
+        out += x[:2] * i
+        hs.append(out)
+    h = x * 1.0
+    for _ in range(2):
+        h = np.tanh(h)
+        hs.append(h[:2] ** 2)  # a new array, not h
+        h *= 2.0
+    return np.sum(np.stack(hs) ** 2) + np.sum(out) + np.sum(h)
+
+
+def test_arrays_made_afresh_in_each_iteration_may_be_appended_and_changed():
+    x = np.array([0.3, -0.4, 0.5])
+    agree_everywhere(fresh_each_iteration_then_appended, x)
+
+
+def view_of_a_split_piece(s):
+    y = np.full((3, 4), 0.2)
+    piece = np.split(y, 3)[0]  # a view of y's first row, through the list split returns
+    piece += s
+    return np.sum(y)
+
+
+def test_a_view_taken_through_a_call_result_is_a_view():
+    # was a zero gradient: `np.split(y, 3)[0]` was not seen to share y's memory
+    with pytest.raises(CompileError, match="'y' also refers to"):
+        chainrule.grad(view_of_a_split_piece)(0.7)
+
+
+def appended_then_rebound_to_a_new_array(x):
+    h = x * 1.0
+    hs = []
+    for _ in range(3):
+        h *= 2.0  # changes the array the name brought in: never one a list holds
+        hs.append(h)
+        h = np.tanh(h)
+    return np.sum(np.stack(hs) ** 2) + np.sum(h)
+
+
+def test_a_change_of_an_array_made_afresh_at_the_end_of_each_iteration_is_accepted():
+    agree_everywhere(appended_then_rebound_to_a_new_array, X3)

@@ -355,9 +355,18 @@ class Statements:
         h, hs = ctx.fresh_name("h"), ctx.fresh_name("hs")
         lines = [f"{h} = np.tanh({base.text})", f"{hs} = []", f"{hs}.append({h})"]
         e = squash(self.ex.expr(scope, ctx.pick([(), (n,)]), 2), 1.0)
-        lines.append(ctx.pick([f"{h} += {e.text}", f"{h} *= 2.0", f"{hs}[-1] += {e.text}"]))
-        ctx.tags.update({"list-reference", "list-append"})
-        ctx.excusable.update(lines[3:])
+        if ctx.chance(0.3):
+            # in a loop: the change in the next iteration reaches the item appended in
+            # this one (was silently wrong: normalize met the change before the append)
+            k = ctx.fresh_name("k")
+            change = ctx.pick([f"{h} += {e.text}", f"{h} *= 0.5"])
+            lines[2:] = [f"for {k} in range(3):", f"    {change}", f"    {hs}.append({h})"]
+            ctx.tags.update({"list-reference", "list-append", "for-range"})
+            ctx.excusable.update(lines[2:4] + [change])
+        else:
+            lines.append(ctx.pick([f"{h} += {e.text}", f"{h} *= 2.0", f"{hs}[-1] += {e.text}"]))
+            ctx.tags.update({"list-reference", "list-append"})
+            ctx.excusable.update(lines[3:])
         scope.set(Value(h, (n,), 4.0))
         scope.lists[hs] = ListValue(hs, (n,), 1, 4.0)
         self.pending += [h, hs]
