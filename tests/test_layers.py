@@ -85,6 +85,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("the persistent cache", ["cache"]),
     ("the pipeline", ["pipeline"]),
     ("argument checks, highlighting", ["arguments", "highlight"]),
+    ("Jacobians: tuple outputs, a Jacobian of a Jacobian", ["jacobians"]),
     ("the public transformations", ["api"]),
     ("testing", ["testing"]),
     ("drawing pictures (DOT text)", ["drawing"]),

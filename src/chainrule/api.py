@@ -17,6 +17,7 @@ gradient's source.
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import sys
 import types
@@ -43,9 +44,21 @@ from .arguments import (
     shaped_like,
 )
 from .compiled import Compiled
+from .errors import CompileError
 from .guards import always
 from .highlight import Source, highlight, show_in_notebook
 from .ir import structure
+from .jacobians import (
+    SecondJacobian,
+    check_cotangent,
+    forward_jacobians,
+    inner_jacobian,
+    packed,
+    pieces,
+    repacked,
+    returned_container,
+    reverse_jacobians,
+)
 from .normalize.inlining import NESTED, NESTED_JVP, NESTED_MAKER
 from .parse import parse_function
 from .pipeline import CompileRequest, compile_function
@@ -293,7 +306,7 @@ class VJPFunction:
 
     def __init__(self, backward: Callable, out: Any, primals: list, source: str) -> None:
         self._backward = backward
-        self._out_shape = np.shape(out)
+        self._out = out  # its shape, or the shapes of a tuple output's items
         self._primals = primals
         self.source = source
 
@@ -306,20 +319,43 @@ class VJPFunction:
         )
 
     def __call__(self, cotangent: Any) -> tuple:
-        if np.shape(cotangent) != self._out_shape:
-            raise ValueError(
-                f"the cotangent has shape {np.shape(cotangent)} but the output has shape "
-                f"{self._out_shape}; pass an array shaped like the output"
-            )
+        check_cotangent(cotangent, self._out)
         grads = self._backward(cotangent)
         return tuple(returned_gradient(g, x) for g, x in zip(grads, self._primals))
+
+
+_packed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # f -> `tuple(f(...))`
+
+
+def _compile_packing_tuples(request: CompileRequest) -> Compiled:
+    """compile_function(request), where a function whose `return` gives a tuple (or a
+    list) of arrays is compiled as `return tuple(f(...))` (jacobians.packed)."""
+    f = request.function
+    try:
+        wrapped = _packed.get(f)
+    except TypeError:
+        wrapped = None
+    if wrapped is None:
+        try:
+            return compile_function(request)
+        except CompileError as error:
+            kind = returned_container(error)
+            if kind is None:
+                raise
+        wrapped = packed(f, parse_function(f).params, kind)
+        try:
+            _packed[f] = wrapped
+        except TypeError:
+            pass
+    return compile_function(dataclasses.replace(request, function=wrapped))
 
 
 def vjp(f: Callable, *primals: Any) -> tuple[Any, VJPFunction]:
     """Evaluate `f(*primals)` and return `(out, vjp_fn)` (JAX semantics).
 
     `vjp_fn(cotangent)` returns a tuple with one gradient per primal: the
-    vector-Jacobian product `cotangent @ J` for each argument.
+    vector-Jacobian product `cotangent @ J` for each argument.  For a function that
+    returns a tuple of arrays, the cotangent is a tuple with one array per item.
     """
     check_callable(f, "vjp")
     params = parse_function(f).params
@@ -335,9 +371,8 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, VJPFunction]:
     structures = tuple(
         (i, structure(a)) for i, a in enumerate(args) if type(a) in (tuple, list, dict)
     )
-    compiled = compile_function(
-        CompileRequest(f, tuple(range(len(primals))), "vjp", True, (), structures)
-    )
+    request = CompileRequest(f, tuple(range(len(primals))), "vjp", True, (), structures)
+    compiled = _compile_packing_tuples(request)
     out, backward = compiled.function(*args)
     return out, VJPFunction(backward, out, args, compiled.source)
 
@@ -346,7 +381,10 @@ def source(f: Callable, argnums: Argnums = 0, mode: str = "grad") -> str:
     """The generated source for `f` in `mode` ("grad", "value_and_grad", "vjp" or "forward",
     or the name of another registered transformation)."""
     check_callable(f, "source")
-    return Source(compile_function(request_for(f, argnums, mode)).source)
+    request = request_for(f, argnums, mode)
+    if request.mode in ("vjp", "jvp"):  # they take functions returning a tuple of arrays
+        return Source(_compile_packing_tuples(request).source)
+    return Source(compile_function(request).source)
 
 
 def request_for(f: Callable, argnums: Argnums, mode: str) -> CompileRequest:
@@ -399,7 +437,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
         )
     nums = tuple(i for i, t in enumerate(tangents) if t is not None)
     reject_containers(primals, "jvp")
-    compiled = compile_function(CompileRequest(f, nums, "jvp", True))
+    compiled = _compile_packing_tuples(CompileRequest(f, nums, "jvp", True))
     params = compiled.params
     args = fill_defaults(f, params, list(primals), "jvp")
     for i in nums:
@@ -409,36 +447,29 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     return out, shaped_like(tangent_out, out)
 
 
-def _basis(x: Any) -> Any:
-    """Unit tangents for every element of x, one at a time, shaped (and typed) like x."""
-    size = int(np.size(x))
-    for j in range(size):
-        e = np.zeros(size)
-        e[j] = 1.0
-        yield float(e[0]) if type(x) is float else e.reshape(np.shape(x))
-
-
-def _jacobian(columns: list, out_shape: tuple, in_shape: tuple, last: bool) -> np.ndarray:
-    """Stack per-element derivatives into JAX's layout: output shape, then input shape."""
-    if not columns:
-        return np.zeros(out_shape + in_shape)
-    # columns (forward mode) end in the input index; rows (reverse mode) start with the output's
-    stacked = np.stack([np.asarray(c, dtype=float) for c in columns], axis=-1 if last else 0)
-    if not out_shape + in_shape:
-        return float(stacked.reshape(()))  # a scalar function of a scalar: a number
-    return stacked.reshape(out_shape + in_shape)
-
-
 class _Jacobian:
-    """Common machinery of jacfwd and jacrev: argument checks and the tuple convention."""
+    """Common machinery of jacfwd and jacrev: argument checks, the tuple convention, and
+    a Jacobian of a Jacobian (`jacobians.SecondJacobian`)."""
 
     mode = "jacfwd"
+    # what parse.py says when grad, jvp, vjp or hessian is asked to read one again
+    __chainrule_refused__ = (
+        "{name} is a Jacobian, computed one element at a time rather than by one function "
+        "chainrule can read again; take jacfwd or jacrev of it for second derivatives, or "
+        "transform the original function instead (hessian(f), hvp(f, ...), jvp(f, ...))"
+    )
 
     def __init__(self, f: Callable, argnums: Argnums) -> None:
         check_callable(f, self.mode)
         self.fun = f
         self._argnums = argnums  # as given, for pickling
         self.argnums, self.as_tuple = normalize_argnums(argnums, self.mode)
+        inner = inner_jacobian(f, self.mode, _Jacobian, HessianFunction)
+        self._second = (
+            None
+            if inner is None
+            else SecondJacobian(type(self), inner, self.argnums, {"grad": grad, "jvp": jvp})
+        )
         self.__name__ = f"{self.mode}_{getattr(f, '__name__', 'function')}"
         self.__qualname__ = self.__name__
         self.__wrapped__ = f
@@ -457,8 +488,22 @@ class _Jacobian:
             args[i] = as_array_or_float(args[i], i, compiled.params[i], self.mode)
         return args
 
-    def _result(self, jacobians: list) -> Any:
-        return tuple(jacobians) if self.as_tuple else jacobians[0]
+    def _result(self, out: Any, per_item: list[list]) -> Any:
+        """Jacobians per output item and argnum, in JAX's nesting: the output's tuple
+        (when it is one), then the argnums' tuple (when asked for one)."""
+        results = [tuple(js) if self.as_tuple else js[0] for js in per_item]
+        return results[0] if pieces(out, self.mode) is None else repacked(out, results)
+
+    def _second_derivative(self, args: tuple, kwargs: dict) -> Any:
+        second = self._second
+        assert second is not None
+        compiled = second.inner.compiled()  # f's own refusals, at the user's line
+        args = second.inner._args(compiled, args, kwargs)
+        for i in self.argnums:
+            if i >= len(args):
+                raise TypeError(f"{self.mode}: argnums={i} refers to an argument not passed")
+            args[i] = as_array_or_float(args[i], i, compiled.params[i], self.mode)
+        return second(args, second.f(*args), self.as_tuple)
 
     def __repr__(self) -> str:
         return f"<chainrule {self.mode} of {getattr(self.fun, '__qualname__', self.fun)!r}>"
@@ -466,7 +511,12 @@ class _Jacobian:
     generated_mode = "jvp"  # the generated code a Jacobian runs: forward (jvp) or vjp
 
     def compiled(self) -> Compiled:
-        return compile_function(CompileRequest(self.fun, self.argnums, self.generated_mode, True))
+        """The generated code this Jacobian runs (of the outer Jacobian's first function,
+        for a Jacobian of a Jacobian)."""
+        if self._second is not None:
+            return self._second.first().compiled()
+        request = CompileRequest(self.fun, self.argnums, self.generated_mode, True)
+        return _compile_packing_tuples(request)
 
     @property
     def source(self) -> str:
@@ -482,24 +532,11 @@ class JacfwdFunction(_Jacobian):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         reject_containers(args, self.mode)
+        if self._second is not None:
+            return self._second_derivative(args, kwargs)
         compiled = self.compiled()
         args = self._args(compiled, args, kwargs)
-        zeros = [np.zeros(np.shape(args[i])) for i in self.argnums]
-        zeros = [float(z) if type(args[i]) is float else z for z, i in zip(zeros, self.argnums)]
-        jacobians = []
-        for k, i in enumerate(self.argnums):
-            columns = []
-            out_shape: tuple = ()
-            for e in _basis(args[i]):
-                tans = list(zeros)
-                tans[k] = e
-                out, t = compiled.function(*args, *tans)
-                out_shape = np.shape(out)
-                columns.append(np.broadcast_to(t, out_shape))
-            if not columns:
-                out_shape = np.shape(self.fun(*args))
-            jacobians.append(_jacobian(columns, out_shape, np.shape(args[i]), last=True))
-        return self._result(jacobians)
+        return self._result(*forward_jacobians(compiled.function, args, self.argnums, self.mode))
 
 
 class JacrevFunction(_Jacobian):
@@ -510,21 +547,11 @@ class JacrevFunction(_Jacobian):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         reject_containers(args, self.mode)
+        if self._second is not None:
+            return self._second_derivative(args, kwargs)
         compiled = self.compiled()
         args = self._args(compiled, args, kwargs)
-        out, backward = compiled.function(*args)
-        rows: list[list] = [[] for _ in self.argnums]
-        for e in _basis(out if type(out) is float else np.asarray(out, dtype=float)):
-            grads = backward(e)
-            for k, i in enumerate(self.argnums):
-                rows[k].append(np.broadcast_to(grads[k], np.shape(args[i])))
-        out_shape = np.shape(out)
-        return self._result(
-            [
-                _jacobian(rows[k], out_shape, np.shape(args[i]), last=False)
-                for k, i in enumerate(self.argnums)
-            ]
-        )
+        return self._result(*reverse_jacobians(compiled.function, args, self.argnums, self.mode))
 
 
 def jacfwd(f: Callable, argnums: Argnums = 0) -> JacfwdFunction:
@@ -548,6 +575,8 @@ def jacrev(f: Callable, argnums: Argnums = 0) -> JacrevFunction:
 
 class HessianFunction:
     """Forward over reverse: jacfwd of the generated gradient."""
+
+    __chainrule_refused__ = _Jacobian.__chainrule_refused__.replace("a Jacobian", "a Hessian")
 
     def __init__(self, f: Callable, argnums: Argnums) -> None:
         check_callable(f, "hessian")

@@ -155,7 +155,15 @@ class DerivativeContext:
         return out
 
     def method_error(self, stmt: ast.stmt, method: Method) -> Exception:
-        """The error for a method without a rule that needs a derivative."""
+        """The error for a method (or attribute) without a rule that needs a derivative."""
+        if method.attribute:
+            return self.scope(stmt).error(
+                facts_of(stmt).site,
+                f"the attribute .{method.name} of a computed value is not differentiable "
+                "(it is not an array attribute chainrule knows); for a function returning "
+                "several results unpack them into names instead, e.g. "
+                "sign, logdet = np.linalg.slogdet(a)",
+            )
         return self.scope(stmt).error(
             facts_of(stmt).site,
             f"the method .{method.name}() has no derivative rule; use the NumPy function "

@@ -81,9 +81,11 @@ IDENTITY = object()  # the "primitive" of a plain copy `y = x` (rules/arithmetic
 
 @dataclass
 class Method:
-    """A method called on a local value that is not an ndarray method."""
+    """A method called on a local value that is not an ndarray method (or, with
+    `attribute`, an attribute read from one)."""
 
     name: str
+    attribute: bool = False
 
 
 # -- what the stages know about a node ----------------------------------------------------

@@ -184,6 +184,9 @@ def parse_function(func: Any, inlined: bool = False) -> Parsed:
     generated = getattr(func, "__chainrule_generated__", None)
     if generated is not None:  # grad(f) and friends: transform the code they generated
         func = generated()
+    refused = getattr(type(func), "__chainrule_refused__", None)
+    if isinstance(refused, str):  # jacfwd(f), hessian(f): no one function to read
+        raise CompileError(refused.format(name=repr(func)))
     if inspect.ismethod(func) and inspect.isfunction(func.__func__) and not inlined:
         return _bound_method(func)
     if not (inspect.isfunction(func)):

@@ -195,13 +195,11 @@ def prune_outputs(body: list[ast.stmt], drop: set[str], outputs: set[str]) -> li
             for n in ast.walk(s)
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
         }
-        dead = {
-            name
-            for s in walk_statements(body)
-            if isinstance(s, ast.Assign)
-            for name in assigned_names(s)
-            if name not in used and name not in outputs
-        }
+        dead: set[str] = set()
+        for s in walk_statements(body):  # statements all of whose names are unread
+            names = assigned_names(s) if isinstance(s, ast.Assign) else set()
+            if names and not names & used and not names & outputs:
+                dead |= names
         if not dead:
             return body
         body = _strip_names(body, dead)

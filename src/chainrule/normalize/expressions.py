@@ -36,6 +36,21 @@ from ..ir import (
 from .advice import unsupported_expression
 from .core import Normalizer, is_cheap_name
 
+# The fields of NumPy 2's named results (np.linalg.slogdet(a).logabsdet, svd's .S, qr's
+# .R, eigh's .eigenvectors): a differentiated value with one is such a result, so the
+# field is read as the item it names.
+RESULT_FIELDS = {
+    "sign": 0,
+    "logabsdet": 1,
+    "Q": 0,
+    "R": 1,
+    "U": 0,
+    "S": 1,
+    "Vh": 2,
+    "eigenvalues": 0,
+    "eigenvectors": 1,
+}
+
 
 class ExpressionNormalizer:
     """Flattens expressions into atoms and single operations (see the module doc)."""
@@ -252,8 +267,13 @@ class ExpressionNormalizer:
             obj = self.n.p.resolve(expr)
             if obj is not MISSING:  # a module attribute holding a constant array
                 return self.rename(expr), None, [], {}
+            if expr.attr in RESULT_FIELDS and not hasattr(np.ndarray, expr.attr):
+                item = ast.Subscript(
+                    value=expr.value, slice=ast.Constant(RESULT_FIELDS[expr.attr]), ctx=ast.Load()
+                )
+                return self.operation(ast.copy_location(item, expr))  # slogdet(a)[1]
             base = self.atom(expr.value)
-            prim = getattr(np.ndarray, expr.attr, None) or Method(expr.attr)
+            prim = getattr(np.ndarray, expr.attr, None) or Method(expr.attr, attribute=True)
             return ast.Attribute(value=base, attr=expr.attr, ctx=ast.Load()), prim, [base], {}
         if isinstance(expr, ast.Subscript):
             if isinstance(self.n.containers.const_value(expr.slice), str):

@@ -1,5 +1,6 @@
 """Rules for matrix functions and factorizations: cholesky, eigh, eigvalsh, svd, qr, pinv,
-lstsq, matrix_power, and the cofactor matrix (the gradient of det).
+lstsq, matrix_power, the cofactor matrix (the gradient of det), and SciPy's
+solve_triangular, cho_factor, cho_solve and expm.
 
 A factorization's outputs are tied together by the identity that defines it
 (A = L L.T, A V = V diag(w), ...); differentiating that identity and solving
@@ -12,16 +13,23 @@ the lower triangle, as NumPy does, and treat dA as symmetric.
 import numpy as np
 
 from ..runtime import (
+    cho_keeps_a,
     cofactor,
     cofactor_jvp,
     cofactor_vjp,
+    eig_grad,
+    eig_jvp,
+    eig_real,
     eigen_gaps,
     eigh_vectors,
     expm_frechet,
     expm_frechet2,
     flipped_trans,
+    index_grad,
+    lstsq_checked,
     matrix_power_grad,
     matrix_power_jvp,
+    qr_checked,
     solve_grad_a,
     solve_product,
     svd_grad,
@@ -33,11 +41,15 @@ from ..runtime import (
     thin_svd,
     triangle_into,
     triangle_of,
+    unsupported_qr,
     unsupported_upper,
 )
 from .registry import adjoint, literal, nondifferentiable, tangent
 
-nondifferentiable(unsupported_upper, why="it only raises an error")
+nondifferentiable(unsupported_upper, unsupported_qr, why="it only raises an error")
+nondifferentiable(eig_real, why="the factors are the saved output again")
+nondifferentiable(lstsq_checked, why="it is the constant 1.0 (or raises an error)")
+nondifferentiable(cho_keeps_a, why="it is a constant: what the installed SciPy does")
 nondifferentiable(flipped_trans, why="a transpose option is a flag")
 nondifferentiable(thin_svd, why="the factors are the saved output again")
 
@@ -140,6 +152,130 @@ def eigh_vectors_adjoint(v, a, UPLO="L"):
         @ np.swapaxes(v, -1, -2)
     )
     da = symmetric_part_read(s, UPLO)
+
+
+# -- QR: A = Q R, Q^T Q = I, R upper triangular (reduced, m >= n) ------------------------
+
+
+@tangent(np.linalg.qr)
+def qr_tangent(y, a, mode="reduced"):
+    "QR: X = Q^T dA R^-1, W = triu(X) + tril(X, -1)^T; dR = W R, dQ = dA R^-1 - Q W"
+    if literal(mode) and mode in ("reduced", "complete"):
+        r = qr_checked(y[1], a)
+        rt = np.swapaxes(r, -1, -2)
+        x = np.swapaxes(
+            np.linalg.solve(rt, np.swapaxes(np.swapaxes(y[0], -1, -2) @ da, -1, -2)), -1, -2
+        )
+        w = np.triu(x) + np.swapaxes(np.tril(x, -1), -1, -2)
+        dy = (np.swapaxes(np.linalg.solve(rt, np.swapaxes(da, -1, -2)), -1, -2) - y[0] @ w, w @ r)
+    elif literal(mode) and mode == "r":
+        r = qr_checked(y, a)
+        q = np.linalg.qr(a)[0]
+        x = np.swapaxes(
+            np.linalg.solve(
+                np.swapaxes(r, -1, -2), np.swapaxes(np.swapaxes(q, -1, -2) @ da, -1, -2)
+            ),
+            -1,
+            -2,
+        )
+        dy = (np.triu(x) + np.swapaxes(np.tril(x, -1), -1, -2)) @ r
+    else:
+        dy = unsupported_qr(a, mode)
+
+
+@adjoint(np.linalg.qr)
+def qr(y, a, mode="reduced"):
+    "QR: M = R dR^T - dQ^T Q, dA = (dQ + Q (tril(M) + tril(M, -1)^T)) R^-T"
+    if literal(mode) and mode in ("reduced", "complete"):
+        r = qr_checked(y[1], a)
+        m = r @ np.swapaxes(dy[1], -1, -2) - np.swapaxes(dy[0], -1, -2) @ y[0]
+        b = dy[0] + y[0] @ (np.tril(m) + np.swapaxes(np.tril(m, -1), -1, -2))
+        da = np.swapaxes(np.linalg.solve(r, np.swapaxes(b, -1, -2)), -1, -2)
+    elif literal(mode) and mode == "r":
+        r = qr_checked(y, a)
+        q = np.linalg.qr(a)[0]
+        m = r @ np.swapaxes(dy, -1, -2)
+        b = q @ (np.tril(m) + np.swapaxes(np.tril(m, -1), -1, -2))
+        da = np.swapaxes(np.linalg.solve(r, np.swapaxes(b, -1, -2)), -1, -2)
+    else:
+        da = unsupported_qr(a, mode)
+
+
+@tangent(qr_checked)
+def qr_checked_tangent(y, r, a):
+    "a check that passes r on: the tangent passes through"
+    dy = dr
+
+
+@adjoint(qr_checked)
+def qr_checked_adjoint(y, r, a):
+    "a check that passes r on: the gradient passes through"
+    dr = dy
+
+
+# -- least squares: x = (A^T A)^-1 A^T b for A of full column rank -------------------------
+
+
+@tangent(np.linalg.lstsq)
+def lstsq_tangent(y, a, b, rcond=None):
+    "least squares (full column rank), r = b - A x: dx = (A^T A)^-1 (dA^T r - A^T dA x + A^T db)"
+    r = b - a @ y[0]
+    usv = np.linalg.svd(a * lstsq_checked(y[2], a), full_matrices=False)
+    dy = (
+        np.linalg.solve(  # the check first: it refuses a singular A^T A with a message
+            np.swapaxes(a, -1, -2) @ a * lstsq_checked(y[2], a),
+            np.swapaxes(a, -1, -2) @ (db - da @ y[0]) + np.swapaxes(da, -1, -2) @ r,
+        ),
+        np.reshape(
+            2.0 * np.sum(np.reshape(r * (db - da @ y[0]), (np.shape(a)[0], -1)), axis=0), (-1,)
+        )[: np.size(y[1])],
+        np.zeros(()),
+        np.sum(usv[0] * (da @ np.swapaxes(usv[2], -1, -2)), axis=-2),
+    )
+
+
+@adjoint(np.linalg.lstsq)
+def lstsq(y, a, b, rcond=None):
+    "least squares, r = b - A x: z = (A^T A)^-1 dx, db = A z + 2 r dres, dA = r z^T - db x^T"
+    m = np.shape(a)[0]  # one name per statement: pruning drops whole statements
+    n = np.shape(a)[1]
+    z = np.linalg.solve(np.swapaxes(a, -1, -2) @ a * lstsq_checked(y[2], a), dy[0])
+    w = np.concatenate([dy[1], np.zeros(np.size(y[0]) // n)])[: np.size(y[0]) // n]
+    r = b - a @ y[0]
+    db = a @ z + 2.0 * r * w
+    usv = np.linalg.svd(a, full_matrices=False)
+    da = (
+        np.reshape(r, (m, -1)) @ np.swapaxes(np.reshape(z, (n, -1)), -1, -2)
+        - np.reshape(a @ z + 2.0 * r * w, (m, -1)) @ np.swapaxes(np.reshape(y[0], (n, -1)), -1, -2)
+        + (usv[0] * np.expand_dims(dy[3], -2)) @ usv[2]
+    )
+
+
+# -- the general eigendecomposition, real eigenvalues only: A V = V diag(w) ---------------
+
+
+@tangent(np.linalg.eig)
+def eig_tangent(y, a):
+    "eig (real, distinct eigenvalues): M = V^-1 dA V, dw = diag(M), dV = V (F * M), unit columns"
+    dy = eig_jvp(a, da, eig_real(a))
+
+
+@adjoint(np.linalg.eig)
+def eig(y, a):
+    "eig (real, distinct eigenvalues): dA = V^-T (diag(dw) + F * (V^T dV')) V^T"
+    da = eig_grad(dy, a, eig_real(a))
+
+
+@tangent(np.linalg.eigvals)
+def eigvals_tangent(w, a):
+    "eigvals (real, distinct): dw = diag(V^-1 dA V)"
+    dw = eig_jvp(a, da, eig_real(a))[0]
+
+
+@adjoint(np.linalg.eigvals)
+def eigvals(w, a):
+    "eigvals (real, distinct): dA = V^-T diag(dw) V^T"
+    da = eig_grad((dw, 0.0), a, eig_real(a))
 
 
 # -- the pseudo-inverse (constant rank) -----------------------------------------------------
@@ -258,6 +394,86 @@ if sl is not None:
             trans,
             lower,
             unit_diagonal,
+        )
+
+    # cho_factor(a, lower) = (c, lower): the factor in c's `lower` (or upper) triangle, and
+    # in the other a's own entries (SciPy before 1.18) or zeros (cho_keeps_a says which);
+    # cho_solve reads the factor's triangle only.
+
+    @tangent(sl.cho_factor)
+    def cho_factor_tangent(y, a, lower=False, overwrite_a=False, check_finite=True):
+        "Cholesky factor in c: dL = L phi(L^-1 dA L^-T) on its triangle, dA itself on the other"
+        f = np.where(y[1], np.tril(y[0]), np.swapaxes(np.triu(y[0]), -1, -2))
+        x = np.linalg.solve(
+            f,
+            np.swapaxes(
+                np.linalg.solve(
+                    f, np.where(y[1], symmetric_as_read(da, "L"), symmetric_as_read(da, "U"))
+                ),
+                -1,
+                -2,
+            ),
+        )
+        df = f @ (np.tril(x) - 0.5 * x * np.eye(np.shape(a)[-1]))
+        dy = (
+            np.where(
+                y[1],
+                df + np.triu(da, 1) * cho_keeps_a(),
+                np.swapaxes(df, -1, -2) + np.tril(da, -1) * cho_keeps_a(),
+            ),
+            np.zeros(()),
+        )
+
+    @adjoint(sl.cho_factor)
+    def cho_factor(y, a, lower=False, overwrite_a=False, check_finite=True):
+        "Cholesky factor in c: the cholesky adjoint on its triangle, dc itself on the other"
+        f = np.where(y[1], np.tril(y[0]), np.swapaxes(np.triu(y[0]), -1, -2))
+        ft = np.swapaxes(f, -1, -2)
+        p = ft @ np.where(y[1], np.tril(dy[0]), np.swapaxes(np.triu(dy[0]), -1, -2))
+        p = np.tril(p) - 0.5 * p * np.eye(np.shape(a)[-1])
+        s = np.swapaxes(np.linalg.solve(ft, np.swapaxes(np.linalg.solve(ft, p), -1, -2)), -1, -2)
+        da = np.where(
+            y[1],
+            symmetric_part_read(s, "L") + np.triu(dy[0], 1) * cho_keeps_a(),
+            symmetric_part_read(s, "U") + np.tril(dy[0], -1) * cho_keeps_a(),
+        )
+
+    @tangent(sl.cho_solve)
+    def cho_solve_tangent(x, c_and_lower, b, overwrite_b=False, check_finite=True):
+        "solve with A = L L^T from c's triangle: dx = A^-1 db - A^-1 (dL L^T + L dL^T) x"
+        pair = c_and_lower  # one name: a pair written out, (c, low), is indexed through it
+        f = np.where(pair[1], np.tril(pair[0]), np.swapaxes(np.triu(pair[0]), -1, -2))
+        dx = np.linalg.solve(f @ np.swapaxes(f, -1, -2), db) - np.linalg.solve(
+            f @ np.swapaxes(f, -1, -2),
+            (
+                np.where(
+                    pair[1],
+                    np.tril(dc_and_lower[0]),
+                    np.swapaxes(np.triu(dc_and_lower[0]), -1, -2),
+                )
+                @ np.swapaxes(f, -1, -2)
+                + f
+                @ np.where(
+                    pair[1],
+                    np.swapaxes(np.tril(dc_and_lower[0]), -1, -2),
+                    np.triu(dc_and_lower[0]),
+                )
+            )
+            @ x,
+        )  # two terms: each is dropped when its tangent is zero (c's is a pair)
+
+    @adjoint(sl.cho_solve)
+    def cho_solve(x, c_and_lower, b, overwrite_b=False, check_finite=True):
+        "solve with A = L L^T from c's triangle: db = A^-1 dx, dL = -(z x^T + x z^T) L, z = db"
+        pair = c_and_lower  # one name: a pair written out, (c, low), is indexed through it
+        f = np.where(pair[1], np.tril(pair[0]), np.swapaxes(np.triu(pair[0]), -1, -2))
+        n = np.shape(f)[-1]
+        z = np.linalg.solve(f @ np.swapaxes(f, -1, -2), dx)
+        db = z
+        g = np.reshape(z, (n, -1)) @ np.swapaxes(np.reshape(x, (n, -1)), -1, -2)
+        g = -(g + np.swapaxes(g, -1, -2)) @ f
+        dc_and_lower = index_grad(  # a gradient for item 0 of the pair (c, lower)
+            np.where(pair[1], np.tril(g), np.triu(np.swapaxes(g, -1, -2))), c_and_lower, 0
         )
 
     @adjoint(sl.expm)

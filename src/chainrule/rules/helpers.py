@@ -127,7 +127,7 @@ def index_grad_tangent(r, g, x, index):
 @adjoint(index_grad)
 def index_grad_adjoint(r, g, x, index):
     "index_grad scatters: its adjoint gathers from the same positions"
-    dg = unbroadcast(np.asarray(dr)[index], g)
+    dg = unbroadcast(old_value(dr, index), g)  # an item of a tuple's gradients, too
 
 
 @tangent(old_value)

@@ -15,9 +15,13 @@ from __future__ import annotations
 
 from . import decompositions, gradients, linalg, shapes, signals, tangents
 from .decompositions import (
+    cho_keeps_a,
     cofactor,
     cofactor_jvp,
     cofactor_vjp,
+    eig_grad,
+    eig_jvp,
+    eig_real,
     eigen_gaps,
     eigh_vectors,
     einsum_first_jvp,
@@ -27,8 +31,10 @@ from .decompositions import (
     expm_frechet,
     expm_frechet2,
     flipped_trans,
+    lstsq_checked,
     matrix_power_grad,
     matrix_power_jvp,
+    qr_checked,
     retranspose,
     solve_product,
     svd_grad,
@@ -40,6 +46,7 @@ from .decompositions import (
     thin_svd,
     triangle_into,
     triangle_of,
+    unsupported_qr,
     unsupported_upper,
 )
 from .gradients import (
@@ -218,6 +225,13 @@ __all__ = [
     "unsupported_upper",
     "matrix_power_jvp",
     "matrix_power_grad",
+    "qr_checked",
+    "unsupported_qr",
+    "lstsq_checked",
+    "cho_keeps_a",
+    "eig_real",
+    "eig_jvp",
+    "eig_grad",
 ]
 
 MODULES = (gradients, linalg, shapes, tangents, decompositions, signals)

@@ -369,3 +369,105 @@ def cofactor_vjp(a, g):
         ainv_t = _mT(np.linalg.inv(a))
         return np.expand_dims(np.sum(g * c, axis=(-2, -1)), (-2, -1)) * ainv_t - ainv_t @ _mT(g) @ c
     return np.einsum("...ijkl,...ij->...kl", _cofactor_derivative(a), g)
+
+
+# -- QR, least squares, Cholesky solves (checks: the rules are written in NumPy) ---------
+
+
+def qr_checked(r, a):
+    """`r` (the R of np.linalg.qr(a)), after checking that its derivative is one the rules
+    cover: a tall or square `a` (m >= n), whose reduced R is square and invertible."""
+    m, n = np.shape(a)[-2:]
+    if m < n:
+        raise ValueError(
+            f"the derivative of np.linalg.qr(a) is supported for m >= n (a is {m} x {n}): "
+            "differentiate the QR of the transpose, or use np.linalg.lstsq or pinv"
+        )
+    if np.shape(r)[-2] != np.shape(r)[-1]:
+        raise ValueError(
+            "the derivative of np.linalg.qr(a, mode='complete') of a non-square matrix is not "
+            "supported (the extra columns of Q are not unique); use mode='reduced'"
+        )
+    if np.any(np.diagonal(r, 0, -2, -1) == 0):
+        raise ValueError(
+            "the derivative of np.linalg.qr(a) needs a of full column rank (R has a zero on "
+            "its diagonal there)"
+        )
+    return r
+
+
+def unsupported_qr(a, mode):
+    """Raised by the derivative of np.linalg.qr(a, mode) for a mode other than "reduced",
+    "complete" of a square matrix, and "r"."""
+    raise ValueError(
+        f"the derivative of np.linalg.qr(a, mode={mode!r}) is not supported; use the default "
+        "mode='reduced' (or mode='r' for R alone), with the mode written as a literal"
+    )
+
+
+_CHO_KEEPS: list[float] = []
+
+
+def cho_keeps_a():
+    """1.0 if scipy.linalg.cho_factor leaves a's own entries in the triangle of c it does
+    not use (SciPy before 1.18), 0.0 if it zeroes them: asked of SciPy once."""
+    if not _CHO_KEEPS:
+        import scipy.linalg
+
+        c, _ = scipy.linalg.cho_factor(np.array([[4.0, 1.0], [1.0, 4.0]]))
+        _CHO_KEEPS.append(float(c[1, 0] == 1.0))
+    return _CHO_KEEPS[0]
+
+
+def lstsq_checked(rank, a):
+    """1.0, after checking that np.linalg.lstsq(a, b) has a derivative the rules cover:
+    `a` of full column rank (rank n, m >= n), where the solution is (A^T A)^-1 A^T b."""
+    m, n = np.shape(a)[-2:]
+    if m < n or int(rank) < n:
+        raise ValueError(
+            f"the derivative of np.linalg.lstsq(a, b) needs a of full column rank (a is "
+            f"{m} x {n} with rank {int(rank)}): the minimum-norm solution of a "
+            "rank-deficient or wide system jumps where the rank changes; use "
+            "np.linalg.pinv(a) @ b if the rank is constant"
+        )
+    return 1.0
+
+
+# -- the general eigendecomposition, for real eigenvalues -----------------------------------
+
+
+def eig_real(a):
+    """np.linalg.eig(a) as real (w, v), refusing what its derivative cannot be taken of:
+    complex eigenvalues (chainrule differentiates real values).  NumPy 2.5 returns complex
+    arrays even for real eigenvalues; their imaginary parts are then exactly zero."""
+    w, v = np.linalg.eig(a)
+    if np.iscomplexobj(w) or np.iscomplexobj(v):
+        if not (np.all(np.imag(w) == 0) and np.all(np.imag(v) == 0)):
+            raise ValueError(
+                "the derivative of np.linalg.eig(a) is supported for real eigenvalues only, and "
+                "this matrix has complex ones; for a symmetric matrix use np.linalg.eigh"
+            )
+        w, v = np.real(w), np.real(v)
+    return w, v
+
+
+def eig_jvp(a, t, wv=None):
+    """Tangents (dw, dv) of np.linalg.eig(a) along t, for real, distinct eigenvalues:
+    M = V^-1 t V, dw = diag(M), dV = V (F * M) with each column kept at unit length
+    (as NumPy normalizes them), F[i, j] = 1 / (w[j] - w[i])."""
+    w, v = eig_real(a) if wv is None else wv
+    m = np.linalg.solve(v, t @ v)
+    dv = v @ (eigen_gaps(w) * m)
+    dv = dv - v * np.sum(v * dv, axis=-2, keepdims=True)
+    return np.diagonal(m, 0, -2, -1), dv
+
+
+def eig_grad(g, a, wv=None):
+    """Gradient of np.linalg.eig(a) for the output gradients g = (dw, dv) (dv may be 0.0),
+    for real, distinct eigenvalues: the transpose of eig_jvp."""
+    w, v = eig_real(a) if wv is None else wv
+    gw, gv = g
+    gv = np.zeros_like(v) if np.ndim(gv) == 0 else gv
+    gv = gv - v * np.sum(v * gv, axis=-2, keepdims=True)  # the unit length kept
+    gm = eigen_gaps(w) * (_mT(v) @ gv) + np.expand_dims(gw, -1) * np.eye(w.shape[-1])
+    return np.linalg.solve(_mT(v), gm @ _mT(v))

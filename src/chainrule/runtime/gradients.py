@@ -18,6 +18,8 @@ def unbroadcast(g, x):
     NumPy broadcasting copies `x` along new or size-1 axes; the copy gate says
     the gradient of a copied value is the sum of the copies' gradients.
     """
+    if isinstance(g, list) and isinstance(x, (list, tuple)):
+        return g  # item-by-item gradients of a tuple of results (ItemGradients) add as they are
     shape = getattr(x, "shape", None)
     if shape is None:  # Python floats have no shape: (); a list of rows has one
         shape = np.shape(x) if isinstance(x, (list, tuple)) else ()
