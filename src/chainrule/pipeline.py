@@ -26,6 +26,7 @@ this module hands it, so that no stage imports the pipeline or the API.
 from __future__ import annotations
 
 import ast
+import textwrap
 import weakref
 from collections import ChainMap
 from collections.abc import Callable
@@ -213,6 +214,7 @@ def _transform(parsed: Parsed, request: CompileRequest, transformation: Transfor
         {**fn.extra_cells, **emitted.cells},  # inlined helpers' names, then the templates'
         transformation.label,
         parsed.func.__defaults__ if emitted.keeps_defaults else None,
+        specialisation_note(params, request.scalar_params),
     )
     return Compiled(
         built.function,
@@ -222,6 +224,31 @@ def _transform(parsed: Parsed, request: CompileRequest, transformation: Transfor
         _indexed_params(parsed),
         tuple(sorted(fn.dependencies)),
     )
+
+
+def specialisation_note(params: list[str], kinds: tuple[tuple[int, int], ...]) -> str:
+    """The comment lines heading a variant's source: what it is specialised on, and
+    that arguments of other kinds run the general code ("" for the general code)."""
+    if not kinds:
+        return ""
+    by_rank: dict[int, list[str]] = {}
+    for i, kind in kinds:
+        by_rank.setdefault(kind, []).append(params[i])
+    arrays, numbers = [], []
+    for kind, names in sorted(by_rank.items(), key=lambda item: -item[0]):
+        listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+        plural = len(names) > 1
+        if kind >= 0:
+            arrays.append(f"{listed} {'are' if plural else 'is a'} {kind}-d array{'s' * plural}")
+        else:
+            numbers.append(f"{listed} {'are Python numbers' if plural else 'is a Python number'}")
+    if arrays:
+        arrays[-1] += " (none with an axis of length 1)"
+    text = (
+        f"Specialised variant, run when {'; '.join(arrays + numbers)}. Calls with arguments "
+        "of other shapes or types run the general code (.general_source)."
+    )
+    return "\n".join(textwrap.wrap(text, 90))
 
 
 def _indexed_params(parsed: Parsed) -> frozenset[int]:
