@@ -40,7 +40,14 @@ from .errors import CompileError
 from .forward import JVP
 from .ir import Parsed
 from .normalize import normalize
-from .optimize import accumulate_in_place, remove_copies, remove_dead_statements
+from .optimize import (
+    accumulate_in_place,
+    fold_repeated_terms,
+    fuse_logistic,
+    propagate_copies,
+    remove_copies,
+    remove_dead_statements,
+)
 from .parse import check_source, parse_function
 from .reverse import GRAD  # noqa: F401  (registers the reverse-mode transformations)
 from .transformation import Target, Transformation, transformation_named
@@ -203,11 +210,13 @@ def _transform(parsed: Parsed, request: CompileRequest, transformation: Transfor
     fn = normalize(parsed, set(wrt), shapes, request.has_aux, compile_jvp=_compile_jvp)
     emitted = transformation.emit(fn, target)
     remove_dead_statements(emitted.function, emitted.removable)
-    if target.ranks:  # a variant: called only through the API, with float arrays
+    if target.ranks or target.scalars:  # a variant: called only through the API (floats)
         remove_copies(emitted.function)
-        accumulate_in_place(
-            emitted.function, ChainMap(emitted.cells, fn.extra_cells, parsed.globals)
-        )
+        propagate_copies(emitted.function)
+        fold_repeated_terms(emitted.function)
+        env = ChainMap(emitted.cells, fn.extra_cells, parsed.globals)
+        fuse_logistic(emitted.function, env)
+        accumulate_in_place(emitted.function, env)
     built = generate(
         parsed,
         emitted.function,

@@ -223,21 +223,41 @@ class ShapeClasses:
             v = expr.value
             return _SCALAR if isinstance(v, (int, float)) and not isinstance(v, bool) else None
         if isinstance(expr, ast.BinOp) and isinstance(expr.op, ELEMENTWISE_OPS):
-            return self.combine(self.of(expr.left), self.of(expr.right))
+            return self.pair(expr.left, expr.right)
         if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, (ast.USub, ast.UAdd)):
             return self.of(expr.operand)
         if isinstance(expr, ast.Compare) and len(expr.comparators) == 1:
-            return self.combine(self.of(expr.left), self.of(expr.comparators[0]))
+            return self.pair(expr.left, expr.comparators[0])
         if isinstance(expr, ast.Call) and not expr.keywords:
             func = self.resolve(expr.func)
             if isinstance(func, np.ufunc) and func.nout == 1 and func.nin == len(expr.args):
                 if func.nin == 1:
                     return self.of(expr.args[0])
                 if func.nin == 2:
-                    return self.combine(self.of(expr.args[0]), self.of(expr.args[1]))
+                    return self.pair(expr.args[0], expr.args[1])
             if getattr(func, "__name__", None) == "unbroadcast" and len(expr.args) == 2:
                 return self.of(expr.args[1])
         return None
+
+    def pair(self, x: ast.expr, y: ast.expr) -> object:
+        """The class of an elementwise operation of x and y.  In a variant, two operands
+        of one rank with no axis of length 1 (dims) can only broadcast if their
+        shapes are equal: the result then has x's class (so `np.size(loss_terms)`
+        can name an argument of the same shape, and the terms may die)."""
+        a, b = self.of(x), self.of(y)
+        joined = self.combine(a, b)
+        if joined is None and a is not None and b is not None and self.dims:
+            da, db = self.full_dims(x), self.full_dims(y)
+            if da is not None and da == db:
+                return a
+        return joined
+
+    def full_dims(self, expr: ast.expr) -> Dims | None:
+        """The dims of a name whose every axis is provably not of length 1, else None."""
+        if not isinstance(expr, ast.Name):
+            return None
+        found = self.dims.get(self.grad_of.get(expr.id, expr.id))
+        return found if found and all(found) else None
 
     @staticmethod
     def combine(a: object, b: object) -> object:

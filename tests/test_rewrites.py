@@ -1,0 +1,208 @@
+"""Rewrites of a variant's code (optimize.py, shapes.py): what they write, and that the
+gradients stay right, against finite differences (chainrule.testing.check_grad,
+which runs the variant) and autograd.
+
+* `t * t`: one product `g * 2 * t` (optimize.fold_repeated_terms);
+* a written-out logistic `1 / (1 + np.exp(-z))`: `dz = dp * (p * p * t3)`, where
+  t3 = exp(-z) (optimize.fuse_logistic);
+* the mean of loss terms divides by the size of an argument of the same shape,
+  so terms used only for the loss's value are not computed (shapes.ShapeClasses.pair);
+* the copies a loop's backward pass is written with (`dx_2 = dx_1`) are gone
+  (optimize.propagate_copies).
+"""
+
+from __future__ import annotations
+
+import autograd
+import autograd.numpy as anp
+import numpy as np
+import pytest
+from helpers import weights
+
+import chainrule
+from chainrule.testing import check_grad
+
+
+def code_lines(g) -> list[str]:
+    """The variant's statements, comments and the docstring left out."""
+    body = g.source.split('"""', 2)[2]
+    return [s.strip() for s in body.splitlines() if s.strip() and not s.strip().startswith("#")]
+
+
+def agree(f, af, args, argnums):
+    """chainrule's variant against autograd and finite differences."""
+    g = chainrule.grad(f, argnums=argnums)
+    got = g(*args)
+    want = autograd.grad(af, argnums)(*args)
+    for a, e in zip(got, want):
+        np.testing.assert_allclose(a, e, rtol=1e-9, atol=1e-12)
+    check_grad(f, *args, argnums=argnums)
+    return g
+
+
+def squared_terms(x, y):
+    t = np.tanh(x)
+    return np.sum(t * t * y)
+
+
+def squared_terms_ag(x, y):
+    t = anp.tanh(x)
+    return anp.sum(t * t * y)
+
+
+def test_t_times_t_is_differentiated_as_one_product():
+    g = agree(squared_terms, squared_terms_ag, (weights((5,)), weights((5,), 1)), (0, 1))
+    lines = code_lines(g)
+    assert "dt = dt1 * 2 * t" in lines, lines
+    assert not any(line.startswith("dt = dt +") for line in lines), lines
+
+
+def logreg(w, b, X, y):
+    z = np.dot(X, w) + b
+    p = 1 / (1 + np.exp(-z))
+    return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+
+
+def logreg_ag(w, b, X, y):
+    p = 1 / (1 + anp.exp(-(anp.dot(X, w) + b)))
+    return -anp.mean(y * anp.log(p) + (1 - y) * anp.log(1 - p))
+
+
+def logreg_data(scale=1.0):
+    X = weights((40, 5), 1)
+    y = (weights((40,), 2) > 0).astype(float)
+    return weights((5,)) * scale, 0.25, X, y
+
+
+def test_logistic_regression_computes_no_loss_terms_and_uses_the_logistic_slope():
+    g = agree(logreg, logreg_ag, logreg_data(), (0, 1))
+    lines = code_lines(g)
+    assert not any("np.log" in line for line in lines), lines  # the loss is not returned
+    assert any(line.endswith("/ np.size(y)") for line in lines), lines
+    assert "dz = dp * (p * p * t3)" in lines, lines
+    assert "db = dz.sum()" in lines and "dw = X.T @ dz" in lines, lines
+
+
+@pytest.mark.parametrize("scale", [8.0, -8.0])
+def test_the_logistic_slope_keeps_its_digits_where_p_is_near_0_or_1(scale):
+    # |z| up to ~40: p * (1 - p) would round to 0 where p rounds to 1
+    w, b, X, y = logreg_data(scale)
+    got = chainrule.grad(logreg, argnums=(0, 1))(w, b, X, y)
+    want = autograd.grad(logreg_ag, (0, 1))(w, b, X, y)
+    for a, e in zip(got, want):
+        np.testing.assert_allclose(a, e, rtol=1e-9, atol=0)
+
+
+def logistic_power(w, X):
+    p = 1 / (1 + np.exp(-(X @ w)))
+    return np.sum(p**3)
+
+
+def logistic_power_ag(w, X):
+    p = 1 / (1 + anp.exp(-anp.dot(X, w)))
+    return anp.sum(p**3)
+
+
+def logistic_reused(w, X):
+    z = X @ w
+    e = np.exp(-z)
+    p = 1 / (1 + e)
+    return np.sum(p * e)  # exp(-z) read again: the fused slope must still be right
+
+
+def logistic_reused_ag(w, X):
+    z = anp.dot(X, w)
+    e = anp.exp(-z)
+    p = 1 / (1 + e)
+    return anp.sum(p * e)
+
+
+@pytest.mark.parametrize(
+    "f, af", [(logistic_power, logistic_power_ag), (logistic_reused, logistic_reused_ag)]
+)
+def test_logistic_variants_agree(f, af):
+    agree(f, af, (weights((4,)), weights((6, 4), 1)), (0,))
+
+
+def oscillator(k, c, x0, v0, dt):
+    x = x0
+    v = v0
+    for _ in range(50):
+        a = -k * x - c * v
+        x = x + dt * v
+        v = v + dt * a
+    return (x - 1.0) ** 2 + v**2
+
+
+def oscillator_ag(k, c, x0, v0, dt):
+    x = x0
+    v = v0
+    for _ in range(50):
+        a = -k * x - c * v
+        x = x + dt * v
+        v = v + dt * a
+    return (x - 1.0) ** 2 + v**2
+
+
+def test_a_loops_backward_pass_has_no_copy_chains():
+    g = agree(oscillator, oscillator_ag, (1.5, 0.2, 1.0, 0.0, 0.05), (0, 1, 2, 3))
+    lines = code_lines(g)
+    loop = lines[lines.index("for _ in reversed(range(50)):") :]
+    returned = loop[-1].removeprefix("return ").split(", ")
+    copies = [
+        s
+        for s in loop
+        if s.count("=") == 1
+        and s.split("=")[1].strip().isidentifier()
+        and s.split("=")[0].strip() not in returned  # `dv0 = dv_1` after the loop
+    ]
+    assert copies == [], loop
+    again = g(1.6, 0.1, 0.5, 0.2, 0.05)  # the variant again, at another point
+    want = autograd.grad(oscillator_ag, (0, 1, 2, 3))(1.6, 0.1, 0.5, 0.2, 0.05)
+    assert all(type(a) is float for a in again)
+    np.testing.assert_allclose(again, [float(e) for e in want], rtol=1e-10)
+
+
+def rnn(Wh, Wx, h0, xs):
+    h = h0
+    for t in range(xs.shape[0]):
+        h = np.tanh(Wh @ h + Wx @ xs[t])
+    return np.sum(h**2)
+
+
+def rnn_ag(Wh, Wx, h0, xs):
+    h = h0
+    for t in range(xs.shape[0]):
+        h = anp.tanh(anp.dot(Wh, h) + anp.dot(Wx, xs[t]))
+    return anp.sum(h**2)
+
+
+def aliased_copies(x, n):
+    a = x * 1.0
+    b = a
+    for _ in range(n):
+        c = b
+        b = c * x
+        a = a + c
+    return np.sum(a * b)
+
+
+def aliased_copies_ag(x, n):
+    a = x * 1.0
+    b = a
+    for _ in range(n):
+        c = b
+        b = c * x
+        a = a + c
+    return anp.sum(a * b)
+
+
+def test_copies_across_loops_and_an_rnn_agree_over_several_calls():
+    args = (weights((4, 4)) * 0.5, weights((4, 3), 1), weights((4,), 2), weights((6, 3), 3))
+    g = agree(rnn, rnn_ag, args, (0, 1, 2))
+    for seed in (4, 5):  # the variant again, with new data
+        xs = weights((7, 3), seed)
+        want = autograd.grad(rnn_ag, (0, 1, 2))(*args[:3], xs)
+        for a, e in zip(g(*args[:3], xs), want):
+            np.testing.assert_allclose(a, e, rtol=1e-9)
+    agree(aliased_copies, aliased_copies_ag, (weights((3,)), 3), (0,))
