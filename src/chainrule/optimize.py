@@ -314,8 +314,9 @@ def propagate_copies(function: ast.FunctionDef) -> None:
     One forward pass over each straight-line run of statements (a loop or a
     branch body is a run of its own, and ends the run around it): the copies
     in force are a map, a statement first reads through it and then ends the
-    copies of whatever it assigns.  Then copies whose target nobody reads any
-    more, and self-copies `a = a`, are dropped.  This removes the chains a
+    copies of whatever it assigns.  A copy whose target is bound again while the
+    copy is in force was never read (its reads read b), and is dropped; so are
+    copies whose target nobody reads any more, and self-copies `a = a`.  This removes the chains a
     loop's backward pass is written with (`dh_2 = dh_1` at the top of the body,
     `dh_1 = dh_2` further down), which `remove_copies` leaves because those
     names are assigned more than once.  Return statements keep their names.
@@ -326,8 +327,11 @@ def propagate_copies(function: ast.FunctionDef) -> None:
     ):
         return
 
+    unread: set[int] = set()  # copies overwritten before anything read them
+
     def run(body: list[ast.stmt]) -> None:
         copies: dict[str, str] = {}  # a -> b, for the copies `a = b` in force
+        made: dict[str, ast.stmt] = {}  # a -> the copy statement `a = b` in force
         for stmt in body:
             if not isinstance(stmt, (ast.Assign, ast.AugAssign, ast.Expr)):
                 copies.clear()
@@ -337,7 +341,9 @@ def propagate_copies(function: ast.FunctionDef) -> None:
                         run(inner)
                 continue
             if copies:
-                reads = [stmt.value] + (stmt.targets if isinstance(stmt, ast.Assign) else [])
+                reads = [stmt.value]  # and the names a target reads (`a[i] = v`, `a[i] += v`)
+                reads += stmt.targets if isinstance(stmt, ast.Assign) else []
+                reads += [stmt.target] if isinstance(stmt, ast.AugAssign) else []
                 for part in reads:
                     for node in ast.walk(part):
                         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
@@ -348,7 +354,17 @@ def propagate_copies(function: ast.FunctionDef) -> None:
             if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
                 stored.add(stmt.target.id)
             if stored:
+                rebound = set()
+                if isinstance(stmt, ast.Assign):  # (`a[i] = v` and `a += v` read a)
+                    rebound = {
+                        n.id
+                        for t in stmt.targets
+                        for n in ast.walk(t)
+                        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                    }
                 for a in [a for a, b in copies.items() if a in stored or b in stored]:
+                    if a in rebound:
+                        unread.add(id(made[a]))
                     del copies[a]
             if (
                 isinstance(stmt, ast.Assign)
@@ -358,6 +374,7 @@ def propagate_copies(function: ast.FunctionDef) -> None:
                 and stmt.value.id != stmt.targets[0].id
             ):
                 copies[stmt.targets[0].id] = stmt.value.id
+                made[stmt.targets[0].id] = stmt
 
     run(function.body)
     read: set[str] = set()
@@ -374,7 +391,7 @@ def propagate_copies(function: ast.FunctionDef) -> None:
         and isinstance(stmt.targets[0], ast.Name)
         and isinstance(stmt.value, ast.Name)
         and (_self_copy(stmt) or stmt.targets[0].id not in read)
-    }
+    } | unread
     if dropped:
         _drop(function.body, _with_own_comments(function.body, dropped))
 
