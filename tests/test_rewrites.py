@@ -270,3 +270,40 @@ def test_propagate_copies_keeps_what_a_program_computes(text):
     after = run(tree)
     for x, y in zip(before, after):
         np.testing.assert_array_equal(x, y)
+
+
+def conv_pool(K, img, W):
+    out = np.zeros((img.shape[0] - 2, img.shape[1] - 2))
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = np.sum(img[i : i + 3, j : j + 3] * K)
+    pooled = np.zeros((out.shape[0] // 2, out.shape[1] // 2))
+    for i in range(pooled.shape[0]):
+        for j in range(pooled.shape[1]):
+            pooled[i, j] = np.max(out[2 * i : 2 * i + 2, 2 * j : 2 * j + 2])
+    return np.sum(pooled * W)
+
+
+def int_buffer(x):
+    counts = np.zeros(3, dtype=int)
+    out = np.zeros(3)
+    for i in range(3):
+        counts[i] = x[i] * 10.0  # truncated: no gradient flows through counts
+        out[i] = x[i] * counts[i] + x[i] ** 2
+    return np.sum(out)
+
+
+def test_writes_of_one_element_into_a_new_float_array_keep_the_whole_gradient():
+    K, img, W = weights((3, 3)), weights((8, 8), 1), weights((3, 3), 2)
+    g = chainrule.grad(conv_pool, argnums=(0, 1, 2))
+    got = g(K, img, W)
+    general = g.compiled().function(K, img, W)
+    for a, e in zip(got, general):
+        np.testing.assert_allclose(a, e, rtol=1e-12)
+    check_grad(conv_pool, K, img, W, argnums=(0, 1, 2))
+    assert "kept_writes" not in g.source and "kept_writes" in g.general_source
+    x = weights((3,), 3) + 2.0
+    g = chainrule.grad(int_buffer)
+    counts = np.trunc(x * 10.0)
+    np.testing.assert_allclose(g(x), counts + 2 * x, rtol=1e-12)
+    assert "kept_writes" in g.source  # an int array truncates what it stores
