@@ -669,3 +669,95 @@ def test_a_loop_over_a_list_that_later_grows_runs_backwards_as_often():
     ours = cr.grad(inner_loop_over_a_growing_list)(x)
     expected = numerical_jacobian(inner_loop_over_a_growing_list, [x], 0)
     np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
+
+
+# -- higher order through lists the gradient code restores from its record stacks ----------
+
+
+def list_rebuilt_in_a_loop_with_an_early_return(x):
+    v = np.sin(x)
+    for _e in x:
+        hs = []
+        hs.append(v**2)
+        for k in range(3):
+            if k == 1:
+                return np.sum(np.stack(hs))
+            v = v * 0.5
+            hs.append(v * 2)
+    return np.sum(x)
+
+
+def test_reverse_over_reverse_through_a_list_the_gradient_code_pops():
+    # grad's own backward pass pops the list it got back from a record; differentiated
+    # again, those pops must be undone too (the list is the same object), else the
+    # outer backward pass finds it empty (was: IndexError, or a zip length mismatch)
+    f = list_rebuilt_in_a_loop_with_an_early_return
+    x = np.array([0.3, -0.4, 0.5])
+    hessian_fd = numerical_jacobian(cr.grad(f), (x,), 0)
+    np.testing.assert_allclose(cr.jacrev(cr.grad(f))(x), hessian_fd, atol=1e-5)
+    np.testing.assert_allclose(cr.hessian(f)(x), hessian_fd, atol=1e-5)
+    np.testing.assert_allclose(
+        autograd.hessian(with_autograd_numpy(f))(x), hessian_fd, atol=1e-5, err_msg="autograd"
+    )
+
+
+# -- a refusal at second order names the user's line -----------------------------------------
+
+
+def row_read_then_array_written(x):
+    out = np.zeros((3, 2))
+    out[1] = np.tanh(x[[0, 0]])
+    total = np.zeros((3,))
+    total[0] += out[1][0]
+    out[2, 1] = 0.5
+    return np.sum(total)
+
+
+@pytest.mark.parametrize("transform", [cr.hessian, lambda f: cr.jacfwd(cr.grad(f))])
+def test_a_second_order_refusal_is_located_at_the_users_line(transform):
+    f = row_read_then_array_written
+    x = np.array([0.3, -0.4, 0.5])
+    np.testing.assert_allclose(cr.grad(f)(x), numerical_vjp(f, (x,), 1.0, 0), atol=1e-6)
+    with pytest.raises(cr.CompileError) as info:
+        transform(f)(x)
+    error = info.value
+    lines, start = __import__("inspect").getsourcelines(f)
+    assert error.filename == __file__
+    assert error.lineno == start + lines.index("    out[2, 1] = 0.5\n")
+    assert error.source_line.strip() == "out[2, 1] = 0.5"
+    assert "higher order" in error.message and "generated line" in error.message
+
+
+# -- a number bound to a second name, then updated in place --------------------------------
+
+
+def number_kept_by_a_walrus_then_updated(x):
+    s = np.sum(x)
+    if (kept := s) > 0:
+        s += 1.0
+    return kept * s
+
+
+def number_copied_then_updated(x):
+    s = x.mean() * 2.0
+    kept = s
+    s *= 3.0
+    return kept * s + np.sum(x**2)
+
+
+@pytest.mark.parametrize("f", [number_kept_by_a_walrus_then_updated, number_copied_then_updated])
+def test_an_in_place_operator_on_a_number_rebinds_it(f):
+    # np.sum(x) is a NumPy scalar: `s += 1.0` makes a new object, so `kept` keeps the old
+    # value (was refused as an array shared with `kept`)
+    check_all_modes(f)
+
+
+def test_an_in_place_operator_on_what_may_be_an_array_is_still_refused():
+    def f(x):
+        s = x[0] * 2.0  # an array when x is 2-D: `s += 1.0` would change `kept` too
+        kept = s
+        s += 1.0
+        return np.sum(kept * s)
+
+    with pytest.raises(cr.CompileError, match="also refers to"):
+        cr.grad(f)(X)

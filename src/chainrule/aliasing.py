@@ -190,6 +190,62 @@ def new_container(value: ast.expr, resolve: Callable[[ast.expr], Any]) -> str | 
     return None
 
 
+# Full reductions: with one argument and no keywords they return a NumPy scalar, which
+# cannot change in place (`s += 1` makes a new object, as for a Python float).
+SCALAR_REDUCTIONS = (
+    np.sum,
+    np.mean,
+    np.prod,
+    np.max,
+    np.min,
+    np.amax,
+    np.amin,
+    np.std,
+    np.var,
+    np.median,
+    np.vdot,
+    np.linalg.norm,
+)
+SCALAR_METHODS = frozenset({"sum", "mean", "prod", "max", "min", "std", "var"})
+
+
+def immutable_scalar(
+    value: ast.expr, resolve: Callable[[ast.expr], Any], known: Callable[[str], bool]
+) -> bool:
+    """Whether `value` is surely a number (a Python or NumPy scalar), never an array.
+
+    `known(name)` says whether a name holds such a number.  Numbers have no memory
+    to share: an in-place operator on one rebinds the name.
+    """
+    if isinstance(value, ast.Constant):
+        return isinstance(value.value, (int, float)) and not isinstance(value.value, bool)
+    if isinstance(value, ast.Name):
+        return known(value.id)
+    if isinstance(value, ast.UnaryOp) and isinstance(value.op, (ast.USub, ast.UAdd)):
+        return immutable_scalar(value.operand, resolve, known)
+    if isinstance(value, ast.BinOp):
+        return immutable_scalar(value.left, resolve, known) and immutable_scalar(
+            value.right, resolve, known
+        )
+    if not isinstance(value, ast.Call) or value.keywords:
+        return False
+    func = value.func
+    callee = resolve(func)
+    if _is(callee, (float, int, len)):
+        return True
+    if callee is MISSING:  # x.sum(), x.item()
+        return (
+            isinstance(func, ast.Attribute)
+            and not value.args
+            and (func.attr in SCALAR_METHODS or func.attr == "item")
+        )
+    if _is(callee, SCALAR_REDUCTIONS):
+        return len(value.args) == (2 if callee is np.vdot else 1)
+    if isinstance(callee, np.ufunc):
+        return all(immutable_scalar(a, resolve, known) for a in value.args)
+    return False
+
+
 def _fancy(index: ast.expr) -> bool:
     """Is the index a literal list of positions (`x[[0, 2]]`, `x[[0, 1], [1, 1]]`)?  Such
     an index always copies (NumPy's advanced indexing)."""

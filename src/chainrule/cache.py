@@ -393,6 +393,7 @@ def load(func: Any, key: str | None) -> Compiled | None:
         func = inspect.unwrap(func)
         cells = {name: _resolve(ref) for name, ref in payload["cells"].items()}
         user_cells = dict(zip(func.__code__.co_freevars, func.__closure__ or ()))
+        fields = {name: _decode(value) for name, value in payload["fields"].items()}
         built = build_from_text(
             payload["source"],
             payload["header"],
@@ -401,8 +402,8 @@ def load(func: Any, key: str | None) -> Compiled | None:
             user_cells,
             func.__globals__,
             func.__defaults__,
+            {line: tuple(place) for line, *place in fields.get("line_map", ())},
         )
-        fields = {name: _decode(value) for name, value in payload["fields"].items()}
         compiled = Compiled(built.function, built.source, **fields)
     except Exception:  # anything unexpected: compile afresh instead
         stats["rejected"] += 1

@@ -29,10 +29,10 @@ import linecache
 import os
 import types
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from .ir import COMMENT_MARK, Parsed, facts_of, is_comment
+from .ir import COMMENT_MARK, GENERATED_ORIGINS, Parsed, facts_of, is_comment, user_location
 from .version import __version__
 
 _astor: Any = None
@@ -72,8 +72,8 @@ def _to_source(node: ast.AST) -> str:
 def _fill_empty_blocks(node: ast.AST) -> None:
     """A block holding only comments is empty to Python: give it a `pass`."""
     for sub in ast.walk(node):
-        for field in ("body", "orelse", "finalbody"):
-            block = getattr(sub, field, None)
+        for block_field in ("body", "orelse", "finalbody"):
+            block = getattr(sub, block_field, None)
             if isinstance(block, list) and block and all(is_comment(s) for s in block):
                 block.append(ast.Pass())
 
@@ -221,7 +221,7 @@ def generate(
         {**cells, **_shown_cells(parsed, used)}, globals_used, parsed.globals.get("__name__")
     )
     return build_function(
-        module, funcdef.name, imports, cells, parsed.cells, parsed.globals, defaults, header
+        module, funcdef.name, imports, cells, parsed.cells, parsed.globals, defaults, header, parsed
     )
 
 
@@ -230,6 +230,45 @@ class Built:
     function: Any
     source: str
     filename: str
+    # generated line -> the user's (file, line, column, text) it came from
+    line_map: dict[int, tuple[str, int, int, str]] = field(default_factory=dict)
+
+
+def _line_origins(
+    module: ast.Module, source: str, parsed: Parsed
+) -> dict[int, tuple[str, int, int, str]]:
+    """Which user line each generated statement came from, by generated line number.
+
+    The rendered text is parsed again and its statements paired, in order, with
+    the ones we rendered (comments are not statements in the text); if the two
+    do not pair up, no map (errors then point at the generated line itself).
+    """
+    try:
+        rendered = ast.parse(source)
+    except SyntaxError:  # pragma: no cover - we rendered it
+        return {}
+    ours = [n for n in ast.walk(module) if isinstance(n, ast.stmt) and not is_comment(n)]
+    theirs = [n for n in ast.walk(rendered) if isinstance(n, ast.stmt)]
+    theirs = [n for n in theirs if not isinstance(n, (ast.Import, ast.ImportFrom))]
+    if len(ours) != len(theirs) or any(type(a) is not type(b) for a, b in zip(ours, theirs)):
+        return {}
+    found: dict[int, tuple[str, int, int, str]] = {}
+    for mine, shown in zip(ours, theirs):
+        record = facts_of(mine)
+        origin, scope = record.origin, record.scope
+        if origin is None and record.derived_from is not None:
+            origin = facts_of(record.derived_from).origin
+            scope = facts_of(record.derived_from).scope
+        lineno = getattr(origin, "lineno", None)
+        if not lineno or shown.lineno in found:
+            continue
+        scope = scope or parsed
+        place = user_location(scope.filename, lineno)  # code generated from generated code
+        if place is None:
+            text = scope.lines[lineno - 1] if 0 < lineno <= len(scope.lines) else ""
+            place = (scope.filename, lineno, getattr(origin, "col_offset", 0), text)
+        found[shown.lineno] = place
+    return found
 
 
 def build_function(
@@ -241,6 +280,7 @@ def build_function(
     user_globals: dict,
     defaults: tuple | None,
     label: str,
+    parsed: Parsed | None = None,
 ) -> Built:
     """Render `module` (one FunctionDef named `name`) and turn it into a function,
     below the comment lines of `label` and the import lines.
@@ -253,7 +293,10 @@ def build_function(
     display = [*(f"# {line}" for line in label.splitlines()), *"\n".join(imports).splitlines()]
     display += ["", ""]
     source = "\n".join(display) + "\n" + body
-    return build_from_text(source, len(display), name, cells, user_cells, user_globals, defaults)
+    line_map = _line_origins(module, source, parsed) if parsed is not None else {}
+    return build_from_text(
+        source, len(display), name, cells, user_cells, user_globals, defaults, line_map
+    )
 
 
 def build_from_text(
@@ -264,6 +307,7 @@ def build_from_text(
     user_cells: dict[str, Any],
     user_globals: dict,
     defaults: tuple | None,
+    line_map: dict[int, tuple[str, int, int, str]] | None = None,
 ) -> Built:
     """Turn displayed source (`header` lines of comments and imports, then the
     `def name`) into a function, with the same closure cells as `build_function`.
@@ -298,4 +342,6 @@ def build_from_text(
             closure.append(user_cells[var])
     fn = types.FunctionType(inner, user_globals, name, defaults, tuple(closure))
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    return Built(fn, source, filename)
+    if line_map:
+        GENERATED_ORIGINS[filename] = line_map
+    return Built(fn, source, filename, line_map or {})

@@ -25,6 +25,8 @@ class Compiled:
     argnums: tuple[int, ...]
     indexed: frozenset[int] = frozenset()  # parameters the function indexes (x[i])
     dependencies: tuple[str, ...] = ()  # files of inlined functions besides f's own
+    # (generated line, user's file, line, column, text): see ir.GENERATED_ORIGINS
+    line_map: tuple[tuple[int, str, int, int, str], ...] = ()
 
     # set per instance by the pipeline: every name compiling resolved still resolves so
     guard: ClassVar[Callable[[], bool]] = staticmethod(lambda: True)

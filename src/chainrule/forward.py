@@ -40,6 +40,7 @@ from .ir import (
     assigned_names,
     clone,
     comment,
+    derived_from,
     facts,
     facts_of,
     name_of,
@@ -139,7 +140,8 @@ class Forwarder:
         active = [t for t in targets_of(stmt) if ctx.active(t)]
         if not active:
             return [], []
-        return TANGENT_OF_KIND[kind](self, stmt, active)
+        header, code = TANGENT_OF_KIND[kind](self, stmt, active)
+        return header, derived_from(stmt, code)
 
     def list_append(self, stmt: ast.stmt, active: list[str]) -> Code:
         hs, value = facts_of(stmt).args

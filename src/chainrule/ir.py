@@ -118,6 +118,7 @@ class Facts:
     # expressions
     already_renamed: bool = False  # a name that is an SSA name already
     comment_text: str | None = None  # a comment marker: the text of the comment
+    derived_from: ast.stmt | None = None  # the statement whose derivative this one computes
 
 
 _FACTS = "chainrule_facts"
@@ -180,6 +181,19 @@ def is_comment(node: ast.AST) -> bool:
     return facts_of(node).comment_text is not None
 
 
+# -- where generated lines came from ------------------------------------------------------
+
+# For each generated function's file name (`<chainrule grad_f ...>`): generated line ->
+# (user's file, line, column, text).  When generated code is differentiated again (second
+# order), an error in it is reported at the user's line it came from.
+GENERATED_ORIGINS: dict[str, dict[int, tuple[str, int, int, str]]] = {}
+
+
+def user_location(filename: str, lineno: int) -> tuple[str, int, int, str] | None:
+    """The user's place behind line `lineno` of generated file `filename`, if known."""
+    return GENERATED_ORIGINS.get(filename, {}).get(lineno)
+
+
 # -- a parsed function ---------------------------------------------------------------------
 
 
@@ -205,6 +219,14 @@ class Parsed:
         lineno = getattr(node, "lineno", None) or self.node.lineno
         col = getattr(node, "col_offset", 0) if node is not None else 0
         line = self.lines[lineno - 1] if 0 < lineno <= len(self.lines) else ""
+        user = user_location(self.filename, lineno)
+        if user is not None:  # generated code differentiated again: point at the user's line
+            filename, user_line, user_col, text = user
+            message = (
+                f"differentiating the derivative code of this line again (higher order), at "
+                f"generated line {lineno} `{line.strip()}`: {message}"
+            )
+            return CompileError(message, filename, user_line, user_col, text)
         return CompileError(message, self.filename, lineno, col, line)
 
     def line_text(self, lineno: int) -> str:
@@ -377,6 +399,9 @@ class Function:
     names: Names
     return_node: ast.AST
     lists: set[str] = field(default_factory=set)  # SSA names of the lists made in it
+    # lists given back by a record stack (gradient code differentiated again): the same
+    # objects as lists recorded earlier, so every pop from them is undone in reverse
+    restored_lists: set[str] = field(default_factory=set)
     aux: ast.expr | None = None  # with has_aux: the value handed back untouched
     param_trees: dict[str, Tree] = field(default_factory=dict)  # container arguments' leaves
     extra_cells: dict[str, Any] = field(default_factory=dict)  # bindings of inlined helpers
@@ -457,3 +482,15 @@ def clone(node: Any) -> Any:
     if isinstance(node, list):
         return [clone(v) for v in node]
     return node
+
+
+def derived_from(stmt: ast.stmt, code: list[ast.stmt]) -> list[ast.stmt]:
+    """Mark the statements of `stmt`'s derivative as coming from it (see
+    GENERATED_ORIGINS: errors in them, at higher order, point at stmt's user line)."""
+    for node in code:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.stmt) and not is_comment(sub):
+                record = facts(sub)
+                if record.origin is None and record.derived_from is None:
+                    record.derived_from = stmt
+    return code

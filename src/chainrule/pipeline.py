@@ -232,6 +232,7 @@ def _transform(parsed: Parsed, request: CompileRequest, transformation: Transfor
         request.argnums,
         _indexed_params(parsed),
         tuple(sorted(fn.dependencies)),
+        tuple((line, *place) for line, place in sorted(built.line_map.items())),
     )
 
 

@@ -53,10 +53,13 @@ class AssignmentNormalizer:
     def assign_name(self, name: str, value: ast.expr) -> None:
         if isinstance(value, Evaluated):  # an atom computed earlier (unpacking, a = b = ...)
             atom, prim = value.inner, (IDENTITY if value.varied else None)
+            number = self.n.writes.is_number(atom, renamed=True)
             ssa = self.n.define(name)
             stmt = ast.Assign(targets=[ast.Name(id=ssa, ctx=ast.Store())], value=atom)
             self.n.emit(annotate(stmt, self.n.origin, value.inner, prim, [atom]))
             self.n.writes.track_view(ssa, atom)
+            if number:
+                self.n.numbers.add(ssa)
             return
         if isinstance(value, ast.Lambda):
             self.n.inliner.local_def(lambda_to_def(value), name)
@@ -72,11 +75,14 @@ class AssignmentNormalizer:
             return
         if not self.n.varied(value):
             renamed = self.n.expressions.rename(value)
+            number = self.n.writes.is_number(value)
             ssa = self.n.define(name)
             stmt = ast.Assign(targets=[ast.Name(id=ssa, ctx=ast.Store())], value=renamed)
             self.n.emit(annotate(stmt, self.n.origin, value))
             self.n.writes.track_view(ssa, renamed)
             self.n.writes.track_fresh(ssa, value)
+            if number:
+                self.n.numbers.add(ssa)
             return
         if isinstance(value, ast.IfExp):
             self.n.expressions.lower_ifexp(value, lambda: self.n.define(name))
@@ -86,11 +92,14 @@ class AssignmentNormalizer:
             prim, args, kwargs = IDENTITY, [op], {}
         else:
             op, prim, args, kwargs = self.n.expressions.operation(value)
+        number = self.n.writes.is_number(value)
         ssa = self.n.define(name)
         stmt = ast.Assign(targets=[ast.Name(id=ssa, ctx=ast.Store())], value=op)
         self.n.emit(annotate(stmt, self.n.origin, value, prim, args, kwargs))
         self.n.writes.track_view(ssa, op)
         self.n.writes.track_fresh(ssa, value)
+        if number:
+            self.n.numbers.add(ssa)
 
     def assign_tuple(self, target: ast.Tuple | ast.List, value: ast.expr) -> None:
         for elt in target.elts:
@@ -194,7 +203,7 @@ class AssignmentNormalizer:
                 f"place (chainrule inlines this function); write `{target.id} = {target.id} "
                 f"{op} ...` to make a new array instead",
             )
-        if current is not None:
+        if current is not None and current not in self.n.numbers:  # (a number rebinds)
             op = op_text(stmt.op)
             self.n.writes.check_shared(
                 stmt,

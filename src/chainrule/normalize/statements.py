@@ -98,6 +98,7 @@ class StatementNormalizer:
             self.n.names,
             ret,
             lists=set(self.n.lists),
+            restored_lists=set(self.n.restored_lists),
             aux=aux,
             param_trees=self.n.param_trees,
             extra_cells=self.n.extra_cells,

@@ -17,7 +17,7 @@ import operator
 
 import numpy as np
 
-from ..aliasing import new_container, view_bases
+from ..aliasing import immutable_scalar, new_container, view_bases
 from ..ir import (
     ADD_AT,
     LIST_APPEND,
@@ -325,6 +325,17 @@ class InPlaceNormalizer:
             self.n.writable.add(ssa)
             self.n.roots[ssa] = frozenset({ssa})
 
+    def is_number(self, value: ast.expr, renamed: bool = False) -> bool:
+        """Whether `value` surely is a number (an in-place operator on a name holding one
+        rebinds it, so nothing that shares it sees the change).  `renamed`: the names in
+        `value` are SSA names already.  Ask before the assigned name is redefined."""
+        numbers, current = self.n.numbers, self.n.current
+
+        def known(name: str) -> bool:
+            return (name if renamed else current.get(name)) in numbers
+
+        return immutable_scalar(value, self.n.p.resolve, known)
+
     def track_view(self, ssa: str, value: ast.expr) -> None:
         """Remember which values the new name may share memory with (an item of a list
         shares what the list's items share)."""
@@ -332,6 +343,8 @@ class InPlaceNormalizer:
             self.n.unbound.add(ssa)  # `x = None`: no memory (a placeholder, as for phis)
         if isinstance(value, ast.Name) and value.id in self.n.lists:
             self.n.lists.add(ssa)  # another name for the same list
+            if value.id in self.n.restored_lists:
+                self.n.restored_lists.add(ssa)
             self.n.held[ssa] = self.n.held_of(value.id)
         if (
             isinstance(value, ast.Call)
@@ -375,6 +388,7 @@ class InPlaceNormalizer:
         for k in self.n.record_lists.get(stack, frozenset()) if stack else ():
             if k < len(names):
                 self.n.lists.add(names[k])
+                self.n.restored_lists.add(names[k])
 
     def track_copy(self, target: str, sources: list[str]) -> None:
         """A merge of values (the copies of a phi): it shares what any of them shares, and
@@ -388,4 +402,8 @@ class InPlaceNormalizer:
             self.n.writable.discard(target)
         if sources and all(s in self.n.lists for s in sources):
             self.n.lists.add(target)
+        if any(s in self.n.restored_lists for s in sources):
+            self.n.restored_lists.add(target)
+        if sources and all(s in self.n.numbers for s in sources):
+            self.n.numbers.add(target)
         self.n.held[target] = frozenset().union(*(self.n.held_of(s) for s in sources))

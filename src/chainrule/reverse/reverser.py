@@ -28,7 +28,16 @@ from .. import ir
 from ..activity import Activity, rule_for
 from ..derivatives import DerivativeContext
 from ..flow import bound_on_entry
-from ..ir import clone, comment, facts, facts_of, name_of, names_in, walk_statements
+from ..ir import (
+    clone,
+    comment,
+    derived_from,
+    facts,
+    facts_of,
+    name_of,
+    names_in,
+    walk_statements,
+)
 from ..rules import Rule, display_name, rule_example
 from ..shapes import ShapeClasses
 from ..templates import (
@@ -316,7 +325,7 @@ class Reverser:
     def statement(self, stmt: ast.stmt) -> list[ast.stmt]:
         """The adjoint of one active statement, chosen by its kind."""
         kind = statement_kind(stmt, self.ctx.list_names)
-        return ADJOINT_OF_KIND[kind](self, stmt)
+        return derived_from(stmt, ADJOINT_OF_KIND[kind](self, stmt))
 
     def primitive(self, stmt: ast.stmt) -> list[ast.stmt]:
         """`z = prim(x, y)`: the primitive's adjoint template, instantiated."""

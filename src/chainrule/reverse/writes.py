@@ -19,7 +19,14 @@ import ast
 
 from ..derivatives import DerivativeContext
 from ..ir import clone, comment, facts_of, name_of, names_in
-from ..runtime import kept_writes, record_grad, unbroadcast, unpack_grad, zeros_like_item
+from ..runtime import (
+    kept_writes,
+    record_grad,
+    unbroadcast,
+    unpack_grad,
+    zeros_like_item,
+    zeros_like_list,
+)
 from ..transformation import assign
 from .gradients import Gradients
 
@@ -121,6 +128,8 @@ class InPlaceAdjoints:
         out.append(
             ast.Expr(value=_method(ast.Name(hs, ast.Load()), "append", [ast.Name(t, ast.Load())]))
         )
+        if not ctx.active(hs):  # a restored list nobody differentiates: only put it back
+            return out
         g = ctx.dname(hs)
         if g not in grads.defined:
             grads.defined.add(g)
@@ -262,7 +271,10 @@ class InPlaceAdjoints:
                 row = ast.Subscript(
                     value=ast.Name(source.id, ast.Load()), slice=ast.Constant(i), ctx=ast.Load()
                 )
-                rows.append(ctx.numpy_call("zeros_like", [row]))
+                if name_of(t) in ctx.list_names:  # a list's zero is a list of zeros
+                    rows.append(ctx.helper_call(zeros_like_list, "zeros_like_list", [row]))
+                else:
+                    rows.append(ctx.numpy_call("zeros_like", [row]))
         stacked = ctx.helper_call(
             unpack_grad,
             "unpack_grad",
