@@ -40,10 +40,11 @@ from .arguments import (
     kinds_of,
     make_runner,
     matches_kinds,
+    no_runner,
     normalize_argnums,
     reject_containers,
     returned_gradient,
-    returned_tree,
+    returned_gradients,
     shaped_like,
 )
 from .compiled import Compiled
@@ -78,7 +79,7 @@ class _Transformed:
         self._variant: Compiled | None = None  # specialised on the first call's scalars
         self._guard = always  # the variant's guard (guards.py), kept here for the fast path
         # the per-call fast path: checks a call is the variant's, runs it, shapes the result
-        self._run: Callable[[tuple], Any] = _no_runner
+        self._run: Callable[[tuple], Any] = no_runner
         self._ran_general = False  # the latest call ran the general code (what .source shows)
         self._scalars: tuple[tuple[int, int], ...] = ()
         # (position, nesting) of container arguments, learnt at the first call
@@ -107,7 +108,7 @@ class _Transformed:
         elif not compiled.guard():  # a binding compiling resolved changed: start again
             self._param_names = None
             self._variant = None
-            self._run = _no_runner
+            self._run = no_runner
             compiled = self._compiled = self._compile(())
         return compiled
 
@@ -154,7 +155,7 @@ class _Transformed:
         """The slow path of `_args`: bind keywords, check and promote arguments, compile."""
         if self._variant is not None and not self._variant.guard():
             self._compiled = self._variant = self._param_names = None  # compile again
-            self._run = _no_runner
+            self._run = no_runner
         params = self._params()
         if kwargs:
             args = bind_keywords(self.fun, params, args, kwargs)
@@ -177,12 +178,12 @@ class _Transformed:
             self._structures = structures
             self._generation = rules.generation()
             self._compiled = self._variant = None
-            self._run = _no_runner
+            self._run = no_runner
         if self._variant is None:  # first call: specialise on the kinds of the arguments
             self._scalars = kinds_of(args)  # Python scalars, arrays by ndim
             self._variant = self._compile(self._scalars) if self._scalars else self.compiled()
             self._guard = self._variant.guard
-            self._run = _no_runner
+            self._run = no_runner
             if not self._structures:
                 self._run = make_runner(
                     self._variant.function,
@@ -200,31 +201,7 @@ class _Transformed:
         return self.compiled(), tuple(args)
 
     def _finish(self, grads: Any, args: tuple) -> Any:
-        if not self.as_tuple:
-            return returned_gradient(grads, args[self.argnums[0]])
-        out: list = []
-        for g, i in zip(grads, self.argnums):  # _returned, inlined: this is per call
-            x = args[i]
-            tx = type(x)
-            if tx is np.ndarray:
-                if (
-                    type(g) is not np.ndarray
-                    or g.shape != x.shape
-                    or (g.base is not None and not g.flags.writeable)
-                ):
-                    g = shaped_like(g, x)
-                for other in out:  # two arguments must not share one gradient array
-                    if other is g:
-                        g = g.copy()
-                        break
-            elif tx is float:
-                g = float(g)
-            elif tx is dict or tx is tuple or tx is list:
-                g = returned_tree(g, x, [])
-            else:
-                g = shaped_like(g, x)
-            out.append(g)
-        return tuple(out)
+        return returned_gradients(grads, args, self.argnums, self.as_tuple)
 
     def _args(self, args: tuple, kwargs: dict) -> tuple[Compiled, tuple]:
         """The compiled function and checked arguments; the common case stays cheap."""
@@ -301,11 +278,6 @@ class ValueAndGradFunction(_Transformed):
 
 
 _NO_FUNCTION: Any = object()
-
-
-def _no_runner(args: tuple) -> Any:
-    """The fast path before the first call (and for calls it cannot check): always missed."""
-    return MISS
 
 
 def grad(f: Callable = _NO_FUNCTION, argnums: Argnums = 0, has_aux: bool = False) -> Any:

@@ -164,6 +164,36 @@ def returned_gradient(g: Any, x: Any) -> Any:
     return shaped_like(g, x)
 
 
+def returned_gradients(grads: Any, args: Sequence, argnums: Sequence[int], as_tuple: bool) -> Any:
+    """The gradients of `grad(f, argnums)` as handed to the user (the slow path's;
+    the fast path's are written out by `make_runner`)."""
+    if not as_tuple:
+        return returned_gradient(grads, args[argnums[0]])
+    out: list = []
+    for g, i in zip(grads, argnums):
+        x = args[i]
+        tx = type(x)
+        if tx is np.ndarray:
+            if (
+                type(g) is not np.ndarray
+                or g.shape != x.shape
+                or (g.base is not None and not g.flags.writeable)
+            ):
+                g = shaped_like(g, x)
+            for other in out:  # two arguments must not share one gradient array
+                if other is g:
+                    g = g.copy()
+                    break
+        elif tx is float:
+            g = float(g)
+        elif tx is dict or tx is tuple or tx is list:
+            g = returned_tree(g, x, [])
+        else:
+            g = shaped_like(g, x)
+        out.append(g)
+    return tuple(out)
+
+
 def returned_tree(g: Any, x: Any, seen: list) -> Any:
     """A container's gradient, leaf by leaf; no two leaves share one array."""
     tx = type(x)
@@ -258,6 +288,11 @@ def as_array_or_float(value: Any, index: int, name: str, who: str) -> Any:
 MISS: Any = object()  # what a runner returns for a call that is not its variant's to run
 
 _FLOAT64 = np.dtype(np.float64)
+
+
+def no_runner(args: tuple) -> Any:
+    """The fast path before the first call (and for calls it cannot check): always missed."""
+    return MISS
 
 
 def make_runner(
