@@ -307,3 +307,37 @@ def test_writes_of_one_element_into_a_new_float_array_keep_the_whole_gradient():
     counts = np.trunc(x * 10.0)
     np.testing.assert_allclose(g(x), counts + 2 * x, rtol=1e-12)
     assert "kept_writes" in g.source  # an int array truncates what it stores
+
+
+def test_a_negated_gradient_is_folded_into_the_next_sum():
+    g = agree(logreg, logreg_ag, logreg_data(), (0, 1))
+    lines = code_lines(g)
+    assert "dp = dt5 / p - dt8" in lines, lines
+    assert "dp = -dt8" not in lines, lines
+
+
+NEGATIONS = [
+    "def f(b, v):\n    a = -b\n    c = v * 2.0\n    a = a + c\n    return a",
+    "def f(b, v):\n    a = -b\n    b = v\n    a = a + b\n    return a",  # b rebound: kept
+    "def f(b, v):\n    a = -b\n    c = a * v\n    a = a + c\n    return a",  # a read: kept
+    "def f(b, v):\n    a = -b\n    b[0] = v\n    a = a + v\n    return a",  # b written: kept
+]
+
+
+@pytest.mark.parametrize("text", NEGATIONS)
+def test_folding_a_negation_keeps_what_a_program_computes(text):
+    import ast
+
+    from chainrule.optimize import fold_repeated_terms
+
+    def run(tree):
+        space: dict = {}
+        exec(compile(ast.fix_missing_locations(tree), "<test>", "exec"), space)
+        return space["f"](np.array([1.0, 2.0]), 0.5)
+
+    tree = ast.parse(text)
+    before = run(ast.parse(text))
+    fold_repeated_terms(tree.body[0])
+    np.testing.assert_array_equal(run(tree), before)
+    if text == NEGATIONS[0]:
+        assert len(tree.body[0].body) == 3  # folded

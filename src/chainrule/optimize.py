@@ -430,10 +430,13 @@ def fold_repeated_terms(function: ast.FunctionDef) -> None:
     """`a = E` directly followed by `a = a + E` (the same E, not reading a) becomes
     `a = E * 2`, written `g * 2 * t` when E is `g * t`: the two products of
     `t * t`'s gradient (each operand receives `g * t`) are one.  Exact: E + E
-    and 2 * E are the same floating-point number."""
+    and 2 * E are the same floating-point number.  Likewise `a = -b`, then
+    (with nothing reading a or binding a or b in between) `a = a + E` becomes
+    `a = E - b`, one array operation fewer (E + -b is E - b exactly)."""
     for body in _bodies(function.body):
         i = 0
         while i + 1 < len(body):
+            _fold_negation(body, i)
             j = i + 1
             while j < len(body) - 1 and is_comment(body[j]):
                 j += 1
@@ -461,6 +464,46 @@ def fold_repeated_terms(function: ast.FunctionDef) -> None:
                 first.value = ast.copy_location(doubled, term)
                 del body[i + 1 : j + 1]  # the second term and its comment ("copy gate")
             i += 1
+
+
+def _fold_negation(body: list[ast.stmt], i: int) -> None:
+    """`a = -b` at i and a later `a = a + E` (see fold_repeated_terms) -> `a = E - b`."""
+    first = body[i]
+    if not (
+        isinstance(first, ast.Assign)
+        and len(first.targets) == 1
+        and isinstance(first.targets[0], ast.Name)
+        and isinstance(first.value, ast.UnaryOp)
+        and isinstance(first.value.op, ast.USub)
+        and isinstance(first.value.operand, ast.Name)
+    ):
+        return
+    a, b = first.targets[0].id, first.value.operand.id
+    for k in range(i + 1, len(body)):
+        stmt = body[k]
+        if is_comment(stmt):
+            continue
+        if not isinstance(stmt, ast.Assign) or any(
+            isinstance(n, (ast.Subscript, ast.Attribute)) for t in stmt.targets for n in ast.walk(t)
+        ):
+            return  # (a write into an array may change b through another name)
+        reads = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}  # (targets too)
+        if (
+            len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and stmt.targets[0].id == a
+            and _adds_to(stmt, a)
+        ):
+            term = cast(ast.BinOp, stmt.value).right
+            if a in {n.id for n in ast.walk(term) if isinstance(n, ast.Name)}:
+                return
+            stmt.value = ast.BinOp(term, ast.Sub(), ast.Name(b, ast.Load()))
+            del body[i]
+            return
+        if a in reads or b in {
+            n.id for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name)
+        }:
+            return
 
 
 def _bodies(body: list[ast.stmt]) -> list[list[ast.stmt]]:
