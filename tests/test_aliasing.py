@@ -405,3 +405,95 @@ def test_a_loop_that_rebinds_an_array_it_writes_to_a_shared_one_is_refused():
     assert "out[i] = x[i] * 2.0" in message and "next iteration" in message, message
     line = loop_rebinds_an_array_it_writes.__code__.co_firstlineno + 3
     assert f"test_aliasing.py:{line}:" in message, message
+
+
+# -- found by the 10,000-program differential run ----------------------------------------
+
+
+def changed_in_a_loop_after_being_appended(W):
+    out = W * 1.0
+    hs = []
+    for _ in range(3):
+        out -= np.tanh(W[0, 0])  # changes the array the previous iteration appended
+        hs.append(out)
+    return np.mean(np.stack(hs))
+
+
+def test_a_loop_that_changes_in_place_an_array_a_list_got_in_an_earlier_iteration_is_refused():
+    # NumPy: hs holds the same array three times; the gradient was that of three copies
+    with pytest.raises(CompileError, match="'hs' also refers to") as info:
+        chainrule.grad(changed_in_a_loop_after_being_appended)(np.eye(2))
+    assert info.value.source_line.strip().startswith("out -= np.tanh(W[0, 0])")
+
+
+def fresh_each_iteration_then_appended(x):
+    hs = []
+    out = np.ones(2)
+    for i in range(3):
+        out = np.zeros(2)
+        out += x[:2] * i
+        hs.append(out)
+    h = x * 1.0
+    for _ in range(2):
+        h = np.tanh(h)
+        hs.append(h[:2] ** 2)  # a new array, not h
+        h *= 2.0
+    return np.sum(np.stack(hs) ** 2) + np.sum(out) + np.sum(h)
+
+
+def test_arrays_made_afresh_in_each_iteration_may_be_appended_and_changed():
+    x = np.array([0.3, -0.4, 0.5])
+    agree_everywhere(fresh_each_iteration_then_appended, x)
+
+
+def view_of_a_split_piece(s):
+    y = np.full((3, 4), 0.2)
+    piece = np.split(y, 3)[0]  # a view of y's first row, through the list split returns
+    piece += s
+    return np.sum(y)
+
+
+def test_a_view_taken_through_a_call_result_is_a_view():
+    # was a zero gradient: `np.split(y, 3)[0]` was not seen to share y's memory
+    with pytest.raises(CompileError, match="'y' also refers to"):
+        chainrule.grad(view_of_a_split_piece)(0.7)
+
+
+def appended_then_rebound_to_a_new_array(x):
+    h = x * 1.0
+    hs = []
+    for _ in range(3):
+        h *= 2.0  # changes the array the name brought in: never one a list holds
+        hs.append(h)
+        h = np.tanh(h)
+    return np.sum(np.stack(hs) ** 2) + np.sum(h)
+
+
+def test_a_change_of_an_array_made_afresh_at_the_end_of_each_iteration_is_accepted():
+    agree_everywhere(appended_then_rebound_to_a_new_array, X3)
+
+
+def written_after_arithmetic_with_a_constant(x):
+    a = x * 2.0
+    b = a + 1.0  # b's tangent is a's tangent, as an expression
+    b[0] = 5.0  # the tangent write must not reach a's tangent
+    return np.sum(a * a) + np.sum(b * b)
+
+
+def test_forward_mode_writes_into_a_tangent_of_its_own():
+    # jacfwd was [0, -2.4, 12] at X3[:3] where the gradient is [2.4, -2.4, 12]: the write
+    # into b's tangent changed a's (and a read-only broadcast tangent crashed in hessian)
+    x = np.array([0.3, -0.4, 0.5])
+    agree_everywhere(written_after_arithmetic_with_a_constant, x)
+
+
+def add_at_after_a_write(x):
+    out = np.zeros((3, 4))
+    out[1] += x[0]
+    acc = np.zeros((4,))
+    np.add.at(acc, [2, 2, 2], np.mean(out, axis=0).dot(np.log(2.0 + x)))
+    return np.sum(out) + np.mean(acc)
+
+
+def test_second_order_through_np_add_at_after_a_write():
+    agree_everywhere(add_at_after_a_write, np.array([0.3, -0.4, 0.5, 0.8]))

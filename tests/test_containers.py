@@ -369,3 +369,22 @@ def test_container_writes_and_double_star_get_their_own_advice():
         grad(writes_into_a_dict)(p, np.ones(2))
     with pytest.raises(CompileError, match="`\\*\\*` unpacking"):
         grad(unpacks_into_a_dict)(p)
+
+
+def loop_with_break_indexing_a_leaf(p, x):
+    total = 0.0
+    for i in range(3):
+        total = total + p["w"][i] * x[i]  # an element of the array p["w"]: no unrolling
+        if total > 10.0:
+            break
+    return total * p["b"]
+
+
+def test_a_loop_that_indexes_an_array_leaf_by_its_variable_may_break():
+    # was refused as "`break` inside a loop over a container": p["w"][i] indexes an array
+    p = {"w": np.array([0.5, -1.0, 2.0]), "b": 1.5}
+    x = np.array([0.3, 0.2, -0.4])
+    gp, gx = grad(loop_with_break_indexing_a_leaf, argnums=(0, 1))(p, x)
+    np.testing.assert_allclose(gp["w"], 1.5 * x)
+    np.testing.assert_allclose(gp["b"], np.dot(p["w"], x))
+    np.testing.assert_allclose(gx, 1.5 * p["w"])

@@ -761,3 +761,79 @@ def test_an_in_place_operator_on_what_may_be_an_array_is_still_refused():
 
     with pytest.raises(cr.CompileError, match="also refers to"):
         cr.grad(f)(X)
+
+
+# -- found by the 10,000-program differential run (seed 0) ----------------------------------
+
+
+def helper_with_a_parameter_named_like_a_flag(returned, scale=0.5):
+    if scale > 0.0:
+        if np.sum(returned) > -10.0:
+            return np.tanh(0.3 * np.sum(returned**2))
+    return np.sum(returned)
+
+
+def calls_the_helper(x):
+    return helper_with_a_parameter_named_like_a_flag(np.tanh(x)) * 2.0
+
+
+def test_an_inlined_helpers_early_returns_do_not_take_its_parameters_names():
+    # the flags lowering `return` introduces (`returned`, `result`) took the name of the
+    # helper's parameter: its value was lost and the gradient silently 0
+    check_all_modes(calls_the_helper)
+
+
+def list_read_in_one_branch(x):
+    if x[1] < -0.3:
+        y = x * 2.0
+    else:
+        hs = []
+        hs.append(x)
+        y = np.maximum(hs[0], 0.0)
+    return np.sum(y**2)
+
+
+def test_a_list_made_and_read_in_one_branch():
+    check_all_modes(list_read_in_one_branch, x=np.array([0.5, 0.2, 0.1, 0.3]))
+
+
+def assigned_in_one_branch_of_an_unrolled_loop(x, y):
+    y3 = x * 2.0
+    for i in range(3):
+        if np.maximum(x[0], x[1]) > 0.0:
+            pass
+        else:
+            for _e in y3:
+                kept = y3
+            both = np.stack([kept, y3 * float(i)])
+            y = y + np.sum(both)
+    return np.sum(y3) + np.sum(y)
+
+
+@pytest.mark.parametrize("x0", [0.3, -0.7])
+def test_a_name_assigned_in_one_branch_of_a_loop_that_is_unrolled(x0):
+    # the merge after the second iteration's `if` copied a name the first never bound
+    # (UnboundLocalError in vjp)
+    x, y = np.array([x0, -0.9]), np.array([1.0, 2.0])
+    expected = numerical_vjp(assigned_in_one_branch_of_an_unrolled_loop, (x, y), 1.0, 0)
+    out, backward = cr.vjp(assigned_in_one_branch_of_an_unrolled_loop, x, y)
+    np.testing.assert_allclose(backward(1.0)[0], expected, atol=1e-6)
+    grads = cr.grad(assigned_in_one_branch_of_an_unrolled_loop, argnums=(0, 1))(x, y)
+    np.testing.assert_allclose(grads[0], expected, atol=1e-6)
+
+
+def mean_of_a_list_used_twice(x):
+    hs = []
+    hs.append(x[[2, 1, 3, 2]])
+    value = np.sin(np.mean(hs))
+    return np.mean(hs) * value
+
+
+def test_second_order_through_a_list_summed_as_an_array():
+    # grad's code adds a list gradient to an array of rows (add_lists); differentiated
+    # again, the array's side got a list (TypeError in jacrev(grad))
+    x = np.array([0.3, -0.4, 0.5, 0.8])
+    f = mean_of_a_list_used_twice
+    hessian_fd = numerical_jacobian(cr.grad(f), (x,), 0)
+    np.testing.assert_allclose(cr.jacrev(cr.grad(f))(x), hessian_fd, atol=1e-5)
+    np.testing.assert_allclose(cr.hessian(f)(x), hessian_fd, atol=1e-5)

@@ -268,11 +268,15 @@ def view_bases(
             value.value.id not in lists and _fancy(value.slice)
         ):
             return {value.value.id}
+        if not isinstance(value.value, ast.Name) and not _fancy(value.slice):
+            return view_bases(value.value, lists, resolve)  # np.split(y, 3)[0]: a view of y
         return set()
     if isinstance(value, ast.Attribute):
-        if isinstance(value.value, ast.Name) and value.attr in VIEW_ATTRIBUTES:
+        if value.attr not in VIEW_ATTRIBUTES:
+            return set()
+        if isinstance(value.value, ast.Name):
             return {value.value.id}
-        return set()
+        return view_bases(value.value, lists, resolve)  # np.reshape(y, s).T
     if isinstance(value, ast.IfExp):
         return view_bases(value.body, lists, resolve) | view_bases(value.orelse, lists, resolve)
     if not isinstance(value, ast.Call):

@@ -89,8 +89,10 @@ class DerivativeContext:
     def is_active_stmt(self, stmt: ast.stmt) -> bool:
         """Whether a statement has a derivative: it changes an active value."""
         record = facts_of(stmt)
-        if is_list_pop(stmt, self.fn.lists) and name_of(record.args[0]) in self.fn.restored_lists:
-            return True  # the same list object as a recorded one: the pop must be undone
+        if is_list_pop(stmt, self.fn.lists):
+            # every pop is undone, active or not: the list may be the very object another
+            # name (a merge, a record) holds, whose backward pass reads it again
+            return True
         if record.prim in (LIST_APPEND, ADD_AT) or is_list_pop(stmt, self.fn.lists):
             return self.active(name_of(record.args[0]))  # (the list or array it changes)
         return (

@@ -46,6 +46,7 @@ from .ir import (
     name_of,
     names_in,
     targets_of,
+    walk_statements,
 )
 from .rules import Rule, display_name, lookup, lookup_tangent, rule_example
 from .runtime import broadcast_like, stored_tangent, zeros_like_list
@@ -91,6 +92,13 @@ class Forwarder:
     def __init__(self, fn: Function, target: Target) -> None:
         self.fn = fn
         self.ctx = DerivativeContext(fn, target)
+        # arrays written into later (out[i] = v, np.add.at): their tangents must be arrays
+        # of their own, not a view or another name's tangent (`dy = dx` for y = x + 1.0)
+        self.written = {
+            name_of(facts_of(s).args[0])
+            for s in walk_statements(fn.body)
+            if statement_kind(s, fn.lists) in (StatementKind.SETITEM, StatementKind.ADD_AT)
+        }
 
     def run(self) -> Tangent:
         ctx = self.ctx
@@ -141,7 +149,30 @@ class Forwarder:
         if not active:
             return [], []
         header, code = TANGENT_OF_KIND[kind](self, stmt, active)
+        if kind is StatementKind.PRIMITIVE and self.written.intersection(active):
+            code = [self.own_tangent(c, active) for c in code]
         return header, derived_from(stmt, code)
+
+    def own_tangent(self, stmt: ast.stmt, active: list[str]) -> ast.stmt:
+        """`dy = <tangent>` for an array y that is written into later: a copy, unless the
+        tangent is surely a new array already."""
+        ctx = self.ctx
+        owned = {ctx.dname(n) for n in active if n in self.written}
+        if not (
+            isinstance(stmt, ast.Assign)
+            and isinstance(stmt.targets[0], ast.Name)
+            and stmt.targets[0].id in owned
+        ):
+            return stmt
+        value = stmt.value
+        fresh = (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Attribute)
+            and value.func.attr in ("zeros_like", "zeros", "full_like", "full", "ones_like")
+        ) or isinstance(value, ast.BinOp)
+        if not fresh:
+            stmt.value = ctx.numpy_call("array", [value])
+        return stmt
 
     def list_append(self, stmt: ast.stmt, active: list[str]) -> Code:
         hs, value = facts_of(stmt).args

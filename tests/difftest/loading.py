@@ -8,6 +8,7 @@ line cache entries, when the `loaded` block ends.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import itertools
 import linecache
@@ -17,8 +18,11 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
+from typing import Any
+
+import numpy as np
 
 from .programs import Program
 
@@ -30,6 +34,42 @@ class Loaded:
     f: Callable  # the function to differentiate, from the NumPy module
     f_autograd: Callable | None  # the same, with autograd.numpy as np (None if it won't import)
     path: str  # the NumPy module's file: a CompileError must point into it
+    f_probed: Callable | None = None  # the same, recording how close each comparison came
+    probe_gaps: list[float] = field(default_factory=list)  # (filled by calls of f_probed)
+
+
+PROBE = "__difftest_probe__"
+
+
+class _ProbeComparisons(ast.NodeTransformer):
+    """`a < b` -> `probe(a, b) < b`: the probe records |a - b|, the distance from the
+    branch boundary (finite differences cannot see a point that sits exactly on one,
+    where only the point itself takes the other branch)."""
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        self.generic_visit(node)
+        if len(node.ops) == 1 and isinstance(node.ops[0], (ast.Lt, ast.Gt, ast.LtE, ast.GtE)):
+            probe = ast.Name(PROBE, ast.Load())
+            node.left = ast.Call(func=probe, args=[node.left, node.comparators[0]], keywords=[])
+        return node
+
+
+def probed_source(source: str) -> str:
+    tree = _ProbeComparisons().visit(ast.parse(source))
+    return ast.unparse(ast.fix_missing_locations(tree))
+
+
+def _probe(gaps: list[float]) -> Callable:
+    def probe(left: Any, right: Any) -> Any:
+        a, b = np.asarray(left), np.asarray(right)
+        if a.dtype.kind in "fc" or b.dtype.kind in "fc":  # (integer counters are exact)
+            with np.errstate(all="ignore"):
+                gap = np.abs(a - b) / (1.0 + np.abs(b))
+            if gap.size:
+                gaps.append(float(np.nanmin(gap)))
+        return left
+
+    return probe
 
 
 def _import(directory: str, name: str, source: str) -> tuple[ModuleType, str]:
@@ -48,7 +88,7 @@ def _import(directory: str, name: str, source: str) -> tuple[ModuleType, str]:
 def loaded(program: Program, autograd: bool = True) -> Iterator[Loaded]:
     directory = tempfile.mkdtemp(prefix="difftest_")
     stem = f"difftest_{next(_counter)}_{os.getpid()}"
-    names = [stem, stem + "_ag"]
+    names = [stem, stem + "_ag", stem + "_probed"]
     paths: list[str] = []
     try:
         module, path = _import(directory, stem, program.source)
@@ -62,7 +102,16 @@ def loaded(program: Program, autograd: bool = True) -> Iterator[Loaded]:
                 f_autograd = getattr(ag_module, program.entry)
             except Exception:
                 f_autograd = None
-        yield Loaded(getattr(module, program.entry), f_autograd, path)
+        gaps: list[float] = []
+        f_probed = None
+        try:
+            probed, probed_path = _import(directory, names[2], probed_source(program.source))
+            paths.append(probed_path)
+            setattr(probed, PROBE, _probe(gaps))
+            f_probed = getattr(probed, program.entry)
+        except Exception:
+            f_probed = None
+        yield Loaded(getattr(module, program.entry), f_autograd, path, f_probed, gaps)
     finally:
         for name in names:
             sys.modules.pop(name, None)

@@ -193,6 +193,7 @@ def generate(seed: int, index: int) -> Program:
             ]
         else:
             module += ["", f"def f({names}):", *indent(lines)]
+    _excuse_changes_of_appended_names(module, ctx)
     zero = frozenset(ex.zero_args & {name for name, _ in params})
     return Program(
         "\n".join(module) + "\n",
@@ -203,3 +204,65 @@ def generate(seed: int, index: int) -> Program:
         f"{seed}:{index}",
         frozenset(line_key(line) for line in ctx.excusable),
     )
+
+
+def _excuse_changes_of_appended_names(module: list[str], ctx: Context) -> None:
+    """Names that may share memory by the documented rules, without the statements that
+    made them knowing it: `v = W[1, 1]` (an integer index is a view when W has more
+    dimensions), `(w := out[-1])`, `hs.append(h)` (the list holds h itself).  An in-place
+    change of either side (`v += ...`, `W[0] = ...`, `h -= ...`, in a loop also before
+    the append) may be refused, as docs/subset.md says: tag and excuse those lines."""
+    text = "\n".join(module)
+    lines = text.splitlines()
+    shared: set[str] = set()
+
+    def bases(e: ast.expr) -> set[str]:
+        if isinstance(e, ast.Name):
+            return {e.id}
+        if isinstance(e, ast.Subscript) and not isinstance(e.slice, ast.List):
+            return bases(e.value)
+        if isinstance(e, ast.Attribute) and e.attr in ("T", "mT"):
+            return bases(e.value)
+        if isinstance(e, ast.IfExp):
+            return bases(e.body) | bases(e.orelse)
+        return set()
+
+    tree = ast.parse(text)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            found = bases(node.value)
+            if found:
+                shared |= found | {node.targets[0].id}
+        elif isinstance(node, ast.NamedExpr):
+            found = bases(node.value)
+            if found:
+                shared |= found | {node.target.id}
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "append"
+            and isinstance(node.func.value, ast.Name)
+            and node.args
+        ):
+            found = bases(node.args[0])
+            if found:
+                shared |= found | {node.func.value.id}
+    for node in ast.walk(tree):
+        target = None
+        if isinstance(node, ast.AugAssign):
+            target = node.target
+        elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript):
+            target = node.targets[0]
+        elif (  # np.add.at(out, i, v)
+            isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Attribute)
+            and node.value.func.attr == "at"
+            and node.value.args
+        ):
+            target = node.value.args[0]
+        while isinstance(target, ast.Subscript):
+            target = target.value
+        if isinstance(target, ast.Name) and target.id in shared:
+            ctx.tags.add("alias-update")
+            ctx.excusable.add(lines[node.lineno - 1])

@@ -230,7 +230,7 @@ class Statements:
         """One write into `out` (an array this function made); returns the lines and new `out`."""
         ctx = self.ctx
         length, rest = out.shape[0], out.shape[1:]
-        kinds = ["int", "slice", "fancy", "aug", "loop"] + (["2d"] if rest else [])
+        kinds = ["int", "slice", "fancy", "aug", "loop", "add-at"] + (["2d"] if rest else [])
         kind = ctx.pick(kinds)
         if kind == "loop":
             i = LOOP_NAMES[frame.loop_depth]
@@ -262,6 +262,12 @@ class Statements:
             if op == "+=":
                 ctx.tags.add("array-write-aug")
             lines = [f"{out.text}[{idx}] {op} {e.text}"]
+        elif kind == "add-at":
+            idx = [ctx.rng.randrange(length) for _ in range(ctx.rng.randint(2, 3))]
+            idx[1] = idx[0]  # repeated: np.add.at adds every value (unlike out[idx] += v)
+            e = self.ex.expr(scope, ctx.pick([(len(idx), *rest), ()]), self.depth())
+            ctx.tags.update({"array-write-add-at", "array-write-aug"})
+            lines = [f"np.add.at({out.text}, {idx}, {e.text})"]
         else:
             k = ctx.pick([*range(length), -1])
             e = self.ex.expr(scope, rest, self.depth())
@@ -271,11 +277,12 @@ class Statements:
         if out.read:
             ctx.tags.add("array-write-after-read")
         self.element_read_alias(out, lines[-1].strip())
-        if "+=" in lines[-1]:
-            bound = out.bound + e.bound * frame.trips
+        adds = "+=" in lines[-1] or kind == "add-at"
+        if adds:
+            bound = out.bound + e.bound * frame.trips * (3 if kind == "add-at" else 1)
         else:
             bound = max(out.bound, e.bound)
-        return lines, replace(out, bound=bound, read=out.read or "+=" in lines[-1])
+        return lines, replace(out, bound=bound, read=out.read or adds)
 
     def view_inplace(self, scope: Scope, frame: Frame) -> list[str]:
         """A view of a fresh array updated in place: NumPy changes both names (MAY refuse)."""
@@ -355,9 +362,18 @@ class Statements:
         h, hs = ctx.fresh_name("h"), ctx.fresh_name("hs")
         lines = [f"{h} = np.tanh({base.text})", f"{hs} = []", f"{hs}.append({h})"]
         e = squash(self.ex.expr(scope, ctx.pick([(), (n,)]), 2), 1.0)
-        lines.append(ctx.pick([f"{h} += {e.text}", f"{h} *= 2.0", f"{hs}[-1] += {e.text}"]))
-        ctx.tags.update({"list-reference", "list-append"})
-        ctx.excusable.update(lines[3:])
+        if ctx.chance(0.3):
+            # in a loop: the change in the next iteration reaches the item appended in
+            # this one (was silently wrong: normalize met the change before the append)
+            k = ctx.fresh_name("k")
+            change = ctx.pick([f"{h} += {e.text}", f"{h} *= 0.5"])
+            lines[2:] = [f"for {k} in range(3):", f"    {change}", f"    {hs}.append({h})"]
+            ctx.tags.update({"list-reference", "list-append", "for-range"})
+            ctx.excusable.update(lines[2:4] + [change])
+        else:
+            lines.append(ctx.pick([f"{h} += {e.text}", f"{h} *= 2.0", f"{hs}[-1] += {e.text}"]))
+            ctx.tags.update({"list-reference", "list-append"})
+            ctx.excusable.update(lines[3:])
         scope.set(Value(h, (n,), 4.0))
         scope.lists[hs] = ListValue(hs, (n,), 1, 4.0)
         self.pending += [h, hs]

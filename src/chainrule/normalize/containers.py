@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+from ..errors import CompileError
 from ..ir import (
     MISSING,
     Evaluated,
@@ -268,6 +269,8 @@ class ContainerResolver:
         for node in ast.walk(ast.Module(body=stmt.body, type_ignores=[])):
             parts: list[ast.AST] = []
             if isinstance(node, ast.Subscript) and _root_name(node.value) in tree_names:
+                if self._indexes_a_leaf(node.value, target):
+                    continue  # `p["w"][i]`: an element of an array, not a container item
                 parts = [node.slice]
             elif isinstance(node, ast.Call) and any(
                 isinstance(a, ast.Name) and a.id in tree_names
@@ -277,6 +280,22 @@ class ContainerResolver:
             if any(isinstance(n, ast.Name) and n.id == target for p in parts for n in ast.walk(p)):
                 return [[ast.Constant(v)] for v in values]
         return None
+
+    def _indexes_a_leaf(self, base: ast.expr, target: str) -> bool:
+        """Whether `base` (not depending on the loop variable) is an array leaf of a
+        container, so that indexing it by the loop variable needs no unrolling."""
+        root = base
+        while isinstance(root, ast.Subscript):
+            root = root.value
+        if not isinstance(root, ast.Name) or any(  # (a call would be inlined: not here)
+            isinstance(n, ast.Name) and n.id == target for n in ast.walk(base)
+        ):
+            return False
+        try:
+            value = self.static_value(base)
+        except CompileError:
+            return False
+        return value is not None and not isinstance(value, Tree)
 
     def const_value(self, expr: ast.expr) -> Any:
         """The value of an expression made of constants known at compile time, or MISSING."""

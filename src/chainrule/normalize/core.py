@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..activity import expr_varied
@@ -155,6 +156,8 @@ class Normalizer:
         self.numbers: set[str] = set()  # SSA names surely holding a number, not an array
         self.loop_lines: list[int] = []  # first lines of the user's loops being normalized
         self.loop_writes: list[tuple[str, ast.AST]] = []  # arrays written in those loops
+        # per loop being normalized: the in-place changes and list appends of its body
+        self.loop_frames: list[LoopFrame] = []
         self.writable: set[str] = set()  # SSA names of arrays made by a constructor
         self.lists: set[str] = set()  # SSA names of lists made in the function
         self.loads = [
@@ -208,6 +211,18 @@ class Normalizer:
         name = self.names.fresh(base)
         self.p.local_names.add(name)
         return name
+
+
+@dataclass
+class LoopFrame:
+    """What a loop body being normalized changes in place and appends to lists: an array
+    appended in one iteration and changed in place in the next changes the list's item
+    too, which only the loop's back edge shows (loops.check_changes_across_iterations)."""
+
+    phis: dict[str, str]  # loop-carried user name -> its SSA name at the loop's entry
+    # (statement, the roots of what it changed, what it is, advice)
+    changes: list[tuple[ast.AST, frozenset[str], str, str]] = field(default_factory=list)
+    appends: list[tuple[str, frozenset[str]]] = field(default_factory=list)  # (list, roots)
 
 
 def names_in_target(target: ast.expr) -> list[str]:

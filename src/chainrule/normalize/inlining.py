@@ -23,6 +23,7 @@ import ast
 import dataclasses
 import sysconfig
 import types
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -400,7 +401,7 @@ class Inliner:
                 if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
             ]
             body = hoist_assignment_expressions([clone(s) for s in body], self.n.error)
-            body = lower_jumps(body, self.n.local_name)
+            body = lower_jumps(body, self._jump_names(parsed.node))
             ast.fix_missing_locations(ast.Module(body=body, type_ignores=[]))
             self.n.live = live_after(body)
             self.n.varied_user = possibly_varied(parsed, seeds, body)
@@ -430,6 +431,20 @@ class Inliner:
             self.n.p, self.n.current, self.n.varied_user, self.n.loads, self.n.origin = saved[:5]
             self.n.caller_values, self.n.live = saved[5], saved[6]
         return result
+
+    def _jump_names(self, node: ast.FunctionDef) -> Callable[[str], str]:
+        """Fresh names for the flags lowering an inlined function's jumps introduces
+        (`returned`, `result`, ...), never one of that function's own names."""
+        own = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        own |= {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)}
+
+        def fresh(base: str) -> str:
+            name = self.n.local_name(base)
+            while name in own:
+                name = self.n.local_name(base)
+            return name
+
+        return fresh
 
     def alias_free_names(self, parsed: Parsed, local: set[str], scope: dict[str, str]) -> None:
         """Give the callee's global names a binding in the generated function.

@@ -23,7 +23,7 @@ from ..ir import (
     facts,
     facts_of,
 )
-from .core import Normalizer, is_cheap_name, names_in_target
+from .core import LoopFrame, Normalizer, is_cheap_name, names_in_target
 
 
 class LoopNormalizer:
@@ -116,6 +116,27 @@ class LoopNormalizer:
                         f"e.g. `{name} = ....copy()`",
                     )
 
+    def check_changes_across_iterations(self, frame: LoopFrame) -> None:
+        """An in-place change of an array a loop-carried name brings from the previous
+        iteration reaches whatever that iteration appended to a list of the same array:
+        refuse it (as check_shared does within one iteration) if the list is read."""
+        if not frame.changes or not frame.appends:
+            return
+        loop_start = self.n.loop_lines[-1] if self.n.loop_lines else 0
+        for stmt, roots, what, advice in frame.changes:
+            for user, phi in frame.phis.items():
+                if not self.n.roots_of(phi) & roots:
+                    continue  # the change is not of what this name brought in
+                back = self.n.roots_of(self.n.current.get(user, phi))  # what it brings next
+                for hs, appended in frame.appends:
+                    read = any(n == hs and line >= loop_start for line, n in self.n.loads)
+                    if back & appended and read:
+                        raise self.n.error(
+                            stmt,
+                            f"{what} changes an array that {hs!r} also refers to (an earlier "
+                            f"iteration appended it), and {hs!r} is used later; {advice}",
+                        )
+
     def close_loop(self, loop: ast.stmt, phis: dict[str, str]) -> None:
         """Copies at the end of the body, `x_1 = x_2`: the next iteration reads them."""
         for name, phi in phis.items():
@@ -134,11 +155,15 @@ class LoopNormalizer:
         outer = self.n.out
         self.n.out = []
         self.n.loop_lines.append(getattr(loop, "lineno", 0))
+        frame = LoopFrame(dict(phis))
+        self.n.loop_frames.append(frame)
         writes_before = len(self.n.loop_writes)
         if prologue is not None:
             prologue()
         for sub in loop.body:
             self.n.statements.statement(sub)
+        self.n.loop_frames.pop()
+        self.check_changes_across_iterations(frame)
         self.n.origin = loop
         self.check_rebound_writes(phis, self.n.loop_writes[writes_before:])
         self.n.loop_lines.pop()

@@ -23,6 +23,7 @@ from ..ir import (
     annotate,
     clone,
     display,
+    facts,
 )
 from ..parse import body_statements
 from .advice import side_effect_advice, unsupported_statement
@@ -188,18 +189,25 @@ class StatementNormalizer:
             if not live:  # nobody reads it after the `if`: no merged name
                 merged[name] = f"<{name} after an if>"
                 continue
-            if b is None or e is None:
-                # unbound on the other path, as in Python: after the `if` the name is
-                # the one branch's value or unbound, which needs no copy (a copy would
-                # read an unbound name)
-                merged[name] = b if e is None else e  # type: ignore[assignment]
-                continue
             phi = self.n.names.fresh(name)
             for stmts, value in ((body, b), (orelse, e)):
+                if value is None:
+                    # unbound on this path, as in Python; the merged name holds None
+                    # here, which the user's code never reads (it would fail), but a
+                    # later merge's copy does (a loop unrolled, an `if` after this one)
+                    init = ast.Assign(
+                        targets=[ast.Name(id=phi, ctx=ast.Store())], value=ast.Constant(None)
+                    )
+                    marked = annotate(init, stmt)
+                    facts(marked).unbound_init = True
+                    stmts.append(marked)
+                    continue
                 atom = ast.Name(id=value, ctx=ast.Load())
                 copy_stmt = ast.Assign(targets=[ast.Name(id=phi, ctx=ast.Store())], value=atom)
                 stmts.append(annotate(copy_stmt, stmt, stmt, IDENTITY, [atom]))
-            self.n.writes.track_copy(phi, [b, e])
+            if b is None or e is None:
+                self.n.unbound.add(phi)
+            self.n.writes.track_copy(phi, [v for v in (b, e) if v is not None])
             merged[name] = phi
         self.n.current = merged
         self.n.out = outer

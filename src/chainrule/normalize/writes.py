@@ -65,6 +65,9 @@ class InPlaceNormalizer:
                 if self.n.varied(item)
                 else self.n.expressions.static(item)
             )
+        if isinstance(value, ast.Name):
+            for frame in self.n.loop_frames:
+                frame.appends.append((call.func.value.id, self.n.roots_of(value.id)))
         op = ast.Call(
             func=ast.Attribute(value=hs, attr="append", ctx=ast.Load()), args=[value], keywords=[]
         )
@@ -299,6 +302,8 @@ class InPlaceNormalizer:
             for user, s in self.n.current.items()
             if user != name and (self.n.roots_of(s) | self.n.held_of(s)) & roots
         }
+        for frame in self.n.loop_frames:  # checked again at the loop's back edge
+            frame.changes.append((stmt, roots, what, advice))
         if not sharing:
             return
         after = getattr(stmt, "lineno", 0)

@@ -274,7 +274,7 @@ def maybe_unbound(body: list[ast.stmt]) -> set[str]:
             for name in assigned_by(stmt):
                 back = facts_of(stmt).phi_back
                 defs.setdefault(name, []).append(back)
-                if not back:
+                if not back and not facts_of(stmt).unbound_init:  # (`y_1 = None`: no value)
                     sure.add(name)
             if isinstance(stmt, ast.If):
                 sure |= block(stmt.body, True) & block(stmt.orelse, True)

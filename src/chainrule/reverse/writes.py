@@ -134,8 +134,8 @@ class InPlaceAdjoints:
         if g not in grads.defined:
             grads.defined.add(g)
             outer = grads.outer_loop(hs)
-            if outer is None:
-                out.insert(2, grads.zeros_for(g, hs))
+            if outer is None:  # (the pop shows the list exists here)
+                out.insert(2, grads.zeros_for(g, hs, bound=True))
             else:  # the list's gradient starts before the reversed loop
                 grads.init_before(outer, hs, g)
         dt = ctx.dnames.get(t)
@@ -158,7 +158,7 @@ class InPlaceAdjoints:
         g = ctx.dname(hs)
         out: list[ast.stmt] = []
         if g not in grads.defined:
-            out.append(grads.zeros_for(g, hs))
+            out.append(grads.zeros_for(g, hs, bound=True))  # (the read shows the list exists)
             grads.defined.add(g)
             outer = grads.outer_loop(hs)
             if outer is not None:  # started before the loop instead

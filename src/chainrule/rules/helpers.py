@@ -39,6 +39,7 @@ from ..runtime import (
     reduce_extreme_grad,
     restore_axes,
     retranspose,
+    rows_like,
     seed_gradient,
     select_grad,
     solve_grad_a,
@@ -415,8 +416,20 @@ def cast_grad_adjoint(r, g, dtype):
 @adjoint(add_lists)
 def add_lists_adjoint(r, a, b):
     "add_lists: both lists receive the gradient, element by element"
-    da = dr
-    db = dr
+    da = rows_like(dr, a)
+    db = rows_like(dr, b)
+
+
+@tangent(rows_like)
+def rows_like_tangent(r, g, x):
+    "rows_like only changes a list into rows and back"
+    dr = rows_like(dg, x)
+
+
+@adjoint(rows_like)
+def rows_like_adjoint(r, g, x):
+    "rows_like only changes a list into rows and back"
+    dg = rows_like(dr, g)
 
 
 @tangent(kept_writes)

@@ -124,6 +124,14 @@ def add_lists(a, b):
     return [x + y for x, y in zip(a, b, strict=True)]
 
 
+def rows_like(g, x):
+    """A list gradient `g` in the form of `x`: a list when `x` is one, else an array of
+    rows (add_lists also adds a list to an array of rows, whose gradient is an array)."""
+    if isinstance(x, list):
+        return list(g)
+    return np.asarray(g) if isinstance(g, list) else g
+
+
 def seed_gradient(y):
     """The gradient of the output with respect to itself: 1 (dL/dL = 1).
 
