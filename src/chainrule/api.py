@@ -29,6 +29,7 @@ import numpy as np
 
 from . import rules
 from .arguments import (
+    MISS,
     SCALAR_TYPES,
     as_array_or_float,
     as_differentiable,
@@ -36,11 +37,14 @@ from .arguments import (
     bind_keywords,
     check_callable,
     fill_defaults,
+    kinds_of,
+    make_runner,
     matches_kinds,
+    no_runner,
     normalize_argnums,
     reject_containers,
     returned_gradient,
-    returned_tree,
+    returned_gradients,
     shaped_like,
 )
 from .compiled import Compiled
@@ -72,6 +76,7 @@ class _Transformed:
     """Common machinery of the callables returned by grad and value_and_grad."""
 
     mode = "grad"
+    returns = "grad"  # what the generated function returns (arguments.make_runner)
 
     def __init__(self, f: Callable, argnums: Argnums, has_aux: bool = False) -> None:
         who = self.mode
@@ -85,6 +90,9 @@ class _Transformed:
         self._compiled: Compiled | None = None  # the general version (shown as .source)
         self._variant: Compiled | None = None  # specialised on the first call's scalars
         self._guard = always  # the variant's guard (guards.py), kept here for the fast path
+        # the per-call fast path: checks a call is the variant's, runs it, shapes the result
+        self._run: Callable[[tuple], Any] = no_runner
+        self._ran_general = False  # the latest call ran the general code (what .source shows)
         self._scalars: tuple[tuple[int, int], ...] = ()
         # (position, nesting) of container arguments, learnt at the first call
         self._structures: tuple[tuple[int, Any], ...] = ()
@@ -112,6 +120,7 @@ class _Transformed:
         elif not compiled.guard():  # a binding compiling resolved changed: start again
             self._param_names = None
             self._variant = None
+            self._run = no_runner
             compiled = self._compiled = self._compile(())
         return compiled
 
@@ -130,11 +139,23 @@ class _Transformed:
 
     @property
     def source(self) -> str:
-        """The generated Python source of this function.
+        """The generated Python source of the code the latest call ran.
 
-        For container arguments (dicts, tuples) this is the version for the
-        structure seen at the last call.
+        That is a variant specialised on the kinds of the first call's arguments
+        (its header comment says which) unless that call's arguments were of
+        other kinds; before the first call it is the general code
+        (`general_source`).  For container arguments (dicts, tuples) it is the
+        version for the structure seen at the last call.
         """
+        variant = self._variant
+        if variant is None or self._ran_general:
+            return self.general_source
+        return Source(variant.source)
+
+    @property
+    def general_source(self) -> str:
+        """The generated source of the general code, which runs for arguments of any
+        shape (and is what `hessian`, `grad(grad(f))` and `export` transform or write)."""
         return Source(self.compiled().source)
 
     def _params(self) -> list[str]:
@@ -146,6 +167,7 @@ class _Transformed:
         """The slow path of `_args`: bind keywords, check and promote arguments, compile."""
         if self._variant is not None and not self._variant.guard():
             self._compiled = self._variant = self._param_names = None  # compile again
+            self._run = no_runner
         params = self._params()
         if kwargs:
             args = bind_keywords(self.fun, params, args, kwargs)
@@ -168,46 +190,30 @@ class _Transformed:
             self._structures = structures
             self._generation = rules.generation()
             self._compiled = self._variant = None
+            self._run = no_runner
         if self._variant is None:  # first call: specialise on the kinds of the arguments
-            # Python scalars, and arrays by ndim when no axis has length 1 (so that
-            # shapes.py can tell broadcasting apart; see arguments.matches_kinds)
-            self._scalars = tuple(
-                (i, -1) if type(a) in SCALAR_TYPES else (i, a.ndim)
-                for i, a in enumerate(args)
-                if type(a) in SCALAR_TYPES or (type(a) is np.ndarray and 1 not in a.shape)
-            )
+            self._scalars = kinds_of(args)  # Python scalars, arrays by ndim
             self._variant = self._compile(self._scalars) if self._scalars else self.compiled()
             self._guard = self._variant.guard
+            self._run = no_runner
+            if not self._structures:
+                self._run = make_runner(
+                    self._variant.function,
+                    self._scalars,
+                    self.argnums,
+                    self.as_tuple,
+                    "grad_aux" if self.has_aux and self.returns == "grad" else self.returns,
+                    self._guard,
+                    (GENERATION, self._generation),
+                )
         if matches_kinds(self._scalars, args):
+            self._ran_general = False
             return self._variant, tuple(args)
+        self._ran_general = True
         return self.compiled(), tuple(args)
 
     def _finish(self, grads: Any, args: tuple) -> Any:
-        if not self.as_tuple:
-            return returned_gradient(grads, args[self.argnums[0]])
-        out: list = []
-        for g, i in zip(grads, self.argnums):  # _returned, inlined: this is per call
-            x = args[i]
-            tx = type(x)
-            if tx is np.ndarray:
-                if (
-                    type(g) is not np.ndarray
-                    or g.shape != x.shape
-                    or (g.base is not None and not g.flags.writeable)
-                ):
-                    g = shaped_like(g, x)
-                for other in out:  # two arguments must not share one gradient array
-                    if other is g:
-                        g = g.copy()
-                        break
-            elif tx is float:
-                g = float(g)
-            elif tx is dict or tx is tuple or tx is list:
-                g = returned_tree(g, x, [])
-            else:
-                g = shaped_like(g, x)
-            out.append(g)
-        return tuple(out)
+        return returned_gradients(grads, args, self.argnums, self.as_tuple)
 
     def _args(self, args: tuple, kwargs: dict) -> tuple[Compiled, tuple]:
         """The compiled function and checked arguments; the common case stays cheap."""
@@ -240,6 +246,7 @@ class _Transformed:
                             type(args[i]) in (tuple, list, dict) for i in self.argnums
                         ):
                             return self._prepare(args, kwargs)
+                        self._ran_general = False
                         return variant, args
             except IndexError:
                 pass
@@ -253,6 +260,12 @@ class GradFunction(_Transformed):
     mode = "grad"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs:
+            out = self._run(args)  # the fast path: the variant, checks and shaping in one
+            if out is not MISS:
+                if self._ran_general:
+                    self._ran_general = False
+                return out
         compiled, args = self._args(args, kwargs)
         if self.has_aux:
             grads, aux = compiled.function(*args)
@@ -262,8 +275,15 @@ class GradFunction(_Transformed):
 
 class ValueAndGradFunction(_Transformed):
     mode = "value_and_grad"
+    returns = "value"
 
     def __call__(self, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        if not kwargs:
+            out = self._run(args)  # the fast path, as in GradFunction
+            if out is not MISS:
+                if self._ran_general:
+                    self._ran_general = False
+                return out
         compiled, args = self._args(args, kwargs)
         value, grads = compiled.function(*args)
         return value, self._finish(grads, args)  # with has_aux, value is (value, aux)
@@ -377,11 +397,21 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, VJPFunction]:
     return out, VJPFunction(backward, out, args, compiled.source)
 
 
-def source(f: Callable, argnums: Argnums = 0, mode: str = "grad") -> str:
+def source(
+    f: Callable, argnums: Argnums = 0, mode: str = "grad", example: Sequence | None = None
+) -> str:
     """The generated source for `f` in `mode` ("grad", "value_and_grad", "vjp" or "forward",
-    or the name of another registered transformation)."""
+    or the name of another registered transformation): the general code, or with
+    `example` (a tuple of arguments, "grad" and "value_and_grad" only) the variant a
+    call with those arguments runs."""
     check_callable(f, "source")
     request = request_for(f, argnums, mode)
+    if example is not None:
+        if mode not in ("grad", "value_and_grad"):
+            raise ValueError(
+                f"source: example arguments apply to grad and value_and_grad, not {mode!r}"
+            )
+        request = dataclasses.replace(request, scalar_params=kinds_of(tuple(example)))
     if request.mode in ("vjp", "jvp"):  # they take functions returning a tuple of arrays
         return Source(_compile_packing_tuples(request).source)
     return Source(compile_function(request).source)
@@ -404,10 +434,17 @@ def request_for(f: Callable, argnums: Argnums, mode: str) -> CompileRequest:
     return CompileRequest(f, nums, mode, as_tuple)
 
 
-def show(f: Callable, argnums: Argnums = 0, mode: str = "grad", file: Any = None) -> None:
-    """Print the generated source, syntax-highlighted on a color terminal."""
+def show(
+    f: Callable,
+    argnums: Argnums = 0,
+    mode: str = "grad",
+    file: Any = None,
+    example: Sequence | None = None,
+) -> None:
+    """Print the generated source, syntax-highlighted on a color terminal (the code the
+    latest call of a grad(f) ran; for a plain function, as `source`)."""
     carries = isinstance(f, (_Transformed, VJPFunction, *_CARRY_SOURCE)) and mode != "forward"
-    text = f.source if carries else source(f, argnums, mode)
+    text = f.source if carries else source(f, argnums, mode, example)
     if file is None and show_in_notebook(text):
         return
     out = file or sys.stdout

@@ -127,6 +127,17 @@ def shaped_like(g: Any, x: Any) -> Any:
 SCALAR_TYPES = (float, int)
 
 
+def kinds_of(args: Sequence) -> tuple[tuple[int, int], ...]:
+    """What a variant is specialised on: (position, -1) for a Python scalar, (position,
+    ndim) for an array with no axis of length 1 (shapes.py can tell broadcasting
+    apart then; see how-it-works.md, section 11); other arguments are left out."""
+    return tuple(
+        (i, -1) if type(a) in SCALAR_TYPES else (i, a.ndim)
+        for i, a in enumerate(args)
+        if type(a) in SCALAR_TYPES or (type(a) is np.ndarray and 1 not in a.shape)
+    )
+
+
 def matches_kinds(kinds: tuple[tuple[int, int], ...], args: list) -> bool:
     for i, kind in kinds:
         if i >= len(args):
@@ -151,6 +162,36 @@ def returned_gradient(g: Any, x: Any) -> Any:
     elif tx is float:
         return float(g)
     return shaped_like(g, x)
+
+
+def returned_gradients(grads: Any, args: Sequence, argnums: Sequence[int], as_tuple: bool) -> Any:
+    """The gradients of `grad(f, argnums)` as handed to the user (the slow path's;
+    the fast path's are written out by `make_runner`)."""
+    if not as_tuple:
+        return returned_gradient(grads, args[argnums[0]])
+    out: list = []
+    for g, i in zip(grads, argnums):
+        x = args[i]
+        tx = type(x)
+        if tx is np.ndarray:
+            if (
+                type(g) is not np.ndarray
+                or g.shape != x.shape
+                or (g.base is not None and not g.flags.writeable)
+            ):
+                g = shaped_like(g, x)
+            for other in out:  # two arguments must not share one gradient array
+                if other is g:
+                    g = g.copy()
+                    break
+        elif tx is float:
+            g = float(g)
+        elif tx is dict or tx is tuple or tx is list:
+            g = returned_tree(g, x, [])
+        else:
+            g = shaped_like(g, x)
+        out.append(g)
+    return tuple(out)
 
 
 def returned_tree(g: Any, x: Any, seen: list) -> Any:
@@ -240,3 +281,124 @@ def as_array_or_float(value: Any, index: int, name: str, who: str) -> Any:
             "(containers work with grad, value_and_grad and vjp)"
         )
     return as_differentiable(value, index, name)
+
+
+# -- the per-call fast path ------------------------------------------------------------
+
+MISS: Any = object()  # what a runner returns for a call that is not its variant's to run
+
+_FLOAT64 = np.dtype(np.float64)
+
+
+def no_runner(args: tuple) -> Any:
+    """The fast path before the first call (and for calls it cannot check): always missed."""
+    return MISS
+
+
+def make_runner(
+    function: Callable,
+    kinds: tuple[tuple[int, int], ...],
+    argnums: tuple[int, ...],
+    as_tuple: bool,
+    returns: str,
+    guard: Callable[[], bool],
+    generation: tuple[list, int],
+) -> Callable[[tuple], Any]:
+    """One generated function that does, for a call of `grad(f)` (or value_and_grad), all
+    that the API does besides running `function`: check that the positional `args` are
+    of the `kinds` the variant was compiled for (`matches_kinds`), that the
+    differentiated ones are floats or float arrays, that `guard` (what compiling
+    resolved, guards.py) still holds and no rule was registered since
+    (`generation`: the registry's cell and its value when compiling); then run
+    `function` and shape the gradients as `returned_gradient` does.  It returns
+    MISS, having run nothing, when a check fails: the caller takes the slow path.
+
+    Every check is written out for the positions it concerns, with the guard's
+    own test folded in, so a call costs one Python function call plus a few
+    attribute reads per array.  `returns` is "grad", "grad_aux" (`(grads, aux)`)
+    or "value" (value_and_grad: `(value, grads)`).  None when a differentiated
+    argument is checked as the slow path does, by type only.
+    """
+    kind_of = dict(kinds)
+    cells: dict[str, Any] = dict(getattr(guard, "values", {}))
+    cells.update(
+        fn=function,
+        ndarray=np.ndarray,
+        f64=_FLOAT64,
+        miss=MISS,
+        shaped_like=shaped_like,
+        returned_gradient=returned_gradient,
+    )
+    cells["gen_cell"], generation_now = generation
+    checks = [f"gen_cell[0] == {generation_now}", f"({getattr(guard, 'test', 'True')})"]
+    loaded = sorted(set(kind_of) | set(argnums))
+    for i in loaded:
+        a, kind = f"a{i}", kind_of.get(i)
+        if kind is None:  # a float or a float array of any shape
+            checks.append(
+                f"(type({a}) is float or type({a}) is ndarray"
+                f" and ({a}.dtype is f64 or {a}.dtype.kind == 'f'))"
+            )
+            continue
+        if kind < 0:
+            if i in argnums:
+                checks.append(f"type({a}) is float")
+            else:
+                checks.append(f"(type({a}) is float or type({a}) is int)")
+            continue
+        checks.append(
+            f"type({a}) is ndarray and len(s{i} := {a}.shape) == {kind} and 1 not in s{i}"
+        )
+        if i in argnums:
+            checks.append(f"({a}.dtype is f64 or {a}.dtype.kind == 'f')")
+    count = loaded[-1] + 1
+    body = [
+        "def run(args):",
+        f"    if len(args) < {count}:",
+        "        return miss",
+        "    try:",
+        *(f"        a{i} = args[{i}]" for i in loaded),
+        "        if not (",
+        "            " + "\n            and ".join(checks),
+        "        ):",
+        "            return miss",
+        "    except Exception:",
+        "        return miss",
+    ]
+    grads = [f"g{i}" for i in argnums]
+    # the gradients as the generated function returns them, and as they are handed back
+    out = (", ".join(grads) + ("," if len(grads) == 1 else "")) if as_tuple else grads[0]
+    call = {"value": f"value, ({out})", "grad_aux": f"({out}), aux"}.get(returns, out)
+    body.append(f"    {call} = fn(*args)")
+    done: list[str] = []
+    for i in argnums:
+        g, kind = f"g{i}", kind_of.get(i)
+        if kind is None:
+            body.append(f"    {g} = returned_gradient({g}, a{i})")
+            if done:
+                same = " or ".join(f"{g} is {other}" for other in done)
+                body += [f"    if type({g}) is ndarray and ({same}):", f"        {g} = {g}.copy()"]
+            done.append(g)
+            continue
+        if kind < 0:
+            body.append(f"    {g} = float({g})")
+            continue
+        body += [
+            f"    if type({g}) is not ndarray or {g}.shape != s{i} or (",
+            f"        {g}.base is not None and not {g}.flags.writeable",
+            "    ):",
+            f"        {g} = shaped_like({g}, a{i})",
+        ]
+        if done:  # two arguments must not share one gradient array
+            same = " or ".join(f"{g} is {other}" for other in done)
+            body += [f"    if {same}:", f"        {g} = {g}.copy()"]
+        done.append(g)
+    body.append(f"    return {call}")
+    names = list(cells)
+    source = f"def make({', '.join(names)}):\n" + "".join(f"    {line}\n" for line in body)
+    source += "    return run\n"
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<chainrule runner>", "exec"), namespace)
+    run = namespace["make"](*cells.values())
+    run.source = source  # type: ignore[attr-defined]  # what it checks, for people
+    return run

@@ -244,7 +244,7 @@ class DaskValueAndGrad:
                     "generate the gradient)"
                 )
             raise
-        program = _Program.from_source(self._local.source, self.loss, self._slug)
+        program = _Program.from_source(self._local.general_source, self.loss, self._slug)
         self._programs[tree] = program
         return program
 

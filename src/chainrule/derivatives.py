@@ -64,7 +64,7 @@ class DerivativeContext:
         self.last_origin: Any = None  # the user statement the last comments quoted
         env = ChainMap(self.bindings.cells, self.p.globals)  # live: templates add bindings
         self.scalars = scalar_names(fn, target.scalars, target.ranks)
-        dims = array_dims(fn, self.scalars, target.ranks) if target.ranks else None
+        dims = array_dims(fn, self.scalars, target.ranks, env) if target.ranks else None
         if dims:  # shape () in this variant: seeded with 1.0, zeros are 0.0
             self.scalars |= {name for name, d in dims.items() if d == ()}
         self.shapes = shape_classes(fn.params, fn.body, env, self.primal_of, self.scalars, dims)

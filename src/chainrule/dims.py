@@ -136,10 +136,16 @@ def elementwise_ufunc(func: Any, args: list, keywords: bool) -> bool:
 class DimsRules:
     """The dims of one statement's value, given the dims found so far."""
 
-    def __init__(self, dims: dict[str, Any], scalars: set[str] | frozenset[str]) -> None:
+    def __init__(
+        self,
+        dims: dict[str, Any],
+        scalars: set[str] | frozenset[str],
+        env: Mapping[str, object] | None = None,
+    ) -> None:
         self.dims = dims
         self.scalars = scalars
         self.products = _products()
+        self.env = env or {}  # names -> objects, to recognise calls no rule records
 
     def of(self, expr: ast.expr) -> Any:
         if isinstance(expr, ast.Name):
@@ -161,6 +167,19 @@ class DimsRules:
             base = self.of(expr.value)
             return base if base is TOP or base is None or len(base) > 2 else base[::-1]
         return None
+
+    def creation(self, call: ast.Call) -> Any:
+        """`np.zeros(shape)`, `np.ones(shape)`, `np.empty(shape)`: the rank of shape (a
+        tuple literal, or one int), with sizes that may be 1; other calls: unknown."""
+        func: Any = None
+        if isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name):
+            func = getattr(self.env.get(call.func.value.id), call.func.attr, None)
+        if func not in (np.zeros, np.ones, np.empty) or len(call.args) != 1 or call.keywords:
+            return None
+        shape = call.args[0]
+        if isinstance(shape, ast.Tuple):
+            return (False,) * len(shape.elts)
+        return (False,) if literal_int(shape) is not None else None
 
     def elementwise(self, args: list[ast.expr]) -> Any:
         """The dims of a ufunc applied elementwise to one or two arguments."""
@@ -199,6 +218,8 @@ class DimsRules:
         prim, value = record.prim, stmt.value
         if record.unbound_init:
             return TOP
+        if prim is None and isinstance(value, ast.Call):
+            return self.creation(value)
         if prim is None or prim is IDENTITY or isinstance(value, (ast.BinOp, ast.UnaryOp)):
             if prim is not None and not isinstance(value, (ast.BinOp, ast.UnaryOp, ast.Name)):
                 return None
@@ -231,18 +252,20 @@ def array_dims(
     fn: Function,
     scalars: set[str] | frozenset[str],
     ranks: Mapping[str, int],
+    env: Mapping[str, object] | None = None,
 ) -> dict[str, Dims]:
     """The dims of every name whose dims are known (see above).
 
     `ranks` are the array parameters of a variant (ndim, no axis of length 1),
-    `scalars` the names that are scalars (shapes.scalar_names).  A name assigned
+    `scalars` the names that are scalars (shapes.scalar_names), `env` the
+    objects names stand for (to recognise `np.zeros(shape)`).  A name assigned
     in several places (branches, loop-carried values) keeps what all its
     assignments agree on; the fixpoint starts optimistic, so a loop-carried
     value that keeps its shape keeps its dims.
     """
     dims: dict[str, Any] = {p: (True,) * r for p, r in ranks.items()}
     dims.update((s, ()) for s in scalars)
-    rules = DimsRules(dims, scalars)
+    rules = DimsRules(dims, scalars, env)
     for p in fn.params:
         if p not in ranks and p not in scalars:
             dims[p] = None

@@ -269,6 +269,10 @@ def make_guard(found: list[Resolution], frozen: set[int]) -> Callable[[], bool]:
     guard = namespace["__chainrule_guard_factory__"](*values)
     guard.source = source  # type: ignore[attr-defined]  # what it checks, for people
     guard.checks = len(kept)  # type: ignore[attr-defined]
+    # the same test, for a caller that folds it into its own generated check
+    # (arguments.make_runner): its text and the objects its names V0, V1, ... stand for
+    guard.test = test  # type: ignore[attr-defined]
+    guard.values = scope  # type: ignore[attr-defined]
     return guard
 
 

@@ -18,7 +18,7 @@ from typing import cast
 
 import numpy as np
 
-from .ir import Method, assigned_names, facts_of, walk_statements
+from .ir import Method, assigned_names, comment, facts_of, is_comment, walk_statements
 
 
 def _removable(stmt: ast.stmt) -> bool:
@@ -306,3 +306,348 @@ def _drop(body: list[ast.stmt], ids: set[int]) -> None:
             inner = getattr(stmt, field, None)
             if isinstance(inner, list) and inner:
                 _drop(inner, ids)
+
+
+def propagate_copies(function: ast.FunctionDef) -> None:
+    """After a copy `a = b`, read b instead of a, until either name is assigned again.
+
+    One forward pass over each straight-line run of statements (a loop or a
+    branch body is a run of its own, and ends the run around it): the copies
+    in force are a map, a statement first reads through it and then ends the
+    copies of whatever it assigns.  A copy whose target is bound again while the
+    copy is in force was never read (its reads read b), and is dropped; so are
+    copies whose target nobody reads any more, and self-copies `a = a`.  This removes the chains a
+    loop's backward pass is written with (`dh_2 = dh_1` at the top of the body,
+    `dh_1 = dh_2` further down), which `remove_copies` leaves because those
+    names are assigned more than once.  Return statements keep their names.
+    """
+    if any(
+        isinstance(n, (ast.FunctionDef, ast.Lambda)) and n is not function
+        for n in ast.walk(function)
+    ):
+        return
+
+    unread: set[int] = set()  # copies overwritten before anything read them
+
+    def run(body: list[ast.stmt]) -> None:
+        copies: dict[str, str] = {}  # a -> b, for the copies `a = b` in force
+        made: dict[str, ast.stmt] = {}  # a -> the copy statement `a = b` in force
+        for stmt in body:
+            if not isinstance(stmt, (ast.Assign, ast.AugAssign, ast.Expr)):
+                copies.clear()
+                for field in ("body", "orelse"):
+                    inner = getattr(stmt, field, None)
+                    if isinstance(inner, list):
+                        run(inner)
+                continue
+            if copies:
+                reads = [stmt.value]  # and the names a target reads (`a[i] = v`, `a[i] += v`)
+                reads += stmt.targets if isinstance(stmt, ast.Assign) else []
+                reads += [stmt.target] if isinstance(stmt, ast.AugAssign) else []
+                for part in reads:
+                    for node in ast.walk(part):
+                        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                            node.id = copies.get(node.id, node.id)
+            if _self_copy(stmt):
+                continue  # `a = a` binds nothing new (and is dropped below)
+            stored = set(assigned_names(stmt)) if not isinstance(stmt, ast.Expr) else set()
+            if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+                stored.add(stmt.target.id)
+            if stored:
+                rebound = set()
+                if isinstance(stmt, ast.Assign):  # (`a[i] = v` and `a += v` read a)
+                    rebound = {
+                        n.id
+                        for t in stmt.targets
+                        for n in ast.walk(t)
+                        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                    }
+                for a in [a for a, b in copies.items() if a in stored or b in stored]:
+                    if a in rebound:
+                        unread.add(id(made[a]))
+                    del copies[a]
+            if (
+                isinstance(stmt, ast.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
+                and isinstance(stmt.value, ast.Name)
+                and stmt.value.id != stmt.targets[0].id
+            ):
+                copies[stmt.targets[0].id] = stmt.value.id
+                made[stmt.targets[0].id] = stmt
+
+    run(function.body)
+    read: set[str] = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            read.add(node.id)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            read.add(node.target.id)  # `a += x` reads a
+    dropped = {
+        id(stmt)
+        for stmt in walk_statements(function.body)
+        if isinstance(stmt, ast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], ast.Name)
+        and isinstance(stmt.value, ast.Name)
+        and (_self_copy(stmt) or stmt.targets[0].id not in read)
+    } | unread
+    if dropped:
+        _drop(function.body, _with_own_comments(function.body, dropped))
+
+
+def _with_own_comments(body: list[ast.stmt], ids: set[int]) -> set[int]:
+    """`ids` and the comment lines that describe only statements in `ids`: the
+    comment directly above a run of them that ends at another comment or at the
+    end of its block (the statements of one rule)."""
+    out = set(ids)
+    for inner in _bodies(body):
+        k = 0
+        while k < len(inner):
+            if id(inner[k]) not in ids:
+                k += 1
+                continue
+            start = k
+            while k < len(inner) and id(inner[k]) in ids:
+                k += 1
+            if start and is_comment(inner[start - 1]):
+                if k == len(inner) or is_comment(inner[k]):
+                    out.add(id(inner[start - 1]))
+    return out
+
+
+def _self_copy(stmt: ast.stmt) -> bool:
+    return (
+        isinstance(stmt, ast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], ast.Name)
+        and isinstance(stmt.value, ast.Name)
+        and stmt.value.id == stmt.targets[0].id
+    )
+
+
+def fold_repeated_terms(function: ast.FunctionDef) -> None:
+    """`a = E` directly followed by `a = a + E` (the same E, not reading a) becomes
+    `a = E * 2`, written `g * 2 * t` when E is `g * t`: the two products of
+    `t * t`'s gradient (each operand receives `g * t`) are one.  Exact: E + E
+    and 2 * E are the same floating-point number.  Likewise `a = -b`, then
+    (with nothing reading a or binding a or b in between) `a = a + E` becomes
+    `a = E - b`, one array operation fewer (E + -b is E - b exactly)."""
+    for body in _bodies(function.body):
+        i = 0
+        while i + 1 < len(body):
+            _fold_negation(body, i)
+            j = i + 1
+            while j < len(body) - 1 and is_comment(body[j]):
+                j += 1
+            first, second = body[i], body[j]
+            if (
+                isinstance(first, ast.Assign)
+                and isinstance(second, ast.Assign)
+                and len(first.targets) == len(second.targets) == 1
+                and isinstance(first.targets[0], ast.Name)
+                and isinstance(second.targets[0], ast.Name)
+                and first.targets[0].id == second.targets[0].id
+                and _adds_to(second, first.targets[0].id)
+                and ast.dump(cast(ast.BinOp, second.value).right) == ast.dump(first.value)
+                and first.targets[0].id
+                not in {n.id for n in ast.walk(first.value) if isinstance(n, ast.Name)}
+            ):
+                term = first.value
+                two = ast.Constant(2)
+                if isinstance(term, ast.BinOp) and isinstance(term.op, ast.Mult):
+                    doubled: ast.expr = ast.BinOp(
+                        ast.BinOp(term.left, ast.Mult(), two), ast.Mult(), term.right
+                    )
+                else:
+                    doubled = ast.BinOp(term, ast.Mult(), two)
+                first.value = ast.copy_location(doubled, term)
+                del body[i + 1 : j + 1]  # the second term and its comment ("copy gate")
+            i += 1
+
+
+def _fold_negation(body: list[ast.stmt], i: int) -> None:
+    """`a = -b` at i and a later `a = a + E` (see fold_repeated_terms) -> `a = E - b`."""
+    first = body[i]
+    if not (
+        isinstance(first, ast.Assign)
+        and len(first.targets) == 1
+        and isinstance(first.targets[0], ast.Name)
+        and isinstance(first.value, ast.UnaryOp)
+        and isinstance(first.value.op, ast.USub)
+        and isinstance(first.value.operand, ast.Name)
+    ):
+        return
+    a, b = first.targets[0].id, first.value.operand.id
+    for k in range(i + 1, len(body)):
+        stmt = body[k]
+        if is_comment(stmt):
+            continue
+        if not isinstance(stmt, ast.Assign) or any(
+            isinstance(n, (ast.Subscript, ast.Attribute)) for t in stmt.targets for n in ast.walk(t)
+        ):
+            return  # (a write into an array may change b through another name)
+        reads = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}  # (targets too)
+        if (
+            len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and stmt.targets[0].id == a
+            and _adds_to(stmt, a)
+        ):
+            term = cast(ast.BinOp, stmt.value).right
+            if a in {n.id for n in ast.walk(term) if isinstance(n, ast.Name)}:
+                return
+            stmt.value = ast.BinOp(term, ast.Sub(), ast.Name(b, ast.Load()))
+            del body[i]
+            return
+        if a in reads or b in {
+            n.id for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name)
+        }:
+            return
+
+
+def _bodies(body: list[ast.stmt]) -> list[list[ast.stmt]]:
+    """`body` and every statement list nested in it."""
+    found = [body]
+    for stmt in body:
+        for field in ("body", "orelse"):
+            inner = getattr(stmt, field, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
+                found += _bodies(inner)
+    return found
+
+
+def fuse_logistic(function: ast.FunctionDef, env: Mapping[str, object]) -> None:
+    """The gradient through a written-out logistic function in three multiplications.
+
+    For `p = 1 / (1 + np.exp(-z))` (normalized: `t2 = -z; t3 = np.exp(t2);
+    t4 = 1 + t3; p = 1 / t4`, each name assigned once) the backward pass
+    applies four rules, `dt4 = -dp * p / t4; dt2 = dt4 * t3; dz = -dt2`: five
+    array operations.  dp/dz is p * (1 - p), which is p * p * t3 (because
+    1 - p = t3 / t4 = t3 * p); that form is written, `dz = dp * (p * p * t3)`,
+    since p * (1 - p) would lose every digit of 1 - p where p rounds to 1.
+    The intermediate gradients dt4 and dt2 must be read nowhere else.
+    """
+    defs: dict[str, ast.expr] = {}
+    counts: dict[str, int] = {}
+    for stmt in walk_statements(function.body):
+        for name in assigned_names(stmt):
+            counts[name] = counts.get(name, 0) + 1
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            target = stmt.targets[0]
+            if isinstance(target, ast.Name):
+                defs[target.id] = stmt.value
+    once = {name: value for name, value in defs.items() if counts.get(name) == 1}
+    reads: dict[str, int] = {}
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            reads[node.id] = reads.get(node.id, 0) + 1
+    for body in _bodies(function.body):
+        code = [i for i, stmt in enumerate(body) if not is_comment(stmt)]
+        dropped: set[int] = set()
+        for a, b, c in zip(code, code[1:], code[2:]):
+            fused = _logistic_chain(body[a], body[b], body[c], once, reads, env)
+            if fused is not None and not {a, b} & dropped:
+                body[a] = fused
+                dropped |= {b, c} | set(range(a + 1, c))  # with the rules' comments
+                if a and is_comment(body[a - 1]):
+                    body[a - 1] = comment(
+                        "logistic: dp/dz = p * (1 - p), computed as p * p * exp(-z) "
+                        "(exact where p rounds to 1)"
+                    )
+        if dropped:
+            body[:] = [s for k, s in enumerate(body) if k not in dropped]
+
+
+def _logistic_chain(
+    s1: ast.stmt,
+    s2: ast.stmt,
+    s3: ast.stmt,
+    once: dict[str, ast.expr],
+    reads: dict[str, int],
+    env: Mapping[str, object],
+) -> ast.stmt | None:
+    """`dz = dp * (p * p * t3)` for `dt4 = -dp * p / t4; dt2 = dt4 * t3; dz = -dt2`
+    when p, t4, t3 and t2 are the written-out logistic of z (fuse_logistic)."""
+    one = _copy_of(s1)
+    two, three = _copy_of(s2), _copy_of(s3)
+    if one is None or two is None or three is None:
+        return None
+    (d4, e1), (d2, e2), (dz, e3) = one, two, three
+    # e1: -dp * p / t4
+    if not (
+        _binop(e1, ast.Div)
+        and _binop(e1.left, ast.Mult)
+        and isinstance(e1.left.left, ast.UnaryOp)
+        and isinstance(e1.left.left.op, ast.USub)
+    ):
+        return None
+    dp, p, t4 = e1.left.left.operand, _name(e1.left.right), _name(e1.right)
+    # p = 1 / t4, t4 = 1 + t3, t3 = np.exp(t2), t2 = -z
+    pdef, t4def = once.get(p or ""), once.get(t4 or "")
+    if not (_binop(pdef, ast.Div) and _is_one(pdef.left) and _name(pdef.right) == t4):
+        return None
+    if not _binop(t4def, ast.Add):
+        return None
+    t3 = _name(t4def.right) if _is_one(t4def.left) else _name(t4def.left)
+    if t3 is None or not (_is_one(t4def.left) or _is_one(t4def.right)):
+        return None
+    t3def = once.get(t3)
+    if not (
+        isinstance(t3def, ast.Call)
+        and len(t3def.args) == 1
+        and not t3def.keywords
+        and _resolve(t3def.func, env) is np.exp
+        and _name(t3def.args[0]) is not None
+    ):
+        return None
+    t2def = once.get(cast(ast.Name, t3def.args[0]).id)
+    if not (isinstance(t2def, ast.UnaryOp) and isinstance(t2def.op, ast.USub)):
+        return None
+    # e2: dt4 * t3 (either order); e3: -dt2
+    if not _binop(e2, ast.Mult) or {_name(e2.left), _name(e2.right)} != {d4, t3}:
+        return None
+    if not (
+        isinstance(e3, ast.UnaryOp) and isinstance(e3.op, ast.USub) and _name(e3.operand) == d2
+    ):
+        return None
+    if reads.get(d4) != 1 or reads.get(d2) != 1 or dp is None:
+        return None
+    assert p is not None
+    slope = ast.BinOp(ast.BinOp(_load(p), ast.Mult(), _load(p)), ast.Mult(), _load(t3))
+    value = ast.BinOp(dp, ast.Mult(), slope)
+    return ast.copy_location(ast.Assign(targets=[ast.Name(dz, ast.Store())], value=value), s1)
+
+
+def _copy_of(stmt: ast.stmt) -> tuple[str, ast.expr] | None:
+    """(name, value) of an assignment to one name."""
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+        target = stmt.targets[0]
+        if isinstance(target, ast.Name):
+            return target.id, stmt.value
+    return None
+
+
+def _binop(expr: object, op: type) -> bool:
+    return isinstance(expr, ast.BinOp) and isinstance(expr.op, op)
+
+
+def _name(expr: object) -> str | None:
+    return expr.id if isinstance(expr, ast.Name) else None
+
+
+def _load(name: str) -> ast.Name:
+    return ast.Name(name, ast.Load())
+
+
+def _is_one(expr: object) -> bool:
+    return isinstance(expr, ast.Constant) and type(expr.value) in (int, float) and expr.value == 1
+
+
+def _resolve(expr: ast.expr, env: Mapping[str, object]) -> object:
+    if isinstance(expr, ast.Name):
+        return env.get(expr.id)
+    if isinstance(expr, ast.Attribute):
+        base = _resolve(expr.value, env)
+        return getattr(base, expr.attr, None) if base is not None else None
+    return None

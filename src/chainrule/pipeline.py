@@ -26,6 +26,7 @@ this module hands it, so that no stage imports the pipeline or the API.
 from __future__ import annotations
 
 import ast
+import textwrap
 import weakref
 from collections import ChainMap
 from collections.abc import Callable
@@ -39,7 +40,14 @@ from .errors import CompileError
 from .forward import JVP
 from .ir import Parsed
 from .normalize import normalize
-from .optimize import accumulate_in_place, remove_copies, remove_dead_statements
+from .optimize import (
+    accumulate_in_place,
+    fold_repeated_terms,
+    fuse_logistic,
+    propagate_copies,
+    remove_copies,
+    remove_dead_statements,
+)
 from .parse import check_source, parse_function
 from .reverse import GRAD  # noqa: F401  (registers the reverse-mode transformations)
 from .transformation import Target, Transformation, transformation_named
@@ -202,17 +210,20 @@ def _transform(parsed: Parsed, request: CompileRequest, transformation: Transfor
     fn = normalize(parsed, set(wrt), shapes, request.has_aux, compile_jvp=_compile_jvp)
     emitted = transformation.emit(fn, target)
     remove_dead_statements(emitted.function, emitted.removable)
-    if target.ranks:  # a variant: called only through the API, with float arrays
+    if target.ranks or target.scalars:  # a variant: called only through the API (floats)
         remove_copies(emitted.function)
-        accumulate_in_place(
-            emitted.function, ChainMap(emitted.cells, fn.extra_cells, parsed.globals)
-        )
+        propagate_copies(emitted.function)
+        fold_repeated_terms(emitted.function)
+        env = ChainMap(emitted.cells, fn.extra_cells, parsed.globals)
+        fuse_logistic(emitted.function, env)
+        accumulate_in_place(emitted.function, env)
     built = generate(
         parsed,
         emitted.function,
         {**fn.extra_cells, **emitted.cells},  # inlined helpers' names, then the templates'
         transformation.label,
         parsed.func.__defaults__ if emitted.keeps_defaults else None,
+        specialisation_note(params, request.scalar_params),
     )
     return Compiled(
         built.function,
@@ -223,6 +234,31 @@ def _transform(parsed: Parsed, request: CompileRequest, transformation: Transfor
         tuple(sorted(fn.dependencies)),
         tuple((line, *place) for line, place in sorted(built.line_map.items())),
     )
+
+
+def specialisation_note(params: list[str], kinds: tuple[tuple[int, int], ...]) -> str:
+    """The comment lines heading a variant's source: what it is specialised on, and
+    that arguments of other kinds run the general code ("" for the general code)."""
+    if not kinds:
+        return ""
+    by_rank: dict[int, list[str]] = {}
+    for i, kind in kinds:
+        by_rank.setdefault(kind, []).append(params[i])
+    arrays, numbers = [], []
+    for kind, names in sorted(by_rank.items(), key=lambda item: -item[0]):
+        listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+        plural = len(names) > 1
+        if kind >= 0:
+            arrays.append(f"{listed} {'are' if plural else 'is a'} {kind}-d array{'s' * plural}")
+        else:
+            numbers.append(f"{listed} {'are Python numbers' if plural else 'is a Python number'}")
+    if arrays:
+        arrays[-1] += " (none with an axis of length 1)"
+    text = (
+        f"Specialised variant, run when {'; '.join(arrays + numbers)}. Calls with arguments "
+        "of other shapes or types run the general code (.general_source)."
+    )
+    return "\n".join(textwrap.wrap(text, 90))
 
 
 def _indexed_params(parsed: Parsed) -> frozenset[int]:

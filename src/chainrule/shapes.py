@@ -32,7 +32,7 @@ from .dims import (
     literal_is,
     product_dims,
 )
-from .flow import shrink_to_fixpoint
+from .flow import integer_names, shrink_to_fixpoint
 from .ir import IDENTITY, Function, facts_of, name_of, names_in, targets_of, walk_statements
 
 # -- outputs that are scalars by construction ----------------------------------------
@@ -203,6 +203,10 @@ class ShapeClasses:
         self.depth = 0
         self.dims: dict[str, Dims] = {}  # a variant's dims (array_dims), else empty
         self.scalars: set[str] | frozenset[str] = frozenset()
+        self.ints: set[str] = set()  # names that always hold Python ints (a variant's)
+        # arrays made by np.zeros/ones/empty(shape) with no dtype, assigned nowhere else:
+        # name -> rank (their dtype is float64 whatever is written into them)
+        self.float_buffers: dict[str, int] = {}
         self.numpy_name: Callable[[], str] | None = None  # numpy's name in generated code
 
     def resolve(self, expr: ast.expr) -> object:
@@ -223,21 +227,41 @@ class ShapeClasses:
             v = expr.value
             return _SCALAR if isinstance(v, (int, float)) and not isinstance(v, bool) else None
         if isinstance(expr, ast.BinOp) and isinstance(expr.op, ELEMENTWISE_OPS):
-            return self.combine(self.of(expr.left), self.of(expr.right))
+            return self.pair(expr.left, expr.right)
         if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, (ast.USub, ast.UAdd)):
             return self.of(expr.operand)
         if isinstance(expr, ast.Compare) and len(expr.comparators) == 1:
-            return self.combine(self.of(expr.left), self.of(expr.comparators[0]))
+            return self.pair(expr.left, expr.comparators[0])
         if isinstance(expr, ast.Call) and not expr.keywords:
             func = self.resolve(expr.func)
             if isinstance(func, np.ufunc) and func.nout == 1 and func.nin == len(expr.args):
                 if func.nin == 1:
                     return self.of(expr.args[0])
                 if func.nin == 2:
-                    return self.combine(self.of(expr.args[0]), self.of(expr.args[1]))
+                    return self.pair(expr.args[0], expr.args[1])
             if getattr(func, "__name__", None) == "unbroadcast" and len(expr.args) == 2:
                 return self.of(expr.args[1])
         return None
+
+    def pair(self, x: ast.expr, y: ast.expr) -> object:
+        """The class of an elementwise operation of x and y.  In a variant, two operands
+        of one rank with no axis of length 1 (dims) can only broadcast if their
+        shapes are equal: the result then has x's class (so `np.size(loss_terms)`
+        can name an argument of the same shape, and the terms may die)."""
+        a, b = self.of(x), self.of(y)
+        joined = self.combine(a, b)
+        if joined is None and a is not None and b is not None and self.dims:
+            da, db = self.full_dims(x), self.full_dims(y)
+            if da is not None and da == db:
+                return a
+        return joined
+
+    def full_dims(self, expr: ast.expr) -> Dims | None:
+        """The dims of a name whose every axis is provably not of length 1, else None."""
+        if not isinstance(expr, ast.Name):
+            return None
+        found = self.dims.get(self.grad_of.get(expr.id, expr.id))
+        return found if found and all(found) else None
 
     @staticmethod
     def combine(a: object, b: object) -> object:
@@ -368,14 +392,58 @@ def shape_classes(
         classes.cls[name] = _SCALAR
         classes.fixed.add(name)
     classes.visit(primal, rewrite=False)
+    if classes.dims:
+        classes.ints = integer_names(primal, params)
+        classes.float_buffers = _float_buffers(primal, classes)
     return classes
+
+
+def _float_buffers(primal: list[ast.stmt], classes: ShapeClasses) -> dict[str, int]:
+    """Names bound only to `np.zeros(shape)`, `np.ones(shape)` or `np.empty(shape)` (no
+    dtype: float64), with the rank of shape (a tuple literal, or one int)."""
+    found: dict[str, int] = {}
+    others: set[str] = set()
+    for stmt in walk_statements(primal):
+        if isinstance(stmt, ast.Assign):
+            value = stmt.value
+            for target in stmt.targets:
+                if not isinstance(target, ast.Name):
+                    others.update(
+                        n for n in names_in(target) if not isinstance(target, ast.Subscript)
+                    )
+                    continue
+                rank = None
+                if (
+                    isinstance(value, ast.Call)
+                    and len(value.args) == 1
+                    and not value.keywords
+                    and classes.resolve(value.func) in (np.zeros, np.ones, np.empty)
+                ):
+                    shape = value.args[0]
+                    if isinstance(shape, ast.Tuple):
+                        rank = len(shape.elts)
+                    elif literal_int(shape) is not None or (
+                        isinstance(shape, ast.Name) and shape.id in classes.ints
+                    ):
+                        rank = 1
+                if rank is None or target.id in found:
+                    others.add(target.id)
+                else:
+                    found[target.id] = rank
+        elif isinstance(stmt, (ast.For, ast.AugAssign)):
+            target = stmt.target
+            if isinstance(target, ast.Name):
+                others.add(target.id)
+            elif isinstance(target, ast.Tuple):
+                others.update(names_in(target))
+    return {name: rank for name, rank in found.items() if name not in others}
 
 
 class _BackwardDims(DimsRules):
     """Dims of expressions in backward code: a gradient has its primal's dims."""
 
     def __init__(self, classes: ShapeClasses) -> None:
-        super().__init__(classes.dims, classes.scalars)
+        super().__init__(classes.dims, classes.scalars | classes.ints)  # (ints index)
         self.classes = classes
 
     def of(self, expr: ast.expr) -> Any:
@@ -475,6 +543,19 @@ def rewrite_by_dims(classes: ShapeClasses, node: ast.Call, func: object) -> ast.
             and dims.of(v) == ()
         ):
             return v
+        return None
+    if func is runtime.kept_writes and len(args) == 3 and not node.keywords:
+        g, index, array = args  # one element written, of a float array: all of it is kept
+        parts = index.elts if isinstance(index, ast.Tuple) else [index]
+        if (
+            isinstance(array, ast.Name)
+            and classes.float_buffers.get(array.id) == len(parts)
+            and all(
+                literal_int(p) is not None or (isinstance(p, ast.Name) and p.id in classes.ints)
+                for p in parts
+            )
+        ):
+            return g
         return None
     if func is np.full_like and len(args) == 2 and not node.keywords:
         if dims.of(args[0]) == () and dims.of(args[1]) == ():  # of a scalar: the scalar
