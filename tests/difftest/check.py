@@ -228,7 +228,10 @@ class Checker:
         x0, at = self._first()
         g = chainrule.grad(self.mods.f, argnums=0)
         fd = fd_jacobian(lambda x: flat(self.args[0], g(*at(x))), x0)
-        self.expect(H, fd, "finite differences of grad", HESSIAN_TOL, full=True)
+        if _gradient_is_smooth(lambda x: flat(self.args[0], g(*at(x))), x0):
+            self.expect(H, fd, "finite differences of grad", HESSIAN_TOL, full=True)
+        # (else the gradient has a kink at the point, where f's does not: a tie of
+        # np.minimum at a zero argument; finite differences of it judge nothing there)
         self.expect(H, H.T, "its transpose (symmetry)", SYMMETRY_TOL)
         self.hessian = H
 
@@ -312,6 +315,22 @@ def check_program(
     finally:
         if use_alarm:
             signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _gradient_is_smooth(g: Callable[[np.ndarray], np.ndarray], x0: np.ndarray) -> bool:
+    """Whether the one-sided differences of the gradient agree at x0 (they differ by the
+    jump in slope where the gradient has a kink at x0 itself)."""
+    h = 1e-5
+    here = g(x0)
+    scale = 1.0 + float(np.max(np.abs(here), initial=0.0))
+    for j in range(x0.size):
+        plus, minus = x0.copy(), x0.copy()
+        plus[j] += h
+        minus[j] -= h
+        forward, backward = (g(plus) - here) / h, (here - g(minus)) / h
+        if np.max(np.abs(forward - backward), initial=0.0) > 1e-2 * scale:
+            return False
+    return True
 
 
 def _on_a_branch_boundary(mods, args: list[Any]) -> bool:

@@ -46,6 +46,19 @@ class _ProbeComparisons(ast.NodeTransformer):
     branch boundary (finite differences cannot see a point that sits exactly on one,
     where only the point itself takes the other branch)."""
 
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        """`abs(u)` -> `abs(probe(u, 0.0))`, `np.maximum(a, b)` -> `np.maximum(probe(a, b), b)`:
+        a kink exactly at the point (|x * x| at x = 0) is a boundary too."""
+        self.generic_visit(node)
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else ""
+        name = node.func.id if isinstance(node.func, ast.Name) else name
+        probe = ast.Name(PROBE, ast.Load())
+        if name in ("abs", "absolute", "fabs") and len(node.args) == 1:
+            node.args[0] = ast.Call(func=probe, args=[node.args[0], ast.Constant(0.0)], keywords=[])
+        elif name in ("maximum", "minimum", "fmax", "fmin") and len(node.args) == 2:
+            node.args[0] = ast.Call(func=probe, args=node.args[:2], keywords=[])
+        return node
+
     def visit_Compare(self, node: ast.Compare) -> ast.AST:
         self.generic_visit(node)
         if len(node.ops) == 1 and isinstance(node.ops[0], (ast.Lt, ast.Gt, ast.LtE, ast.GtE)):

@@ -86,8 +86,8 @@ class StatementNormalizer:
             raise self.n.error(
                 ret.value,
                 f"the function returns a {returned.kind}; a gradient needs one scalar output: "
-                "return (value, aux) with has_aux=True to hand back extra values, or stack "
-                "several outputs into one array (np.stack) for vjp",
+                "return (value, aux) with has_aux=True to hand back extra values; vjp, "
+                "jacrev and jacfwd take a function with several outputs",
             )
         result = self.n.expressions.atom(returned if returned is not None else ret.value)
         mark_restores(self.n.out, self.n.roots_of)
