@@ -23,7 +23,7 @@ import pytest
 from helpers import weights
 
 import chainrule
-from chainrule.testing import check_grad
+from chainrule.testing import check_grad, numerical_jacobian
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 import loop_workloads as lw  # noqa: E402
@@ -315,3 +315,21 @@ def test_folding_a_negation_keeps_what_a_program_computes(text):
     np.testing.assert_array_equal(run(tree), before)
     if text == NEGATIONS[0]:
         assert len(tree.body[0].body) == 3  # folded
+
+
+def mean_of_a_matmul(y, W):
+    return np.mean(np.matmul(np.outer(y, y), W))
+
+
+def test_a_matmul_result_has_its_own_shape_class():
+    # np.matmul is a ufunc (with core dimensions): its result was given the first
+    # operand's shape class, so the mean's gradient divided by 9 elements, not 12
+    y, W = np.array([0.3, -0.4, 0.5]), np.arange(12.0).reshape(3, 4) / 10
+    for _ in range(2):  # the second call runs the rank-specialised variant
+        got = chainrule.grad(mean_of_a_matmul)(y, W)
+    np.testing.assert_allclose(got, numerical_jacobian(lambda v: mean_of_a_matmul(v, W), [y], 0))
+    np.testing.assert_allclose(got, autograd.grad(mean_of_a_matmul_ag)(y, W))
+
+
+def mean_of_a_matmul_ag(y, W):
+    return anp.mean(anp.matmul(anp.outer(y, y), W))

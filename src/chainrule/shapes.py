@@ -234,7 +234,12 @@ class ShapeClasses:
             return self.pair(expr.left, expr.comparators[0])
         if isinstance(expr, ast.Call) and not expr.keywords:
             func = self.resolve(expr.func)
-            if isinstance(func, np.ufunc) and func.nout == 1 and func.nin == len(expr.args):
+            if (
+                isinstance(func, np.ufunc)
+                and func.signature is None  # (not np.matmul & co.: core dims change shape)
+                and func.nout == 1
+                and func.nin == len(expr.args)
+            ):
                 if func.nin == 1:
                     return self.of(expr.args[0])
                 if func.nin == 2:
