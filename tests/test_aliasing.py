@@ -455,8 +455,10 @@ def view_of_a_split_piece(s):
 
 def test_a_view_taken_through_a_call_result_is_a_view():
     # was a zero gradient: `np.split(y, 3)[0]` was not seen to share y's memory
-    with pytest.raises(CompileError, match="'y' also refers to"):
+    with pytest.raises(CompileError, match="'y' also refers to") as info:
         chainrule.grad(view_of_a_split_piece)(0.7)
+    assert info.value.source_line.strip() == "piece += s"
+    assert info.value.lineno == view_of_a_split_piece.__code__.co_firstlineno + 3
 
 
 def appended_then_rebound_to_a_new_array(x):
