@@ -24,26 +24,28 @@ def live_after(body: list[ast.stmt]) -> dict[int, frozenset[str]]:
     before being assigned again (classic backward liveness, loops to a fixpoint).
 
     "After" includes later iterations of every enclosing loop.  A loop may run
-    zero times, so it kills nothing for the code after it.  A name read by a
-    local function (def or lambda) counts as live everywhere, since a call
-    reads it wherever it happens.
+    zero times, so it kills nothing for the code after it.  A local function
+    (a def, or a lambda bound to a name) reads its free names when it is
+    called, so a read of its name reads them too; one that escapes (its name
+    used other than by a call, or a lambda not bound to a name) may be called
+    anywhere, so its free names count as live everywhere.
     """
     out: dict[int, frozenset[str]] = {}
-    nested = frozenset(
-        n.id
-        for stmt in body
-        for sub in ast.walk(stmt)
-        if isinstance(sub, (ast.FunctionDef, ast.Lambda))
-        for n in ast.walk(sub)
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-    )
+    local_fns, nested = _local_functions(body)
 
     def uses(node: ast.AST | None) -> set[str]:
         if node is None:
             return set()
-        return {
+        found = {
             n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
         }
+        todo = [n for n in found if n in local_fns]
+        while todo:  # a call reads the function's free names, and so on through its calls
+            for name in local_fns[todo.pop()] - found:
+                found.add(name)
+                if name in local_fns:
+                    todo.append(name)
+        return found
 
     def kills(target: ast.AST) -> set[str]:
         if isinstance(target, ast.Name):
@@ -97,6 +99,64 @@ def live_after(body: list[ast.stmt]) -> dict[int, frozenset[str]]:
 
     block(body, set())
     return out
+
+
+def _local_functions(body: list[ast.stmt]) -> tuple[dict[str, set[str]], frozenset[str]]:
+    """The local functions of `body` bound to a name, each with its free names, and
+    the free names of those that escape (see live_after)."""
+    named: dict[str, set[str]] = {}
+    lambdas_bound: set[int] = set()
+    nodes = [sub for stmt in body for sub in ast.walk(stmt)]
+    for sub in nodes:
+        if isinstance(sub, ast.FunctionDef):
+            named.setdefault(sub.name, set()).update(free_names(sub))
+        elif (
+            isinstance(sub, ast.Assign)
+            and len(sub.targets) == 1
+            and isinstance(sub.targets[0], ast.Name)
+            and isinstance(sub.value, ast.Lambda)
+        ):
+            named.setdefault(sub.targets[0].id, set()).update(free_names(sub.value))
+            lambdas_bound.add(id(sub.value))
+    called = {id(n.func) for n in nodes if isinstance(n, ast.Call)}
+    escaping: set[str] = set()
+    for sub in nodes:
+        if isinstance(sub, ast.Lambda) and id(sub) not in lambdas_bound:
+            escaping |= free_names(sub)
+        elif (
+            isinstance(sub, ast.Name)
+            and isinstance(sub.ctx, ast.Load)
+            and sub.id in named
+            and id(sub) not in called
+        ):
+            escaping |= named[sub.id]
+    # what an escaping function's free functions read escapes too
+    todo = [n for n in escaping if n in named]
+    while todo:
+        for name in named[todo.pop()] - escaping:
+            escaping.add(name)
+            if name in named:
+                todo.append(name)
+    return named, frozenset(escaping)
+
+
+def free_names(fn: ast.FunctionDef | ast.Lambda) -> set[str]:
+    """The names a local function reads from the enclosing scope: those it loads
+    minus its parameters and the names it binds itself (its own locals)."""
+    args = fn.args
+    params = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+    params |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+    body = fn.body if isinstance(fn, ast.FunctionDef) else [fn.body]
+    nodes = [n for part in body for n in ast.walk(part)]
+    bound = params | {
+        n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+    bound |= {n.name for n in nodes if isinstance(n, ast.FunctionDef)}
+    loads = {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    defaults = [d for d in (*args.defaults, *args.kw_defaults) if d is not None]
+    return (loads - bound) | {
+        n.id for d in defaults for n in ast.walk(d) if isinstance(n, ast.Name)
+    }
 
 
 def read_before_assigned(loop: ast.For | ast.While) -> set[str]:

@@ -39,7 +39,7 @@ from ..ir import (
 )
 from ..parse import body_statements, parse_function, stored_names
 from ..rules import is_nondifferentiable, lookup, lookup_tangent
-from .core import Normalizer
+from .core import Normalizer, all_identifiers
 from .jumps import hoist_assignment_expressions, lower_jumps
 
 
@@ -435,8 +435,7 @@ class Inliner:
     def _jump_names(self, node: ast.FunctionDef) -> Callable[[str], str]:
         """Fresh names for the flags lowering an inlined function's jumps introduces
         (`returned`, `result`, ...), never one of that function's own names."""
-        own = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-        own |= {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)}
+        own = all_identifiers(node)
 
         def fresh(base: str) -> str:
             name = self.n.local_name(base)

@@ -90,7 +90,7 @@ class StatementNormalizer:
                 "jacrev and jacfwd take a function with several outputs",
             )
         result = self.n.expressions.atom(returned if returned is not None else ret.value)
-        mark_restores(self.n.out, self.n.roots_of)
+        mark_restores(self.n.out, self.n.roots_of, self.n.writable.__contains__)
         return Function(
             self.n.p,
             list(self.n.p.params),
