@@ -394,3 +394,156 @@ def bound_on_entry(body: list[ast.stmt], params: list[str]) -> dict[int, frozens
 
     block(body, set(params))
     return out
+
+
+def surely_binds(stmts: list[ast.stmt]) -> set[str]:
+    """Names that running `stmts` binds, whichever way its branches go (a loop may run
+    zero times, so it binds nothing for sure)."""
+    out: set[str] = set()
+    for stmt in stmts:
+        targets: list[ast.expr] = []
+        if isinstance(stmt, ast.Assign):
+            targets = stmt.targets
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            targets = [stmt.target]
+        elif isinstance(stmt, ast.If):
+            out |= surely_binds(stmt.body) & surely_binds(stmt.orelse)
+        for target in targets:
+            if isinstance(target, (ast.Name, ast.Tuple, ast.List)):
+                out.update(
+                    n.id
+                    for n in ast.walk(target)
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                )
+    return out
+
+
+def _span(stmt: ast.stmt) -> tuple[int, int]:
+    """The lines a statement's text covers, its parts included (a statement lowering
+    made, such as the `else` that holds the code after an early return, carries the
+    location of one line but holds others)."""
+    lines = [
+        (n.lineno, getattr(n, "end_lineno", None) or n.lineno)
+        for n in ast.walk(stmt)
+        if isinstance(getattr(n, "lineno", None), int)
+    ]
+    return min(a for a, _ in lines), max(b for _, b in lines)
+
+
+def rebound_between(body: list[ast.stmt], name: str, write: int, read: int) -> bool:
+    """Whether every path from a change at line `write` to a read of `name` at line `read`
+    (later in the text) passes a statement that binds `name` afresh: one that precedes
+    the read's statement in a block around the read, starts after the change, and binds
+    the name whichever way its branches go (or, for the statement holding the change,
+    binds it after the change on every path to its end).  The read then sees the new
+    binding.  (Jumps are lowered already: a loop is left only at the end of an
+    iteration.)"""
+    block = body
+    while block:
+        spans = [_span(stmt) for stmt in block]
+        k = next((i for i, (a, b) in enumerate(spans) if a <= read <= b), None)
+        if k is None:
+            return False
+        for j in range(k):
+            if spans[j][0] > write and name in surely_binds([block[j]]):
+                return True
+            if spans[j][0] <= write <= spans[j][1] and binds_after([block[j]], name, write):
+                return True
+        holder = block[k]
+        if isinstance(holder, ast.If):
+            inside = [part for part in (holder.body, holder.orelse) if part and _covers(part, read)]
+            block = inside[0] if len(inside) == 1 else []
+        elif isinstance(holder, (ast.For, ast.While)):
+            block = holder.body
+        else:
+            return False
+    return False
+
+
+def binds_after(block: list[ast.stmt], name: str, write: int) -> bool:
+    """Whether every path from line `write` (inside `block`) to the end of `block` binds
+    `name`: a later statement of the block binds it for sure, or the statement holding
+    the change does so after it (the rest of a branch, the rest of a loop's body, which
+    every iteration finishes before the loop ends)."""
+    spans = [_span(stmt) for stmt in block]
+    k = next((i for i, (a, b) in enumerate(spans) if a <= write <= b), None)
+    if k is None:
+        return False
+    if any(name in surely_binds([stmt]) for stmt in block[k + 1 :]):
+        return True
+    holder = block[k]
+    if isinstance(holder, ast.If):
+        parts = [p for p in (holder.body, holder.orelse) if p and _covers(p, write)]
+        return len(parts) == 1 and binds_after(parts[0], name, write)
+    if isinstance(holder, (ast.For, ast.While)):
+        return _covers(holder.body, write) and binds_after(holder.body, name, write)
+    return False
+
+
+def _covers(block: list[ast.stmt], line: int) -> bool:
+    return any(a <= line <= b for a, b in map(_span, block))
+
+
+def loop_covers(loop: ast.stmt, line: int) -> bool:
+    first, last = _span(loop)
+    return first <= line <= last
+
+
+def branches_apart(body: list[ast.stmt], first: int, second: int) -> bool:
+    """Whether lines `first` and `second` lie in different branches of one `if` (no
+    path runs from one to the other without going around a loop)."""
+    block = body
+    while block:
+        holder = next((s for s in block if _covers([s], first) and _covers([s], second)), None)
+        if holder is None:
+            return False
+        if isinstance(holder, ast.If):
+            parts = [p for p in (holder.body, holder.orelse) if p]
+            where = [
+                next((k for k, p in enumerate(parts) if _covers(p, line)), None)
+                for line in (first, second)
+            ]
+            if None in where:
+                return False
+            if where[0] != where[1]:
+                return True
+            block = parts[where[0]]  # type: ignore[index]
+        elif isinstance(holder, (ast.For, ast.While)):
+            block = holder.body
+        else:
+            return False
+    return False
+
+
+_SHAPE_ONLY_CALLS = frozenset("zeros_like ones_like empty_like shape size ndim".split())
+_SHAPE_ONLY_ATTRIBUTES = frozenset("shape ndim size dtype".split())
+
+
+def value_loads(node: ast.AST) -> list[tuple[int, str]]:
+    """(line, name) of the reads of names in `node` that may read an array's elements.
+    A name read only for its shape (`np.zeros_like(v)`, `np.shape(v)`, `len(v)`,
+    `v.shape`) is left out: an in-place change of the elements never changes that."""
+    shape_only: set[int] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call) and sub.args and isinstance(sub.args[0], ast.Name):
+            func = sub.func
+            if (
+                isinstance(func, ast.Attribute)
+                and isinstance(func.value, ast.Name)
+                and func.value.id in ("np", "numpy")
+                and func.attr in _SHAPE_ONLY_CALLS
+                and len(sub.args) == 1
+                and not sub.keywords
+            ) or (isinstance(func, ast.Name) and func.id == "len" and len(sub.args) == 1):
+                shape_only.add(id(sub.args[0]))
+        elif (
+            isinstance(sub, ast.Attribute)
+            and isinstance(sub.value, ast.Name)
+            and sub.attr in _SHAPE_ONLY_ATTRIBUTES
+        ):
+            shape_only.add(id(sub.value))
+    return [
+        (n.lineno, n.id)
+        for n in ast.walk(node)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and id(n) not in shape_only
+    ]

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..activity import expr_varied
+from ..flow import value_loads
 from ..ir import Names, Parsed, Tree, facts
 
 # what `operation` returns: the flattened expression, its primitive, args and kwargs
@@ -163,12 +164,9 @@ class Normalizer:
         self.loop_frames: list[LoopFrame] = []
         self.writable: set[str] = set()  # SSA names of arrays made by a constructor
         self.lists: set[str] = set()  # SSA names of lists made in the function
-        self.loads = [
-            (n.lineno, n.id)
-            for n in ast.walk(parsed.node)
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-        ]
+        self.loads = value_loads(parsed.node)
         self.live: dict[int, frozenset[str]] = {}  # compound statement -> names read after it
+        self.body: list[ast.stmt] = []  # the (lowered) body being normalized, for line queries
         self.out: list[ast.stmt] = []
         self.origin: ast.AST = parsed.node
 
@@ -224,11 +222,7 @@ class LoopFrame:
 
     phis: dict[str, str]  # loop-carried user name -> its SSA name at the loop's entry
     source: Any = None  # the function (ir.Parsed) whose loop this is
-    lines: tuple[int, int] = (0, 0)  # the loop's first and last line
-    # user name -> (first, last) lines of the body's top-level statements that bind it
-    # on every path (the header's target counts, at the header's line): each iteration
-    # rebinds it there
-    rebinds: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    loop: ast.stmt | None = None  # the loop statement (jumps lowered)
     # (statement, the roots of what it changed, what it is, advice)
     changes: list[tuple[ast.AST, frozenset[str], str, str]] = field(default_factory=list)
     appends: list[tuple[str, frozenset[str]]] = field(default_factory=list)  # (list, roots)

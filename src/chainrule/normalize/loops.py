@@ -155,12 +155,7 @@ class LoopNormalizer:
         outer = self.n.out
         self.n.out = []
         self.n.loop_lines.append(getattr(loop, "lineno", 0))
-        frame = LoopFrame(
-            dict(phis),
-            self.n.p,
-            (getattr(loop, "lineno", 0), getattr(loop, "end_lineno", 0) or 0),
-            _rebinds(loop),
-        )
+        frame = LoopFrame(dict(phis), self.n.p, loop)
         self.n.loop_frames.append(frame)
         writes_before = len(self.n.loop_writes)
         if prologue is not None:
@@ -336,36 +331,3 @@ class LoopNormalizer:
         self.n.emit(annotate(node, stmt))
         for name, phi in phis.items():
             self.n.current[name] = phi
-
-
-def _rebinds(loop: ast.For | ast.While) -> dict[str, list[tuple[int, int]]]:
-    """Names every iteration of `loop` binds afresh, with the lines (first, last) of the
-    statement that does: the header's target, and what the top-level statements of the
-    body bind on every path (an assignment; an `if` whose branches all bind the name)."""
-    found: dict[str, list[tuple[int, int]]] = {}
-    if isinstance(loop, ast.For):
-        for name in names_in_target(loop.target):
-            found[name] = [(loop.lineno, loop.lineno)]
-    for stmt in loop.body:
-        span = (stmt.lineno, getattr(stmt, "end_lineno", None) or stmt.lineno)
-        for name in _surely_binds([stmt]):
-            found.setdefault(name, []).append(span)
-    return found
-
-
-def _surely_binds(stmts: list[ast.stmt]) -> set[str]:
-    """Names that running `stmts` binds, whichever way its branches go (a loop may run
-    zero times, so it binds nothing for sure)."""
-    out: set[str] = set()
-    for stmt in stmts:
-        targets: list[ast.expr] = []
-        if isinstance(stmt, ast.Assign):
-            targets = stmt.targets
-        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-            targets = [stmt.target]
-        elif isinstance(stmt, ast.If):
-            out |= _surely_binds(stmt.body) & _surely_binds(stmt.orelse)
-        for target in targets:
-            if isinstance(target, (ast.Name, ast.Tuple, ast.List)):
-                out.update(names_in_target(target))
-    return out

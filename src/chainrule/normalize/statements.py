@@ -49,6 +49,7 @@ class StatementNormalizer:
         body = lower_jumps(body, self.n.local_name)
         ast.fix_missing_locations(ast.Module(body=body, type_ignores=[]))
         self.n.live = live_after(body)
+        self.n.body = body
         self.n.varied_user = possibly_varied(self.n.p, self.n.seeds, body)
         self.n.param_trees = {}
         for param, shape in self.n.structures.items():

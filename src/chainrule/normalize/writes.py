@@ -18,6 +18,7 @@ import operator
 import numpy as np
 
 from ..aliasing import immutable_scalar, new_container, passed_through, view_bases
+from ..flow import binds_after, branches_apart, loop_covers, rebound_between
 from ..ir import (
     ADD_AT,
     LIST_APPEND,
@@ -336,16 +337,21 @@ class InPlaceNormalizer:
             return
         after = getattr(stmt, "lineno", 0)
         loop_start = self.n.loop_lines[0] if self.n.loop_lines else None
-        later = {
-            n
-            for line, n in self.n.loads
-            if line > after
-            or (
-                loop_start is not None
-                and loop_start <= line <= after
-                and not self._rebound_before(n, line, after)
-            )
-        }
+        later = set()
+        for line, n in self.n.loads:
+            if n not in sharing or n in later:
+                continue
+            if line > after:
+                if rebound_between(self.n.body, n, after, line):
+                    continue
+                if branches_apart(self.n.body, after, line):
+                    # reached, if at all, by the next iteration of a loop around both
+                    if self._rebound_in_loop(n, line, after) is not False:
+                        continue
+                later.add(n)
+            elif loop_start is not None and loop_start <= line:
+                if not self._rebound_in_loop(n, line, after):
+                    later.add(n)
         clash = sorted(sharing & later)
         if clash:
             raise self.n.error(
@@ -354,19 +360,21 @@ class InPlaceNormalizer:
                 f"memory), and {clash[0]!r} is used later; {advice}",
             )
 
-    def _rebound_before(self, name: str, line: int, write: int) -> bool:
-        """Whether a read of `name` at `line`, above a write (at line `write`) in the loops
-        around it, always reads a binding made after the write: the loop's body binds the
-        name at its top level before the read (`d = g`, then `d` read) or after the write
-        (`g = np.zeros_like(d)` last), so no later iteration sees the array as it was."""
+    def _rebound_in_loop(self, name: str, line: int, write: int) -> bool | None:
+        """Whether a read of `name` at `line` that a later iteration of the loops around
+        a write (at line `write`) reaches always reads a binding made after the write:
+        every path from the write to the end of the iteration binds the name
+        (`g = np.zeros_like(d)` last), or every path from the top of the body to the read
+        does (`d = g`, then `d` read).  None when no loop around the write holds the read."""
         for frame in reversed(self.n.loop_frames):  # the innermost loop holding the read
-            first, last = frame.lines
-            if first <= line <= last:
-                spans = frame.rebinds.get(name, ())
-                return frame.source is self.n.p and any(
-                    last < line or first > write for first, last in spans
-                )
-        return False
+            loop = frame.loop
+            if loop is None or not loop_covers(loop, line):
+                continue
+            if frame.source is not self.n.p:
+                return False
+            body = loop.body  # type: ignore[attr-defined]
+            return binds_after(body, name, write) or rebound_between(body, name, 0, line)
+        return None
 
     def track_fresh(self, ssa: str, value: ast.expr) -> None:
         """Remember arrays made in the function (only those may be written into) and lists."""
