@@ -376,6 +376,12 @@ class InPlaceNormalizer:
             return binds_after(body, name, write) or rebound_between(body, name, 0, line)
         return None
 
+    def track_fresh_array(self, ssa: str, value: ast.expr) -> None:
+        """A temporary that surely holds a new array (`dt * t` handed to unbroadcast) may
+        be passed on to a name that is written into."""
+        if new_container(value, self.n.p.resolve) == "array":
+            self.n.writable.add(ssa)
+
     def track_fresh(self, ssa: str, value: ast.expr) -> None:
         """Remember arrays made in the function (only those may be written into) and lists."""
         kind = new_container(value, self.n.p.resolve)
