@@ -11,7 +11,7 @@ Outcomes:
 - `refused-supported`: a located `CompileError` for a program whose constructs
   are all documented as supported;
 - `unrefused`: a program that uses a documented refusal compiled anyway;
-- `skipped`: no point away from kinks and branch boundaries was found;
+- `skipped`: no point away from kinks, branch boundaries and overflows was found;
 - `invalid`: the program itself does not run (a generator bug; should not happen).
 
 The stages run in a fixed order (grad first, then the other first-order modes,
