@@ -911,3 +911,24 @@ def test_a_lambda_defined_after_an_early_return():
     # read after that `if` (by the later local function, everywhere), so it looked
     # like a function assigned in one branch (refused)
     check_all_modes(lambda_after_an_early_return_read_by_a_local_function)
+
+
+def branch_gradient_then_write(x):
+    out = np.zeros((2, x.size))
+    out[1] = x * 2.0
+    if x[0] > 0.0:
+        r = np.sum(np.tanh(x))
+    else:
+        r = np.sum(np.sin(out.sum(axis=1)))
+    return r
+
+
+@pytest.mark.parametrize("x0", [0.4, -0.3])
+def test_a_gradient_made_in_one_branch_is_not_private_after_the_if(x0):
+    # one branch zero-filled the gradient of `out`, the other made it a broadcast view
+    # (the gradient of a sum over an axis); the zeros counted as private after the
+    # `if`, so the write's adjoint cleared an element in place: "assignment
+    # destination is read-only"
+    x = X.copy()
+    x[0] = x0
+    check_all_modes(branch_gradient_then_write, x=x, use_autograd=False)  # (writes)

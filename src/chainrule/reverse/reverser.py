@@ -288,13 +288,15 @@ class Reverser:
     def _branch(self, stmt: ast.If) -> list[ast.stmt]:
         ctx, grads = self.ctx, self.grads
         before = set(grads.defined)
+        owned_before = set(grads.owned)
         saved_origin = ctx.last_origin
         body = self.block(stmt.body)
-        after_body = grads.defined
-        grads.defined = set(before)
+        after_body, owned_body = grads.defined, grads.owned
+        grads.defined, grads.owned = set(before), set(owned_before)
         ctx.last_origin = saved_origin
         orelse = self.block(stmt.orelse)
-        after_else = grads.defined
+        # (a copy: zeros_for below marks what it makes in grads.owned)
+        after_else, owned_else = grads.defined, set(grads.owned)
         ctx.last_origin = None
         # A gradient that only one branch starts must exist after both, if its
         # value was defined before the `if` (gradients of names the branches
@@ -309,9 +311,14 @@ class Reverser:
         for g in sorted(after_body - after_else - outside):
             if primal_of[g] not in inside:
                 orelse.append(grads.zeros_for(g, primal_of[g], bound=primal_of[g] in entry))
+                owned_else.add(g)
         for g in sorted(after_else - after_body - outside):
             if primal_of[g] not in inside:
                 body.append(grads.zeros_for(g, primal_of[g], bound=primal_of[g] in entry))
+                owned_body.add(g)
+        # a gradient is private after the `if` only if it is on both paths (zeros made in
+        # one branch, `expand_to(...)`, a broadcast view, in the other is not)
+        grads.owned = owned_body & owned_else
         after_body |= after_else & outside
         after_else |= after_body & outside
         grads.defined = (after_body | after_else) - {
