@@ -607,3 +607,19 @@ def test_generated_code_for_shapes_reads_well():
     assert "da, db = np.moveaxis(dt1, 0, 0)" in text
     text = chainrule.source(array_of_scalars, mode="vjp")
     assert "(da, db), (dc, dd) = dt1" in text
+
+
+def test_split_like_spreads_a_gradient_that_is_one_number():
+    # second-order code hands split_like (the adjoint of np.concatenate) the gradient
+    # of a joined array as a plain number, the same for every element: np.split of a
+    # number raised TypeError / IndexError (two crashes of a 10,000-program run)
+    from chainrule.runtime import split_like
+
+    a, b = np.zeros(2), np.zeros((3,))
+    pieces = split_like(0.5, [a, b])
+    assert [np.shape(p) for p in pieces] == [(2,), (3,)]
+    assert all(np.all(p == 0.5) for p in pieces)
+    rows = split_like(np.float64(2.0), [np.zeros((1, 3)), np.zeros((2, 3))], axis=0)
+    assert [np.shape(p) for p in rows] == [(1, 3), (2, 3)] and np.all(rows[1] == 2.0)
+    flat = split_like(1.0, [np.zeros((2, 2)), np.zeros(3)], axis=None)
+    assert [np.shape(p) for p in flat] == [(2, 2), (3,)]

@@ -30,10 +30,15 @@ def split_like(g, arrays, axis=0, promote=None):
     """
     shapes = [np.shape(promote(a) if promote is not None else a) for a in arrays]
     if axis is None:
-        cuts = np.cumsum([int(np.prod(s)) for s in shapes])[:-1]
-        pieces = np.split(np.ravel(g), cuts)
+        sizes = [int(np.prod(s)) for s in shapes]
+        cuts = np.cumsum(sizes)[:-1]
+        pieces = np.split(np.ravel(np.broadcast_to(g, (sum(sizes),))), cuts)
     else:
         cuts = np.cumsum([s[axis] for s in shapes])[:-1]
+        if np.ndim(g) == 0 and shapes:  # a gradient that is one number for every element
+            whole = list(shapes[0])
+            whole[axis] = sum(s[axis] for s in shapes)
+            g = np.broadcast_to(g, tuple(whole))
         pieces = np.split(g, cuts, axis=axis)
     grads = [np.reshape(p, np.shape(a)) for p, a in zip(pieces, arrays, strict=True)]
     if isinstance(arrays, np.ndarray):
