@@ -238,8 +238,10 @@ def _excuse_changes_of_appended_names(module: list[str], ctx: Context) -> None:
                 shared |= found | {
                     n.id for n in ast.walk(node.targets[0]) if isinstance(n, ast.Name)
                 }
-        elif isinstance(node, ast.NamedExpr):
-            found = bases(node.value)
+        elif isinstance(node, (ast.NamedExpr, ast.AnnAssign)) and isinstance(
+            node.target, ast.Name
+        ):  # `(w := y[1])`, `v: np.ndarray = y[1]`
+            found = bases(node.value) if node.value is not None else set()
             if found:
                 shared |= found | {node.target.id}
         elif (
