@@ -27,6 +27,7 @@ cache key) land there and not on the functions measured.  Prints one JSON line:
       first_ms   grad(f) built and called once (transform or cache load, plus the run)
       again_ms   the fastest of `repeat` later calls (the run alone)
       import_ms  importing the case's module and building the arguments
+      transforms times the pipeline ran in the first call (chainrule.pipeline.stats)
 
 Parents call `run(spec, cache=...)`, which starts the child and returns that
 dictionary.
@@ -84,17 +85,27 @@ def main() -> None:
     warmup_ms = _ms_since(start)
 
     results = []
+    counts = getattr(sys.modules.get("chainrule.pipeline"), "stats", {})
     for f, argnums, args, import_ms in prepared:
+        before = counts.get("compiles", 0)
         start = time.perf_counter()
         g = chainrule.grad(f, argnums=argnums)
         g(*args)
         first_ms = _ms_since(start)
+        transforms = counts.get("compiles", 0) - before
         again = []
         for _ in range(spec.get("repeat", 3)):
             start = time.perf_counter()
             g(*args)
             again.append(_ms_since(start))
-        results.append({"first_ms": first_ms, "again_ms": min(again), "import_ms": import_ms})
+        results.append(
+            {
+                "first_ms": first_ms,
+                "again_ms": min(again),
+                "import_ms": import_ms,
+                "transforms": transforms,
+            }
+        )
     stats = getattr(getattr(chainrule, "cache", None), "stats", None)
     out = {
         "warmup_ms": warmup_ms,

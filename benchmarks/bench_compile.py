@@ -22,14 +22,17 @@ Cases:
 * N-line functions f(W, x, s) for N in --sizes (default 30, 1,000, 5,000),
   with every argument an array (s a 0-d array);
 * the longest of them with s a Python float (if >= 1,000 lines; --quick: the
-  100-line one): chainrule then transforms
-  the function twice, the general version and one specialised on the float
-  (issue 14 item 7: 12.7 s instead of 6.3 s at 5,000 lines);
+  100-line one): chainrule used to transform the function twice, the general
+  version and one specialised on the float (issue 14 item 7: 12.7 s instead
+  of 6.3 s at 5,000 lines); now the first call transforms only the variant
+  it runs (the `transforms` column counts the pipeline's runs in that call);
 * a 200 x 3 nested loop (the shape of the loop workloads);
 * one small function (the seed network, all-array arguments) alone in a
   9-line file and at the end of an 8,000-line file of other generated
-  functions: per-function cost should not depend on the rest of the file,
-  but today the whole module is parsed (cold) and walked (warm, a cache hit).
+  functions: per-function cost should not depend on the rest of the file.
+  The whole module used to be parsed and walked for each function (a cache
+  hit cost 30 times more in the big file); parse.py now reads a function from
+  its own lines (the `cache hit` line prints the ratio, target about 1).
 
 With --quick every mode runs all cases in one process, smaller: indicative
 only, for the smoke test.  This script reports, it does not assert.
@@ -152,6 +155,7 @@ class Case:
     shapes: list  # per argument: a shape list, [] for a 0-d array, None for a Python float
     file_lines: int
     runs: dict[str, list[float]] = field(default_factory=dict)
+    transforms: list[int] = field(default_factory=list)  # pipeline runs, cold first calls
 
     def spec_case(self) -> dict:
         kwargs = {"path": str(self.path), "function": self.function, "shapes": self.shapes}
@@ -223,6 +227,8 @@ def measure_cases(cases: list[Case], rounds: int, together: bool, folder: Path) 
                 out = _first_call.run(spec, cache=cache)
                 for c, r in zip(group, out["results"], strict=True):
                     c.runs.setdefault(mode, []).append(_transform_ms(r))
+                    if mode == "cold" and "transforms" in r:
+                        c.transforms.append(r["transforms"])
 
 
 def _ms(value: float | None) -> str:
@@ -240,7 +246,7 @@ def print_result(cases: list[Case], rounds: int, out=sys.stdout) -> None:
     )
     print(
         f"   {'function':<36}{'file lines':>11}{'cold':>10}{'cold+store':>12}{'warm':>10}"
-        f"{'cold/warm':>11}",
+        f"{'cold/warm':>11}{'transforms':>12}",
         file=out,
     )
     for c in cases:
@@ -248,7 +254,7 @@ def print_result(cases: list[Case], rounds: int, out=sys.stdout) -> None:
         ratio = f"{cold / warm:.1f}x" if cold and warm else "n/a"
         print(
             f"   {c.label:<36}{c.file_lines:>11,}{_ms(cold):>10}{_ms(c.median('store')):>12}"
-            f"{_ms(warm):>10}{ratio:>11}",
+            f"{_ms(warm):>10}{ratio:>11}{max(c.transforms, default=0):>12}",
             file=out,
         )
     small = [c for c in cases if c.function == "small"]

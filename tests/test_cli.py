@@ -135,7 +135,7 @@ def test_help_lists_the_commands():
 
 def test_show_help_documents_its_options():
     out = run("show", "--help").stdout
-    for option in ("--argnums", "--mode", "value_and_grad", "vjp", "FILE.py:FUNCTION"):
+    for option in ("--argnums", "--mode", "value_and_grad", "vjp", "FILE.py:FUNCTION", "--shape"):
         assert option in out
 
 
@@ -192,6 +192,26 @@ def test_show_vjp(model):
     assert proc.returncode == 0, proc.stderr
     assert "def vjp_loss(W, b, x):" in proc.stdout
     assert "def backward(" in proc.stdout
+
+
+def test_show_with_an_example_call_prints_its_variant(model):
+    shapes = ("--shape", "W=3x4", "--shape", "b=3", "--shape", "x=4")
+    proc = run("show", f"{model}:loss", *shapes)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "# Specialised variant, run when W is a 2-d array; b and x are 1-d arrays" in out
+    assert "def grad_loss(W, b, x):" in out
+    compile(out, "shown.py", "exec")
+    general = run("show", f"{model}:loss").stdout
+    assert "Specialised variant" not in general and general != out
+    scalar = run(
+        "show", f"{model}:loss", "--shape", "W=3x4", "--shape", "b=scalar", "--shape", "x=4"
+    )
+    assert "b is a Python number" in scalar.stdout, scalar.stderr
+    proc = run("show", f"{model}:loss", *shapes, "--mode", "vjp")
+    assert_short_error(proc, "example arguments apply to grad and value_and_grad")
+    proc = run("show", f"{model}:loss", "--shape", "q=3")
+    assert_short_error(proc, "loss has no parameter 'q'")
 
 
 def test_show_relative_path(model):

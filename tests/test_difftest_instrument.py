@@ -67,6 +67,34 @@ def test_a_wrong_forward_mode_is_caught_by_the_cross_check(monkeypatch):
     assert (result.outcome, result.stage, result.oracle) == ("wrong", "jacfwd", "grad")
 
 
+def test_a_variant_off_by_less_than_finite_differences_see_is_caught(monkeypatch):
+    # the shape-specialised variant (compiled when a request has scalar_params) is
+    # off by one part in a million: finite differences accept that, the general code not
+    import dataclasses
+
+    import chainrule.api as api
+
+    real = api.compile_function
+
+    def compile_function(request):
+        compiled = real(request)
+        if not request.scalar_params:
+            return compiled
+        off = dataclasses.replace(
+            compiled, function=lambda *a: tuple(d * (1 + 1e-6) for d in compiled.function(*a))
+        )
+        off.guard = compiled.guard
+        return off
+
+    monkeypatch.setattr(api, "compile_function", compile_function)
+    result = check_program(SQUARES)
+    assert (result.outcome, result.stage, result.oracle) == ("wrong", "variant", "general code")
+    assert "the variant (first call) differs from the general code" in result.detail
+    assert "finite differences side with the general code" in result.detail
+    monkeypatch.undo()
+    assert "variant" in check_program(SQUARES).checks
+
+
 def _raising(error: Exception):
     def fake(f, argnums=0):
         def call(*args):

@@ -86,6 +86,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("the pipeline", ["pipeline"]),
     ("argument checks, highlighting", ["arguments", "highlight"]),
     ("Jacobians: tuple outputs, a Jacobian of a Jacobian", ["jacobians"]),
+    ("compiling functions that return tuples", ["packing"]),
     ("the public transformations", ["api"]),
     ("testing", ["testing"]),
     ("drawing pictures (DOT text)", ["drawing"]),

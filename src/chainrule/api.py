@@ -48,7 +48,6 @@ from .arguments import (
     shaped_like,
 )
 from .compiled import Compiled
-from .errors import CompileError
 from .guards import always
 from .highlight import Source, highlight, show_in_notebook
 from .ir import structure
@@ -57,13 +56,12 @@ from .jacobians import (
     check_cotangent,
     forward_jacobians,
     inner_jacobian,
-    packed,
     pieces,
     repacked,
-    returned_container,
     reverse_jacobians,
 )
 from .normalize.inlining import NESTED, NESTED_JVP, NESTED_MAKER
+from .packing import compile_packing_tuples
 from .parse import parse_function
 from .pipeline import CompileRequest, compile_function
 from .rules.registry import GENERATION
@@ -344,32 +342,6 @@ class VJPFunction:
         return tuple(returned_gradient(g, x) for g, x in zip(grads, self._primals))
 
 
-_packed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # f -> `tuple(f(...))`
-
-
-def _compile_packing_tuples(request: CompileRequest) -> Compiled:
-    """compile_function(request), where a function whose `return` gives a tuple (or a
-    list) of arrays is compiled as `return tuple(f(...))` (jacobians.packed)."""
-    f = request.function
-    try:
-        wrapped = _packed.get(f)
-    except TypeError:
-        wrapped = None
-    if wrapped is None:
-        try:
-            return compile_function(request)
-        except CompileError as error:
-            kind = returned_container(error)
-            if kind is None:
-                raise
-        wrapped = packed(f, parse_function(f).params, kind)
-        try:
-            _packed[f] = wrapped
-        except TypeError:
-            pass
-    return compile_function(dataclasses.replace(request, function=wrapped))
-
-
 def vjp(f: Callable, *primals: Any) -> tuple[Any, VJPFunction]:
     """Evaluate `f(*primals)` and return `(out, vjp_fn)` (JAX semantics).
 
@@ -392,7 +364,7 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, VJPFunction]:
         (i, structure(a)) for i, a in enumerate(args) if type(a) in (tuple, list, dict)
     )
     request = CompileRequest(f, tuple(range(len(primals))), "vjp", True, (), structures)
-    compiled = _compile_packing_tuples(request)
+    compiled = compile_packing_tuples(request)
     out, backward = compiled.function(*args)
     return out, VJPFunction(backward, out, args, compiled.source)
 
@@ -413,7 +385,7 @@ def source(
             )
         request = dataclasses.replace(request, scalar_params=kinds_of(tuple(example)))
     if request.mode in ("vjp", "jvp"):  # they take functions returning a tuple of arrays
-        return Source(_compile_packing_tuples(request).source)
+        return Source(compile_packing_tuples(request).source)
     return Source(compile_function(request).source)
 
 
@@ -474,7 +446,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
         )
     nums = tuple(i for i, t in enumerate(tangents) if t is not None)
     reject_containers(primals, "jvp")
-    compiled = _compile_packing_tuples(CompileRequest(f, nums, "jvp", True))
+    compiled = compile_packing_tuples(CompileRequest(f, nums, "jvp", True))
     params = compiled.params
     args = fill_defaults(f, params, list(primals), "jvp")
     for i in nums:
@@ -553,7 +525,7 @@ class _Jacobian:
         if self._second is not None:
             return self._second.first().compiled()
         request = CompileRequest(self.fun, self.argnums, self.generated_mode, True)
-        return _compile_packing_tuples(request)
+        return compile_packing_tuples(request)
 
     @property
     def source(self) -> str:

@@ -162,12 +162,15 @@ def cmd_show(args: argparse.Namespace) -> int:
         raise CliError(
             "--argnums does not apply to --mode vjp, which differentiates every argument"
         )
-    module = load_module(path)
-    func = find_function(module, name, path)
+    example = None
+    if args.shape or args.value:  # an example call: show the variant it would run
+        func, _, example, _ = random_inputs(args)
+    else:
+        func = find_function(load_module(path), name, path)
     argnums = parse_argnums(args.argnums, func)
     mode = "grad" if args.mode == "reverse" else args.mode
     try:
-        text = source(func, argnums=argnums, mode=mode)
+        text = source(func, argnums=argnums, mode=mode, example=example)
     except (TypeError, ValueError) as exc:  # argnums out of range, not a Python function...
         raise CliError(str(exc), FAILURE) from None
     sys.stdout.write(highlight(text, sys.stdout))
@@ -477,7 +480,8 @@ def build_parser() -> argparse.ArgumentParser:
         "of its functions. The code is syntax-highlighted when printed to a terminal\n"
         "(set NO_COLOR to turn that off).",
         epilog="Examples:  chainrule show model.py:loss --argnums 0,1\n"
-        "           chainrule show model.py:loss --argnums W1,b1 --mode value_and_grad",
+        "           chainrule show model.py:loss --argnums W1,b1 --mode value_and_grad\n"
+        "           chainrule show model.py:loss --shape W=3x4 --shape b=3 --shape x=4",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     show.add_argument("target", metavar="FILE.py:FUNCTION", help="the function to differentiate")
@@ -495,7 +499,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="which function to generate (default: grad; reverse is the same); vjp "
         "differentiates every argument; forward prints the forward-mode (jvp) function",
     )
-    show.set_defaults(handler=cmd_show)
+    show.add_argument(
+        "--shape",
+        action="append",
+        metavar="NAME=SHAPE",
+        help="describe an example call, one option per parameter (3x4, 5, or scalar for a "
+        "Python float): show the variant specialised for it (grad and value_and_grad)",
+    )
+    show.add_argument(
+        "--value",
+        action="append",
+        metavar="NAME=LITERAL",
+        help="a fixed value of a parameter in the example call (--value n=5)",
+    )
+    show.set_defaults(handler=cmd_show, seed=0)
 
     comp = sub.add_parser(
         "compile",

@@ -13,6 +13,7 @@ the whole subset the docs promise, and asks several independent oracles.
     loading.py      programs as real module files (chainrule reads source files)
     oracles.py      finite differences with a smoothness test, autograd, comparisons
     check.py        one program through every mode, classified into an outcome
+    variants.py     the shape-specialised variant of grad against the general code
     minimize.py     shrinking a failing program while it fails the same way
     report.py       per-construct counts, failure groups, the Markdown report
     runner.py       many programs, in parallel, then minimization per group

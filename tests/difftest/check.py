@@ -55,6 +55,7 @@ from .oracles import (
     unflat,
 )
 from .programs import Program, draw_inputs, line_key
+from .variants import variant_and_general, variant_mismatch
 
 FAILURES = ("wrong", "crash", "refused-supported", "unrefused")
 OUTCOMES = ("agree", "refused", *FAILURES, "skipped", "invalid")
@@ -167,6 +168,15 @@ class Checker:
             raise Failure("unrefused", "", "a documented refusal compiled without a CompileError")
         if self.fd.size == self.grad.size:  # (no finite differences when minimizing a crash)
             self.expect(self.grad, self.fd, "finite differences", FD_TOL, full=True)
+
+    def stage_variant(self) -> None:
+        """The shape-specialised variant against the general code (variants.py)."""
+        found = variant_and_general(self.mods.f, self.argnums, self.call)
+        if found is not None:
+            self.checks.append("variant")
+            problem = variant_mismatch(list(self.args), *found, self.fd)
+            if problem is not None:
+                raise Failure("wrong", "general code", problem)
 
     def stage_value_and_grad(self) -> None:
         vg = chainrule.value_and_grad(self.mods.f, argnums=self.argnums)
@@ -423,6 +433,7 @@ def _check(program, mods, rng, result, autograd, second_order, until, smooth) ->
     checker = Checker(program, mods, args, fd.value, fd.grad, rng)
     stages: list[tuple[str, Callable[[], None]]] = [
         ("grad", checker.stage_grad),
+        ("variant", checker.stage_variant),
         ("value_and_grad", checker.stage_value_and_grad),
         ("vjp", checker.stage_vjp),
     ]

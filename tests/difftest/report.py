@@ -121,7 +121,8 @@ def summary(tally: Tally, seconds: float, seed: int, jobs: int) -> str:
         f"Failures (wrong + crash + refused-supported + unrefused): {tally.failures} "
         f"({tally.failures / max(tally.total, 1):.1%}).  Autograd was an oracle in "
         f"{tally.checks['autograd']} programs; second order was checked in "
-        f"{tally.checks['hessian']}."
+        f"{tally.checks['hessian']}; a shape-specialised variant was compared with the "
+        f"general code in {tally.checks['variant']}."
     )
 
 
