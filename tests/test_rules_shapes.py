@@ -623,3 +623,31 @@ def test_split_like_spreads_a_gradient_that_is_one_number():
     assert [np.shape(p) for p in rows] == [(1, 3), (2, 3)] and np.all(rows[1] == 2.0)
     flat = split_like(1.0, [np.zeros((2, 2)), np.zeros(3)], axis=None)
     assert [np.shape(p) for p in flat] == [(2, 2), (3,)]
+
+
+def _joined_in_a_loop(u):
+    for _ in range(2):
+        y = np.concatenate((u[:1], u[[1, 2, 1]]))
+    if np.full((3, 4), -0.2).mean() < 0.2:
+        return np.sin(u[[2, 2, 2]])
+    return np.concatenate((np.full((4, 2), 0.3).T, y[:1]))
+
+
+def concatenation_left_unused_by_an_early_return(x):
+    for i in range(1, 4):
+        y = _joined_in_a_loop(x)
+        if i % 2 == 0:
+            return np.sum(y * np.linspace(0.5, 1.5, 3))
+    return np.sum(x)
+
+
+def test_second_order_through_a_concatenation_whose_result_is_unused():
+    # the gradient of the joined array reaches split_like as one number (it is unused):
+    # jacrev(grad) crashed with an IndexError inside np.split
+    from chainrule.testing import numerical_jacobian
+
+    f = concatenation_left_unused_by_an_early_return
+    x = np.array([0.3, -0.7, 0.5])
+    expected = numerical_jacobian(chainrule.grad(f), [x], 0)
+    np.testing.assert_allclose(chainrule.jacrev(chainrule.grad(f))(x), expected, atol=1e-5)
+    np.testing.assert_allclose(chainrule.hessian(f)(x), expected, atol=1e-5)
