@@ -15,8 +15,8 @@ import pytest
 
 import chainrule
 from chainrule import CompileError, grad, hessian, jacfwd, jacrev, jvp, vjp
-from chainrule.testing import check_grads
 from chainrule.pipeline import stats
+from chainrule.testing import check_grads
 
 
 def model(np):
@@ -30,7 +30,7 @@ def model(np):
 
     def rk4(f, y0, dt, n):
         y, t = y0, 0.0
-        for i in range(n):
+        for _ in range(n):
             k1 = f(y, t)
             k2 = f(y + 0.5 * dt * k1, t + 0.5 * dt)
             k3 = f(y + 0.5 * dt * k2, t + 0.5 * dt)
@@ -65,7 +65,7 @@ def model(np):
 
     def euler(f, y0):  # called with a NumPy function
         y = y0
-        for i in range(3):
+        for _ in range(3):
             y = y + 0.1 * f(y)
         return np.sum(y * y)
 

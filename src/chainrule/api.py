@@ -41,12 +41,12 @@ from .arguments import (
     make_runner,
     matches_kinds,
     no_runner,
-    passed_functions,
-    same_functions,
     normalize_argnums,
+    passed_functions,
     reject_containers,
     returned_gradient,
     returned_gradients,
+    same_functions,
     shaped_like,
 )
 from .compiled import Compiled

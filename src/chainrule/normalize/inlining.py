@@ -103,9 +103,7 @@ def is_function_object(obj: Any) -> bool:
         return False
     if isinstance(obj, (types.FunctionType, types.MethodType)):
         return True
-    return (
-        lookup(obj) is not None or lookup_tangent(obj) is not None or is_nondifferentiable(obj)
-    )
+    return lookup(obj) is not None or lookup_tangent(obj) is not None or is_nondifferentiable(obj)
 
 
 def free_loads(fn: ast.FunctionDef, local: set[str]) -> list[str]:
@@ -329,10 +327,21 @@ class Inliner:
 
         return FunctionValue(make_passed, varied=True)
 
-    def bind_function(self, param: str, value: FunctionValue, site: ast.AST) -> str:
+    def alias_function(self, name: str, value: ast.expr) -> bool:
+        """`g = rhs` (a function) or `g = f` (a parameter holding one): g is that function
+        for the rest of the compile; False when `value` is not a known function."""
+        function = self.function_value(value)
+        if function is None:
+            return False
+        self.bind_function(name, function, value, self.n.define(name))
+        return True
+
+    def bind_function(
+        self, param: str, value: FunctionValue, site: ast.AST, ssa: str | None = None
+    ) -> str:
         """Bind the parameter `param` of the function being inlined to a function value:
         its calls are inlined (a user's function) or stay calls of the object."""
-        ssa = self.n.names.fresh(param)
+        ssa = ssa or self.n.names.fresh(param)
         self.n.function_values[ssa] = value
         if value.make is not None:
             self.n.local_defs[ssa] = value.make
@@ -469,7 +478,11 @@ class Inliner:
         outer_varied = self.n.varied_user if callee.outer_varied is None else callee.outer_varied
         if enclosing is not None:  # a local def reads the enclosing variables as they are now
             scope.update(
-                {n: s for n, s in outer.items() if n not in inner_locals and n in parsed.local_names}
+                {
+                    n: s
+                    for n, s in outer.items()
+                    if n not in inner_locals and n in parsed.local_names
+                }
             )
         seeds: set[str] = set()
         prologue: list[ast.stmt] = []

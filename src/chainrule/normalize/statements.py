@@ -47,6 +47,7 @@ class StatementNormalizer:
             self.n.inlining_names.append(self.n.p.func.__qualname__)
         body = hoist_assignment_expressions(body, self.n.error)
         body = lower_jumps(body, self.n.local_name)
+        body = self.private_copies(body)
         ast.fix_missing_locations(ast.Module(body=body, type_ignores=[]))
         self.n.live = live_after(body)
         self.n.varied_user = possibly_varied(self.n.p, self.n.seeds, body)
@@ -212,6 +213,47 @@ class StatementNormalizer:
         self.n.current = merged
         self.n.out = outer
         self.n.emit(annotate(ast.If(test=test, body=body or [ast.Pass()], orelse=orelse), stmt))
+
+    def private_copies(self, body: list[ast.stmt]) -> list[ast.stmt]:
+        """`x[0] = a * b` where x is a parameter: the generated code writes into a private
+        copy (`x = x.copy()` first), so it never changes the caller's array."""
+        params = [p for p in self.n.p.params if self.n.structures.get(p) is None]
+        first: dict[str, ast.AST] = {}
+        for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+            places: list[ast.expr] = []
+            if isinstance(node, ast.Assign):
+                places = list(node.targets)
+            elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+                places = [node.target]
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "at"
+                and node.args
+            ):
+                places = [ast.Subscript(value=node.args[0], slice=ast.Constant(0), ctx=ast.Store())]
+            for place in places:
+                for sub in ast.walk(place):
+                    if not (isinstance(sub, ast.Subscript) and isinstance(sub.ctx, ast.Store)):
+                        continue
+                    base = sub.value
+                    while isinstance(base, ast.Subscript):
+                        base = base.value
+                    if isinstance(base, ast.Name) and base.id in params:
+                        first.setdefault(base.id, node)
+        copies: list[ast.stmt] = []
+        for name in params:
+            if name in first:
+                call = ast.Call(
+                    func=ast.Attribute(
+                        value=ast.Name(id=name, ctx=ast.Load()), attr="copy", ctx=ast.Load()
+                    ),
+                    args=[],
+                    keywords=[],
+                )
+                stmt = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=call)
+                copies.append(ast.copy_location(stmt, first[name]))
+        return copies + body
 
     def refuse_container_merge(self, stmt: ast.AST, name: str, ssas, where: str) -> None:
         if any(s in self.n.trees or s in self.n.local_defs for s in ssas if s is not None):
