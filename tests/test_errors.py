@@ -165,9 +165,9 @@ def tries(x):
 
 
 def computed_key(x):
-    pair = (x, x * 2.0)
-    i = int(x.size) - 3
-    return np.sum(pair[i])  # computed-key
+    pair = {"a": x, "b": x * 2.0}
+    k = "ab"[int(x.size) - 3]
+    return np.sum(pair[k])  # computed-key
 
 
 def container_in_branch(x):

@@ -75,6 +75,13 @@ def model(np):
     def closure(x, k):  # the helper calls the lambda with constants only
         return np.sum(apply(lambda t: k * t, x))
 
+    def layer(x, act=np.tanh):  # a function as a default value
+        return act(x) * 2.0
+
+    def dense(x):
+        g = other_rhs  # a name bound to a function, then passed on
+        return np.sum(layer(x) + layer(x, act=np.sin) + rk4(g, x, 0.1, 2))
+
     return types.SimpleNamespace(**locals())
 
 
@@ -87,7 +94,7 @@ def close(a, b):
     numpy.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("name", ["simulate", "twice"])
+@pytest.mark.parametrize("name", ["simulate", "twice", "dense"])
 def test_a_module_level_function_passed_to_a_helper(name):
     f, oracle = getattr(M, name), getattr(A, name)
     check_grads(f, (Y0,))

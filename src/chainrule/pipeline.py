@@ -74,17 +74,19 @@ class CompileRequest:
 
     def options(self) -> dict[str, Any]:
         """The request without its function (what recordings name)."""
-        return {
+        options = {
             "mode": self.mode,
             "argnums": self.argnums,
             "as_tuple": self.as_tuple,
             "scalar_params": self.scalar_params,
             "structures": self.structures,
             "has_aux": self.has_aux,
-            "functions": tuple(
-                (i, getattr(f, "__qualname__", type(f).__name__)) for i, f in self.functions
-            ),
         }
+        if self.functions:  # named by qualname (the recording is text)
+            options["functions"] = tuple(
+                (i, getattr(f, "__qualname__", type(f).__name__)) for i, f in self.functions
+            )
+        return options
 
 
 def compile_key(request: CompileRequest) -> tuple:

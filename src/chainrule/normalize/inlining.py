@@ -419,6 +419,8 @@ class Inliner:
                 values[p] = self.call_argument(default)
             elif default is None or isinstance(default, (bool, int, float, str)):
                 values[p] = Evaluated(ast.Constant(default), False)
+            elif is_function_object(default):  # def layer(x, act=np.tanh): act(x)
+                values[p] = FunctionValue(None, default)
             else:
                 alias = self.n.names.fresh(f"{p}_default")
                 self.n.extra_cells[alias] = default

@@ -216,7 +216,9 @@ class StatementNormalizer:
 
     def private_copies(self, body: list[ast.stmt]) -> list[ast.stmt]:
         """`x[0] = a * b` where x is a parameter: the generated code writes into a private
-        copy (`x = x.copy()` first), so it never changes the caller's array."""
+        copy (`x = x.copy()` first), so it never changes the caller's array.  A parameter
+        the function also rebinds is left alone (a write before the rebinding is refused
+        by writes.py, as it was)."""
         params = [p for p in self.n.p.params if self.n.structures.get(p) is None]
         first: dict[str, ast.AST] = {}
         for node in ast.walk(ast.Module(body=body, type_ignores=[])):
@@ -241,9 +243,14 @@ class StatementNormalizer:
                         base = base.value
                     if isinstance(base, ast.Name) and base.id in params:
                         first.setdefault(base.id, node)
+        rebound = {  # `x = x.copy()` written out, or x rebound before a write: as before
+            n.id
+            for n in ast.walk(ast.Module(body=body, type_ignores=[]))
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
         copies: list[ast.stmt] = []
         for name in params:
-            if name in first:
+            if name in first and name not in rebound:
                 call = ast.Call(
                     func=ast.Attribute(
                         value=ast.Name(id=name, ctx=ast.Load()), attr="copy", ctx=ast.Load()
