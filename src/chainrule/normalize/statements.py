@@ -219,7 +219,11 @@ class StatementNormalizer:
         copy (`x = x.copy()` first), so it never changes the caller's array.  A parameter
         the function also rebinds is left alone (a write before the rebinding is refused
         by writes.py, as it was)."""
-        params = [p for p in self.n.p.params if self.n.structures.get(p) is None]
+        # only differentiated arguments: the API makes them floats or float arrays, so
+        # x.copy() is theirs; a data argument could be a list or a tuple
+        params = [
+            p for p in self.n.p.params if p in self.n.seeds and self.n.structures.get(p) is None
+        ]
         first: dict[str, ast.AST] = {}
         for node in ast.walk(ast.Module(body=body, type_ignores=[])):
             places: list[ast.expr] = []
