@@ -190,14 +190,9 @@ class _Transformed:
             (i, structure(args[i])) for i in self.argnums if type(args[i]) in (tuple, list, dict)
         )
         functions = passed_functions(args, self.argnums)
-        if (
-            structures != self._structures
-            or not same_functions(self._functions, args)
-            or len(functions) != len(self._functions)
-            or self._generation != rules.generation()
-        ):
-            # a new container structure or function argument, or a rule registered
-            # since: compile again
+        if (structures, functions) != (self._structures, self._functions) or (
+            self._generation != rules.generation()
+        ):  # a new container structure or function passed, or a rule registered since
             self._structures = structures
             self._functions = functions
             self._generation = rules.generation()
