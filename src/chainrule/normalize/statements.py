@@ -217,8 +217,8 @@ class StatementNormalizer:
     def private_copies(self, body: list[ast.stmt]) -> list[ast.stmt]:
         """`x[0] = a * b` where x is a parameter: the generated code writes into a private
         copy (`x = x.copy()` first), so it never changes the caller's array.  A parameter
-        the function also rebinds is left alone (a write before the rebinding is refused
-        by writes.py, as it was)."""
+        the function rebinds before anything else mentions it (`x = x.copy()` written
+        out) needs no copy."""
         # only differentiated arguments: the API makes them floats or float arrays, so
         # x.copy() is theirs; a data argument could be a list or a tuple
         params = [
@@ -247,11 +247,19 @@ class StatementNormalizer:
                         base = base.value
                     if isinstance(base, ast.Name) and base.id in params:
                         first.setdefault(base.id, node)
-        rebound = {  # `x = x.copy()` written out, or x rebound before a write: as before
-            n.id
-            for n in ast.walk(ast.Module(body=body, type_ignores=[]))
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-        }
+        rebound = set()  # `x = x.copy()` (or any `x = ...`) before anything else reads x
+        for name in first:
+            for stmt in body:
+                if not any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(stmt)):
+                    continue
+                if (
+                    isinstance(stmt, ast.Assign)
+                    and len(stmt.targets) == 1
+                    and isinstance(stmt.targets[0], ast.Name)
+                    and stmt.targets[0].id == name
+                ):
+                    rebound.add(name)
+                break
         copies: list[ast.stmt] = []
         for name in params:
             if name in first and name not in rebound:
