@@ -848,3 +848,66 @@ def annotated_then_rebound_to_itself(x):
 def test_an_annotated_assignment_then_a_self_assignment():
     # the name looked like an integer (its annotated definition was not seen): gradient 0
     check_all_modes(annotated_then_rebound_to_itself)
+
+
+def empty_loop_after_a_local_function_with_the_same_loop_name(x):
+    for _ in range(2):
+        y = x[[1, 1, 1]]
+        x, y = y, x
+
+    def unused(u):
+        out = u
+        for i in range(3):
+            out[i] = u
+
+    if np.abs(x[2]) > 0.2:
+        pass
+    else:
+        for i in range(0):  # noqa: B007 (the same name as the local function's loop)
+            pass
+    return np.mean(np.sin(x))
+
+
+@pytest.mark.parametrize("x0", [0.5, 0.1])
+def test_a_loop_name_bound_only_inside_a_local_function_is_not_live_after_an_if(x0):
+    # the local function's own loop variable `i` counted as read after the `if`, so
+    # the merge copied `i` from an empty loop that never bound it (UnboundLocalError
+    # in vjp)
+    x = np.array([0.3, x0, -0.4])
+    check_all_modes(empty_loop_after_a_local_function_with_the_same_loop_name, x=x)
+
+
+def local_function_named_result_and_an_early_return(x):
+    def result(u):  # never called (left over from editing)
+        return np.tanh(u) * 2.0
+
+    for e in x[:3] * 2.0:
+        for k in range(2):
+            if e < -5.0:
+                return 0.3 * float(k)
+            x = x + 0.1 * np.tanh(x) * e
+    return np.sum(x * x)
+
+
+def test_a_local_function_named_like_the_return_flag():
+    # lowering the early return named its value `result`, the name of a local function
+    # never read, which then looked like a function assigned in a loop (refused)
+    check_all_modes(local_function_named_result_and_an_early_return)
+
+
+def lambda_after_an_early_return_read_by_a_local_function(x):
+    if x[0] > 5.0:
+        return np.sum(x)
+    shift = lambda t, c=0.5: np.tanh(t - c)  # noqa: E731
+
+    def inner(u):
+        return np.sum(shift(u * x[1]))
+
+    return inner(x) + np.sum(np.sin(x))
+
+
+def test_a_lambda_defined_after_an_early_return():
+    # the code after the `return` moves into an `else`; the lambda then counted as
+    # read after that `if` (by the later local function, everywhere), so it looked
+    # like a function assigned in one branch (refused)
+    check_all_modes(lambda_after_an_early_return_read_by_a_local_function)

@@ -31,13 +31,7 @@ NOT_YET_FIXED: frozenset[str] = frozenset()
 # they are checked like every other program, and reported, but do not fail the
 # run.  Remove a label when its defect is fixed; a program failing that is not
 # listed here fails the test.  The goal is an empty dict.
-KNOWN_FAILURES: dict[str, str] = {
-    "2024:810": (
-        "hessian: the gradient code accumulates a fancy-index read's gradient with np.add.at "
-        "into a gradient array merged from loop iterations, which the second pass does not "
-        "know to be fresh (a refusal, at the user's line)"
-    ),
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def test_not_yet_fixed_names_are_constructs():

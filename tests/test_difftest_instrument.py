@@ -221,3 +221,38 @@ def test_the_table_lists_every_construct():
     table = construct_table(tally)
     for name in CONSTRUCTS:
         assert f"| {name} |" in table
+
+
+def test_the_generator_takes_a_view_with_every_function_of_the_table():
+    # issue 12: the generated programs change in place a view made by every function,
+    # method and attribute chainrule's table says may return one (those NumPy makes
+    # read-only refuse writes themselves)
+    from difftest.statements import READ_ONLY_VIEWS, view_spellings
+
+    from chainrule.aliasing import VIEW_ATTRIBUTES, VIEW_FUNCTIONS, VIEW_METHODS
+
+    spellings = view_spellings("y", 3, 2)
+    text = " ".join(code for code, _ in spellings)
+    missing = [
+        f.__name__
+        for f in VIEW_FUNCTIONS
+        if f"np.{f.__name__}(" not in text and f.__name__ not in READ_ONLY_VIEWS
+    ]
+    missing += [m for m in VIEW_METHODS if f".{m}(" not in text and m not in READ_ONLY_VIEWS]
+    missing += [a for a in VIEW_ATTRIBUTES if f".{a}" not in text and a not in READ_ONLY_VIEWS]
+    assert not missing
+    y = np.arange(6.0).reshape(3, 2)
+    for code, shape in spellings:  # each runs in NumPy, with the shape the generator assumes
+        assert np.shape(eval(code, {"np": np, "y": y})) == shape, code
+
+
+def test_a_point_where_the_program_overflows_is_not_judged():
+    # tanh(exp(exp(...))) is finite, but its derivative is inf * 0 (nan in every AD
+    # tool) while finite differences see a flat function: the point is re-drawn, and a
+    # program that always overflows is skipped, not called wrong
+    always = program(
+        "w = x * x + 30.0\nfor _ in range(3):\n    w = np.exp(w)\nreturn np.sum(np.tanh(w))"
+    )
+    result = check_program(always)
+    assert result.outcome == "skipped" and "overflows" in result.detail
+    assert check_program(program("return np.sum(np.tanh(np.exp(x)))")).outcome == "agree"

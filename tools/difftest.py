@@ -123,25 +123,38 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
 
+    results = open(args.results, "w") if args.results else None  # noqa: SIM115
+
+    def on_result(r) -> None:
+        """Each row as soon as its program is checked (a long run can be read while it
+        goes on), and each failure on stderr."""
+        if r.failed:
+            print(f"  failing {r.label}: {r.signature[:160]}", file=sys.stderr)
+        if results is not None:
+            row = {
+                "label": r.label,
+                "outcome": r.outcome,
+                "signature": r.signature if r.failed else r.outcome,
+                "constructs": sorted(r.constructs),
+                "checks": list(r.checks),
+            }
+            results.write(json.dumps(row) + "\n")
+            results.flush()
+
     print(f"testing {_chainrule_version()}", file=sys.stderr)
-    outcome = run(config, progress, args.minimize, args.minimize_seconds, args.examples)
+    try:
+        outcome = run(
+            config, progress, args.minimize, args.minimize_seconds, args.examples, on_result
+        )
+    finally:
+        if results is not None:
+            results.close()
     text = render(outcome.tally, outcome.groups, outcome.seconds, config.seed, config.jobs)
     text = text.replace("\n\n", f"\n\nTested: {_chainrule_version()}.\n\n", 1)
     print(text)
     if args.out:
         with open(args.out, "w") as handle:
             handle.write(text)
-    if args.results:
-        with open(args.results, "w") as handle:
-            for r in outcome.results:
-                row = {
-                    "label": r.label,
-                    "outcome": r.outcome,
-                    "signature": r.signature if r.failed else r.outcome,
-                    "constructs": sorted(r.constructs),
-                    "checks": list(r.checks),
-                }
-                handle.write(json.dumps(row) + "\n")
     return 1 if outcome.tally.failures else 0
 
 

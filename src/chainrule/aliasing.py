@@ -122,6 +122,7 @@ def fresh_functions() -> tuple:
     return tuple(found)
 
 
+PASS_THROUGH = (runtime.unbroadcast,)  # see passed_through
 VIEW_FUNCTIONS = view_functions()  # (listed for the docs and tests: unknown is a view too)
 _SCALAR = (np.shape, np.size, np.ndim)
 FRESH_FUNCTIONS = fresh_functions()
@@ -253,6 +254,20 @@ def _fancy(index: ast.expr) -> bool:
     return any(isinstance(p, ast.List) for p in parts)
 
 
+def passed_through(value: ast.expr, resolve: Callable[[ast.expr], Any]) -> ast.expr | None:
+    """The argument a call returns itself or a new array made from (gradient code's
+    `unbroadcast(g, x)` is g when the shapes already agree), else None.  Such a result
+    shares g's memory and nothing else's, and is as fresh as g."""
+    if (
+        isinstance(value, ast.Call)
+        and value.args
+        and not value.keywords
+        and _is(resolve(value.func), PASS_THROUGH)
+    ):
+        return value.args[0]
+    return None
+
+
 def view_bases(
     value: ast.expr, lists: set[str], resolve: Callable[[ast.expr], Any] | None = None
 ) -> set[str]:
@@ -287,6 +302,8 @@ def view_bases(
         callee = resolve(value.func)
         if getattr(callee, "__module__", None) == "builtins" or _is(callee, _SCALAR):
             return set()  # len, int, float, abs, np.shape...: no array memory
+        if passed_through(value, resolve) is not None:
+            return view_bases(value.args[0], lists, resolve)
     names = {
         n.id
         for a in [*value.args, *(k.value for k in value.keywords)]
@@ -303,7 +320,11 @@ def view_bases(
     return names
 
 
-def mark_restores(body: list[ast.stmt], roots_of: Callable[[str], frozenset[str]]) -> None:
+def mark_restores(
+    body: list[ast.stmt],
+    roots_of: Callable[[str], frozenset[str]],
+    fresh: Callable[[str], bool] = lambda name: False,
+) -> None:
     """Decide, for each write `out[i] = v`, whether its adjoint must put the old value back.
 
     Only statements that can run before the write (earlier in the function, or
@@ -324,7 +345,8 @@ def mark_restores(body: list[ast.stmt], roots_of: Callable[[str], frozenset[str]
                 walk(stmt.body, (*loops, id(stmt)))
 
     walk(body, ())
-    # `out = <computed array>` in a loop (not a copy of another name): SSA names are
+    # `out = <computed array>` in a loop (not a copy of another name; a computation, or
+    # a constructor such as `np.zeros((3,))`, `fresh`): SSA names are
     # assigned once, so a write into that name in the same loop, after it, writes into
     # each iteration's own array
     made_in_loop: dict[str, tuple[int, tuple[int, ...]]] = {}
@@ -333,7 +355,7 @@ def mark_restores(body: list[ast.stmt], roots_of: Callable[[str], frozenset[str]
             sub_loops
             and isinstance(sub, ast.Assign)
             and isinstance(sub.targets[0], ast.Name)
-            and facts_of(sub).prim is not None
+            and (facts_of(sub).prim is not None or fresh(sub.targets[0].id))
             and not isinstance(sub.value, ast.Name)
         ):
             made_in_loop[sub.targets[0].id] = (k, sub_loops)

@@ -24,26 +24,28 @@ def live_after(body: list[ast.stmt]) -> dict[int, frozenset[str]]:
     before being assigned again (classic backward liveness, loops to a fixpoint).
 
     "After" includes later iterations of every enclosing loop.  A loop may run
-    zero times, so it kills nothing for the code after it.  A name read by a
-    local function (def or lambda) counts as live everywhere, since a call
-    reads it wherever it happens.
+    zero times, so it kills nothing for the code after it.  A local function
+    (a def, or a lambda bound to a name) reads its free names when it is
+    called, so a read of its name reads them too; one that escapes (its name
+    used other than by a call, or a lambda not bound to a name) may be called
+    anywhere, so its free names count as live everywhere.
     """
     out: dict[int, frozenset[str]] = {}
-    nested = frozenset(
-        n.id
-        for stmt in body
-        for sub in ast.walk(stmt)
-        if isinstance(sub, (ast.FunctionDef, ast.Lambda))
-        for n in ast.walk(sub)
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-    )
+    local_fns, nested = _local_functions(body)
 
     def uses(node: ast.AST | None) -> set[str]:
         if node is None:
             return set()
-        return {
+        found = {
             n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
         }
+        todo = [n for n in found if n in local_fns]
+        while todo:  # a call reads the function's free names, and so on through its calls
+            for name in local_fns[todo.pop()] - found:
+                found.add(name)
+                if name in local_fns:
+                    todo.append(name)
+        return found
 
     def kills(target: ast.AST) -> set[str]:
         if isinstance(target, ast.Name):
@@ -97,6 +99,64 @@ def live_after(body: list[ast.stmt]) -> dict[int, frozenset[str]]:
 
     block(body, set())
     return out
+
+
+def _local_functions(body: list[ast.stmt]) -> tuple[dict[str, set[str]], frozenset[str]]:
+    """The local functions of `body` bound to a name, each with its free names, and
+    the free names of those that escape (see live_after)."""
+    named: dict[str, set[str]] = {}
+    lambdas_bound: set[int] = set()
+    nodes = [sub for stmt in body for sub in ast.walk(stmt)]
+    for sub in nodes:
+        if isinstance(sub, ast.FunctionDef):
+            named.setdefault(sub.name, set()).update(free_names(sub))
+        elif (
+            isinstance(sub, ast.Assign)
+            and len(sub.targets) == 1
+            and isinstance(sub.targets[0], ast.Name)
+            and isinstance(sub.value, ast.Lambda)
+        ):
+            named.setdefault(sub.targets[0].id, set()).update(free_names(sub.value))
+            lambdas_bound.add(id(sub.value))
+    called = {id(n.func) for n in nodes if isinstance(n, ast.Call)}
+    escaping: set[str] = set()
+    for sub in nodes:
+        if isinstance(sub, ast.Lambda) and id(sub) not in lambdas_bound:
+            escaping |= free_names(sub)
+        elif (
+            isinstance(sub, ast.Name)
+            and isinstance(sub.ctx, ast.Load)
+            and sub.id in named
+            and id(sub) not in called
+        ):
+            escaping |= named[sub.id]
+    # what an escaping function's free functions read escapes too
+    todo = [n for n in escaping if n in named]
+    while todo:
+        for name in named[todo.pop()] - escaping:
+            escaping.add(name)
+            if name in named:
+                todo.append(name)
+    return named, frozenset(escaping)
+
+
+def free_names(fn: ast.FunctionDef | ast.Lambda) -> set[str]:
+    """The names a local function reads from the enclosing scope: those it loads
+    minus its parameters and the names it binds itself (its own locals)."""
+    args = fn.args
+    params = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+    params |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+    body = fn.body if isinstance(fn, ast.FunctionDef) else [fn.body]
+    nodes = [n for part in body for n in ast.walk(part)]
+    bound = params | {
+        n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+    bound |= {n.name for n in nodes if isinstance(n, ast.FunctionDef)}
+    loads = {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    defaults = [d for d in (*args.defaults, *args.kw_defaults) if d is not None]
+    return (loads - bound) | {
+        n.id for d in defaults for n in ast.walk(d) if isinstance(n, ast.Name)
+    }
 
 
 def read_before_assigned(loop: ast.For | ast.While) -> set[str]:
@@ -334,3 +394,156 @@ def bound_on_entry(body: list[ast.stmt], params: list[str]) -> dict[int, frozens
 
     block(body, set(params))
     return out
+
+
+def surely_binds(stmts: list[ast.stmt]) -> set[str]:
+    """Names that running `stmts` binds, whichever way its branches go (a loop may run
+    zero times, so it binds nothing for sure)."""
+    out: set[str] = set()
+    for stmt in stmts:
+        targets: list[ast.expr] = []
+        if isinstance(stmt, ast.Assign):
+            targets = stmt.targets
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            targets = [stmt.target]
+        elif isinstance(stmt, ast.If):
+            out |= surely_binds(stmt.body) & surely_binds(stmt.orelse)
+        for target in targets:
+            if isinstance(target, (ast.Name, ast.Tuple, ast.List)):
+                out.update(
+                    n.id
+                    for n in ast.walk(target)
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                )
+    return out
+
+
+def _span(stmt: ast.stmt) -> tuple[int, int]:
+    """The lines a statement's text covers, its parts included (a statement lowering
+    made, such as the `else` that holds the code after an early return, carries the
+    location of one line but holds others)."""
+    lines = [
+        (n.lineno, getattr(n, "end_lineno", None) or n.lineno)
+        for n in ast.walk(stmt)
+        if isinstance(getattr(n, "lineno", None), int)
+    ]
+    return min(a for a, _ in lines), max(b for _, b in lines)
+
+
+def rebound_between(body: list[ast.stmt], name: str, write: int, read: int) -> bool:
+    """Whether every path from a change at line `write` to a read of `name` at line `read`
+    (later in the text) passes a statement that binds `name` afresh: one that precedes
+    the read's statement in a block around the read, starts after the change, and binds
+    the name whichever way its branches go (or, for the statement holding the change,
+    binds it after the change on every path to its end).  The read then sees the new
+    binding.  (Jumps are lowered already: a loop is left only at the end of an
+    iteration.)"""
+    block = body
+    while block:
+        spans = [_span(stmt) for stmt in block]
+        k = next((i for i, (a, b) in enumerate(spans) if a <= read <= b), None)
+        if k is None:
+            return False
+        for j in range(k):
+            if spans[j][0] > write and name in surely_binds([block[j]]):
+                return True
+            if spans[j][0] <= write <= spans[j][1] and binds_after([block[j]], name, write):
+                return True
+        holder = block[k]
+        if isinstance(holder, ast.If):
+            inside = [part for part in (holder.body, holder.orelse) if part and _covers(part, read)]
+            block = inside[0] if len(inside) == 1 else []
+        elif isinstance(holder, (ast.For, ast.While)):
+            block = holder.body
+        else:
+            return False
+    return False
+
+
+def binds_after(block: list[ast.stmt], name: str, write: int) -> bool:
+    """Whether every path from line `write` (inside `block`) to the end of `block` binds
+    `name`: a later statement of the block binds it for sure, or the statement holding
+    the change does so after it (the rest of a branch, the rest of a loop's body, which
+    every iteration finishes before the loop ends)."""
+    spans = [_span(stmt) for stmt in block]
+    k = next((i for i, (a, b) in enumerate(spans) if a <= write <= b), None)
+    if k is None:
+        return False
+    if any(name in surely_binds([stmt]) for stmt in block[k + 1 :]):
+        return True
+    holder = block[k]
+    if isinstance(holder, ast.If):
+        parts = [p for p in (holder.body, holder.orelse) if p and _covers(p, write)]
+        return len(parts) == 1 and binds_after(parts[0], name, write)
+    if isinstance(holder, (ast.For, ast.While)):
+        return _covers(holder.body, write) and binds_after(holder.body, name, write)
+    return False
+
+
+def _covers(block: list[ast.stmt], line: int) -> bool:
+    return any(a <= line <= b for a, b in map(_span, block))
+
+
+def loop_covers(loop: ast.stmt, line: int) -> bool:
+    first, last = _span(loop)
+    return first <= line <= last
+
+
+def branches_apart(body: list[ast.stmt], first: int, second: int) -> bool:
+    """Whether lines `first` and `second` lie in different branches of one `if` (no
+    path runs from one to the other without going around a loop)."""
+    block = body
+    while block:
+        holder = next((s for s in block if _covers([s], first) and _covers([s], second)), None)
+        if holder is None:
+            return False
+        if isinstance(holder, ast.If):
+            parts = [p for p in (holder.body, holder.orelse) if p]
+            where = [
+                next((k for k, p in enumerate(parts) if _covers(p, line)), None)
+                for line in (first, second)
+            ]
+            if None in where:
+                return False
+            if where[0] != where[1]:
+                return True
+            block = parts[where[0]]  # type: ignore[index]
+        elif isinstance(holder, (ast.For, ast.While)):
+            block = holder.body
+        else:
+            return False
+    return False
+
+
+_SHAPE_ONLY_CALLS = frozenset("zeros_like ones_like empty_like shape size ndim".split())
+_SHAPE_ONLY_ATTRIBUTES = frozenset("shape ndim size dtype".split())
+
+
+def value_loads(node: ast.AST) -> list[tuple[int, str]]:
+    """(line, name) of the reads of names in `node` that may read an array's elements.
+    A name read only for its shape (`np.zeros_like(v)`, `np.shape(v)`, `len(v)`,
+    `v.shape`) is left out: an in-place change of the elements never changes that."""
+    shape_only: set[int] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call) and sub.args and isinstance(sub.args[0], ast.Name):
+            func = sub.func
+            if (
+                isinstance(func, ast.Attribute)
+                and isinstance(func.value, ast.Name)
+                and func.value.id in ("np", "numpy")
+                and func.attr in _SHAPE_ONLY_CALLS
+                and len(sub.args) == 1
+                and not sub.keywords
+            ) or (isinstance(func, ast.Name) and func.id == "len" and len(sub.args) == 1):
+                shape_only.add(id(sub.args[0]))
+        elif (
+            isinstance(sub, ast.Attribute)
+            and isinstance(sub.value, ast.Name)
+            and sub.attr in _SHAPE_ONLY_ATTRIBUTES
+        ):
+            shape_only.add(id(sub.value))
+    return [
+        (n.lineno, n.id)
+        for n in ast.walk(node)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and id(n) not in shape_only
+    ]

@@ -11,7 +11,7 @@ Outcomes:
 - `refused-supported`: a located `CompileError` for a program whose constructs
   are all documented as supported;
 - `unrefused`: a program that uses a documented refusal compiled anyway;
-- `skipped`: no point away from kinks and branch boundaries was found;
+- `skipped`: no point away from kinks, branch boundaries and overflows was found;
 - `invalid`: the program itself does not run (a generator bug; should not happen).
 
 The stages run in a fixed order (grad first, then the other first-order modes,
@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 import signal
 import traceback
+import warnings
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -333,6 +334,23 @@ def _gradient_is_smooth(g: Callable[[np.ndarray], np.ndarray], x0: np.ndarray) -
     return True
 
 
+def _overflows(f: Callable, args: list[Any]) -> bool:
+    """Whether computing f at args overflows somewhere (`np.exp` of a large value) even
+    though its value is finite (`np.tanh(np.exp(...))`): the derivative there is inf * 0,
+    nan in every AD tool, while finite differences see a flat function.  Such a point
+    is re-drawn, like a branch boundary."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with np.errstate(over="raise", divide="ignore", invalid="ignore", under="ignore"):
+            try:
+                f(*copy_args(args))
+            except FloatingPointError:
+                return True
+            except Exception:
+                return False
+    return False
+
+
 def _on_a_branch_boundary(mods, args: list[Any]) -> bool:
     """Whether a comparison of floats came out exactly at its boundary (x ** 2 > 0.0 at
     x = 0): there the point takes another branch than every point beside it.  A
@@ -386,6 +404,9 @@ def _check(program, mods, rng, result, autograd, second_order, until, smooth) ->
             result.detail = "".join(traceback.format_exception_only(type(error), error)).strip()
             return result
         if not np.isfinite(value):
+            continue
+        if _overflows(mods.f, args):
+            fd = FiniteDifferences(value, np.full(0, np.nan), False, "a value overflows")
             continue
         if smooth and _on_a_branch_boundary(mods, args):
             fd = FiniteDifferences(value, np.full(0, np.nan), False, "on a branch boundary")

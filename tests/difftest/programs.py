@@ -209,9 +209,10 @@ def generate(seed: int, index: int) -> Program:
 def _excuse_changes_of_appended_names(module: list[str], ctx: Context) -> None:
     """Names that may share memory by the documented rules, without the statements that
     made them knowing it: `v = W[1, 1]` (an integer index is a view when W has more
-    dimensions), `(w := out[-1])`, `hs.append(h)` (the list holds h itself).  An in-place
-    change of either side (`v += ...`, `W[0] = ...`, `h -= ...`, in a loop also before
-    the append) may be refused, as docs/subset.md says: tag and excuse those lines."""
+    dimensions), `pr = (a, W[1])`, `(w := out[-1])`, `hs.append(h)` (the list holds h
+    itself).  An in-place change of either side (`v += ...`, `W[0] = ...`, `h -= ...`,
+    in a loop also before the append) may be refused, as docs/subset.md says: tag and
+    excuse those lines."""
     text = "\n".join(module)
     lines = text.splitlines()
     shared: set[str] = set()
@@ -225,14 +226,18 @@ def _excuse_changes_of_appended_names(module: list[str], ctx: Context) -> None:
             return bases(e.value)
         if isinstance(e, ast.IfExp):
             return bases(e.body) | bases(e.orelse)
+        if isinstance(e, (ast.Tuple, ast.List)):  # `pr = (a, y[1])`: pr's item is y[1]
+            return {name for item in e.elts for name in bases(item)}
         return set()
 
     tree = ast.parse(text)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], (ast.Name, ast.Tuple)):
             found = bases(node.value)
-            if found:
-                shared |= found | {node.targets[0].id}
+            if found:  # `v = y[1]`, and `a, b = pr` unpacking what pr holds
+                shared |= found | {
+                    n.id for n in ast.walk(node.targets[0]) if isinstance(n, ast.Name)
+                }
         elif isinstance(node, ast.NamedExpr):
             found = bases(node.value)
             if found:

@@ -97,8 +97,10 @@ def run(
     minimize_groups: int = 30,
     minimize_seconds: float = 40.0,
     examples_per_group: int = 3,
+    on_result: Callable[[Result], None] | None = None,
 ) -> Run:
-    """Check the programs, tally them, group the failures and minimize one per group."""
+    """Check the programs, tally them, group the failures and minimize one per group.
+    `on_result` sees each program's result as soon as it is checked."""
     start = time.monotonic()
     out = Run()
     for k, result in enumerate(
@@ -106,6 +108,8 @@ def run(
     ):
         out.results.append(result)
         out.tally.add(result)
+        if on_result is not None:
+            on_result(result)
         if progress is not None:
             progress(k + 1, out.tally)
     out.groups = group_failures(out.results)

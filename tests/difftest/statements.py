@@ -290,30 +290,7 @@ class Statements:
         n, m = ctx.n, ctx.m
         base = self.ex.expr(scope, (m, n), 2)
         y, r = ctx.fresh_name("y"), ctx.fresh_name("r")
-        # every function and method of chainrule's table that may return a view
-        views: list[tuple[str, Shape]] = [
-            (f"np.reshape({y}, ({n}, {m}))", (n, m)),
-            (f"{y}.T", (n, m)),
-            (f"{y}[1:]", (m - 1, n)),
-            (f"{y}.reshape(-1)", (m * n,)),
-            (f"{y}[0]", (n,)),
-            (f"np.ravel({y})", (m * n,)),
-            (f"{y}.ravel()", (m * n,)),
-            (f"np.transpose({y})", (n, m)),
-            (f"np.swapaxes({y}, 0, 1)", (n, m)),
-            (f"np.moveaxis({y}, 0, 1)", (n, m)),
-            (f"np.squeeze(np.expand_dims({y}, 0))", (m, n)),
-            (f"np.expand_dims({y}, 0)", (1, m, n)),
-            (f"np.flip({y}, 0)", (m, n)),
-            (f"np.atleast_2d({y})", (m, n)),
-            (f"np.atleast_3d({y})", (m, n, 1)),
-            (f"np.asarray({y})", (m, n)),
-            (f"np.asanyarray({y})", (m, n)),
-            (f"np.ascontiguousarray({y})", (m, n)),
-            (f"np.split({y}, {m})[0]", (1, n)),
-            (f"{y}.astype(float, copy=False)", (m, n)),
-            (f"np.array({y}, copy=None)", (m, n)),
-        ]
+        views = view_spellings(y, m, n)
         view, rshape = ctx.pick(views)
         lines = [f"{y} = np.tanh({base.text})", f"{r} = {view}"]
         choice = ctx.rng.randrange(3)
@@ -586,3 +563,63 @@ class Statements:
             terms.append(self.ex.scalar(scope, 2))
         text = " + ".join(f"{ctx.pick(['0.5', '1.0', '0.3'])} * {t.text}" for t in terms)
         return Expr(text, (), sum(t.bound for t in terms))
+
+
+# Views NumPy makes read-only refuse every write themselves, so the generator
+# leaves them out (and .flat, which has no in-place operators).
+READ_ONLY_VIEWS = frozenset({"broadcast_to", "diagonal", "diag", "imag", "flat"})
+
+
+def view_spellings(y: str, m: int, n: int) -> list[tuple[str, Shape]]:
+    """Every function, method and attribute of chainrule's table that may return a
+    view (chainrule.aliasing), applied to the (m, n) array `y`, with the view's shape.
+    tests/test_difftest_instrument.py checks that the table is covered."""
+    return [
+        (f"np.reshape({y}, ({n}, {m}))", (n, m)),
+        (f"{y}.T", (n, m)),
+        (f"{y}[1:]", (m - 1, n)),
+        (f"{y}.reshape(-1)", (m * n,)),
+        (f"{y}[0]", (n,)),
+        (f"np.ravel({y})", (m * n,)),
+        (f"{y}.ravel()", (m * n,)),
+        (f"np.transpose({y})", (n, m)),
+        (f"np.swapaxes({y}, 0, 1)", (n, m)),
+        (f"np.moveaxis({y}, 0, 1)", (n, m)),
+        (f"np.squeeze(np.expand_dims({y}, 0))", (m, n)),
+        (f"np.expand_dims({y}, 0)", (1, m, n)),
+        (f"np.flip({y}, 0)", (m, n)),
+        (f"np.atleast_2d({y})", (m, n)),
+        (f"np.atleast_3d({y})", (m, n, 1)),
+        (f"np.asarray({y})", (m, n)),
+        (f"np.asanyarray({y})", (m, n)),
+        (f"np.ascontiguousarray({y})", (m, n)),
+        (f"np.split({y}, {m})[0]", (1, n)),
+        (f"{y}.astype(float, copy=False)", (m, n)),
+        (f"np.array({y}, copy=None)", (m, n)),
+        (f"np.rollaxis({y}, 1)", (n, m)),
+        (f"np.fliplr({y})", (m, n)),
+        (f"np.flipud({y})", (m, n)),
+        (f"np.rot90({y})", (n, m)),
+        (f"np.atleast_1d({y})", (m, n)),
+        (f"np.asfortranarray({y})", (m, n)),
+        (f"np.require({y})", (m, n)),
+        (f"np.array_split({y}, {m})[0]", (1, n)),
+        (f"np.vsplit({y}, {m})[0]", (1, n)),
+        (f"np.hsplit({y}, {n})[0]", (m, 1)),
+        (f"np.dsplit(np.atleast_3d({y}), 1)[0]", (m, n, 1)),
+        (f"np.real({y})", (m, n)),
+        (f"np.einsum('ij->ji', {y})", (n, m)),
+        (f"{y}.mT", (n, m)),
+        (f"{y}.real", (m, n)),
+        (f"{y}.transpose()", (n, m)),
+        (f"{y}.swapaxes(0, 1)", (n, m)),
+        (f"np.expand_dims({y}, 0).squeeze()", (m, n)),
+        (f"{y}.view()", (m, n)),
+        (f"np.broadcast_arrays({y}, {y})[0]", (m, n)),
+        (f"np.matrix_transpose({y})", (n, m)),
+        (f"np.unstack({y})[0]", (n,)),
+        (f"{y}.__array__()", (m, n)),
+        # not here: views NumPy makes read-only (np.broadcast_to, np.diagonal, np.diag
+        # of a matrix, .diagonal(), np.imag and .imag of a real array) refuse every
+        # write themselves, and .flat has no in-place operators
+    ]

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..activity import expr_varied
+from ..flow import value_loads
 from ..ir import Names, Parsed, Tree, facts
 
 # what `operation` returns: the flattened expression, its primitive, args and kwargs
@@ -68,6 +69,7 @@ class WritesRole(Protocol):
         self, stmt: ast.AST, name: str, ssa: str, what: str, advice: str, items: bool = False
     ) -> None: ...
     def track_fresh(self, ssa: str, value: ast.expr) -> None: ...
+    def track_fresh_array(self, ssa: str, value: ast.expr) -> None: ...
     def track_view(self, ssa: str, value: ast.expr) -> None: ...
     def is_number(self, value: ast.expr, renamed: bool = False) -> bool: ...
     def track_copy(self, target: str, sources: list[str]) -> None: ...
@@ -130,7 +132,7 @@ class Normalizer:
         self.top = parsed  # the function being differentiated
         self.structures = dict(structures or {})  # container argument -> its nesting
         self.has_aux = has_aux
-        self.names = Names(_all_identifiers(parsed.node) | set(parsed.params))
+        self.names = Names(all_identifiers(parsed.node) | set(parsed.params))
         self.root_identifiers = frozenset(self.names.taken)
         self.trees: dict[str, Tree] = {}  # SSA name -> the container it denotes
         self.param_trees: dict[str, Tree] = {}  # container argument -> its leaves
@@ -156,6 +158,9 @@ class Normalizer:
         self.held: dict[str, frozenset[str]] = {}  # list -> values whose memory its items share
         self.unbound: set[str] = set()  # loop-carried names that start as None (no value yet)
         self.record_lists: dict[str, frozenset[int]] = {}  # record stack -> positions of lists
+        # record stack -> per position: was every array pushed there fresh, and what it
+        # shares (None once a push was not a record of that length)
+        self.record_arrays: dict[str, list[tuple[bool, frozenset[str]]] | None] = {}
         self.popped_from: dict[str, str] = {}  # `t = stack.pop()`: t -> stack
         self.restored_lists: set[str] = set()  # lists a record stack gave back
         self.numbers: set[str] = set()  # SSA names surely holding a number, not an array
@@ -165,12 +170,9 @@ class Normalizer:
         self.loop_frames: list[LoopFrame] = []
         self.writable: set[str] = set()  # SSA names of arrays made by a constructor
         self.lists: set[str] = set()  # SSA names of lists made in the function
-        self.loads = [
-            (n.lineno, n.id)
-            for n in ast.walk(parsed.node)
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-        ]
+        self.loads = value_loads(parsed.node)
         self.live: dict[int, frozenset[str]] = {}  # compound statement -> names read after it
+        self.body: list[ast.stmt] = []  # the (lowered) body being normalized, for line queries
         self.out: list[ast.stmt] = []
         self.origin: ast.AST = parsed.node
 
@@ -225,6 +227,8 @@ class LoopFrame:
     too, which only the loop's back edge shows (loops.check_changes_across_iterations)."""
 
     phis: dict[str, str]  # loop-carried user name -> its SSA name at the loop's entry
+    source: Any = None  # the function (ir.Parsed) whose loop this is
+    loop: ast.stmt | None = None  # the loop statement (jumps lowered)
     # (statement, the roots of what it changed, what it is, advice)
     changes: list[tuple[ast.AST, frozenset[str], str, str]] = field(default_factory=list)
     appends: list[tuple[str, frozenset[str]]] = field(default_factory=list)  # (list, roots)
@@ -243,11 +247,17 @@ def is_cheap_name(expr: ast.expr) -> bool:
     return isinstance(expr, (ast.Name, ast.Constant))
 
 
-def _all_identifiers(node: ast.AST) -> set[str]:
+def all_identifiers(node: ast.AST) -> set[str]:
+    """Every name a function's text binds or reads, local functions' names included
+    (`def result(...)` inside it): the names the compiler's own must avoid."""
     out: set[str] = set()
     for sub in ast.walk(node):
         if isinstance(sub, ast.Name):
             out.add(sub.id)
         elif isinstance(sub, ast.arg):
             out.add(sub.arg)
+        elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(sub.name)
+        elif isinstance(sub, ast.alias):
+            out.add((sub.asname or sub.name).split(".")[0])
     return out

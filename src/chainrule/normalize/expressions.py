@@ -199,6 +199,7 @@ class ExpressionNormalizer:
         stmt = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=op)
         self.n.emit(annotate(stmt, self.n.origin, expr, prim, args, kwargs))
         self.n.writes.track_view(name, op)
+        self.n.writes.track_fresh_array(name, expr)
         return ast.Name(id=name, ctx=ast.Load())
 
     def static(self, expr: ast.expr) -> ast.expr:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..activity import possibly_varied
-from ..flow import live_after
+from ..flow import live_after, value_loads
 from ..ir import (
     MISSING,
     Evaluated,
@@ -39,7 +39,7 @@ from ..ir import (
 )
 from ..parse import body_statements, lambda_to_def, parse_function, stored_names
 from ..rules import is_nondifferentiable, lookup, lookup_tangent
-from .core import Normalizer
+from .core import Normalizer, all_identifiers
 from .jumps import hoist_assignment_expressions, lower_jumps
 
 
@@ -471,6 +471,7 @@ class Inliner:
             self.n.origin,
             self.n.caller_values,
             self.n.live,
+            self.n.body,
         )
         caller_values: set[str] = set()
         scope: dict[str, str] = {}
@@ -528,15 +529,12 @@ class Inliner:
             self.n.p = parsed
             self.n.current = scope
             self.n.caller_values = caller_values
-            self.n.loads = [
-                (n.lineno, n.id)
-                for n in ast.walk(parsed.node)
-                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-            ]
+            self.n.loads = value_loads(parsed.node)
             body = hoist_assignment_expressions([clone(s) for s in body], self.n.error)
             body = lower_jumps(body, self._jump_names(parsed.node))
             ast.fix_missing_locations(ast.Module(body=body, type_ignores=[]))
             self.n.live = live_after(body)
+            self.n.body = body
             self.n.varied_user = possibly_varied(parsed, seeds, body)
             for stmt in prologue:
                 self.n.emit(stmt)
@@ -562,14 +560,13 @@ class Inliner:
                 self.n.inlined_size.get(callee.name, 0) + self.n.emitted - start
             )
             self.n.p, self.n.current, self.n.varied_user, self.n.loads, self.n.origin = saved[:5]
-            self.n.caller_values, self.n.live = saved[5], saved[6]
+            self.n.caller_values, self.n.live, self.n.body = saved[5], saved[6], saved[7]
         return result
 
     def _jump_names(self, node: ast.FunctionDef) -> Callable[[str], str]:
         """Fresh names for the flags lowering an inlined function's jumps introduces
         (`returned`, `result`, ...), never one of that function's own names."""
-        own = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-        own |= {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)}
+        own = all_identifiers(node)
 
         def fresh(base: str) -> str:
             name = self.n.local_name(base)

@@ -155,7 +155,7 @@ class LoopNormalizer:
         outer = self.n.out
         self.n.out = []
         self.n.loop_lines.append(getattr(loop, "lineno", 0))
-        frame = LoopFrame(dict(phis))
+        frame = LoopFrame(dict(phis), self.n.p, loop)
         self.n.loop_frames.append(frame)
         writes_before = len(self.n.loop_writes)
         if prologue is not None:

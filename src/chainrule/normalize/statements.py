@@ -50,6 +50,7 @@ class StatementNormalizer:
         body = self.private_copies(body)
         ast.fix_missing_locations(ast.Module(body=body, type_ignores=[]))
         self.n.live = live_after(body)
+        self.n.body = body
         self.n.varied_user = possibly_varied(self.n.p, self.n.seeds, body)
         self.n.param_trees = {}
         for param, shape in self.n.structures.items():
@@ -91,7 +92,7 @@ class StatementNormalizer:
                 "jacrev and jacfwd take a function with several outputs",
             )
         result = self.n.expressions.atom(returned if returned is not None else ret.value)
-        mark_restores(self.n.out, self.n.roots_of)
+        mark_restores(self.n.out, self.n.roots_of, self.n.writable.__contains__)
         return Function(
             self.n.p,
             list(self.n.p.params),

@@ -17,7 +17,8 @@ import operator
 
 import numpy as np
 
-from ..aliasing import immutable_scalar, new_container, view_bases
+from ..aliasing import immutable_scalar, new_container, passed_through, view_bases
+from ..flow import binds_after, branches_apart, loop_covers, rebound_between
 from ..ir import (
     ADD_AT,
     LIST_APPEND,
@@ -80,10 +81,38 @@ class InPlaceNormalizer:
             )
             known = self.n.record_lists.get(hs.id)
             self.n.record_lists[hs.id] = positions if known is None else known & positions
+        self._track_record_arrays(hs.id, value)
         # the list holds a reference: changing the item in place changes the list's item
         held = [n.id for n in ast.walk(value) if isinstance(n, ast.Name)]
         self.n.held[hs.id] = self.n.held_of(hs.id).union(*(self.n.roots_of(n) for n in held))
         return True
+
+    def _track_record_arrays(self, stack: str, value: ast.expr) -> None:
+        """Per position of the records pushed on `stack`: whether each array pushed there
+        was fresh (made in the function), and what it may share.  Popped back, an array
+        is then as writable as every array pushed at its place (second-order code writes
+        into the arrays its records give back: restores, gradient buffers)."""
+        if not isinstance(value, ast.Tuple):
+            self.n.record_arrays[stack] = None
+            return
+        items = [
+            (
+                isinstance(e, ast.Name) and e.id in self.n.writable,
+                self.n.roots_of(e.id) if isinstance(e, ast.Name) else frozenset(),
+            )
+            for e in value.elts
+        ]
+        if stack not in self.n.record_arrays:
+            self.n.record_arrays[stack] = items
+            return
+        known = self.n.record_arrays[stack]
+        if known is None or len(known) != len(items):
+            self.n.record_arrays[stack] = None
+            return
+        self.n.record_arrays[stack] = [
+            (fresh and was_fresh, roots | had)
+            for (fresh, roots), (was_fresh, had) in zip(items, known)
+        ]
 
     def list_pop(self, stmt: ast.Expr) -> bool:
         """`hs.pop()` whose value is dropped, on a list made in the function (gradient code
@@ -313,11 +342,21 @@ class InPlaceNormalizer:
             return
         after = getattr(stmt, "lineno", 0)
         loop_start = self.n.loop_lines[0] if self.n.loop_lines else None
-        later = {
-            n
-            for line, n in self.n.loads
-            if line > after or (loop_start is not None and loop_start <= line <= after)
-        }
+        later = set()
+        for line, n in self.n.loads:
+            if n not in sharing or n in later:
+                continue
+            if line > after:
+                if rebound_between(self.n.body, n, after, line):
+                    continue
+                if branches_apart(self.n.body, after, line):
+                    # reached, if at all, by the next iteration of a loop around both
+                    if self._rebound_in_loop(n, line, after) is not False:
+                        continue
+                later.add(n)
+            elif loop_start is not None and loop_start <= line:
+                if not self._rebound_in_loop(n, line, after):
+                    later.add(n)
         clash = sorted(sharing & later)
         if clash:
             raise self.n.error(
@@ -325,6 +364,28 @@ class InPlaceNormalizer:
                 f"{what} changes an array that {clash[0]!r} also refers to (they may share "
                 f"memory), and {clash[0]!r} is used later; {advice}",
             )
+
+    def _rebound_in_loop(self, name: str, line: int, write: int) -> bool | None:
+        """Whether a read of `name` at `line` that a later iteration of the loops around
+        a write (at line `write`) reaches always reads a binding made after the write:
+        every path from the write to the end of the iteration binds the name
+        (`g = np.zeros_like(d)` last), or every path from the top of the body to the read
+        does (`d = g`, then `d` read).  None when no loop around the write holds the read."""
+        for frame in reversed(self.n.loop_frames):  # the innermost loop holding the read
+            loop = frame.loop
+            if loop is None or not loop_covers(loop, line):
+                continue
+            if frame.source is not self.n.p:
+                return False
+            body = loop.body  # type: ignore[attr-defined]
+            return binds_after(body, name, write) or rebound_between(body, name, 0, line)
+        return None
+
+    def track_fresh_array(self, ssa: str, value: ast.expr) -> None:
+        """A temporary that surely holds a new array (`dt * t` handed to unbroadcast) may
+        be passed on to a name that is written into."""
+        if new_container(value, self.n.p.resolve) == "array":
+            self.n.writable.add(ssa)
 
     def track_fresh(self, ssa: str, value: ast.expr) -> None:
         """Remember arrays made in the function (only those may be written into) and lists."""
@@ -348,9 +409,14 @@ class InPlaceNormalizer:
 
     def track_view(self, ssa: str, value: ast.expr) -> None:
         """Remember which values the new name may share memory with (an item of a list
-        shares what the list's items share)."""
+        shares what the list's items share).  `value` is in SSA names."""
         if isinstance(value, ast.Constant) and value.value is None:
             self.n.unbound.add(ssa)  # `x = None`: no memory (a placeholder, as for phis)
+        same = value if isinstance(value, ast.Name) else passed_through(value, self.n.p.resolve)
+        if isinstance(same, ast.Name) and same.id in self.n.writable:
+            # `a = b`, `unbroadcast(g, x)`: the same array (or a new one): as fresh as it,
+            # sharing what it shares (check_shared still guards every later read)
+            self.n.writable.add(ssa)
         if isinstance(value, ast.Name) and value.id in self.n.lists:
             self.n.lists.add(ssa)  # another name for the same list
             if value.id in self.n.restored_lists:
@@ -399,6 +465,15 @@ class InPlaceNormalizer:
             if k < len(names):
                 self.n.lists.add(names[k])
                 self.n.restored_lists.add(names[k])
+        items = self.n.record_arrays.get(stack) if stack else None
+        if items is not None and len(items) == len(names):
+            for name, (fresh, roots) in zip(names, items):
+                if name in self.n.lists:
+                    continue
+                if roots:
+                    self.n.roots[name] = roots
+                if fresh:
+                    self.n.writable.add(name)
 
     def track_copy(self, target: str, sources: list[str]) -> None:
         """A merge of values (the copies of a phi): it shares what any of them shares, and

@@ -485,7 +485,7 @@ def array_tangent(y, object, dtype=None, *, copy=True):
         dy = cast_grad(np.array(dobject, dtype=float), dtype)
 
 
-@adjoint(np.asarray, np.asanyarray, np.ascontiguousarray)
+@adjoint(np.asarray, np.asanyarray, np.ascontiguousarray, np.asfortranarray)
 def asarray(y, a, dtype=None):
     "asarray: each element or row of the input gets the matching part of dy"
     if literal(dtype) and dtype is None:
@@ -494,9 +494,27 @@ def asarray(y, a, dtype=None):
         da = cast_grad(dy, dtype)
 
 
-@tangent(np.asarray, np.asanyarray, np.ascontiguousarray)
+@tangent(np.asarray, np.asanyarray, np.ascontiguousarray, np.asfortranarray)
 def asarray_tangent(y, a, dtype=None):
     "asarray: the tangents are assembled the same way (an integer cast has none)"
+    if literal(dtype) and dtype is None:
+        dy = np.array(da, dtype=float)
+    else:
+        dy = cast_grad(np.array(da, dtype=float), dtype)
+
+
+@adjoint(np.require)
+def require(y, a, dtype=None, requirements=None):
+    "require: the same elements, perhaps another layout: the gradient passes through"
+    if literal(dtype) and dtype is None:
+        da = dy
+    else:
+        da = cast_grad(dy, dtype)
+
+
+@tangent(np.require)
+def require_tangent(y, a, dtype=None, requirements=None):
+    "require: the tangent passes through (an integer cast has none)"
     if literal(dtype) and dtype is None:
         dy = np.array(da, dtype=float)
     else:
