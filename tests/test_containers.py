@@ -277,7 +277,11 @@ def returns_pair(x):
 
 def test_refusals_are_compile_errors_with_advice():
     with pytest.raises(CompileError, match="needs a key known when the code is compiled"):
-        grad(computed_key)((np.ones(2), np.ones(2)), 1)
+        grad(computed_key)({"a": np.ones(2), "b": np.ones(2)}, "b")
+    # a run-time int index into a tuple of same-shaped arrays is supported (np.stack)
+    picked = grad(computed_key)((np.ones(2), np.ones(2)), 1)
+    np.testing.assert_array_equal(picked[0], np.zeros(2))
+    np.testing.assert_array_equal(picked[1], np.ones(2))
     with pytest.raises(CompileError, match="assigned in one branch"):
         grad(container_in_branch)(np.ones(2))
     with pytest.raises(CompileError, match="has_aux=True"):

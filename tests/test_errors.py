@@ -34,11 +34,6 @@ def for_else(x):
     return x
 
 
-def writes_into_argument(x):
-    x[0] = 1.0  # argument-write
-    return x @ x
-
-
 def writes_into_shared(x):
     out = np.zeros((2, 3))
     row = out[0]
@@ -170,9 +165,9 @@ def tries(x):
 
 
 def computed_key(x):
-    pair = (x, x * 2.0)
-    i = int(x.size) - 3
-    return np.sum(pair[i])  # computed-key
+    pair = {"a": x, "b": x * 2.0}
+    k = "ab"[int(x.size) - 3]
+    return np.sum(pair[k])  # computed-key
 
 
 def container_in_branch(x):
@@ -219,7 +214,6 @@ def jvp_of_a_parameter(x, fn):
 
 CASES = [
     (for_else, "for-else", "for ... else"),
-    (writes_into_argument, "argument-write", "an argument"),
     (writes_into_shared, "shared-write", "'row' also refers to"),
     (comprehension, "comprehension", "comprehension"),
     (calls_python_function, "recursion", "recursion: 'recursive_helper'"),

@@ -89,6 +89,8 @@ def expr_varied(expr: ast.AST, varied: set[str], parsed: Parsed) -> bool:
                 return False
             if expr_varied(expr.func.value, varied, parsed):
                 return True
+        if isinstance(expr.func, ast.Name) and expr_varied(expr.func, varied, parsed):
+            return True  # a local function (a closure) reading differentiated values
         parts = list(expr.args) + [k.value for k in expr.keywords]
         return any(expr_varied(a, varied, parsed) for a in parts)
     if isinstance(expr, ast.IfExp):
@@ -153,6 +155,9 @@ def possibly_varied(parsed: Parsed, seeds: set[str], body: list[ast.stmt]) -> se
                     )
                 )
             continue
+        if isinstance(node, ast.FunctionDef):  # a local def varies with what it reads
+            reads = [n for n in ast.walk(node) if isinstance(n, ast.Name)]
+            assigns.append(([node.name], ast.Tuple(elts=reads, ctx=ast.Load())))
         if isinstance(node, ast.For):
             targets = [n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)]
             assigns.append((targets, node.iter))

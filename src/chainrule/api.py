@@ -42,9 +42,11 @@ from .arguments import (
     matches_kinds,
     no_runner,
     normalize_argnums,
+    passed_functions,
     reject_containers,
     returned_gradient,
     returned_gradients,
+    same_functions,
     shaped_like,
 )
 from .compiled import Compiled
@@ -94,6 +96,7 @@ class _Transformed:
         self._scalars: tuple[tuple[int, int], ...] = ()
         # (position, nesting) of container arguments, learnt at the first call
         self._structures: tuple[tuple[int, Any], ...] = ()
+        self._functions: tuple[tuple[int, Any], ...] = ()  # functions passed, likewise
         self._param_names: list[str] | None = None
         self._generation = rules.generation()  # rules registered when compiled
         self.__name__ = f"{self.mode}_{getattr(f, '__name__', 'function')}"
@@ -132,6 +135,7 @@ class _Transformed:
                 scalars,
                 self._structures,
                 self.has_aux,
+                self._functions,
             )
         )
 
@@ -183,9 +187,12 @@ class _Transformed:
         structures = tuple(
             (i, structure(args[i])) for i in self.argnums if type(args[i]) in (tuple, list, dict)
         )
-        if structures != self._structures or self._generation != rules.generation():
-            # a new container structure, or a rule registered since: compile again
+        functions = passed_functions(args, self.argnums)
+        if (structures, functions) != (self._structures, self._functions) or (
+            self._generation != rules.generation()
+        ):  # a new container structure or function passed, or a rule registered since
             self._structures = structures
+            self._functions = functions
             self._generation = rules.generation()
             self._compiled = self._variant = None
             self._run = no_runner
@@ -194,7 +201,7 @@ class _Transformed:
             self._variant = self._compile(self._scalars) if self._scalars else self.compiled()
             self._guard = self._variant.guard
             self._run = no_runner
-            if not self._structures:
+            if not self._structures and not self._functions:
                 self._run = make_runner(
                     self._variant.function,
                     self._scalars,
@@ -221,6 +228,7 @@ class _Transformed:
             and not kwargs
             and self._generation == GENERATION[0]
             and self._guard()  # what compiling resolved still resolves the same way
+            and same_functions(self._functions, args)
         ):
             try:
                 for i, kind in self._scalars:  # what the variant assumes of the arguments
@@ -446,7 +454,8 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
         )
     nums = tuple(i for i, t in enumerate(tangents) if t is not None)
     reject_containers(primals, "jvp")
-    compiled = compile_packing_tuples(CompileRequest(f, nums, "jvp", True))
+    functions = passed_functions(primals, nums)
+    compiled = compile_packing_tuples(CompileRequest(f, nums, "jvp", True, functions=functions))
     params = compiled.params
     args = fill_defaults(f, params, list(primals), "jvp")
     for i in nums:
@@ -473,6 +482,7 @@ class _Jacobian:
         self.fun = f
         self._argnums = argnums  # as given, for pickling
         self.argnums, self.as_tuple = normalize_argnums(argnums, self.mode)
+        self._functions: tuple[tuple[int, Any], ...] = ()  # passed at the latest call
         inner = inner_jacobian(f, self.mode, _Jacobian, HessianFunction)
         self._second = (
             None
@@ -524,7 +534,9 @@ class _Jacobian:
         for a Jacobian of a Jacobian)."""
         if self._second is not None:
             return self._second.first().compiled()
-        request = CompileRequest(self.fun, self.argnums, self.generated_mode, True)
+        request = CompileRequest(
+            self.fun, self.argnums, self.generated_mode, True, functions=self._functions
+        )
         return compile_packing_tuples(request)
 
     @property
@@ -543,6 +555,7 @@ class JacfwdFunction(_Jacobian):
         reject_containers(args, self.mode)
         if self._second is not None:
             return self._second_derivative(args, kwargs)
+        self._functions = passed_functions(args, self.argnums)
         compiled = self.compiled()
         args = self._args(compiled, args, kwargs)
         return self._result(*forward_jacobians(compiled.function, args, self.argnums, self.mode))
@@ -558,6 +571,7 @@ class JacrevFunction(_Jacobian):
         reject_containers(args, self.mode)
         if self._second is not None:
             return self._second_derivative(args, kwargs)
+        self._functions = passed_functions(args, self.argnums)
         compiled = self.compiled()
         args = self._args(compiled, args, kwargs)
         return self._result(*reverse_jacobians(compiled.function, args, self.argnums, self.mode))

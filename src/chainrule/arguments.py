@@ -11,6 +11,7 @@ sharing one array (`returned_gradient`).
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -136,6 +137,27 @@ def kinds_of(args: Sequence) -> tuple[tuple[int, int], ...]:
         for i, a in enumerate(args)
         if type(a) in SCALAR_TYPES or (type(a) is np.ndarray and 1 not in a.shape)
     )
+
+
+FUNCTION_TYPES = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, np.ufunc)
+
+
+def passed_functions(args: Sequence, argnums: Sequence[int]) -> tuple[tuple[int, Any], ...]:
+    """(position, function) for the functions passed as arguments not differentiated
+    (`integrate(rhs, y0)`): the generated code is specialised on them, as on the
+    structure of containers, and a call with another function object compiles again."""
+    return tuple(
+        (i, a)
+        for i, a in enumerate(args)
+        if i not in argnums
+        and isinstance(a, FUNCTION_TYPES)
+        and not hasattr(a, "__chainrule_generated__")
+    )
+
+
+def same_functions(functions: tuple[tuple[int, Any], ...], args: Sequence) -> bool:
+    """The functions a variant was specialised on are the ones passed now (by identity)."""
+    return all(i < len(args) and args[i] is f for i, f in functions)
 
 
 def matches_kinds(kinds: tuple[tuple[int, int], ...], args: list) -> bool:

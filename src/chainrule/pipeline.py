@@ -68,10 +68,13 @@ class CompileRequest:
     # (position, ir.structure(argument)) for container arguments
     structures: tuple[tuple[int, Any], ...] = ()
     has_aux: bool = False  # the function returns (value, aux)
+    # (position, function object) for functions passed as arguments (arguments.py's
+    # passed_functions): the code inlines their calls, so it holds for those objects only
+    functions: tuple[tuple[int, Any], ...] = ()
 
     def options(self) -> dict[str, Any]:
         """The request without its function (what recordings name)."""
-        return {
+        options = {
             "mode": self.mode,
             "argnums": self.argnums,
             "as_tuple": self.as_tuple,
@@ -79,6 +82,11 @@ class CompileRequest:
             "structures": self.structures,
             "has_aux": self.has_aux,
         }
+        if self.functions:  # named by qualname (the recording is text)
+            options["functions"] = tuple(
+                (i, getattr(f, "__qualname__", type(f).__name__)) for i, f in self.functions
+            )
+        return options
 
 
 def compile_key(request: CompileRequest) -> tuple:
@@ -92,6 +100,7 @@ def compile_key(request: CompileRequest) -> tuple:
         request.structures,
         request.has_aux,
         rules.generation(),  # a rule registered since makes earlier code stale
+        request.functions,  # objects: a key the disk cache cannot store (cache._encode)
     )
 
 
@@ -207,7 +216,10 @@ def _transform(parsed: Parsed, request: CompileRequest, transformation: Transfor
         {params[i]: kind for i, kind in request.scalar_params if kind >= 0},
     )
     shapes = {params[i]: shape for i, shape in request.structures}
-    fn = normalize(parsed, set(wrt), shapes, request.has_aux, compile_jvp=_compile_jvp)
+    functions = {params[i]: obj for i, obj in request.functions if i < len(params)}
+    fn = normalize(
+        parsed, set(wrt), shapes, request.has_aux, compile_jvp=_compile_jvp, functions=functions
+    )
     emitted = transformation.emit(fn, target)
     remove_dead_statements(emitted.function, emitted.removable)
     if target.ranks or target.scalars:  # a variant: called only through the API (floats)

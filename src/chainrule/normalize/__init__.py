@@ -47,13 +47,16 @@ def normalize(
     structures: dict[str, Any] | None = None,
     has_aux: bool = False,
     compile_jvp: Callable[[Any, tuple[int, ...]], Any] | None = None,
+    functions: dict[str, Any] | None = None,
 ) -> Function:
     """Rewrite `parsed` into ANF + SSA (see the module docstring).
 
     `varied_params` are the parameters differentiated, `structures` gives
     the nesting of container arguments (ir.structure), `has_aux` says the
     function returns (value, aux), and `compile_jvp(f, argnums)` returns the
-    forward-mode code of f, for `jvp(f, ...)` calls (pipeline.py).
+    forward-mode code of f, for `jvp(f, ...)` calls (pipeline.py).  `functions`
+    gives the function objects the API saw passed to function parameters (the
+    generated code is specialised on them: its calls of `f(y)` are inlined).
     """
     n = Normalizer(parsed, varied_params, structures, has_aux, compile_jvp)
     n.expressions = ExpressionNormalizer(n)
@@ -64,6 +67,8 @@ def normalize(
     n.loops = LoopNormalizer(n)
     n.containers = ContainerResolver(n)
     n.inliner = Inliner(n)
+    for param, obj in (functions or {}).items():
+        n.inliner.bind_parameter(param, obj)
     return statements.run()
 
 

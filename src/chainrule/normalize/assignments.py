@@ -64,8 +64,20 @@ class AssignmentNormalizer:
         if isinstance(value, ast.Lambda):
             self.n.inliner.local_def(lambda_to_def(value), name)
             return
+        if isinstance(value, (ast.Name, ast.Attribute)) and self.n.inliner.alias_function(
+            name, value
+        ):
+            return
         if isinstance(value, ast.Name) and not isinstance(value.ctx, ast.Load):
             value = ast.Name(id=value.id, ctx=ast.Load())
+        if (
+            isinstance(value, ast.List)
+            and value.elts
+            and not any(isinstance(e, ast.Starred) for e in value.elts)
+            and self.n.varied(value)
+        ):
+            self.list_display(name, value)
+            return
         static = self.n.containers.static_value(value)
         if isinstance(static, Tree):
             self.n.containers.bind_tree(name, static)
@@ -100,6 +112,30 @@ class AssignmentNormalizer:
         self.n.writes.track_fresh(ssa, value)
         if number:
             self.n.numbers.add(ssa)
+
+    def list_display(self, name: str, value: ast.List) -> None:
+        """`v = [1.0, a * a, 2.0]`: a list made in the function, as if written
+        `v = []` and one `v.append(...)` per item (so `v[i]`, `np.array(v)` and later
+        appends work as for any list); the items are evaluated first, as Python does."""
+        items = [
+            e
+            if isinstance(e, ast.Constant)
+            else Evaluated(self.n.expressions.atom(e), self.n.varied(e))
+            for e in value.elts
+        ]
+        self.assign_name(name, ast.copy_location(ast.List(elts=[], ctx=ast.Load()), value))
+        for item in items:
+            call = ast.Call(
+                func=ast.Attribute(
+                    value=ast.Name(id=name, ctx=ast.Load()), attr="append", ctx=ast.Load()
+                ),
+                args=[item],
+                keywords=[],
+            )
+            stmt = ast.copy_location(ast.Expr(value=ast.copy_location(call, value)), value)
+            ast.fix_missing_locations(stmt)
+            appended = self.n.writes.list_append(stmt)
+            assert appended, "a list display is a list made in the function"
 
     def assign_tuple(self, target: ast.Tuple | ast.List, value: ast.expr) -> None:
         for elt in target.elts:
@@ -155,6 +191,12 @@ class AssignmentNormalizer:
                 self.n.writes.track_view(name, renamed)
             self.n.writes.track_record(names, renamed)
             return
+        if isinstance(value, ast.Name) and self.n.current.get(value.id) in self.n.lists:
+            raise self.n.error(
+                value,
+                f"unpacking the list {value.id!r} of differentiated values is not supported; "
+                f"index its items instead ({target.elts[0].id} = {value.id}[0], ...)",  # type: ignore[attr-defined]
+            )
         source = self.n.expressions.atom(value)
         names = [self.n.define(e.id) for e in target.elts]  # type: ignore[attr-defined]
         tgt = ast.Tuple(elts=[ast.Name(id=n, ctx=ast.Store()) for n in names], ctx=ast.Store())

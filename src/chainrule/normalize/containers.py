@@ -16,6 +16,8 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+import numpy as np
+
 from ..errors import CompileError
 from ..ir import (
     MISSING,
@@ -69,6 +71,33 @@ class ContainerResolver:
             )
         return value
 
+    def stacked_item(self, tree: Tree, expr: ast.Subscript) -> ast.expr | None:
+        """`xs[i]` with `i` an int known only at run time, `xs` a tuple or list of arrays
+        (or numbers) of one shape: `np.stack([a, b, c])[i]`, whose gradient puts the
+        item's gradient in place i.  None when the key is known when compiling, or for
+        dicts, nested containers and slices (tree_item refuses those)."""
+        leaves = tree.values()
+        if (
+            tree.kind == "dict"
+            or not leaves
+            or isinstance(expr.slice, (ast.Slice, ast.Tuple))
+            or self.literal_key(expr.slice) is not MISSING
+            or isinstance(self.const_value(expr.slice), str)
+            or any(isinstance(v, Tree) for v in leaves)
+        ):
+            return None
+        stack = self.n.names.fresh("stack")
+        self.n.extra_cells[stack] = np.stack
+        items = ast.List(elts=[copy_atom(v) for v in leaves], ctx=ast.Load())
+        call = ast.Call(func=ast.Name(id=stack, ctx=ast.Load()), args=[items], keywords=[])
+        name = self.n.names.temp()
+        stmt = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=call)
+        self.n.emit(annotate(stmt, self.n.origin, expr, np.stack, [items], {}))
+        stacked = Evaluated(ast.Name(id=name, ctx=ast.Load()), True)
+        return ast.copy_location(
+            ast.Subscript(value=stacked, slice=expr.slice, ctx=ast.Load()), expr
+        )
+
     def literal_key(self, expr: ast.expr) -> Any:
         value = self.const_value(expr)
         return value if isinstance(value, (int, str)) and not isinstance(value, bool) else MISSING
@@ -99,6 +128,9 @@ class ContainerResolver:
         if isinstance(expr, ast.Subscript):
             base = self.static_value(expr.value) if _is_chain(expr.value) else None
             if isinstance(base, Tree):
+                stacked = self.stacked_item(base, expr)
+                if stacked is not None:
+                    return stacked
                 value = self.tree_item(base, expr)
                 if isinstance(value, Tree):
                     return value

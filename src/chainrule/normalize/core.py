@@ -104,6 +104,8 @@ class ContainersRole(Protocol):
 class InliningRole(Protocol):
     def static_call(self, expr: ast.Call) -> Any: ...
     def local_def(self, node: ast.FunctionDef, name: str) -> None: ...
+    def bind_parameter(self, param: str, obj: Any) -> None: ...
+    def alias_function(self, name: str, value: ast.expr) -> bool: ...
 
 
 class Normalizer:
@@ -136,6 +138,9 @@ class Normalizer:
         self.param_trees: dict[str, Tree] = {}  # container argument -> its leaves
         self.constants: dict[str, Any] = {}  # SSA name -> constant (container loop keys)
         self.local_defs: dict[str, Any] = {}  # SSA name -> its local function
+        # SSA name -> the function a parameter holds (inlining.FunctionValue): a function
+        # passed to a helper, or to the differentiated function itself (`functions`)
+        self.function_values: dict[str, Any] = {}
         self.inlining: list[Any] = []  # functions being inlined, outermost first
         self.inlining_names: list[str] = []
         self.extra_cells: dict[str, Any] = {}  # bindings for inlined functions' names

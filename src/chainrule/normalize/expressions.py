@@ -315,6 +315,10 @@ class ExpressionNormalizer:
                     "`**kwargs` in a call is not supported; pass each keyword argument by name",
                 )
         callee = self.n.p.resolve(func)
+        if isinstance(func, ast.Name) and self.n.p.is_local(func.id):
+            passed = self.n.function_values.get(self.n.current.get(func.id, ""))
+            if passed is not None and passed.obj is not MISSING:  # rk4(np.sin, y0): f(y)
+                callee = passed.obj
         if callee is MISSING and isinstance(func, ast.Name) and not self.n.p.is_local(func.id):
             raise self.n.error(
                 func,
@@ -322,6 +326,22 @@ class ExpressionNormalizer:
                 "first differentiated; define it before calling the gradient",
             )
         if callee is MISSING and isinstance(func, ast.Name):
+            held = self.n.current.get(func.id, "")
+            if func.id in self.n.p.params and (self.n.p is self.n.top or held in self.n.top.params):
+                raise self.n.error(
+                    func,
+                    f"calling the parameter {func.id!r} needs the function it holds when "
+                    "chainrule compiles: grad, value_and_grad, jvp, jacfwd and jacrev specialise "
+                    "on a function passed as an argument, the other transformations do not; "
+                    "fix it in a wrapper instead, e.g. hessian(lambda y: integrate(rhs, y))",
+                )
+            if func.id in self.n.p.params:
+                raise self.n.error(
+                    func,
+                    f"calling the parameter {func.id!r} needs the function it holds when "
+                    "chainrule compiles; pass a function by name, a lambda or a local def "
+                    "to this helper, not a value computed at run time",
+                )
             raise self.n.error(
                 func,
                 f"calling the local variable {func.id!r} is not supported; call the "

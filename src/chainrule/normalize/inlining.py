@@ -37,7 +37,7 @@ from ..ir import (
     annotate,
     clone,
 )
-from ..parse import body_statements, parse_function, stored_names
+from ..parse import body_statements, lambda_to_def, parse_function, stored_names
 from ..rules import is_nondifferentiable, lookup, lookup_tangent
 from .core import Normalizer, all_identifiers
 from .jumps import hoist_assignment_expressions, lower_jumps
@@ -53,6 +53,21 @@ class Callee:
     defaults: dict[str, Any]  # parameter -> default (an object, or an AST for local defs)
     kwonly: list[str]
     bound_self: Any = MISSING  # the receiver of a bound method
+    # a local def or lambda passed to another function and called there: the variables
+    # of the function that defined it, as they were when it was passed (name -> SSA)
+    outer_scope: dict[str, str] | None = None
+    outer_varied: set[str] | None = None
+
+
+@dataclass
+class FunctionValue:
+    """A function passed as an argument, known when compiling: a local def or lambda
+    (`make` gives its Callee) or an object (a module-level function, a NumPy function).
+    Calls of the parameter it is bound to are inlined (or stay calls of the object)."""
+
+    make: Callable[[], Callee] | None
+    obj: Any = MISSING
+    varied: bool = False  # it may read differentiated values of the caller (a closure)
 
 
 # How the API marks the functions that a differentiated function may call to make
@@ -79,6 +94,16 @@ def is_user_function(obj: Any) -> bool:
         return False
     filename = func.__code__.co_filename
     return not (filename.startswith(_STDLIB) and "site-packages" not in filename)
+
+
+def is_function_object(obj: Any) -> bool:
+    """A function that can be passed to a helper and called there: a Python function
+    (not a class, not a chainrule transformation) or a NumPy/builtin function with a rule."""
+    if isinstance(obj, type) or hasattr(obj, "__chainrule_generated__"):
+        return False
+    if isinstance(obj, (types.FunctionType, types.MethodType)):
+        return True
+    return lookup(obj) is not None or lookup_tangent(obj) is not None or is_nondifferentiable(obj)
 
 
 def free_loads(fn: ast.FunctionDef, local: set[str]) -> list[str]:
@@ -123,7 +148,9 @@ class Inliner:
             return None
         if callee is dict and not expr.args and expr.keywords and self.n.varied(expr):
             return self.n.containers.build_tree(expr)
-        if not self.n.varied(expr) or not is_user_function(callee):
+        if not is_user_function(callee) or not (
+            self.n.varied(expr) or self.passes_local_function(expr)
+        ):
             return None
         if (
             lookup(callee) is not None
@@ -221,6 +248,12 @@ class Inliner:
 
     def local_def(self, node: ast.FunctionDef, name: str) -> None:
         """`def g(...)` or `g = lambda ...` inside the function: inlined where it is called."""
+        make = self.local_maker(node, name)
+        ssa = self.n.define(name)
+        self.n.local_defs[ssa] = make
+
+    def local_maker(self, node: ast.FunctionDef, name: str) -> Callable[[], Callee]:
+        """How to inline the local def (or lambda) `node` where it is called."""
         args = node.args
         for bad, what in ((args.vararg, "*args"), (args.kwarg, "**kwargs")):
             if bad is not None:
@@ -258,8 +291,96 @@ class Inliner:
                 kwonly=[a.arg for a in args.kwonlyargs],
             )
 
-        ssa = self.n.define(name)
-        self.n.local_defs[ssa] = make
+        return make
+
+    def function_value(self, expr: ast.expr) -> FunctionValue | None:
+        """`expr` as a function passed to a helper (`rk4(rhs, y0)`, `rk4(lambda y: -y, y0)`,
+        `rk4(f, y0)` with f a local def or a function parameter), or None."""
+        if isinstance(expr, ast.Lambda):
+            return self.passed(self.local_maker(lambda_to_def(expr), "<lambda>"))
+        if not isinstance(expr, (ast.Name, ast.Attribute)):
+            return None
+        if isinstance(expr, ast.Name) and self.n.p.is_local(expr.id):
+            ssa = self.n.current.get(expr.id, "")
+            if ssa in self.n.function_values:
+                return self.n.function_values[ssa]
+            if ssa in self.n.local_defs:
+                return self.passed(self.n.local_defs[ssa])
+            return None
+        obj = self.n.p.resolve(expr)
+        if obj is MISSING or not is_function_object(obj):
+            return None
+        return FunctionValue(None, obj)
+
+    def passed(self, make: Callable[[], Callee]) -> FunctionValue:
+        """A local def or lambda leaving the function that defines it: it reads that
+        function's variables as they are now (Python reads them when it is called, and
+        nothing can change them while the callee runs)."""
+        outer = self.n.p
+        scope, varied = dict(self.n.current), set(self.n.varied_user)
+
+        def make_passed() -> Callee:
+            callee = make()
+            if callee.outer_scope is not None or self.n.p is outer:
+                return callee
+            return dataclasses.replace(callee, outer_scope=scope, outer_varied=varied)
+
+        return FunctionValue(make_passed, varied=True)
+
+    def alias_function(self, name: str, value: ast.expr) -> bool:
+        """`g = rhs` (a function) or `g = f` (a parameter holding one): g is that function
+        for the rest of the compile; False when `value` is not a known function."""
+        function = self.function_value(value)
+        if function is None:
+            return False
+        self.bind_function(name, function, value, self.n.define(name))
+        return True
+
+    def bind_function(
+        self, param: str, value: FunctionValue, site: ast.AST, ssa: str | None = None
+    ) -> str:
+        """Bind the parameter `param` of the function being inlined to a function value:
+        its calls are inlined (a user's function) or stay calls of the object."""
+        ssa = ssa or self.n.names.fresh(param)
+        self.n.function_values[ssa] = value
+        if value.make is not None:
+            self.n.local_defs[ssa] = value.make
+        elif self.inlinable(value.obj):
+            obj = value.obj
+            self.n.local_defs[ssa] = lambda: self.callee_for(obj, site)
+        else:
+            self.n.extra_cells[ssa] = value.obj
+        return ssa
+
+    def passes_local_function(self, call: ast.Call) -> bool:
+        """A lambda or local def among the arguments: it exists only when compiling, so
+        the call is inlined even where nothing in it is differentiated."""
+        for arg in [*call.args, *(k.value for k in call.keywords)]:
+            if isinstance(arg, ast.Lambda):
+                return True
+            if isinstance(arg, ast.Name) and self.n.p.is_local(arg.id):
+                if self.n.current.get(arg.id, "") in self.n.local_defs:
+                    return True
+        return False
+
+    def bind_parameter(self, param: str, obj: Any) -> None:
+        """A parameter of the differentiated function itself holds the function `obj`
+        (the API specialises on it at the first call, and guards on it)."""
+        value = FunctionValue(None, obj)
+        self.n.function_values[param] = value
+        if self.inlinable(obj):
+            node = self.n.p.node
+            self.n.local_defs[param] = lambda: self.callee_for(obj, node)
+
+    @staticmethod
+    def inlinable(obj: Any) -> bool:
+        """A user's function without a rule of its own: inlined where it is called."""
+        return (
+            is_user_function(obj)
+            and lookup(obj) is None
+            and lookup_tangent(obj) is None
+            and not is_nondifferentiable(obj)
+        )
 
     def bind_arguments(self, callee: Callee, call: ast.Call) -> dict[str, Any]:
         """Caller-side values of the callee's parameters, as Python would bind them."""
@@ -298,6 +419,8 @@ class Inliner:
                 values[p] = self.call_argument(default)
             elif default is None or isinstance(default, (bool, int, float, str)):
                 values[p] = Evaluated(ast.Constant(default), False)
+            elif is_function_object(default):  # def layer(x, act=np.tanh): act(x)
+                values[p] = FunctionValue(None, default)
             else:
                 alias = self.n.names.fresh(f"{p}_default")
                 self.n.extra_cells[alias] = default
@@ -305,6 +428,9 @@ class Inliner:
         return values
 
     def call_argument(self, expr: ast.expr) -> Any:
+        function = self.function_value(expr)
+        if function is not None:
+            return function
         value = self.n.containers.static_value(expr)
         if isinstance(value, Tree):
             return value
@@ -351,17 +477,24 @@ class Inliner:
         scope: dict[str, str] = {}
         enclosing = parsed.enclosing_scope
         inner_locals = set(parsed.params) | set(callee.kwonly) | stored_names(parsed.node)
+        outer = self.n.current if callee.outer_scope is None else callee.outer_scope
+        outer_varied = self.n.varied_user if callee.outer_varied is None else callee.outer_varied
         if enclosing is not None:  # a local def reads the enclosing variables as they are now
             scope.update(
                 {
                     n: s
-                    for n, s in self.n.current.items()
+                    for n, s in outer.items()
                     if n not in inner_locals and n in parsed.local_names
                 }
             )
         seeds: set[str] = set()
         prologue: list[ast.stmt] = []
         for param, value in values.items():
+            if isinstance(value, FunctionValue):
+                scope[param] = self.bind_function(param, value, call)
+                if value.varied:
+                    seeds.add(param)
+                continue
             if isinstance(value, Tree):
                 ssa = self.n.names.fresh(param)
                 self.n.trees[ssa] = value
@@ -387,7 +520,7 @@ class Inliner:
             self.n.extra_cells[alias] = callee.bound_self
             scope[first] = alias
         if enclosing is not None:
-            seeds |= {n for n in scope if n not in values and n in self.n.varied_user}
+            seeds |= {n for n in scope if n not in values and n in outer_varied}
         self.alias_free_names(parsed, inner_locals, scope)
         body = body_statements(parsed.node)
         self.n.inlining.append(callee.key)

@@ -47,6 +47,7 @@ class StatementNormalizer:
             self.n.inlining_names.append(self.n.p.func.__qualname__)
         body = hoist_assignment_expressions(body, self.n.error)
         body = lower_jumps(body, self.n.local_name)
+        body = self.private_copies(body)
         ast.fix_missing_locations(ast.Module(body=body, type_ignores=[]))
         self.n.live = live_after(body)
         self.n.body = body
@@ -213,6 +214,66 @@ class StatementNormalizer:
         self.n.current = merged
         self.n.out = outer
         self.n.emit(annotate(ast.If(test=test, body=body or [ast.Pass()], orelse=orelse), stmt))
+
+    def private_copies(self, body: list[ast.stmt]) -> list[ast.stmt]:
+        """`x[0] = a * b` where x is a parameter: the generated code writes into a private
+        copy (`x = x.copy()` first), so it never changes the caller's array.  A parameter
+        the function rebinds before anything else mentions it (`x = x.copy()` written
+        out) needs no copy."""
+        # only differentiated arguments: the API makes them floats or float arrays, so
+        # x.copy() is theirs; a data argument could be a list or a tuple
+        params = [
+            p for p in self.n.p.params if p in self.n.seeds and self.n.structures.get(p) is None
+        ]
+        first: dict[str, ast.AST] = {}
+        for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+            places: list[ast.expr] = []
+            if isinstance(node, ast.Assign):
+                places = list(node.targets)
+            elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+                places = [node.target]
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "at"
+                and node.args
+            ):
+                places = [ast.Subscript(value=node.args[0], slice=ast.Constant(0), ctx=ast.Store())]
+            for place in places:
+                for sub in ast.walk(place):
+                    if not (isinstance(sub, ast.Subscript) and isinstance(sub.ctx, ast.Store)):
+                        continue
+                    base = sub.value
+                    while isinstance(base, ast.Subscript):
+                        base = base.value
+                    if isinstance(base, ast.Name) and base.id in params:
+                        first.setdefault(base.id, node)
+        rebound = set()  # `x = x.copy()` (or any `x = ...`) before anything else reads x
+        for name in first:
+            for stmt in body:
+                if not any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(stmt)):
+                    continue
+                if (
+                    isinstance(stmt, ast.Assign)
+                    and len(stmt.targets) == 1
+                    and isinstance(stmt.targets[0], ast.Name)
+                    and stmt.targets[0].id == name
+                ):
+                    rebound.add(name)
+                break
+        copies: list[ast.stmt] = []
+        for name in params:
+            if name in first and name not in rebound:
+                call = ast.Call(
+                    func=ast.Attribute(
+                        value=ast.Name(id=name, ctx=ast.Load()), attr="copy", ctx=ast.Load()
+                    ),
+                    args=[],
+                    keywords=[],
+                )
+                stmt = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=call)
+                copies.append(ast.copy_location(stmt, first[name]))
+        return copies + body
 
     def refuse_container_merge(self, stmt: ast.AST, name: str, ssas, where: str) -> None:
         if any(s in self.n.trees or s in self.n.local_defs for s in ssas if s is not None):

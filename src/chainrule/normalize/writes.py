@@ -217,7 +217,12 @@ class InPlaceNormalizer:
             )
         if ssa not in self.n.writable:
             what_it_is = (
-                "an argument" if ssa in self.n.p.params else "not known to be a fresh array"
+                "an argument not differentiated (chainrule copies only the arguments it "
+                "differentiates, whose type it knows, before writing into them)"
+                if ssa in self.n.p.params and self.n.p is self.n.top and ssa not in self.n.seeds
+                else "an argument"
+                if ssa in self.n.p.params
+                else "not known to be a fresh array"
             )
             raise self.n.error(
                 target,
