@@ -720,3 +720,19 @@ def test_second_order_through_a_gradient_buffer_made_by_arithmetic():
     x = np.array([0.3, -0.2, 0.5])
     expected = numerical_jacobian(chainrule.grad(f), [x, y], 0)
     np.testing.assert_allclose(chainrule.hessian(f)(x, y), expected, rtol=1e-5, atol=1e-5)
+
+
+_negate = lambda t: -t  # noqa: E731 (a module-level lambda, as users write them)
+
+
+def two_constants_from_one_function(x):
+    v = _negate(np.full(2, 0.3))
+    y = _negate(_negate(np.full((3, 2), -0.2)))
+    y *= np.tanh(x[0])
+    return np.sum(y) + np.sum(v * x[:2])
+
+
+def test_arrays_made_by_calls_do_not_share_the_called_functions_names():
+    # `np` (and `_negate`) inside the arguments of two calls counted as memory both
+    # results share: "`y *= ...` changes an array that 'v' also refers to"
+    hessian_matches(two_constants_from_one_function, X3.copy())

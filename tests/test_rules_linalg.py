@@ -582,3 +582,17 @@ def test_generated_code_for_inv_and_solve_reads_well():
     assert "solve_transposed(a, b, dt1)" in text
     text = chainrule.source(norm_default)
     assert "np.where(" in text and "norm_grad(" not in text
+
+
+def test_matmul_gradients_spread_a_gradient_that_is_one_number():
+    # second-order code hands a zero gradient of x @ y on as 0.0: the helpers raised
+    # "matmul: Input operand 0 does not have enough dimensions" (a crash of the
+    # 10,000-program run); they must treat it as that number in every element
+    from chainrule.runtime import matmul_grad_left, matmul_grad_right
+
+    rng = np.random.default_rng(3)
+    for xs, ys in [((2, 3), (3, 4)), ((3,), (3, 4)), ((2, 3), (3,)), ((5, 2, 3), (3, 4))]:
+        x, y = rng.normal(size=xs), rng.normal(size=ys)
+        full = np.full(np.shape(x @ y), 0.7)
+        np.testing.assert_allclose(matmul_grad_left(0.7, x, y), matmul_grad_left(full, x, y))
+        np.testing.assert_allclose(matmul_grad_right(0.7, x, y), matmul_grad_right(full, x, y))

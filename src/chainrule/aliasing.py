@@ -17,6 +17,10 @@ whether its adjoint must put the overwritten elements back.
 from __future__ import annotations
 
 import ast
+import builtins
+import inspect
+import textwrap
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -268,6 +272,62 @@ def passed_through(value: ast.expr, resolve: Callable[[ast.expr], Any]) -> ast.e
     return None
 
 
+_NEW_RESULTS: dict[Any, bool] = {}  # code object -> returns_new_array
+
+
+def returns_new_array(func: Any) -> bool:
+    """Whether every `return` of a Python function of the user's (a def or a lambda)
+    gives a value the table says is new (arithmetic, a ufunc, a constructor...).  A
+    call of it that chainrule runs as it is (its arguments are not differentiated)
+    then shares no memory with them.  False when the source cannot be read."""
+    code = getattr(func, "__code__", None)
+    if not isinstance(func, types.FunctionType) or code is None:
+        return False
+    if code not in _NEW_RESULTS:
+        _NEW_RESULTS[code] = _returns_new_array(func)
+    return _NEW_RESULTS[code]
+
+
+def _returns_new_array(func: types.FunctionType) -> bool:
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    if func.__name__ == "<lambda>":
+        lambdas = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda)]
+        if len(lambdas) != 1:
+            return False
+        node: ast.AST = lambdas[0]
+        returned = [lambdas[0].body]
+    else:
+        defs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+        if len(defs) != 1 or defs[0].name != func.__name__:
+            return False
+        node = defs[0]
+        returned = [n.value for n in ast.walk(node) if isinstance(n, ast.Return)]
+    if not returned or any(r is None for r in returned):
+        return False
+    local = {n.arg for n in ast.walk(node) if isinstance(n, ast.arg)}
+    local |= {
+        n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+    namespace = func.__globals__
+
+    def resolve(expr: ast.expr) -> Any:
+        if isinstance(expr, ast.Name):
+            if expr.id in local:
+                return MISSING
+            if expr.id in namespace:
+                return namespace[expr.id]
+            return getattr(builtins, expr.id, MISSING)
+        if isinstance(expr, ast.Attribute):
+            base = resolve(expr.value)
+            return MISSING if base is MISSING else getattr(base, expr.attr, MISSING)
+        return MISSING
+
+    return all(new_container(r, resolve) == "array" for r in returned)  # type: ignore[arg-type]
+
+
 def view_bases(
     value: ast.expr, lists: set[str], resolve: Callable[[ast.expr], Any] | None = None
 ) -> set[str]:
@@ -304,11 +364,26 @@ def view_bases(
             return set()  # len, int, float, abs, np.shape...: no array memory
         if passed_through(value, resolve) is not None:
             return view_bases(value.args[0], lists, resolve)
-    names = {
-        n.id
-        for a in [*value.args, *(k.value for k in value.keywords)]
+        if returns_new_array(callee):  # a helper of the user's run as it is
+            return set()
+    parts = [*value.args, *(k.value for k in value.keywords)]
+    called = {  # a function called inside an argument holds no array: `g(h(x))`'s h,
+        # `g(np.full(...))`'s np (but `g(y.reshape(3))`'s y is an array, a method's owner)
+        id(f)
+        for a in parts
         for n in ast.walk(a)
-        if isinstance(n, ast.Name) and n.id not in lists
+        if isinstance(n, ast.Call)
+        and (
+            isinstance(n.func, ast.Name) or (resolve is not None and resolve(n.func) is not MISSING)
+        )
+        for f in ast.walk(n.func)
+        if isinstance(f, ast.Name)
+    }
+    names = {  # (a function called inside an argument holds no array)
+        n.id
+        for a in parts
+        for n in ast.walk(a)
+        if isinstance(n, ast.Name) and n.id not in lists and id(n) not in called
     }
     func = value.func
     if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):

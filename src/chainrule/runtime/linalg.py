@@ -11,6 +11,20 @@ def _as_array(x):
     return x if type(x) is np.ndarray else np.asarray(x)
 
 
+def _spread_over_product(g, x, y):
+    """A gradient of x @ y that is one number for every element (second-order code
+    hands zeros on as 0.0), spread over the product's shape; any other `g` as it is."""
+    if np.ndim(g) != 0 or (x.ndim == 1 and y.ndim == 1):
+        return g
+    if x.ndim == 1:
+        shape = y.shape[:-2] + y.shape[-1:]
+    elif y.ndim == 1:
+        shape = x.shape[:-1]
+    else:
+        shape = np.broadcast_shapes(x.shape[:-2], y.shape[:-2]) + (x.shape[-2], y.shape[-1])
+    return np.broadcast_to(g, shape)
+
+
 def matmul_grad_left(g, x, y):
     """Gradient of x @ y with respect to x: g @ y.T, generalised to 1-D and batches.
 
@@ -18,6 +32,7 @@ def matmul_grad_left(g, x, y):
     layer of every backward pass.
     """
     x, y = _as_array(x), _as_array(y)
+    g = _spread_over_product(g, x, y)
     xd, yd = x.ndim, y.ndim
     if yd == 2:
         if xd == 2:
@@ -38,6 +53,7 @@ def matmul_grad_left(g, x, y):
 def matmul_grad_right(g, x, y):
     """Gradient of x @ y with respect to y: x.T @ g, generalised to 1-D and batches."""
     x, y = _as_array(x), _as_array(y)
+    g = _spread_over_product(g, x, y)
     xd, yd = x.ndim, y.ndim
     if xd == 2:
         if yd == 2:
