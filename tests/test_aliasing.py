@@ -772,3 +772,21 @@ def test_a_helper_run_as_it_is_that_returns_a_new_array_shares_nothing():
     # a helper that may return a view of its argument still counts as sharing it
     with pytest.raises(CompileError, match="also refers to"):
         chainrule.grad(helper_view_changed_in_place)(s, x)
+
+
+def made_each_iteration_filled_in_an_inner_loop(x):
+    total = 0.0
+    for k in range(2):
+        buf = np.zeros_like(x)
+        for j in range(2):
+            buf[j] = np.mean(x - np.dot(np.outer(x, x), x)) * (k + 1.0)
+        buf[-1] = x[-1] + x[1]
+        total = total + np.mean(np.sin(buf))
+    return total
+
+
+def test_second_order_through_an_array_made_each_iteration_and_filled_by_an_inner_loop():
+    # the array is new on every outer iteration, so the writes of the inner loop need
+    # no restore for reads outside that loop; the restores made the second pass refuse
+    # ("changes an array that 'stack' also refers to")
+    hessian_matches(made_each_iteration_filled_in_an_inner_loop, X3.copy())

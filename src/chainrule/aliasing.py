@@ -454,15 +454,23 @@ def mark_restores(
             continue
         array = roots_of(name_of(record.args[0]))
         made = made_in_loop.get(name_of(record.args[0]))
-        fresh_here = made is not None and made[0] < position and made[1] == loops
+        # made afresh in a loop around the write (perhaps with loops in between, which
+        # run within one iteration of the loop that makes it)
+        fresh_here = made is not None and made[0] < position and loops[: len(made[1])] == made[1]
+        inner = set(loops[len(made[1]) :]) if fresh_here else set()  # type: ignore[index]
         needed = False
         for other_position, (other, other_loops) in enumerate(order):
             other_facts = facts_of(other)
             if other is stmt or other_facts.saves_old:
                 continue  # (the copy of the overwritten element is not a use)
-            if fresh_here and (other_position > position or other_facts.prim in (SETITEM, ADD_AT)):
-                # reads this iteration's array after the write (the next iteration writes
-                # into a new one), or only stores into it
+            if fresh_here and (
+                other_position < made[0]  # type: ignore[index]
+                or (other_position > position and not inner & set(other_loops))
+                or other_facts.prim in (SETITEM, ADD_AT)
+            ):
+                # reads another iteration's array (before it is made, or after the write
+                # outside the loops it shares with it: the next iteration makes a new one),
+                # or only stores into it
                 continue
             if other_facts.prim is SETITEM and other_position > position:
                 continue
