@@ -790,3 +790,28 @@ def test_second_order_through_an_array_made_each_iteration_and_filled_by_an_inne
     # no restore for reads outside that loop; the restores made the second pass refuse
     # ("changes an array that 'stack' also refers to")
     hessian_matches(made_each_iteration_filled_in_an_inner_loop, X3.copy())
+
+
+def list_slot_then_argument_write(x):
+    hs = []
+    hs.append(3.0)
+    hs[-1] = x
+    x[0] = 1.5
+    return np.mean(hs)
+
+
+def list_slot_then_write(x):
+    y = x * 2.0
+    hs = [0.0]
+    hs[0] = y
+    y[1] = 5.0
+    return np.mean(hs)
+
+
+@pytest.mark.parametrize("f", [list_slot_then_argument_write, list_slot_then_write])
+def test_a_list_slot_holds_the_array_assigned_to_it(f):
+    # `hs[-1] = x` makes the list hold x itself, as an append does: the write into x
+    # changes the list's item (NumPy); chainrule took the item for the old x and gave
+    # a wrong gradient (0.075 where 0.0083 is right). Refused now, at the write.
+    with pytest.raises(CompileError, match="'hs' also refers to"):
+        chainrule.grad(f)(X3.copy())

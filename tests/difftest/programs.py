@@ -231,7 +231,23 @@ def _excuse_changes_of_appended_names(module: list[str], ctx: Context) -> None:
         return set()
 
     tree = ast.parse(text)
+    lists = {
+        t.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.List)
+        for t in node.targets
+        if isinstance(t, ast.Name)
+    }
     for node in ast.walk(tree):
+        target = node.targets[0] if isinstance(node, ast.Assign) else None
+        if (  # `hs[-1] = y`: the list holds y itself, as after an append
+            isinstance(target, ast.Subscript)
+            and isinstance(target.value, ast.Name)
+            and target.value.id in lists
+        ):
+            found = bases(node.value)  # type: ignore[union-attr]
+            if found:
+                shared |= found | {target.value.id}
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], (ast.Name, ast.Tuple)):
             found = bases(node.value)
             if found:  # `v = y[1]`, and `a, b = pr` unpacking what pr holds

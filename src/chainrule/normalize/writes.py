@@ -320,6 +320,13 @@ class InPlaceNormalizer:
                 write, self.n.origin, target, LIST_SET, [hs, clone(index), value_atom, old_name]
             )
         )
+        # the list holds a reference to v now, as after an append: changing v in place
+        # changes the list's item
+        held = [n.id for n in ast.walk(value_atom) if isinstance(n, ast.Name)]
+        roots = frozenset().union(*(self.n.roots_of(n) for n in held))
+        self.n.held[ssa] = self.n.held_of(ssa) | roots
+        for frame in self.n.loop_frames:
+            frame.appends.append((target.value.id, roots))  # type: ignore[attr-defined]
 
     def check_shared(
         self, stmt: ast.AST, name: str, ssa: str, what: str, advice: str, items: bool = False
