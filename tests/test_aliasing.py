@@ -815,3 +815,35 @@ def test_a_list_slot_holds_the_array_assigned_to_it(f):
     # a wrong gradient (0.075 where 0.0083 is right). Refused now, at the write.
     with pytest.raises(CompileError, match="'hs' also refers to"):
         chainrule.grad(f)(X3.copy())
+
+
+def swap_then_change_in_place(x):
+    a = x * 1.0
+    b = x * 2.0
+    total = 0.0
+    for _j, e in enumerate(a):
+        for _k in range(2):
+            b *= np.tanh(e)
+            a, b = b, a
+        total = total + e
+    return total + np.sum(a) + np.sum(b)
+
+
+def decay_then_rebind(x):
+    h = x * 1.0
+    for t in range(3):
+        h *= 0.5
+        h = h + np.sin(x * t)
+    return np.sum(h * h)
+
+
+def test_an_in_place_change_of_a_name_a_swap_carries_is_refused():
+    # on the second pass `b` is the array `enumerate(a)` still reads: NumPy changes it,
+    # and chainrule's gradient was wrong (the check knew only b's value at the entry)
+    with pytest.raises(CompileError, match="next iteration of this loop"):
+        chainrule.grad(swap_then_change_in_place)(X3.copy())
+
+
+def test_an_in_place_change_of_what_the_previous_iteration_made_is_exact():
+    # the back edge brings an array the iteration made itself: no other name has it
+    hessian_matches(decay_then_rebind, X3.copy())

@@ -137,6 +137,30 @@ class LoopNormalizer:
                             f"iteration appended it), and {hs!r} is used later; {advice}",
                         )
 
+    def check_carried_changes(self, frame: LoopFrame, made_here: set[str]) -> None:
+        """An in-place change of a loop-carried name that the back edge binds to an array
+        this iteration did not make (`a, b = b, a`; `v = row` of an array from before the
+        loop) changes, on the next iteration, that older array, which other names
+        (another SSA version, a loop's iterable) may still read.  The checks made while
+        the body was normalized knew only the name's value at the loop's entry: refuse."""
+        for user, phi in frame.phis.items():
+            back = self.n.current.get(user, phi)
+            if back == phi:
+                continue
+            carried = self.n.roots_of(phi)
+            older = self.n.roots_of(back) - carried - made_here
+            if not older:
+                continue
+            for stmt, roots, what, advice in frame.changes:
+                if roots & carried:
+                    raise self.n.error(
+                        stmt,
+                        f"{what} changes {user!r}, which the next iteration of this loop "
+                        "binds to an array made before that iteration (a swap, or a value "
+                        "carried in from outside the loop) that other names may still "
+                        f"read; {advice}",
+                    )
+
     def close_loop(self, loop: ast.stmt, phis: dict[str, str]) -> None:
         """Copies at the end of the body, `x_1 = x_2`: the next iteration reads them."""
         for name, phi in phis.items():
@@ -158,12 +182,14 @@ class LoopNormalizer:
         frame = LoopFrame(dict(phis), self.n.p, loop)
         self.n.loop_frames.append(frame)
         writes_before = len(self.n.loop_writes)
+        names_before = set(self.n.names.taken)
         if prologue is not None:
             prologue()
         for sub in loop.body:
             self.n.statements.statement(sub)
         self.n.loop_frames.pop()
         self.check_changes_across_iterations(frame)
+        self.check_carried_changes(frame, self.n.names.taken - names_before)
         self.n.origin = loop
         self.check_rebound_writes(phis, self.n.loop_writes[writes_before:])
         self.n.loop_lines.pop()
