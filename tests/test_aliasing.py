@@ -34,6 +34,19 @@ def agree_everywhere(f, x, order=2):
     check_grads(f, (x,), order=order)
 
 
+def assert_refused_at(call, f, text, match):
+    """`call()` raises a CompileError at the line of `f` that holds `text`."""
+    import inspect
+
+    lines, first = inspect.getsourcelines(f)
+    where = [first + k for k, line in enumerate(lines) if text in line]
+    assert len(where) == 1, where
+    with pytest.raises(CompileError, match=match) as info:
+        call()
+    assert info.value.lineno == where[0], str(info.value)
+    assert info.value.filename.endswith("test_aliasing.py")
+
+
 # -- 1. views: an in-place change seen through another name is refused ------------------
 
 
@@ -596,8 +609,8 @@ def a_copy_whose_original_is_read_later(x):
 
 
 def test_a_write_through_another_name_is_refused_when_the_original_is_read():
-    with pytest.raises(CompileError, match="'out' also refers to"):
-        chainrule.grad(a_copy_whose_original_is_read_later)(X3.copy())
+    f = a_copy_whose_original_is_read_later
+    assert_refused_at(lambda: chainrule.grad(f)(X3.copy()), f, "a[0] =", "'out' also refers to")
 
 
 def read_in_the_other_branch(x):
@@ -663,8 +676,8 @@ def read_later_in_the_same_iteration(x):
 
 
 def test_a_name_bound_again_on_one_path_only_still_blocks_the_write():
-    with pytest.raises(CompileError, match="'view' also refers to"):
-        chainrule.grad(read_later_in_the_same_iteration)(X3.copy())
+    f = read_later_in_the_same_iteration
+    assert_refused_at(lambda: chainrule.grad(f)(X3.copy()), f, "buf[i] =", "'view' also refers to")
 
 
 def shape_read_after_the_write(x):
@@ -770,8 +783,8 @@ def test_a_helper_run_as_it_is_that_returns_a_new_array_shares_nothing():
         chainrule.grad(helper_result_changed_in_place)(s, x), expected, rtol=1e-6
     )
     # a helper that may return a view of its argument still counts as sharing it
-    with pytest.raises(CompileError, match="also refers to"):
-        chainrule.grad(helper_view_changed_in_place)(s, x)
+    g = helper_view_changed_in_place
+    assert_refused_at(lambda: chainrule.grad(g)(s, x), g, "w -= 1.0", "also refers to")
 
 
 def made_each_iteration_filled_in_an_inner_loop(x):
@@ -813,8 +826,8 @@ def test_a_list_slot_holds_the_array_assigned_to_it(f):
     # `hs[-1] = x` makes the list hold x itself, as an append does: the write into x
     # changes the list's item (NumPy); chainrule took the item for the old x and gave
     # a wrong gradient (0.075 where 0.0083 is right). Refused now, at the write.
-    with pytest.raises(CompileError, match="'hs' also refers to"):
-        chainrule.grad(f)(X3.copy())
+    line = "x[0] = 1.5" if f is list_slot_then_argument_write else "y[1] = 5.0"
+    assert_refused_at(lambda: chainrule.grad(f)(X3.copy()), f, line, "'hs' also refers to")
 
 
 def swap_then_change_in_place(x):
@@ -840,8 +853,10 @@ def decay_then_rebind(x):
 def test_an_in_place_change_of_a_name_a_swap_carries_is_refused():
     # on the second pass `b` is the array `enumerate(a)` still reads: NumPy changes it,
     # and chainrule's gradient was wrong (the check knew only b's value at the entry)
-    with pytest.raises(CompileError, match="next iteration of this loop"):
-        chainrule.grad(swap_then_change_in_place)(X3.copy())
+    f = swap_then_change_in_place
+    assert_refused_at(
+        lambda: chainrule.grad(f)(X3.copy()), f, "b *= np.tanh(e)", "next iteration of this loop"
+    )
 
 
 def test_an_in_place_change_of_what_the_previous_iteration_made_is_exact():

@@ -14,7 +14,7 @@ def _as_array(x):
 def _spread_over_product(g, x, y):
     """A gradient of x @ y that is one number for every element (second-order code
     hands zeros on as 0.0), spread over the product's shape; any other `g` as it is."""
-    if np.ndim(g) != 0 or (x.ndim == 1 and y.ndim == 1):
+    if getattr(g, "ndim", 0) or (x.ndim == 1 and y.ndim == 1):  # (cheap: a hot path)
         return g
     if x.ndim == 1:
         shape = y.shape[:-2] + y.shape[-1:]
