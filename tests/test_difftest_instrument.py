@@ -12,11 +12,11 @@ import tempfile
 
 import numpy as np
 import pytest
-from difftest.check import check_program
+from difftest.check import _gradient_is_smooth, check_program
 from difftest.constructs import CONSTRUCTS, Status, status_of
 from difftest.loading import loaded
 from difftest.minimize import minimize
-from difftest.oracles import FD_TOL, finite_differences, mismatch
+from difftest.oracles import FD_TOL, fd_jacobian, finite_differences, mismatch
 from difftest.programs import Program, generate, line_key
 from difftest.report import Tally, construct_table
 
@@ -145,6 +145,19 @@ def test_a_located_refusal_counts_against_supported_constructs_only(monkeypatch)
     assert result.outcome == "refused-supported" and "not one of" in result.detail
 
 
+def test_a_second_order_refusal_is_excused_by_a_second_order_limitation(monkeypatch):
+    monkeypatch.setattr(chainrule, "hessian", _refusing)
+    # array-write-after-read: first order supported, second order may refuse; the
+    # alias-update construct (may refuse at first order, at another line) does not
+    # take that away (6:7510 and 6:8230 of the seed-6 run)
+    body = "return np.sum(x * x)"
+    limited = program(body, ("array-write-after-read", "alias-update"), excusable=["v += x"])
+    result = check_program(limited, second_order=True)
+    assert result.outcome == "refused" and result.stage == "hessian", result.detail
+    unlimited = program(body, ("alias-update",), excusable=["v += x"])
+    assert check_program(unlimited, second_order=True).outcome == "refused-supported"
+
+
 def test_a_documented_refusal_that_compiles_is_unrefused():
     result = check_program(program("return np.sum(x * 2.0)", ("comprehension",)))
     assert result.outcome == "unrefused"
@@ -189,6 +202,30 @@ def test_a_kink_at_a_drawn_zero_is_redrawn():
     # abs makes an exact zero a kink: the point is re-drawn (without zeros), not blamed
     p = program("return np.sum(np.abs(x) * x[0])", ("abs-max-min",), zero=("x",))
     assert check_program(p).outcome == "agree"
+
+
+def _tied_max_gradient(x):
+    # the gradient of max(x[0] * S, x[1] * S), S = x[0] + x[1]: a gradient linear along
+    # every line through 0, with a slope that depends on the line
+    s = x[0] + x[1]
+    return np.array([s + x[0], x[0]]) if s * x[0] >= s * x[1] else np.array([x[1], s + x[1]])
+
+
+def test_a_gradient_with_a_kink_across_the_axes_is_not_smooth():
+    # at 0, every coordinate's one-sided differences agree, yet there is no Hessian
+    # (the seed-5 program 4410: np.max of a matrix of products of exact zeros)
+    zero, elsewhere = np.zeros(2), np.array([0.7, -0.2])
+    fd = fd_jacobian(_tied_max_gradient, zero)
+    assert not _gradient_is_smooth(_tied_max_gradient, zero, fd)
+    fd = fd_jacobian(_tied_max_gradient, elsewhere)
+    assert _gradient_is_smooth(_tied_max_gradient, elsewhere, fd)
+
+
+def test_writing_into_an_argument_second_order_does_not_differentiate_may_be_refused():
+    # hessian differentiates argument 0 only, and copies only what it differentiates
+    assert status_of({"write-arg", "write-other-arg"}) is Status.SUPPORTED
+    assert status_of({"write-arg", "write-other-arg"}, second_order=True) is Status.MAY_REFUSE
+    assert status_of({"write-arg"}, second_order=True) is Status.SUPPORTED
 
 
 def test_status_follows_the_strictest_construct():

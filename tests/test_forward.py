@@ -123,6 +123,29 @@ def test_lists_and_writes():
     check_jvp(lists_and_writes, np.array([0.4, 1.3]))
 
 
+def kept_then_written(x):
+    out = x * 2.0
+    acc = out**1  # a new array whose tangent rule is `dout` itself
+    for i in range(2):
+        u = acc + 0.0
+        out[i] = x[i] ** 3  # changes dout in place: dacc must not be dout
+        acc = u * out
+    return np.sum(acc)
+
+
+def viewed_then_written(x):
+    out = np.zeros(3)
+    t = np.reshape(out, (3,)) + 1.0  # dt = a view of dout, then a bare copy of it
+    out[0] = np.sin(x[1])
+    return np.sum(t * x) + np.sum(out * x)
+
+
+@pytest.mark.parametrize("f", [kept_then_written, viewed_then_written])
+def test_a_new_value_keeps_its_tangent_when_its_operand_is_written(f):
+    check_jvp(f, X3)
+    np.testing.assert_allclose(jvp(f, (X3,), (np.ones(3),))[1], np.sum(chainrule.grad(f)(X3)))
+
+
 def test_list_pops_both_modes():
     check_jvp(with_pops, X3)
 

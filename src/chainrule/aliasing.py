@@ -118,7 +118,8 @@ def fresh_functions() -> tuple:
     helpers = (
         "kept_writes index_grad take_grad matmul_grad_left matmul_grad_right dot_grad_left "
         "dot_grad_right tensordot_grad_left tensordot_grad_right inner_grad_left "
-        "inner_grad_right select_grad reduce_extreme_grad prod_grad cumprod_grad"
+        "inner_grad_right select_grad reduce_extreme_grad prod_grad cumprod_grad "
+        "unpack_grad power_term seed_gradient zeros_like_item"
     )
     found.extend(getattr(runtime, n) for n in helpers.split() if hasattr(runtime, n))
     linalg = "inv solve det slogdet norm pinv cholesky qr svd eigh eigvalsh lstsq matrix_power"

@@ -519,12 +519,24 @@ _SHAPE_ONLY_CALLS = frozenset("zeros_like ones_like empty_like shape size ndim".
 _SHAPE_ONLY_ATTRIBUTES = frozenset("shape ndim size dtype".split())
 
 
-def value_loads(node: ast.AST) -> list[tuple[int, str]]:
+def value_loads(
+    node: ast.AST, shape_of_second: Callable[[ast.expr], bool] | None = None
+) -> list[tuple[int, str]]:
     """(line, name) of the reads of names in `node` that may read an array's elements.
     A name read only for its shape (`np.zeros_like(v)`, `np.shape(v)`, `len(v)`,
-    `v.shape`) is left out: an in-place change of the elements never changes that."""
+    `v.shape`) is left out: an in-place change of the elements never changes that.
+    So is the second argument of a call for which `shape_of_second(func)` holds
+    (generated code's `unbroadcast(g, x)`, transformed again)."""
     shape_only: set[int] = set()
     for sub in ast.walk(node):
+        if (
+            shape_of_second is not None
+            and isinstance(sub, ast.Call)
+            and len(sub.args) == 2
+            and isinstance(sub.args[1], ast.Name)
+            and shape_of_second(sub.func)
+        ):
+            shape_only.add(id(sub.args[1]))
         if isinstance(sub, ast.Call) and sub.args and isinstance(sub.args[0], ast.Name):
             func = sub.func
             if (

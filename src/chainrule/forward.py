@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from .aliasing import view_bases
 from .derivatives import DerivativeContext
 from .ir import (
     Function,
@@ -99,11 +100,13 @@ class Forwarder:
             for s in walk_statements(fn.body)
             if statement_kind(s, fn.lists) in (StatementKind.SETITEM, StatementKind.ADD_AT)
         }
+        self.derived: list[tuple[ast.stmt, ast.stmt]] = []  # (tangent statement, its statement)
 
     def run(self) -> Tangent:
         ctx = self.ctx
         tangent_params = [ctx.dname(p) for p in ctx.wrt]
         body = self.block(self.fn.body)
+        self.separate_tangents()
         result = self.fn.result
         if isinstance(result, ast.Name) and ctx.active(result.id):
             result_tangent: ast.expr = ast.Name(ctx.dname(result.id), ast.Load())
@@ -151,7 +154,55 @@ class Forwarder:
         header, code = TANGENT_OF_KIND[kind](self, stmt, active)
         if kind is StatementKind.PRIMITIVE and self.written.intersection(active):
             code = [self.own_tangent(c, active) for c in code]
+        if self.written:
+            self.derived.extend((c, stmt) for c in code)
         return header, derived_from(stmt, code)
+
+    def separate_tangents(self) -> None:
+        """Copy each tangent that would share memory with the tangent of an array written
+        into later, where the value itself does not share that array's memory.
+
+        A rule's tangent may be its operand's tangent itself (`dy = dx` for y = x + 1.0
+        or y = x ** 1) while y is a new array: the write `x[0] = v` then changes dx in
+        place, and through it dy, which is no longer y's tangent.  Where y is a view of
+        x, so is dy, and the write is checked like any write through a view.  Sharing
+        passes along chains (`t = x.reshape(3)`, `dt` a view of dx, then `y = t + 1.0`,
+        `dy = dt`) and around loops, so the facts are iterated to a fixed point.
+        """
+        ctx = self.ctx
+        tied = {ctx.dnames[w] for w in self.written if w in ctx.dnames}
+        copies: set[int] = set()
+        changed = True
+        while changed:
+            changed = False
+            for tstmt, stmt in self.derived:
+                if not isinstance(tstmt, ast.Assign):
+                    continue
+                if isinstance(tstmt.targets[0], ast.Tuple):  # rows: views, as the value's are
+                    rows = set(names_in(tstmt.targets[0])) - tied
+                    if rows and view_bases(tstmt.value, ctx.list_names) & tied:
+                        tied |= rows
+                        changed = True
+                    continue
+                if not isinstance(tstmt.targets[0], ast.Name):
+                    continue
+                name = tstmt.targets[0].id
+                if name in tied or id(tstmt) in copies:
+                    continue
+                shared = view_bases(tstmt.value, ctx.list_names) & tied
+                if not shared:
+                    continue
+                primal = ctx.primal_of.get(name)
+                of_value = view_bases(stmt.value, ctx.list_names) if primal else set()
+                if primal is None or all(ctx.primal_of.get(t) in of_value for t in shared):
+                    tied.add(name)  # a temporary of the rule, or a view of a view
+                else:
+                    copies.add(id(tstmt))
+                changed = True
+        for tstmt, _ in self.derived:
+            if id(tstmt) in copies:
+                assert isinstance(tstmt, ast.Assign)
+                tstmt.value = ctx.numpy_call("array", [tstmt.value])
 
     def own_tangent(self, stmt: ast.stmt, active: list[str]) -> ast.stmt:
         """`dy = <tangent>` for an array y that is written into later: a copy, unless the

@@ -34,7 +34,7 @@ import numpy as np
 import chainrule
 from chainrule import CompileError
 
-from .constructs import Status, status_of
+from .constructs import CONSTRUCTS, Status, status_of
 from .loading import Loaded, loaded
 from .oracles import (
     FD_TOL,
@@ -239,7 +239,7 @@ class Checker:
         x0, at = self._first()
         g = chainrule.grad(self.mods.f, argnums=0)
         fd = fd_jacobian(lambda x: flat(self.args[0], g(*at(x))), x0)
-        if _gradient_is_smooth(lambda x: flat(self.args[0], g(*at(x))), x0):
+        if _gradient_is_smooth(lambda x: flat(self.args[0], g(*at(x))), x0, fd):
             self.expect(H, fd, "finite differences of grad", HESSIAN_TOL, full=True)
         # (else the gradient has a kink at the point, where f's does not: a tie of
         # np.minimum at a zero argument; finite differences of it judge nothing there)
@@ -282,7 +282,9 @@ def _refusal(error: CompileError, path: str, second_order: bool, program: Progra
         return Failure("crash", "", f"CompileError not located in the program: {error}")
     if status_of(program.constructs, second_order) is Status.SUPPORTED:
         return Failure("refused-supported", "", str(error))
-    if second_order and status_of(program.constructs) is Status.SUPPORTED:
+    if second_order and any(
+        CONSTRUCTS[c].status_for(True) is not CONSTRUCTS[c].status for c in program.constructs
+    ):
         return Failure("refused", "", str(error))  # a second-order limitation the docs state
     if line_key(error.source_line) not in program.excusable:
         detail = f"{error}\n(the line refused is not one of a may- or must-refuse construct)"
@@ -328,12 +330,26 @@ def check_program(
             signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def _gradient_is_smooth(g: Callable[[np.ndarray], np.ndarray], x0: np.ndarray) -> bool:
-    """Whether the one-sided differences of the gradient agree at x0 (they differ by the
-    jump in slope where the gradient has a kink at x0 itself)."""
+def _gradient_is_smooth(
+    g: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, jacobian: np.ndarray
+) -> bool:
+    """Whether the gradient is differentiable at x0, so that its finite differences
+    (`jacobian`) are a Hessian to compare with.
+
+    The one-sided differences along each coordinate must agree: they differ by the
+    jump in slope where the gradient has a kink at x0 itself.  And the differences
+    along two random directions must be the jacobian times the direction: at a tie
+    of np.max over products of exact zeros (max(x * sum(x)) at x = 0) the gradient is
+    linear along every line through x0, but with a slope that depends on the line.
+    """
     h = 1e-5
     here = g(x0)
     scale = 1.0 + float(np.max(np.abs(here), initial=0.0))
+    for d in np.random.default_rng(x0.size).normal(size=(2, x0.size)):
+        step = (h * d).reshape(x0.shape)
+        along = (g(x0 + step) - g(x0 - step)) / (2 * h)
+        if np.max(np.abs(along - jacobian @ d), initial=0.0) > 1e-2 * scale * np.linalg.norm(d):
+            return False
     for j in range(x0.size):
         plus, minus = x0.copy(), x0.copy()
         plus[j] += h

@@ -153,6 +153,11 @@ CONSTRUCTS: dict[str, Construct] = {
     "dict-build": Construct(S, "a dict built in the function, indexed"),
     # generated with the documented refusals below; supported since (issue 15)
     "write-arg": Construct(S, "writing into an argument, x[0] = v (on a private copy)"),
+    "write-other-arg": Construct(
+        S,
+        "writing into an argument that second-order checks (argnums=0) do not differentiate",
+        second_order=MAY,  # refused: only differentiated arguments are copied (docs/subset.md)
+    ),
     "list-display": Construct(S, "parts = [a, b] stored in a variable"),
     # documented refusals, generated on purpose: a located CompileError is expected
     "comprehension": Construct(MUST, "a list comprehension over differentiated values"),

@@ -56,6 +56,7 @@ class Blocks(Statements):
             (0.4, self.chained),
             (1.0, self.new_array),
             (0.8, self.write_existing),
+            (0.3, self.write_arg),
             (1.5 if may else 0, self.view_inplace),
             (0.6 if may else 0, self.int_array),
             (0.6 if may else 0, self.list_reference),

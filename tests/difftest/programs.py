@@ -111,14 +111,18 @@ def _leaves(text: str, spec: Spec) -> list[tuple[str, Shape]]:
 def _bind_params(ctx: Context, params: list[tuple[str, Spec]], scope: Scope) -> list[str]:
     """Put the parameters' leaves in scope; sometimes unpack a container first."""
     lines = []
-    for name, spec in params:
+    for position, (name, spec) in enumerate(params):
         leaves = _leaves(name, spec)
+        if position == 0:
+            ctx.first_arg.update(text for text, _ in leaves)
         if spec[0] != "leaf" and ctx.chance(0.4):
             names = [ctx.fresh_name("a") for _ in leaves]
             if spec[0] == "tuple":
                 lines.append(f"{', '.join(names)} = {name}")
             else:
                 lines.append(f"{', '.join(names)} = {', '.join(t for t, _ in leaves)}")
+            if position == 0:
+                ctx.first_arg.update(names)
             for new, (_, shape) in zip(names, leaves):
                 scope.set(Value(new, shape, ARG_BOUND, arg=True))
             continue

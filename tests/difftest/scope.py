@@ -37,6 +37,7 @@ class Value:
     copied: bool = False  # another name holds a copy of some of its elements
     copied_from: str | None = None  # this name holds a copy of elements of that one
     integer: bool = False  # an integer array (np.arange): never copied into a float workspace
+    held: bool = False  # another name, a list or a tuple holds (a view of) this array
 
 
 @dataclass
@@ -92,6 +93,7 @@ class Scope:
                     arg=value.arg and other.arg,
                     made=value.made and other.made and other.text == value.text,
                     copied=value.copied or other.copied,
+                    held=value.held or other.held,
                     copied_from=value.copied_from or other.copied_from,
                 )
         for name, lst in list(self.lists.items()):
@@ -117,6 +119,9 @@ class Context:
     # lines of may- or must-refuse constructs: the only lines a refusal may point at
     excusable: set[str] = field(default_factory=set)
     used: set[str] = field(default_factory=set)  # every name handed out: names never repeat
+    # the names holding the first argument (or its leaves): the only one second-order checks
+    # differentiate (argnums=0), so the only one they copy before a write into it
+    first_arg: set[str] = field(default_factory=set)
 
     def fresh_name(self, prefix: str = "v") -> str:
         """A name not used anywhere else in the program (sometimes one generated code uses)."""

@@ -63,7 +63,7 @@ class Statements:
         Scalars too: NumPy scalars are immutable, but chainrule cannot always tell
         a scalar from an array, and documents `z = y; z += 1` as refused."""
         if e.base and e.base in scope.values:
-            scope.values[e.base] = replace(scope.values[e.base], fresh=False, made=False)
+            scope.values[e.base] = replace(scope.values[e.base], fresh=False, made=False, held=True)
 
     def bind(self, scope: Scope, name: str, e: Expr, **flags) -> None:
         self.share(scope, e)
@@ -284,6 +284,36 @@ class Statements:
             bound = max(out.bound, e.bound)
         return lines, replace(out, bound=bound, read=out.read or adds)
 
+    def write_arg(self, scope: Scope, frame: Frame) -> list[str]:
+        """A write into an argument (chainrule writes into a private copy of a
+        differentiated one), sometimes after keeping a new array made from it whose
+        tangent rule passes the argument's tangent through (`k = x ** 1`: the 6:5168
+        wrong jvp, where dk was dx itself and the write changed it)."""
+        ctx = self.ctx
+        args = [
+            v
+            for v in scope.values.values()
+            if v.arg and not v.fixed and not v.held and v.shape and not v.integer
+        ]
+        if not args or frame.helper:
+            return self.assign(scope, frame)
+        v = ctx.pick(args)
+        lines = []
+        if ctx.chance(0.6):
+            kept = ctx.fresh_name("k")
+            spelling = ctx.pick([f"{v.text} ** 1", f"{v.text} + 0.0", f"{v.text} * 1.0"])
+            if ctx.chance(0.3):
+                spelling = f"np.reshape({v.text}, {v.shape}) + 0.0"
+            scope.set(Value(kept, v.shape, v.bound, fresh=True, made=True))
+            self.pending.append(kept)
+            lines.append(f"{kept} = {spelling}")
+        ctx.tags.update({"write-arg", "array-write-after-read"})
+        if v.text not in ctx.first_arg:
+            ctx.tags.add("write-other-arg")
+        written, out = self.write(scope, frame, replace(v, read=False))
+        scope.set(replace(out, arg=True, made=False, fresh=False, read=False))
+        return lines + written
+
     def view_inplace(self, scope: Scope, frame: Frame) -> list[str]:
         """A view of a fresh array updated in place: NumPy changes both names (MAY refuse)."""
         ctx = self.ctx
@@ -503,6 +533,8 @@ class Statements:
         v = ctx.pick(args) if args else None
         if kind == "write-arg" and v is not None and not v.fixed:
             ctx.tags.add("write-arg")
+            if v.text not in ctx.first_arg:
+                ctx.tags.add("write-other-arg")
             return [f"{v.text}[0] = {self.ex.expr(scope, (), 2).text}"]
         if kind == "comprehension" and v is not None:
             ctx.tags.add("comprehension")

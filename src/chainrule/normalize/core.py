@@ -32,9 +32,16 @@ from typing import Any, Protocol
 from ..activity import expr_varied
 from ..flow import value_loads
 from ..ir import Names, Parsed, Tree, facts
+from ..runtime import unbroadcast
 
 # what `operation` returns: the flattened expression, its primitive, args and kwargs
 Operation = tuple[ast.expr, Any, list[ast.expr], dict[str, ast.expr]]
+
+
+def shape_only_second(parsed: Parsed) -> Callable[[ast.expr], bool]:
+    """Which calls read their second argument for its shape only: chainrule's own
+    `unbroadcast(g, x)`, in generated code that is transformed again (hessian)."""
+    return lambda func: parsed.resolve(func) is unbroadcast
 
 
 class ExpressionsRole(Protocol):
@@ -170,7 +177,7 @@ class Normalizer:
         self.loop_frames: list[LoopFrame] = []
         self.writable: set[str] = set()  # SSA names of arrays made by a constructor
         self.lists: set[str] = set()  # SSA names of lists made in the function
-        self.loads = value_loads(parsed.node)
+        self.loads = value_loads(parsed.node, shape_only_second(parsed))
         self.live: dict[int, frozenset[str]] = {}  # compound statement -> names read after it
         self.body: list[ast.stmt] = []  # the (lowered) body being normalized, for line queries
         self.out: list[ast.stmt] = []

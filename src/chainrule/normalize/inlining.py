@@ -39,7 +39,7 @@ from ..ir import (
 )
 from ..parse import body_statements, lambda_to_def, parse_function, stored_names
 from ..rules import is_nondifferentiable, lookup, lookup_tangent
-from .core import Normalizer, all_identifiers
+from .core import Normalizer, all_identifiers, shape_only_second
 from .jumps import hoist_assignment_expressions, lower_jumps
 
 
@@ -529,7 +529,7 @@ class Inliner:
             self.n.p = parsed
             self.n.current = scope
             self.n.caller_values = caller_values
-            self.n.loads = value_loads(parsed.node)
+            self.n.loads = value_loads(parsed.node, shape_only_second(parsed))
             body = hoist_assignment_expressions([clone(s) for s in body], self.n.error)
             body = lower_jumps(body, self._jump_names(parsed.node))
             ast.fix_missing_locations(ast.Module(body=body, type_ignores=[]))
