@@ -313,6 +313,49 @@ def test_writes_into_a_copy_of_an_argument():
     np.testing.assert_array_equal(x, x0)  # the caller's array is untouched
 
 
+def added_at_in_loop(W0, x):
+    W = W0 * 1.0
+    for _ in range(3):
+        y = np.tanh(x @ W)  # reads W, which the next line changes for the next iteration
+        np.add.at(W, [0, 0, 1], -(np.tanh(y) ** 2))
+    return np.sum(y)  # (W itself is not read after the loop)
+
+
+def added_at_in_loop_autograd(W0, x):
+    import autograd.numpy as anp
+
+    W = W0 * 1.0
+    for _ in range(3):
+        y = anp.tanh(anp.dot(x, W))
+        delta = -(anp.tanh(y) ** 2)
+        W = W + anp.stack([2.0 * delta, delta, 0.0 * delta])
+    return anp.sum(y)
+
+
+def test_np_add_at_in_a_loop_into_an_array_read_earlier_in_the_iteration():
+    # the gradient of the added values was dropped: the array had no gradient yet when
+    # the backward pass met the write (first the last iteration's), so it seemed to
+    # reach nothing (a wrong gradient of the seed-8 run, 8:1519, and of seed 43)
+    import autograd
+
+    from chainrule import hessian, jacfwd
+
+    rng = np.random.default_rng(8)
+    W, x = rng.normal(size=(3, 4)) * 0.5, rng.normal(size=3)
+    assert check_grad(added_at_in_loop, W, x) < 1e-6
+    ours = grad(added_at_in_loop, argnums=(0, 1))(W, x)
+    for k in (0, 1):
+        expected = autograd.grad(added_at_in_loop_autograd, k)(W, x)
+        np.testing.assert_allclose(ours[k], expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(jacfwd(added_at_in_loop, argnums=1)(W, x), ours[1], rtol=1e-9)
+    np.testing.assert_allclose(
+        hessian(added_at_in_loop, argnums=1)(W, x),
+        autograd.hessian(added_at_in_loop_autograd, 1)(W, x),
+        rtol=1e-7,
+        atol=1e-10,
+    )
+
+
 def conv_pool(img, K):
     out = np.zeros((4, 4))
     for i in range(4):

@@ -293,11 +293,20 @@ class Statements:
         args = [
             v
             for v in scope.values.values()
-            if v.arg and not v.fixed and not v.held and v.shape and not v.integer
+            if v.arg
+            and not v.fixed
+            and v.shape
+            and not v.integer
+            and (not v.held or ctx.may_refuse)
         ]
         if not args or frame.helper:
             return self.assign(scope, frame)
         v = ctx.pick(args)
+        if v.held:
+            # another name holds (a view of) it, perhaps on one path only (the view in
+            # one branch, a copy in the other: the seed-8 wrong gradient 8:2): the
+            # write changes that name too, which chainrule must follow or refuse
+            ctx.tags.add("view-inplace")
         lines = []
         if ctx.chance(0.6):
             kept = ctx.fresh_name("k")
@@ -311,6 +320,8 @@ class Statements:
         if v.text not in ctx.first_arg:
             ctx.tags.add("write-other-arg")
         written, out = self.write(scope, frame, replace(v, read=False))
+        if v.held:
+            ctx.excusable.update(line.strip() for line in written)
         scope.set(replace(out, arg=True, made=False, fresh=False, read=False))
         return lines + written
 
@@ -531,7 +542,7 @@ class Statements:
         if not args:
             kind = "none"
         v = ctx.pick(args) if args else None
-        if kind == "write-arg" and v is not None and not v.fixed:
+        if kind == "write-arg" and v is not None and not v.fixed and not v.held:
             ctx.tags.add("write-arg")
             if v.text not in ctx.first_arg:
                 ctx.tags.add("write-other-arg")

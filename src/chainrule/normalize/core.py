@@ -141,6 +141,9 @@ class Normalizer:
         self.has_aux = has_aux
         self.names = Names(all_identifiers(parsed.node) | set(parsed.params))
         self.root_identifiers = frozenset(self.names.taken)
+        # user names used as SSA names, one entry per definition: the branches of an `if`
+        # may each define the same one (StatementNormalizer.if_statement merges the facts)
+        self.plain_definitions: list[str] = []
         self.trees: dict[str, Tree] = {}  # SSA name -> the container it denotes
         self.param_trees: dict[str, Tree] = {}  # container argument -> its leaves
         self.constants: dict[str, Any] = {}  # SSA name -> constant (container loop keys)
@@ -205,6 +208,7 @@ class Normalizer:
         )
         if ssa == user_name:
             self.names.taken.add(ssa)
+            self.plain_definitions.append(ssa)
         self.current[user_name] = ssa
         return ssa
 

@@ -11,6 +11,7 @@ at the end of each branch (a phi node).
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass
 
 from ..activity import possibly_varied
 from ..aliasing import mark_restores
@@ -29,6 +30,30 @@ from ..parse import body_statements
 from .advice import side_effect_advice, unsupported_statement
 from .core import Normalizer, is_cheap_name
 from .jumps import hoist_assignment_expressions, lower_jumps
+
+
+@dataclass(frozen=True)
+class MemoryFacts:
+    """What the aliasing analysis knows of one SSA name's value (see writes.py)."""
+
+    roots: frozenset[str]  # the values whose memory it may share
+    held: frozenset[str]  # for a list: what its items may share
+    writable: bool  # an array made in the function
+    number: bool  # surely a number
+    list: bool  # a list made in the function
+    restored_list: bool  # a list a record stack gave back
+
+    def union(self, other: MemoryFacts) -> MemoryFacts:
+        """Facts of a name that holds this value or the other: it may share what either
+        shares, and is a fresh array (a number, a list) only if both are."""
+        return MemoryFacts(
+            self.roots | other.roots,
+            self.held | other.held,
+            self.writable and other.writable,
+            self.number and other.number,
+            self.list and other.list,
+            self.restored_list or other.restored_list,
+        )
 
 
 class StatementNormalizer:
@@ -168,14 +193,26 @@ class StatementNormalizer:
         before = dict(self.n.current)
         outer = self.n.out
         results = []
+        # a name first defined in an `if` keeps the user's name in each branch that
+        # defines it (readable code, and no merge copy when both do): the facts kept per
+        # SSA name are then the last branch's, which the merge and later checks must not
+        # take for the other branch's (a view in one branch, a copy in the other)
+        seen: list[dict[str, MemoryFacts]] = []
         for branch in (stmt.body, stmt.orelse):
             self.n.current = dict(before)
             self.n.out = []
+            start = len(self.n.plain_definitions)
             for sub in branch:
                 self.statement(sub)
             self.n.origin = stmt
             results.append((self.n.out, self.n.current))
+            defined = set(self.n.plain_definitions[start:])
+            seen.append({ssa: self.memory_facts(ssa) for ssa in defined})
         (body, body_names), (orelse, else_names) = results
+        both = seen[0].keys() & seen[1].keys()
+        for ssa in both:
+            if body_names.get(ssa) == ssa != else_names.get(ssa):
+                self.set_memory_facts(ssa, seen[0][ssa])  # the value the merge copies
         merged: dict[str, str] = {}
         read_after = self.n.live.get(id(stmt))
         for name in sorted(set(body_names) | set(else_names)):
@@ -211,9 +248,43 @@ class StatementNormalizer:
                 self.n.unbound.add(phi)
             self.n.writes.track_copy(phi, [v for v in (b, e) if v is not None])
             merged[name] = phi
+        for ssa in both:  # it holds one branch's value or the other's
+            self.set_memory_facts(ssa, seen[0][ssa].union(seen[1][ssa]))
         self.n.current = merged
         self.n.out = outer
         self.n.emit(annotate(ast.If(test=test, body=body or [ast.Pass()], orelse=orelse), stmt))
+
+    def memory_facts(self, ssa: str) -> MemoryFacts:
+        n = self.n
+        return MemoryFacts(
+            n.roots_of(ssa),
+            n.held_of(ssa),
+            ssa in n.writable,
+            ssa in n.numbers,
+            ssa in n.lists,
+            ssa in n.restored_lists,
+        )
+
+    def set_memory_facts(self, ssa: str, known: MemoryFacts) -> None:
+        n = self.n
+        if known.roots == {ssa}:
+            n.roots.pop(ssa, None)
+        else:
+            n.roots[ssa] = known.roots
+        if known.held:
+            n.held[ssa] = known.held
+        else:
+            n.held.pop(ssa, None)
+        for table, holds in (
+            (n.writable, known.writable),
+            (n.numbers, known.number),
+            (n.lists, known.list),
+            (n.restored_lists, known.restored_list),
+        ):
+            if holds:
+                table.add(ssa)
+            else:
+                table.discard(ssa)
 
     def private_copies(self, body: list[ast.stmt]) -> list[ast.stmt]:
         """`x[0] = a * b` where x is a parameter: the generated code writes into a private

@@ -199,12 +199,7 @@ class InPlaceAdjoints:
         )
         text, out = self.opening(stmt, note)
         g = ctx.dname(name_of(array))
-        outer = grads.outer_loop(name_of(array))
-        if g not in grads.defined and outer is not None:
-            # an array from outside the loop: later iterations' reads of it add up
-            grads.init_before(outer, name_of(array), g)
-            grads.defined.add(g)
-            grads.owned.add(g)
+        self.init_in_loop(array, g)
         if g not in grads.defined:  # nothing after the write reads the array: no gradient
             if record.restore:
                 out.extend(self.put_back(array, index, old))
@@ -237,6 +232,17 @@ class InPlaceAdjoints:
         out.append(comment(text))
         return out
 
+    def init_in_loop(self, array: ast.expr, g: str) -> None:
+        """Inside a loop, the gradient of an array from outside it: zeros before the
+        loop's backward pass, to which later iterations' reads of it add up (with no
+        gradient yet here, the last iteration's write seemed to reach nothing)."""
+        grads = self.grads
+        outer = grads.outer_loop(name_of(array))
+        if g not in grads.defined and outer is not None:
+            grads.init_before(outer, name_of(array), g)
+            grads.defined.add(g)
+            grads.owned.add(g)
+
     def put_back(
         self, array: ast.expr, index: ast.expr, old: ast.expr, what: str = "the write overwrote"
     ) -> list[ast.stmt]:
@@ -256,6 +262,7 @@ class InPlaceAdjoints:
         note = "np.add.at: each added value receives the gradient at its place"
         _, out = self.opening(stmt, note)
         g = ctx.dname(name_of(array))
+        self.init_in_loop(array, g)
         if isinstance(value, ast.Name) and ctx.active(value.id) and g in grads.defined:
             out.extend(self.hand_to(value, _item(g, index)))
         if record.restore:
