@@ -105,6 +105,47 @@ def _raising(error: Exception):
     return fake
 
 
+TINY = program("return 1e-4 * np.sum(np.sin(x)) + x[0]")
+
+
+def test_autograd_is_no_oracle_where_finite_differences_side_with_grad(monkeypatch):
+    # autograd off by 30% on a gradient of 1e-4 passes FD_TOL; grad, exact, was then
+    # called wrong against it (seed 8, 1956)
+    import difftest.check as check
+
+    real = check.autograd_gradient
+
+    def off(f, args):
+        value, g = real(f, args)
+        g = np.array(g, dtype=float)
+        g[1] *= 1.3
+        return value, g
+
+    monkeypatch.setattr(check, "autograd_gradient", off)
+    result = check_program(TINY)
+    assert result.outcome == "agree" and "autograd" not in result.checks, result.detail
+
+
+def test_grad_off_where_autograd_is_right_is_still_wrong(monkeypatch):
+    import difftest.check as check
+
+    real = chainrule.grad
+    monkeypatch.setattr(check, "variant_and_general", lambda *a: None)
+
+    def off(f, argnums=0):
+        g = real(f, argnums=argnums)
+
+        def call(*a):
+            (d,) = g(*a)
+            return (d + np.array([0.0, 1e-5, 0.0]),)  # below FD_TOL
+
+        return call
+
+    monkeypatch.setattr(chainrule, "grad", off)
+    result = check_program(TINY)
+    assert result.outcome == "wrong", result.detail  # (the other modes, or autograd)
+
+
 def test_a_compile_error_in_generated_code_is_a_crash(monkeypatch):
     error = CompileError("`t1` is not supported", "<chainrule grad_f 1a2b>", 3, 4, "t1 = x[i]")
     monkeypatch.setattr(chainrule, "grad", _raising(error))

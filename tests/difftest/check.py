@@ -215,8 +215,18 @@ class Checker:
         value, g = reference
         if mismatch(value, self.value, TIGHT_TOL) or mismatch(g, self.fd, FD_TOL):  # (or no fd)
             return  # autograd runs it differently (in-place writes on views...): not an oracle
+        if self._finite_differences_side_with_grad(np.asarray(g, dtype=float).reshape(-1)):
+            return  # a gradient so small that autograd's error passed FD_TOL (seed 8, 1956)
         self.checks.append("autograd")
         self.expect(self.grad, g, "autograd", full=True)
+
+    def _finite_differences_side_with_grad(self, other: np.ndarray) -> bool:
+        """Whether, where grad and `other` differ most, finite differences are ten times
+        nearer grad than `other` (their own error is far below FD_TOL where f is smooth)."""
+        if other.shape != self.grad.shape or self.fd.shape != self.grad.shape or not other.size:
+            return False
+        k = int(np.argmax(np.abs(other - self.grad)))
+        return 10 * abs(self.grad[k] - self.fd[k]) < abs(other[k] - self.fd[k])
 
     # second order: with respect to the first argument
     def _first(self) -> tuple[np.ndarray, Callable[[np.ndarray], list[Any]]]:
