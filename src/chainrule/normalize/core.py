@@ -153,6 +153,11 @@ class Normalizer:
         self.function_values: dict[str, Any] = {}
         self.inlining: list[Any] = []  # functions being inlined, outermost first
         self.inlining_names: list[str] = []
+        # per function being inlined, the in-place changes it made (statement, the roots
+        # of what it changed, what it is, advice): its caller checks them too, since the
+        # callee may change an array the caller gave it (Inliner.inline)
+        # (with the function, an ir.Parsed, whose statement it is: refusals point there)
+        self.callee_changes: list[list[tuple[ast.AST, frozenset[str], str, str, Any]]] = []
         self.extra_cells: dict[str, Any] = {}  # bindings for inlined functions' names
         self.alias_of: dict[str, str] = {}
         self.kept_globals: set[str] = set()  # inlined functions' globals read under their names

@@ -525,6 +525,7 @@ class Inliner:
         body = body_statements(parsed.node)
         self.n.inlining.append(callee.key)
         self.n.inlining_names.append(callee.name)
+        self.n.callee_changes.append([])
         try:
             self.n.p = parsed
             self.n.current = scope
@@ -561,6 +562,8 @@ class Inliner:
             )
             self.n.p, self.n.current, self.n.varied_user, self.n.loads, self.n.origin = saved[:5]
             self.n.caller_values, self.n.live, self.n.body = saved[5], saved[6], saved[7]
+            changes = self.n.callee_changes.pop()
+        self.n.writes.check_callee_changes(call, callee.name, changes)
         return result
 
     def _jump_names(self, node: ast.FunctionDef) -> Callable[[str], str]:

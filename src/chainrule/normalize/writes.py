@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import operator
+from typing import Any
 
 import numpy as np
 
@@ -338,18 +339,73 @@ class InPlaceNormalizer:
         Inside a loop, every read in the loop's body counts as afterwards: the
         next iteration runs it again."""
         roots = self.n.held_of(ssa) if items else self.n.roots_of(ssa)
+        for frame in self.n.loop_frames:  # checked again at the loop's back edge
+            frame.changes.append((stmt, roots, what, advice))
+        if self.n.callee_changes:  # and by the callers of the function being inlined
+            self.n.callee_changes[-1].append((stmt, roots, what, advice, self.n.p))
+        self.refuse_if_read_later(stmt, roots, name, what, advice)
+
+    def check_callee_changes(
+        self,
+        call: ast.AST,
+        callee: str,
+        changes: list[tuple[ast.AST, frozenset[str], str, str, Any]],
+    ) -> None:
+        """After inlining `callee` at `call`: its in-place changes of arrays the caller can
+        see (a parameter, a closure variable, a view of one) change the caller's names
+        too, which the caller may read after the call.  A refusal points at the change,
+        in the callee, and names the call."""
+        for stmt, roots, what, advice, where in changes:
+            if self.n.callee_changes:  # the caller is inlined too: its callers check
+                self.n.callee_changes[-1].append((stmt, roots, what, advice, where))
+            line = getattr(call, "lineno", "?")
+            caller = self.n.p.node.name
+            self.refuse_if_read_later(
+                call,
+                roots,
+                None,
+                what,
+                advice,
+                call_in=self.n.origin,
+                after_call=f" in {caller!r}, after its call of {callee!r} at line {line}",
+                locate=(where, stmt),
+            )
+
+    def refuse_if_read_later(
+        self,
+        stmt: ast.AST,
+        roots: frozenset[str],
+        name: str | None,
+        what: str,
+        advice: str,
+        call_in: ast.AST | None = None,
+        locate: tuple[Any, ast.AST] | None = None,
+        after_call: str = "",
+    ) -> None:
+        """Refuse a change at `stmt` of the memory of `roots` if a name other than `name`
+        that may share it is read afterwards.  With `call_in` (the statement holding the
+        call `stmt` that made the change), a read after the call on its line counts too
+        (`g(w) + np.sum(w)`)."""
         sharing = {
             user
             for user, s in self.n.current.items()
             if user != name and (self.n.roots_of(s) | self.n.held_of(s)) & roots
         }
-        for frame in self.n.loop_frames:  # checked again at the loop's back edge
-            frame.changes.append((stmt, roots, what, advice))
         if not sharing:
             return
         after = getattr(stmt, "lineno", 0)
         loop_start = self.n.loop_lines[0] if self.n.loop_lines else None
         later = set()
+        if call_in is not None:
+            end = (getattr(stmt, "end_lineno", after), getattr(stmt, "end_col_offset", 0))
+            later = {
+                n.id
+                for n in ast.walk(call_in)
+                if isinstance(n, ast.Name)
+                and isinstance(n.ctx, ast.Load)
+                and n.id in sharing
+                and (n.lineno, n.col_offset) >= end
+            }
         for line, n in self.n.loads:
             if n not in sharing or n in later:
                 continue
@@ -366,10 +422,11 @@ class InPlaceNormalizer:
                     later.add(n)
         clash = sorted(sharing & later)
         if clash:
-            raise self.n.error(
-                stmt,
+            parsed, node = locate if locate is not None else (self.n.p, stmt)
+            raise parsed.error(
+                node,
                 f"{what} changes an array that {clash[0]!r} also refers to (they may share "
-                f"memory), and {clash[0]!r} is used later; {advice}",
+                f"memory), and {clash[0]!r} is used later{after_call}; {advice}",
             )
 
     def _rebound_in_loop(self, name: str, line: int, write: int) -> bool | None:
