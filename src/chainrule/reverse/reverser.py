@@ -141,6 +141,9 @@ class Reverser:
             elif self.ctx.is_active_stmt(stmt):
                 code = self.statement(stmt)
                 reads |= _loads(code)
+            elif _restores(stmt):
+                code = self.writes.restore_only(stmt)
+                reads |= _loads(code)
             else:
                 continue
             out.extend(code)
@@ -171,7 +174,7 @@ class Reverser:
     def loop(self, stmt: ast.For | ast.While) -> tuple[list[ast.stmt], set[str]]:
         """The adjoint of a loop: its body's adjoint, run for the iterations in reverse."""
         ctx, grads = self.ctx, self.grads
-        if not any(ctx.is_active_stmt(s) for s in walk_statements(stmt.body)):
+        if not any(ctx.is_active_stmt(s) or _restores(s) for s in walk_statements(stmt.body)):
             return [], set()
         variant = {t for s in walk_statements([stmt]) for t in assigned_by(s)}
         info = LoopInfo(variant=variant, body=stmt.body)
@@ -437,6 +440,14 @@ ADJOINT_OF_KIND: dict[StatementKind, StatementAdjoint] = {
     StatementKind.ADD_AT: lambda r, s: r.writes.add_at(s),
     StatementKind.UNPACK: Reverser.unpack,
 }
+
+
+def _restores(stmt: ast.stmt) -> bool:
+    """A write with no derivative (into an array no gradient reaches) that must still
+    put back what it overwrote: an earlier statement's adjoint reads the array
+    (`t = np.outer(out, x)`, then `out[0] = 0.5`: dx reads out as it was)."""
+    record = facts_of(stmt)
+    return record.prim in (ir.SETITEM, ir.ADD_AT) and bool(record.restore)
 
 
 def _save_at_end(body: list[ast.stmt], names: list[str], stack: str) -> None:

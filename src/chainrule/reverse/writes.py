@@ -18,7 +18,7 @@ from __future__ import annotations
 import ast
 
 from ..derivatives import DerivativeContext
-from ..ir import clone, comment, facts_of, name_of, names_in
+from ..ir import ADD_AT, clone, comment, facts_of, name_of, names_in
 from ..runtime import (
     kept_writes,
     record_grad,
@@ -231,6 +231,13 @@ class InPlaceAdjoints:
             out.extend(self.put_back(array, index, old))
         out.append(comment(text))
         return out
+
+    def restore_only(self, stmt: ast.stmt) -> list[ast.stmt]:
+        """The adjoint of a write no gradient passes through: only the put-back."""
+        array, index, _, old = facts_of(stmt).args[:4]
+        _, out = self.opening(stmt, "a write of values no gradient reaches")
+        what = "np.add.at changed" if facts_of(stmt).prim is ADD_AT else "the write overwrote"
+        return [*out, *self.put_back(array, index, old, what)]
 
     def init_in_loop(self, array: ast.expr, g: str) -> None:
         """Inside a loop, the gradient of an array from outside it: zeros before the
