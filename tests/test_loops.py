@@ -394,6 +394,37 @@ def test_a_write_no_gradient_reaches_still_puts_back_what_it_overwrote(f):
     np.testing.assert_allclose(jacrev(g)(x, W), second, rtol=1e-5, atol=1e-7)
 
 
+def made_each_iteration(x, W):
+    total = 0.0
+    for k in range(3):
+        out = W[k % 2] * 2.0
+        total = total + np.sum(np.sin(out * x))
+        out[1] = 0.5  # no gradient reaches it; its put-back runs in the backward pass
+    return total
+
+
+def test_a_put_back_the_hessian_cannot_transform_is_refused_at_the_users_line():
+    # the put-back writes into the array each iteration recorded; differentiating that
+    # code again is refused (docs/forward-mode.md), at the user's line, not inside
+    # chainrule's code (12:3230 and 12:4090 of the seed-12 run)
+    import inspect
+
+    from chainrule import CompileError, hessian
+    from chainrule.testing import numerical_jacobian
+
+    rng = np.random.default_rng(12)
+    x, W = rng.normal(size=3), rng.normal(size=(2, 3))
+    f = made_each_iteration
+    np.testing.assert_allclose(
+        grad(f)(x, W), numerical_jacobian(f, [x, W], 0), rtol=1e-6, atol=1e-8
+    )
+    with pytest.raises(CompileError, match="higher order") as info:
+        hessian(f)(x, W)
+    lines, first = inspect.getsourcelines(f)
+    assert info.value.filename == __file__
+    assert info.value.lineno == first + 5, str(info.value)
+
+
 def conv_pool(img, K):
     out = np.zeros((4, 4))
     for i in range(4):

@@ -142,7 +142,7 @@ class Reverser:
                 code = self.statement(stmt)
                 reads |= _loads(code)
             elif _restores(stmt):
-                code = self.writes.restore_only(stmt)
+                code = derived_from(stmt, self.writes.restore_only(stmt))
                 reads |= _loads(code)
             else:
                 continue
