@@ -164,6 +164,20 @@ class ExpressionNormalizer:
 
         return Build().visit(renamed)
 
+    def inline_calls(self, expr: ast.expr) -> ast.expr:
+        """`expr` with each call of a user's function given a differentiated value
+        replaced by the atom of its inlined body (Inliner.calls_with_varied)."""
+        atoms = self
+
+        class Calls(ast.NodeTransformer):
+            def visit_Call(self, node: ast.Call) -> ast.expr:
+                if atoms.n.inliner.user_call_with_varied(node):
+                    return Evaluated(atoms.atom(node), False)  # (its arguments too)
+                self.generic_visit(node)
+                return node
+
+        return Calls().visit(clone(expr))
+
     def atom(self, expr: ast.expr) -> ast.expr:
         """Emit statements computing `expr` and return a name or constant for it."""
         if isinstance(expr, Evaluated):
@@ -186,6 +200,8 @@ class ExpressionNormalizer:
         if folded is not None:
             return folded
         if not self.n.varied(expr):
+            if self.n.inliner.calls_with_varied(expr):
+                expr = self.inline_calls(expr)
             name = self.n.names.temp()
             stmt = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=self.rename(expr))
             self.n.emit(annotate(stmt, self.n.origin, expr))

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..activity import possibly_varied
+from ..errors import CompileError
 from ..flow import live_after, value_loads
 from ..ir import (
     MISSING,
@@ -82,6 +83,30 @@ INLINE_BUDGET = 4_000
 
 _LIBRARY_ROOTS = ("numpy", "scipy", "chainrule", "math", "builtins", "jax", "torch", "autograd")
 _STDLIB = sysconfig.get_paths().get("stdlib", "<no stdlib>")
+
+
+IN_PLACE_METHODS = frozenset("sort fill put itemset resize partition setfield".split())
+
+
+def changes_in_place(node: ast.AST) -> bool:
+    """Whether a function's code may change an array in place: an augmented assignment,
+    an assignment into an item, np.add.at (any `.at`), an `out=` argument, or an
+    in-place method.  (Its calls of other functions are not followed.)"""
+    for n in ast.walk(node):
+        if isinstance(n, ast.AugAssign):
+            return True
+        if isinstance(n, (ast.Assign, ast.AnnAssign)):
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+            if any(isinstance(t, ast.Subscript) for tgt in targets for t in ast.walk(tgt)):
+                return True
+        if isinstance(n, ast.Call):
+            if any(k.arg == "out" for k in n.keywords):
+                return True
+            if isinstance(n.func, ast.Attribute) and (
+                n.func.attr == "at" or n.func.attr in IN_PLACE_METHODS
+            ):
+                return True
+    return False
 
 
 def is_user_function(obj: Any) -> bool:
@@ -159,6 +184,39 @@ class Inliner:
         ):
             return None  # a registered rule (in either mode) makes it a primitive
         return self.inline(self.callee_for(callee, expr), expr)
+
+    def calls_with_varied(self, expr: ast.expr) -> bool:
+        """Whether `expr` calls a function of the user's with a differentiated value.
+
+        Such a call is inlined even where no gradient flows through its result
+        (`if g(x) > 0`): run as it is, its in-place changes of the arrays it is given
+        would be invisible to the checks (a function changed the caller's argument
+        through a view in the seed-13 run, 13:8356)."""
+        return any(self.user_call_with_varied(node) for node in ast.walk(expr))
+
+    def user_call_with_varied(self, node: ast.AST) -> bool:
+        """Whether `node` itself is a call of a user's function given a differentiated value."""
+        if not isinstance(node, ast.Call) or not any(
+            self.n.varied(a) for a in [*node.args, *(k.value for k in node.keywords)]
+        ):
+            return False
+        func = node.func
+        if isinstance(func, ast.Name) and self.n.p.is_local(func.id):
+            local = self.n.local_defs.get(self.n.current.get(func.id, ""))
+            return local is not None and changes_in_place(local().parsed.node)
+        callee = self.n.p.resolve(func)
+        if (
+            callee is MISSING
+            or not is_user_function(callee)
+            or lookup(callee) is not None
+            or lookup_tangent(callee) is not None
+            or is_nondifferentiable(callee)
+        ):
+            return False
+        try:
+            return changes_in_place(self.callee_for(callee, node).parsed.node)
+        except CompileError:
+            return False  # (no source: it runs as it is, as before)
 
     def transformation(self, call: ast.Call) -> Any:
         """`grad(f, argnums=...)` with everything known at compile time: the object it makes."""
