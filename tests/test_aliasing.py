@@ -1033,3 +1033,30 @@ def test_a_helper_that_changes_nothing_in_place_still_runs_as_it_is_in_a_test():
         expected = numerical_grad(helper_without_changes_in_a_test, x)
         got = chainrule.grad(helper_without_changes_in_a_test)(x)
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
+
+
+def scaled_score(u):
+    v = np.tanh(u[:2]) * 2.0  # its own array, changed in place: nothing the caller sees
+    v *= 0.5
+    return np.sum(v)
+
+
+def compared_in_tests(x):
+    total = 0.0
+    for k in range(2):
+        if scaled_score(x * (k + 1.0)) > 0.0:
+            total = total + np.sum(x * x)
+        else:
+            total = total + np.sum(np.sin(x))
+    return total + np.sum(np.where(scaled_score(x) > 0.1, x, 2.0 * x))
+
+
+def test_a_helper_changing_only_its_own_arrays_in_a_test_is_inlined_and_exact():
+    # inlined inside the comparison of an `if` and of np.where (its call is rendered
+    # as the atom its body computes; a first version left an empty expression there:
+    # a SyntaxError in generated code, 14:288)
+    for x in (np.array([0.4, 0.3, -0.2]), np.array([-0.4, -0.3, 0.2])):
+        expected = numerical_grad(compared_in_tests, x)
+        got = chainrule.grad(compared_in_tests)(x)
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(chainrule.jacfwd(compared_in_tests)(x), expected, rtol=1e-6)

@@ -63,7 +63,9 @@ class ExpressionNormalizer:
         if isinstance(expr, Evaluated):  # an atom computed already: it is an SSA name
             return clone(expr.inner)
         copy = clone(expr)
-        if self.n.local_defs:  # local functions exist only when compiling: inline their calls
+        # local functions exist only when compiling, and a function that may change an
+        # array in place must be seen: inline their calls (Inliner.calls_with_varied)
+        if self.n.local_defs or self.n.inliner.calls_with_varied(copy):
             copy = self._inline_local_calls(copy)
         renamed = _Renamer(self.n.current).visit(copy)
         if self.n.trees or self.n.local_defs:
@@ -82,7 +84,7 @@ class ExpressionNormalizer:
                 and isinstance(node.func, ast.Name)
                 and hub.p.is_local(node.func.id)
                 and hub.current.get(node.func.id, "") in hub.local_defs
-            )
+            ) or hub.inliner.user_call_with_varied(node)
 
         if not any(is_local_call(n) for n in ast.walk(expr)):
             return expr
@@ -101,7 +103,8 @@ class ExpressionNormalizer:
                         if is_local_call(sub):
                             raise hub.error(
                                 sub,
-                                "a call of a local function that runs only sometimes (inside "
+                                "a call of a function chainrule inlines (a local function, or one "
+                                "that changes arrays in place) that runs only sometimes (inside "
                                 "and/or, a conditional expression, a comprehension or a lambda) "
                                 "cannot be inlined here; assign its result to a name first",
                             )
@@ -164,20 +167,6 @@ class ExpressionNormalizer:
 
         return Build().visit(renamed)
 
-    def inline_calls(self, expr: ast.expr) -> ast.expr:
-        """`expr` with each call of a user's function given a differentiated value
-        replaced by the atom of its inlined body (Inliner.calls_with_varied)."""
-        atoms = self
-
-        class Calls(ast.NodeTransformer):
-            def visit_Call(self, node: ast.Call) -> ast.expr:
-                if atoms.n.inliner.user_call_with_varied(node):
-                    return Evaluated(atoms.atom(node), False)  # (its arguments too)
-                self.generic_visit(node)
-                return node
-
-        return Calls().visit(clone(expr))
-
     def atom(self, expr: ast.expr) -> ast.expr:
         """Emit statements computing `expr` and return a name or constant for it."""
         if isinstance(expr, Evaluated):
@@ -200,8 +189,6 @@ class ExpressionNormalizer:
         if folded is not None:
             return folded
         if not self.n.varied(expr):
-            if self.n.inliner.calls_with_varied(expr):
-                expr = self.inline_calls(expr)
             name = self.n.names.temp()
             stmt = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=self.rename(expr))
             self.n.emit(annotate(stmt, self.n.origin, expr))
