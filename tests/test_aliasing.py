@@ -975,10 +975,13 @@ def test_a_helper_changing_what_its_caller_reads_later_is_refused(f):
     # the helper's own reads were checked, not its caller's: W's change went unseen and
     # the gradient was wrong (the seed-9 run, 9:4551: a closure called in a loop)
     W, x = np.ones((3, 4)) * 0.3, np.array([0.1, -0.4, 0.7, 0.2])
-    with pytest.raises(CompileError, match="'W' is used later in") as info:
-        chainrule.grad(f, argnums=(0, 1))(W, x)
-    assert info.value.filename.endswith("test_aliasing.py")
-    assert "row += np.cos(x)" in info.value.source_line  # the change, in the helper
+    where = closure_changes_a_captured_array if f is closure_changes_a_captured_array else None
+    assert_refused_at(  # the change, in the helper (or the closure)
+        lambda: chainrule.grad(f, argnums=(0, 1))(W, x),
+        where or change_a_row,
+        "row += np.cos(x)",
+        "'W' is used later in",
+    )
 
 
 def test_a_helper_may_change_what_its_caller_does_not_read_again():

@@ -482,3 +482,27 @@ def mark_restores(
                 needed = True
                 break
         facts(stmt).restore = needed
+
+
+IN_PLACE_METHODS = frozenset("sort fill put itemset resize partition setfield".split())
+
+
+def changes_in_place(node: ast.AST) -> bool:
+    """Whether a function's code may change an array in place: an augmented assignment,
+    an assignment into an item, np.add.at (any `.at`), an `out=` argument, or an
+    in-place method.  (Its calls of other functions are not followed.)"""
+    for n in ast.walk(node):
+        if isinstance(n, ast.AugAssign):
+            return True
+        if isinstance(n, (ast.Assign, ast.AnnAssign)):
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+            if any(isinstance(t, ast.Subscript) for tgt in targets for t in ast.walk(tgt)):
+                return True
+        if isinstance(n, ast.Call):
+            if any(k.arg == "out" for k in n.keywords):
+                return True
+            if isinstance(n.func, ast.Attribute) and (
+                n.func.attr == "at" or n.func.attr in IN_PLACE_METHODS
+            ):
+                return True
+    return False

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..activity import possibly_varied
+from ..aliasing import changes_in_place
 from ..errors import CompileError
 from ..flow import live_after, value_loads
 from ..ir import (
@@ -85,30 +86,6 @@ _LIBRARY_ROOTS = ("numpy", "scipy", "chainrule", "math", "builtins", "jax", "tor
 _STDLIB = sysconfig.get_paths().get("stdlib", "<no stdlib>")
 
 
-IN_PLACE_METHODS = frozenset("sort fill put itemset resize partition setfield".split())
-
-
-def changes_in_place(node: ast.AST) -> bool:
-    """Whether a function's code may change an array in place: an augmented assignment,
-    an assignment into an item, np.add.at (any `.at`), an `out=` argument, or an
-    in-place method.  (Its calls of other functions are not followed.)"""
-    for n in ast.walk(node):
-        if isinstance(n, ast.AugAssign):
-            return True
-        if isinstance(n, (ast.Assign, ast.AnnAssign)):
-            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
-            if any(isinstance(t, ast.Subscript) for tgt in targets for t in ast.walk(tgt)):
-                return True
-        if isinstance(n, ast.Call):
-            if any(k.arg == "out" for k in n.keywords):
-                return True
-            if isinstance(n.func, ast.Attribute) and (
-                n.func.attr == "at" or n.func.attr in IN_PLACE_METHODS
-            ):
-                return True
-    return False
-
-
 def is_user_function(obj: Any) -> bool:
     """Python functions chainrule inlines: the user's, not a library's internals."""
     func = obj.__func__ if isinstance(obj, types.MethodType) else obj
@@ -144,6 +121,7 @@ class Inliner:
 
     def __init__(self, n: Normalizer) -> None:
         self.n = n
+        self.in_place: dict[Any, bool] = {}  # function (or local def's SSA name) -> changes
 
     def static_call(self, expr: ast.Call) -> Any:
         """Inline a call to a Python function; `len` of a container; `dict(k=v)`."""
@@ -202,8 +180,13 @@ class Inliner:
             return False
         func = node.func
         if isinstance(func, ast.Name) and self.n.p.is_local(func.id):
-            local = self.n.local_defs.get(self.n.current.get(func.id, ""))
-            return local is not None and changes_in_place(local().parsed.node)
+            ssa = self.n.current.get(func.id, "")
+            local = self.n.local_defs.get(ssa)
+            if local is None:
+                return False
+            if ssa not in self.in_place:  # (asked for every expression: parse once)
+                self.in_place[ssa] = changes_in_place(local().parsed.node)
+            return self.in_place[ssa]
         callee = self.n.p.resolve(func)
         if (
             callee is MISSING
@@ -213,10 +196,13 @@ class Inliner:
             or is_nondifferentiable(callee)
         ):
             return False
-        try:
-            return changes_in_place(self.callee_for(callee, node).parsed.node)
-        except CompileError:
-            return False  # (no source: it runs as it is, as before)
+        if callee not in self.in_place:
+            try:
+                found = changes_in_place(self.callee_for(callee, node).parsed.node)
+            except CompileError:
+                found = False  # (no source: it runs as it is, as before)
+            self.in_place[callee] = found
+        return self.in_place[callee]
 
     def transformation(self, call: ast.Call) -> Any:
         """`grad(f, argnums=...)` with everything known at compile time: the object it makes."""
