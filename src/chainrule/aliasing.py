@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from . import runtime
+from .flow import value_loads
 from .ir import ADD_AT, MISSING, SETITEM, facts, facts_of, name_of
 from .runtime import zeros_like_list
 
@@ -443,10 +444,9 @@ def mark_restores(
             else ([stmt.iter] if isinstance(stmt, ast.For) else [stmt])
         )
         names = set()
-        for part in parts:
-            for n in ast.walk(part):
-                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
-                    names |= roots_of(n.id)
+        for part in parts:  # (a read of the shape only, `range(out.shape[0])`, needs no values)
+            for _, name in value_loads(part):
+                names |= roots_of(name)
         return names
 
     for position, (stmt, loops) in enumerate(order):

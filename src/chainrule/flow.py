@@ -555,7 +555,7 @@ def value_loads(
         ):
             shape_only.add(id(sub.value))
     return [
-        (n.lineno, n.id)
+        (getattr(n, "lineno", 0), n.id)
         for n in ast.walk(node)
         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and id(n) not in shape_only
     ]

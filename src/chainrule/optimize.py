@@ -18,7 +18,7 @@ from typing import cast
 
 import numpy as np
 
-from .ir import Method, assigned_names, comment, facts_of, is_comment, walk_statements
+from .ir import Method, assigned_names, facts_of, is_comment, walk_statements
 
 
 def _removable(stmt: ast.stmt) -> bool:
@@ -37,37 +37,41 @@ def _removable(stmt: ast.stmt) -> bool:
 def remove_dead_primal(primal: list[ast.stmt], live_roots: list[ast.AST]) -> list[ast.stmt]:
     """Drop removable primal assignments whose targets are never read.
 
-    A worklist over use counts: removing a statement may make the statements
-    that fed it dead in turn, in time linear in the size of the code.
+    Liveness is marked from what must stay (statements that are not removable,
+    and `live_roots`) through the names they read to the statements that define
+    those names, so a value that only feeds itself around a loop (a running loss
+    the gradient does not return: `loss = loss + t` in every step) is dead too.
+    Linear in the size of the code.
     """
     statements = list(walk_statements(primal))
-    uses: dict[str, int] = {}
     own_reads: dict[int, list[str]] = {}
     defs: dict[str, list[ast.stmt]] = {}
+    live: set[int] = set()
+    names: list[str] = []
     for stmt in statements:
-        reads = _own_loads(stmt)
-        own_reads[id(stmt)] = reads
-        for name in reads:
-            uses[name] = uses.get(name, 0) + 1
+        own_reads[id(stmt)] = _own_loads(stmt)
         for name in assigned_names(stmt):
             defs.setdefault(name, []).append(stmt)
+        if not _removable(stmt):
+            live.add(id(stmt))
+            names.extend(own_reads[id(stmt)])
     for root in live_roots:
-        for sub in ast.walk(root):
-            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
-                uses[sub.id] = uses.get(sub.id, 0) + 1
-    dead: set[int] = set()
-    work = [s for s in statements if _removable(s)]
-    while work:
-        stmt = work.pop()
-        if id(stmt) in dead or not assigned_names(stmt):
+        names.extend(
+            sub.id
+            for sub in ast.walk(root)
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load)
+        )
+    seen: set[str] = set()
+    while names:
+        name = names.pop()
+        if name in seen:
             continue
-        if any(uses.get(name, 0) for name in assigned_names(stmt)):
-            continue
-        dead.add(id(stmt))
-        for name in own_reads[id(stmt)]:
-            uses[name] -= 1
-            if uses[name] == 0:
-                work.extend(d for d in defs.get(name, []) if _removable(d) and id(d) not in dead)
+        seen.add(name)
+        for stmt in defs.get(name, []):
+            if id(stmt) not in live:
+                live.add(id(stmt))
+                names.extend(own_reads[id(stmt)])
+    dead = {id(s) for s in statements if id(s) not in live}
     return _filter(primal, dead) if dead else primal
 
 
@@ -401,7 +405,7 @@ def _with_own_comments(body: list[ast.stmt], ids: set[int]) -> set[int]:
     comment directly above a run of them that ends at another comment or at the
     end of its block (the statements of one rule)."""
     out = set(ids)
-    for inner in _bodies(body):
+    for inner in statement_lists(body):
         k = 0
         while k < len(inner):
             if id(inner[k]) not in ids:
@@ -433,7 +437,7 @@ def fold_repeated_terms(function: ast.FunctionDef) -> None:
     and 2 * E are the same floating-point number.  Likewise `a = -b`, then
     (with nothing reading a or binding a or b in between) `a = a + E` becomes
     `a = E - b`, one array operation fewer (E + -b is E - b exactly)."""
-    for body in _bodies(function.body):
+    for body in statement_lists(function.body):
         i = 0
         while i + 1 < len(body):
             _fold_negation(body, i)
@@ -506,148 +510,12 @@ def _fold_negation(body: list[ast.stmt], i: int) -> None:
             return
 
 
-def _bodies(body: list[ast.stmt]) -> list[list[ast.stmt]]:
+def statement_lists(body: list[ast.stmt]) -> list[list[ast.stmt]]:
     """`body` and every statement list nested in it."""
     found = [body]
     for stmt in body:
         for field in ("body", "orelse"):
             inner = getattr(stmt, field, None)
             if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
-                found += _bodies(inner)
+                found += statement_lists(inner)
     return found
-
-
-def fuse_logistic(function: ast.FunctionDef, env: Mapping[str, object]) -> None:
-    """The gradient through a written-out logistic function in three multiplications.
-
-    For `p = 1 / (1 + np.exp(-z))` (normalized: `t2 = -z; t3 = np.exp(t2);
-    t4 = 1 + t3; p = 1 / t4`, each name assigned once) the backward pass
-    applies four rules, `dt4 = -dp * p / t4; dt2 = dt4 * t3; dz = -dt2`: five
-    array operations.  dp/dz is p * (1 - p), which is p * p * t3 (because
-    1 - p = t3 / t4 = t3 * p); that form is written, `dz = dp * (p * p * t3)`,
-    since p * (1 - p) would lose every digit of 1 - p where p rounds to 1.
-    The intermediate gradients dt4 and dt2 must be read nowhere else.
-    """
-    defs: dict[str, ast.expr] = {}
-    counts: dict[str, int] = {}
-    for stmt in walk_statements(function.body):
-        for name in assigned_names(stmt):
-            counts[name] = counts.get(name, 0) + 1
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
-            target = stmt.targets[0]
-            if isinstance(target, ast.Name):
-                defs[target.id] = stmt.value
-    once = {name: value for name, value in defs.items() if counts.get(name) == 1}
-    reads: dict[str, int] = {}
-    for node in ast.walk(function):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            reads[node.id] = reads.get(node.id, 0) + 1
-    for body in _bodies(function.body):
-        code = [i for i, stmt in enumerate(body) if not is_comment(stmt)]
-        dropped: set[int] = set()
-        for a, b, c in zip(code, code[1:], code[2:]):
-            fused = _logistic_chain(body[a], body[b], body[c], once, reads, env)
-            if fused is not None and not {a, b} & dropped:
-                body[a] = fused
-                dropped |= {b, c} | set(range(a + 1, c))  # with the rules' comments
-                if a and is_comment(body[a - 1]):
-                    body[a - 1] = comment(
-                        "logistic: dp/dz = p * (1 - p), computed as p * p * exp(-z) "
-                        "(exact where p rounds to 1)"
-                    )
-        if dropped:
-            body[:] = [s for k, s in enumerate(body) if k not in dropped]
-
-
-def _logistic_chain(
-    s1: ast.stmt,
-    s2: ast.stmt,
-    s3: ast.stmt,
-    once: dict[str, ast.expr],
-    reads: dict[str, int],
-    env: Mapping[str, object],
-) -> ast.stmt | None:
-    """`dz = dp * (p * p * t3)` for `dt4 = -dp * p / t4; dt2 = dt4 * t3; dz = -dt2`
-    when p, t4, t3 and t2 are the written-out logistic of z (fuse_logistic)."""
-    one = _copy_of(s1)
-    two, three = _copy_of(s2), _copy_of(s3)
-    if one is None or two is None or three is None:
-        return None
-    (d4, e1), (d2, e2), (dz, e3) = one, two, three
-    # e1: -dp * p / t4
-    if not (
-        _binop(e1, ast.Div)
-        and _binop(e1.left, ast.Mult)
-        and isinstance(e1.left.left, ast.UnaryOp)
-        and isinstance(e1.left.left.op, ast.USub)
-    ):
-        return None
-    dp, p, t4 = e1.left.left.operand, _name(e1.left.right), _name(e1.right)
-    # p = 1 / t4, t4 = 1 + t3, t3 = np.exp(t2), t2 = -z
-    pdef, t4def = once.get(p or ""), once.get(t4 or "")
-    if not (_binop(pdef, ast.Div) and _is_one(pdef.left) and _name(pdef.right) == t4):
-        return None
-    if not _binop(t4def, ast.Add):
-        return None
-    t3 = _name(t4def.right) if _is_one(t4def.left) else _name(t4def.left)
-    if t3 is None or not (_is_one(t4def.left) or _is_one(t4def.right)):
-        return None
-    t3def = once.get(t3)
-    if not (
-        isinstance(t3def, ast.Call)
-        and len(t3def.args) == 1
-        and not t3def.keywords
-        and _resolve(t3def.func, env) is np.exp
-        and _name(t3def.args[0]) is not None
-    ):
-        return None
-    t2def = once.get(cast(ast.Name, t3def.args[0]).id)
-    if not (isinstance(t2def, ast.UnaryOp) and isinstance(t2def.op, ast.USub)):
-        return None
-    # e2: dt4 * t3 (either order); e3: -dt2
-    if not _binop(e2, ast.Mult) or {_name(e2.left), _name(e2.right)} != {d4, t3}:
-        return None
-    if not (
-        isinstance(e3, ast.UnaryOp) and isinstance(e3.op, ast.USub) and _name(e3.operand) == d2
-    ):
-        return None
-    if reads.get(d4) != 1 or reads.get(d2) != 1 or dp is None:
-        return None
-    assert p is not None
-    slope = ast.BinOp(ast.BinOp(_load(p), ast.Mult(), _load(p)), ast.Mult(), _load(t3))
-    value = ast.BinOp(dp, ast.Mult(), slope)
-    return ast.copy_location(ast.Assign(targets=[ast.Name(dz, ast.Store())], value=value), s1)
-
-
-def _copy_of(stmt: ast.stmt) -> tuple[str, ast.expr] | None:
-    """(name, value) of an assignment to one name."""
-    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
-        target = stmt.targets[0]
-        if isinstance(target, ast.Name):
-            return target.id, stmt.value
-    return None
-
-
-def _binop(expr: object, op: type) -> bool:
-    return isinstance(expr, ast.BinOp) and isinstance(expr.op, op)
-
-
-def _name(expr: object) -> str | None:
-    return expr.id if isinstance(expr, ast.Name) else None
-
-
-def _load(name: str) -> ast.Name:
-    return ast.Name(name, ast.Load())
-
-
-def _is_one(expr: object) -> bool:
-    return isinstance(expr, ast.Constant) and type(expr.value) in (int, float) and expr.value == 1
-
-
-def _resolve(expr: ast.expr, env: Mapping[str, object]) -> object:
-    if isinstance(expr, ast.Name):
-        return env.get(expr.id)
-    if isinstance(expr, ast.Attribute):
-        base = _resolve(expr.value, env)
-        return getattr(base, expr.attr, None) if base is not None else None
-    return None

@@ -38,18 +38,19 @@ from .codegen import generate, renderer
 from .compiled import Compiled
 from .errors import CompileError
 from .forward import JVP
+from .fusions import fuse_cross_entropy, fuse_logistic
 from .ir import Parsed
 from .normalize import normalize
 from .optimize import (
     accumulate_in_place,
     fold_repeated_terms,
-    fuse_logistic,
     propagate_copies,
     remove_copies,
     remove_dead_statements,
 )
 from .parse import check_source, parse_function
 from .reverse import GRAD  # noqa: F401  (registers the reverse-mode transformations)
+from .saved_values import prune_saved_values
 from .transformation import Target, Transformation, transformation_named
 
 
@@ -228,7 +229,10 @@ def _transform(parsed: Parsed, request: CompileRequest, transformation: Transfor
         fold_repeated_terms(emitted.function)
         env = ChainMap(emitted.cells, fn.extra_cells, parsed.globals)
         fuse_logistic(emitted.function, env)
+        fuse_cross_entropy(emitted.function)
         accumulate_in_place(emitted.function, env)
+        prune_saved_values(emitted.function, emitted.removable)
+        remove_dead_statements(emitted.function, emitted.removable)
     built = generate(
         parsed,
         emitted.function,

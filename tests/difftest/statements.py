@@ -383,8 +383,19 @@ class Statements:
         if ctx.chance(0.3):
             # in a loop: the change in the next iteration reaches the item appended in
             # this one (was silently wrong: normalize met the change before the append)
+            # an item write, too (`h[0] = s` rebinds nothing, so no loop-carried name
+            # shows the change: was silently wrong, 15:4015)
             k = ctx.fresh_name("k")
-            change = ctx.pick([f"{h} += {e.text}", f"{h} *= 0.5"])
+            s = squash(self.ex.expr(scope, (), 2), 1.0).text
+            change = ctx.pick(
+                [
+                    f"{h} += {e.text}",
+                    f"{h} *= 0.5",
+                    f"{h}[0] = {s}",
+                    f"{h}[1] += {s}",
+                    f"np.add.at({h}, [0, 0], {s})",
+                ]
+            )
             lines[2:] = [f"for {k} in range(3):", f"    {change}", f"    {hs}.append({h})"]
             ctx.tags.update({"list-reference", "list-append", "for-range"})
             ctx.excusable.update(lines[2:4] + [change])

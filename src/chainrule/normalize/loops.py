@@ -22,6 +22,7 @@ from ..ir import (
     clone,
     facts,
     facts_of,
+    walk_statements,
 )
 from .core import LoopFrame, Normalizer, is_cheap_name, names_in_target
 
@@ -116,26 +117,28 @@ class LoopNormalizer:
                         f"e.g. `{name} = ....copy()`",
                     )
 
-    def check_changes_across_iterations(self, frame: LoopFrame) -> None:
-        """An in-place change of an array a loop-carried name brings from the previous
-        iteration reaches whatever that iteration appended to a list of the same array:
-        refuse it (as check_shared does within one iteration) if the list is read."""
+    def check_changes_across_iterations(self, frame: LoopFrame, bound_here: set[str]) -> None:
+        """An in-place change, in one iteration, of an array an earlier iteration appended
+        to a list changes the list's item too: refuse it (as check_shared does within
+        one iteration) if the list is read.  The array is the same one in every
+        iteration when it was made before the loop (`out[2] += v` then `hs.append(out)`
+        on an `out` from outside), or when a loop-carried name brings it back."""
         if not frame.changes or not frame.appends:
             return
         loop_start = self.n.loop_lines[-1] if self.n.loop_lines else 0
         for stmt, roots, what, advice in frame.changes:
+            kept = set(roots - bound_here)  # the same array in every iteration
             for user, phi in frame.phis.items():
-                if not self.n.roots_of(phi) & roots:
-                    continue  # the change is not of what this name brought in
-                back = self.n.roots_of(self.n.current.get(user, phi))  # what it brings next
-                for hs, appended in frame.appends:
-                    read = any(n == hs and line >= loop_start for line, n in self.n.loads)
-                    if back & appended and read:
-                        raise self.n.error(
-                            stmt,
-                            f"{what} changes an array that {hs!r} also refers to (an earlier "
-                            f"iteration appended it), and {hs!r} is used later; {advice}",
-                        )
+                if self.n.roots_of(phi) & roots:  # what the name brings to the next one
+                    kept |= self.n.roots_of(self.n.current.get(user, phi))
+            for hs, appended in frame.appends:
+                read = any(n == hs and line >= loop_start for line, n in self.n.loads)
+                if kept & appended and read:
+                    raise self.n.error(
+                        stmt,
+                        f"{what} changes an array that {hs!r} also refers to (an earlier "
+                        f"iteration appended it), and {hs!r} is used later; {advice}",
+                    )
 
     def check_carried_changes(self, frame: LoopFrame, made_here: set[str]) -> None:
         """An in-place change of a loop-carried name that the back edge binds to an array
@@ -188,8 +191,17 @@ class LoopNormalizer:
         for sub in loop.body:
             self.n.statements.statement(sub)
         self.n.loop_frames.pop()
-        self.check_changes_across_iterations(frame)
-        self.check_carried_changes(frame, self.n.names.taken - names_before)
+        made_here = self.n.names.taken - names_before
+        bound_here = made_here | {  # (`out[i] = v` binds nothing: it writes into out)
+            n.id
+            for s in walk_statements(self.n.out)
+            if isinstance(s, (ast.Assign, ast.For))
+            for t in (s.targets if isinstance(s, ast.Assign) else [s.target])
+            for n in ast.walk(t)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
+        self.check_changes_across_iterations(frame, bound_here)
+        self.check_carried_changes(frame, made_here)
         self.n.origin = loop
         self.check_rebound_writes(phis, self.n.loop_writes[writes_before:])
         self.n.loop_lines.pop()

@@ -50,6 +50,7 @@ class LoopInfo:
     phi_sources: dict[str, str] = field(default_factory=dict)  # phi -> value copied into it
     needs_init: list[str] = field(default_factory=list)  # outside names accumulated inside
     rebound: set[str] = field(default_factory=set)  # names the reversed header assigns
+    invariant: set[str] = field(default_factory=set)  # same value every iteration: not saved
 
 
 class Gradients:

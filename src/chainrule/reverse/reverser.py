@@ -84,6 +84,10 @@ class Reverser:
         self.writes = InPlaceAdjoints(self.ctx, self.grads)
         self.stacks: list[str] = []  # one list per statement list that saves values
         self.bound_at = bound_on_entry(fn.body, fn.params)  # compound statement -> bound names
+        self.assignments: dict[str, int] = {}  # name -> how many statements bind it
+        for s in walk_statements(fn.body):
+            for name in assigned_by(s):
+                self.assignments[name] = self.assignments.get(name, 0) + 1
 
     def run(self) -> Adjoint:
         ctx, grads = self.ctx, self.grads
@@ -163,7 +167,11 @@ class Reverser:
                     and not self.ctx.shapes.is_scalar(p)
                     and p not in self.grads.unbound_phis
                 }
-            saved = sorted(n for n in reads if n in info.variant and n not in info.rebound)
+            saved = sorted(
+                n
+                for n in reads
+                if n in info.variant and n not in info.rebound and n not in info.invariant
+            )
             if saved:
                 stack = self.ctx.names.fresh("stack")
                 self.stacks.append(stack)
@@ -178,6 +186,10 @@ class Reverser:
             return [], set()
         variant = {t for s in walk_statements([stmt]) for t in assigned_by(s)}
         info = LoopInfo(variant=variant, body=stmt.body)
+        # what this loop or a loop around it changes (a value invariant in the inner loop
+        # only would need saving by the outer one, where it may not exist yet)
+        moving = variant.union(*(loop.variant - loop.invariant for loop in grads.loops))
+        info.invariant = loop_invariants(stmt, moving, self.assignments)
         reversed_range = (
             isinstance(stmt, ast.For)
             and facts_of(stmt).range_loop
@@ -217,6 +229,7 @@ class Reverser:
         before = set(grads.defined)
         saved_origin = ctx.last_origin
         ctx.last_origin = None
+        owned_entry = set(grads.owned)
         grads.loops.append(info)
         body = self.block(stmt.body)
         grads.loops.pop()
@@ -238,6 +251,9 @@ class Reverser:
         for name in info.needs_init:
             init.append(grads.zeros_for(ctx.dname(name), name, bound=name in entry))
         grads.defined = before | {ctx.dname(n) for n in info.needs_init}
+        # the loop may run no iteration: a gradient the body made private (a sum) may
+        # still be the array it was on entry, which another name shares
+        grads.owned &= owned_entry | {ctx.dname(n) for n in info.needs_init}
         origin_text = ctx.line_of(stmt, facts_of(stmt).origin or stmt)
         header = [comment(f"backward of the loop `{origin_text}`, last iteration first")]
         if reversed_range:
@@ -440,6 +456,50 @@ ADJOINT_OF_KIND: dict[StatementKind, StatementAdjoint] = {
     StatementKind.ADD_AT: lambda r, s: r.writes.add_at(s),
     StatementKind.UNPACK: Reverser.unpack,
 }
+
+
+def loop_invariants(
+    loop: ast.For | ast.While, moving: set[str], assignments: dict[str, int]
+) -> set[str]:
+    """Names a loop gives the same value in every iteration (`t1 = -k` in a loop that
+    never changes k).  The value left after the loop is the one every iteration
+    had, so the backward pass reads it there instead of saving it per iteration.
+
+    Only operations with a derivative rule, at the top of the body (run in
+    every iteration), on names neither the loop nor a loop around it changes
+    (`moving`), into a name bound nowhere else in the function; and only in
+    loops that neither jump nor change anything in place (an array a name holds
+    may change under it).
+    """
+    inner = list(walk_statements(loop.body))
+    for s in inner:
+        if isinstance(s, (ast.Break, ast.Continue, ast.Return)) or _is_exit_check(s):
+            return set()
+        kind = statement_kind(s)
+        if kind is StatementKind.INERT:
+            if isinstance(s, (ast.If, ast.For, ast.While)) or ir.is_comment(s):
+                continue
+            if isinstance(s, ast.Assign) and not any(
+                isinstance(n, ast.Call) for n in ast.walk(s.value)
+            ):
+                continue
+            return set()
+        if kind not in (StatementKind.PRIMITIVE, StatementKind.NONDIFFERENTIABLE):
+            return set()
+    invariant: set[str] = set()
+    for s in loop.body:
+        if not (
+            isinstance(s, ast.Assign)
+            and len(s.targets) == 1
+            and isinstance(s.targets[0], ast.Name)
+            and statement_kind(s) is StatementKind.PRIMITIVE
+            and not facts_of(s).phi_back
+        ):
+            continue
+        name = s.targets[0].id
+        if assignments.get(name) == 1 and not (set(names_in(s.value)) & (moving - invariant)):
+            invariant.add(name)  # (on values the loop does not change, or invariant before it)
+    return invariant
 
 
 def _restores(stmt: ast.stmt) -> bool:
