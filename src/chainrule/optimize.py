@@ -72,7 +72,27 @@ def remove_dead_primal(primal: list[ast.stmt], live_roots: list[ast.AST]) -> lis
                 live.add(id(stmt))
                 names.extend(own_reads[id(stmt)])
     dead = {id(s) for s in statements if id(s) not in live}
+    loaded = set(names) | seen
+    for stmt in reversed(statements):  # (inner loops first: an outer one may empty too)
+        if _idle_range_loop(stmt, dead, loaded):
+            dead.add(id(stmt))
     return _filter(primal, dead) if dead else primal
+
+
+def _idle_range_loop(stmt: ast.stmt, dead: set[int], loaded: set[str]) -> bool:
+    """`for t in range(n):` whose body is all dead and whose `t` nobody reads: the loop
+    does nothing (`range` of names and arithmetic cannot fail or change anything)."""
+    return (
+        isinstance(stmt, ast.For)
+        and not stmt.orelse
+        and isinstance(stmt.target, ast.Name)
+        and stmt.target.id not in loaded
+        and isinstance(stmt.iter, ast.Call)
+        and isinstance(stmt.iter.func, ast.Name)
+        and stmt.iter.func.id == "range"
+        and not any(isinstance(n, ast.Call) for a in stmt.iter.args for n in ast.walk(a))
+        and all(id(s) in dead or is_comment(s) for s in stmt.body)
+    )
 
 
 def _own_loads(stmt: ast.stmt) -> list[str]:
