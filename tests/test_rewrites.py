@@ -447,3 +447,32 @@ def test_a_value_invariant_in_an_inner_loop_is_saved_by_the_outer_one():
     np.testing.assert_allclose(
         h, autograd.hessian(invariant_in_nested_loops_ag)(w, xs), rtol=1e-7, atol=1e-10
     )
+
+
+def windows(K, img):
+    out = np.zeros((img.shape[0] - 1, img.shape[1] - 1))
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = np.max(img[i : i + 2, j : j + 2] * K) + np.sum(img[i : i + 2, j] * K[0])
+    return np.sum(out**2) + np.min(out)
+
+
+def windows_ag(K, img):
+    rows = []
+    for i in range(img.shape[0] - 1):
+        rows.append(
+            [
+                anp.max(img[i : i + 2, j : j + 2] * K) + anp.sum(img[i : i + 2, j] * K[0])
+                for j in range(img.shape[1] - 1)
+            ]
+        )
+    out = anp.array(rows)
+    return anp.sum(out**2) + anp.min(out)
+
+
+def test_reductions_of_arrays_are_written_as_methods():
+    # np.sum(t) of an array t is t.sum(): one reduction, without the function's dispatch
+    g = agree(windows, windows_ag, (weights((2, 2)), weights((4, 5), 1)), (0,))
+    forward = g.source.split("# backward pass")[0]
+    assert ".max()" in forward and ".sum()" in forward, forward
+    assert "np.max(" not in forward and "np.sum(t" not in forward, forward
