@@ -207,6 +207,90 @@ def test_check_errors(model, tmp_path, args, fragments):
     assert_short_error(proc, *map(fill, fragments))
 
 
+# -- check: inputs inside a domain, a chosen point, dict parameters, no traceback ----------
+
+DOMAINS = textwrap.dedent("""\
+    import numpy as np
+
+    def entropy(p, scale=1.0):
+        return -np.sum(p * np.log(p)) * scale
+
+    def net(params, x):
+        return np.sum(np.tanh(params["W"] @ x + params["b"]) ** 2)
+    """)
+
+
+@pytest.fixture
+def domains(tmp_path):
+    path = tmp_path / "domains.py"
+    path.write_text(DOMAINS)
+    return path
+
+
+def test_check_draws_inputs_from_a_domain(domains):
+    # random normal inputs put log outside its domain: a one-line error says what to do
+    proc = run("check", f"{domains}:entropy", "--shape", "p=4")
+    assert_short_error(proc, "not finite", "--positive", "--range")
+    assert proc.returncode == 1
+    for option in (["--positive", "p"], ["--range", "p=0.1:0.9"]):
+        proc = run("check", f"{domains}:entropy", "--shape", "p=4", *option)
+        assert proc.returncode == 0, proc.stderr
+        assert re.search(r"^\s+p\s+shape \(4,\)\s+worst .* ok$", proc.stdout, re.M), proc.stdout
+
+
+def test_check_at_a_chosen_point(domains):
+    # a float or a list of numbers given with --value is a point the gradient is checked at
+    proc = run(
+        "check", f"{domains}:entropy", "--value", "p=[0.2, 0.3, 0.5]", "--value", "scale=2.0"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"^\s+p\s+shape \(3,\)\s+worst .* ok$", proc.stdout, re.M), proc.stdout
+    assert re.search(r"^\s+scale\s+shape \(\)\s+worst .* ok$", proc.stdout, re.M), proc.stdout
+
+
+def test_check_show_and_graph_take_the_leaves_of_a_dict_parameter(domains, tmp_path):
+    leaves = ["--shape", "params.W=3x4", "--shape", "params.b=3", "--shape", "x=4"]
+    proc = run("check", f"{domains}:net", *leaves)
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"^\s+params\s+dict of 2\s+worst .* ok$", proc.stdout, re.M), proc.stdout
+    shown = run("show", f"{domains}:net", *leaves)
+    assert shown.returncode == 0, shown.stderr
+    assert "params_W = params['W']" in shown.stdout and "dparams_W" in shown.stdout
+    picture = tmp_path / "net.svg"
+    drawn = run("graph", f"{domains}:net", *leaves, "-o", str(picture))
+    assert drawn.returncode == 0, drawn.stderr
+    assert picture.exists()
+    picture.unlink()
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["--shape", "p=100000x100000"], ["1e+10 elements", "smaller shape"]),
+        (["--shape", "p=2000x1000"], ["2,000,000 elements", "twice"]),
+        (["--shape", "p=3", "--rtol", "nan"], ["--rtol", "finite number >= 0"]),
+        (["--shape", "p=3", "--atol", "-1"], ["--atol", "finite number >= 0"]),
+        (["--shape", "p=3", "--seed", "-1"], ["--seed", "whole number >= 0"]),
+        (["--shape", "p=3", "--range", "p=2:1"], ["LOW < HIGH"]),
+        (["--shape", "p=3", "--range", "p=0:inf"], ["two finite numbers"]),
+        (["--positive", "p"], ["give its shape too"]),
+        (
+            ["--shape", "p=3", "--positive", "p", "--range", "p=1:2"],
+            ["both --positive and --range"],
+        ),
+        (["--value", "p=[[1, 2], [3]]"], ["rows of different lengths"]),
+    ],
+)
+def test_check_input_errors_are_one_line(domains, args, fragments):
+    proc = run("check", f"{domains}:entropy", *args)
+    assert_short_error(proc, *fragments)
+
+
+def test_a_dict_parameter_and_its_leaves_are_not_both_given(domains):
+    proc = run("check", f"{domains}:net", "--shape", "params.W=3x4", "--value", "params={}")
+    assert_short_error(proc, "both a value of its own and leaves")
+
+
 # -- every command has --help; the console script and python -m are one program -----------
 
 

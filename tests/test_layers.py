@@ -92,7 +92,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("testing", ["testing"]),
     ("drawing pictures (DOT text)", ["drawing"]),
     ("export, demo, pictures of gradients", ["exporting", "demo", "graph"]),
-    ("the cache and verify commands", ["cli_cache"]),
+    ("the cache and verify commands, the inputs of check", ["cli_cache", "cli_inputs"]),
     ("the command line, Dask's worker side", ["cli", "dask_tasks"]),
     ("scale-out with Dask", ["dask"]),
     ("entry points", ["__main__", ""]),

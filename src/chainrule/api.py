@@ -391,7 +391,12 @@ def source(
             raise ValueError(
                 f"source: example arguments apply to grad and value_and_grad, not {mode!r}"
             )
-        request = dataclasses.replace(request, scalar_params=kinds_of(tuple(example)))
+        args = tuple(example)  # (a container argument: the code for its structure)
+        trees = [(i, structure(a)) for i, a in enumerate(args) if type(a) in (tuple, list, dict)]
+        trees = [t for t in trees if t[0] in request.argnums]
+        request = dataclasses.replace(
+            request, scalar_params=kinds_of(args), structures=tuple(trees)
+        )
     if request.mode in ("vjp", "jvp"):  # they take functions returning a tuple of arrays
         return Source(compile_packing_tuples(request).source)
     return Source(compile_function(request).source)

@@ -18,20 +18,28 @@ differentiated.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib.util
 import inspect
 import os
 import re
 import shlex
 import sys
-import traceback
 from collections.abc import Sequence
-from types import ModuleType
 from typing import Any
 
 from .api import source
 from .cli_cache import add_commands as add_cache_and_verify_commands
+from .cli_inputs import (
+    FAILURE,
+    USAGE_ERROR,
+    CliError,
+    add_input_options,
+    describe,
+    find_function,
+    load_module,
+    nonnegative,
+    random_inputs,
+    split_target,
+)
 from .demo import main as demo_main
 from .errors import CompileError
 from .exporting import ExportError, export, export_source, public_functions
@@ -39,92 +47,7 @@ from .highlight import highlight
 from .testing import check_grad
 from .version import __version__
 
-USAGE_ERROR = 2  # the command line names something that does not exist or is malformed
-FAILURE = 1  # the user's code could not be imported or differentiated
-
-
-class CliError(Exception):
-    """A problem to report as one line on stderr, with an exit status."""
-
-    def __init__(self, message: str, status: int = USAGE_ERROR) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 # -- `show` ---------------------------------------------------------------------------
-
-
-def split_target(target: str) -> tuple[str, str]:
-    """`path/to/file.py:func` -> (path, func)."""
-    path, sep, name = target.rpartition(":")
-    if not sep or not path or not name:
-        raise CliError(f"expected FILE.py:FUNCTION (for example model.py:loss), got {target!r}")
-    if not name.isidentifier():
-        raise CliError(f"{name!r} is not a function name (in {target!r})")
-    return path, name
-
-
-def load_module(path: str) -> ModuleType:
-    """Import a .py file by path, as `python path` would see its neighbours."""
-    if not os.path.exists(path):
-        raise CliError(f"no such file: {path}")
-    if os.path.isdir(path):
-        raise CliError(f"{path} is a directory; name a .py file")
-    full = os.path.abspath(path)
-    stem = os.path.splitext(os.path.basename(full))[0]
-    name = re.sub(r"\W", "_", stem) or "module"
-    if name[0].isdigit():
-        name = "_" + name
-    spec = importlib.util.spec_from_file_location(name, full)
-    if spec is None or spec.loader is None:
-        raise CliError(f"cannot import {path}: it is not a Python source file")
-    module = importlib.util.module_from_spec(spec)
-    # Let the file import its siblings, and let dataclasses & co. find it.
-    sys.path.insert(0, os.path.dirname(full))
-    sys.modules[name] = module
-    try:
-        # Whatever the file prints while it is imported goes to stderr, so that
-        # `chainrule show f.py:g > g.py` captures only the generated code.
-        with contextlib.redirect_stdout(sys.stderr):
-            spec.loader.exec_module(module)
-    except SyntaxError as exc:
-        where = f"{exc.filename or path}:{exc.lineno}" if exc.lineno else path
-        raise CliError(f"{where}: syntax error: {exc.msg}", FAILURE) from None
-    except CompileError:
-        raise  # the file differentiates something at import time
-    except SystemExit as exc:
-        raise CliError(f"importing {path} called sys.exit({exc.code!r})", FAILURE) from None
-    except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        raise CliError(f"importing {path} failed: {_describe(exc, full)}", FAILURE) from None
-    return module
-
-
-def _describe(exc: BaseException, filename: str) -> str:
-    """`file.py:LINE: ErrorType: message`, naming the last line of `filename` involved."""
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
-    if frames:
-        return f"{os.path.basename(filename)}:{frames[-1].lineno}: {text}"
-    return text
-
-
-def find_function(module: ModuleType, name: str, path: str) -> Any:
-    if not hasattr(module, name):
-        functions = sorted(
-            n
-            for n, v in vars(module).items()
-            if inspect.isfunction(v) and getattr(v, "__module__", None) == module.__name__
-        )
-        hint = f"; functions defined there: {', '.join(functions)}" if functions else ""
-        raise CliError(f"{path} has no function named {name!r}{hint}")
-    obj = getattr(module, name)
-    if not callable(obj):
-        kind = type(obj).__name__
-        article = "an" if kind[0] in "aeiou" else "a"
-        raise CliError(f"{name!r} in {path} is {article} {kind}, not a function")
-    return obj
 
 
 def parse_argnums(text: str | None, func: Any) -> int | tuple[int, ...]:
@@ -242,125 +165,30 @@ def _command(args: argparse.Namespace, output: str) -> str:
 # -- `check` ------------------------------------------------------------------------------
 
 
-def parse_assignments(items: Sequence[str] | None, option: str) -> dict[str, str]:
-    """`["W=3x4", "x=4"]` -> {"W": "3x4", "x": "4"}."""
-    out: dict[str, str] = {}
-    for item in items or ():
-        name, sep, value = item.partition("=")
-        name = name.strip()
-        if not sep or not name.isidentifier():
-            raise CliError(
-                f"{option} expects NAME=VALUE (for example {option} W=3x4), got {item!r}"
-            )
-        if name in out:
-            raise CliError(f"{option}: {name!r} is given twice")
-        out[name] = value.strip()
-    return out
-
-
-def parse_shape(text: str, name: str) -> tuple[int, ...] | None:
-    """`3x4` -> (3, 4); `4` -> (4,); `scalar`, `()` or nothing -> None (a Python float)."""
-    if text.lower() in ("", "()", "scalar", "float"):
-        return None
-    if not re.fullmatch(r"\d+(\s*[x,]\s*\d+)*", text):
-        raise CliError(
-            f"--shape {name}={text}: a shape is sizes separated by x (3x4, 5), or 'scalar'"
-        )
-    return tuple(int(n) for n in re.split(r"\s*[x,]\s*", text))
-
-
-def random_inputs(args: argparse.Namespace) -> tuple[Any, list[str], list[Any], set[str]]:
-    """The function named by `args.target` and the arguments `--shape`, `--value` and
-    `--seed` describe (`check` and `graph`): (function, parameter names, arguments,
-    the parameters given a shape)."""
-    import ast
-
-    import numpy as np
-
-    path, name = split_target(args.target)
-    shapes = {k: parse_shape(v, k) for k, v in parse_assignments(args.shape, "--shape").items()}
-    values: dict[str, Any] = {}
-    for k, v in parse_assignments(args.value, "--value").items():
-        try:
-            values[k] = ast.literal_eval(v)
-        except (ValueError, SyntaxError):
-            raise CliError(
-                f"--value {k}={v}: not a Python literal (a number, string, tuple...)"
-            ) from None
-    both = sorted(set(shapes) & set(values))
-    if both:
-        raise CliError(f"{both[0]!r} has both a --shape and a --value; give one")
-    if not shapes:
-        raise CliError("give the shape of at least one argument, for example --shape x=3")
-    module = load_module(path)
-    func = find_function(module, name, path)
-    try:
-        parameters = list(inspect.signature(func).parameters.values())
-    except (TypeError, ValueError):
-        raise CliError(f"cannot read the parameters of {name}") from None
-    params = [p.name for p in parameters]
-    for given in list(shapes) + list(values):
-        if given not in params:
-            raise CliError(f"{name} has no parameter {given!r} (parameters: {', '.join(params)})")
-    rng = np.random.default_rng(args.seed)
-    call: list[Any] = []
-    missing = []
-    for p in parameters:
-        if p.name in shapes:
-            shape = shapes[p.name]
-            call.append(float(rng.normal()) if shape is None else rng.normal(size=shape))
-        elif p.name in values:
-            call.append(values[p.name])
-        elif p.default is not p.empty:
-            call.append(p.default)
-        else:
-            missing.append(p.name)
-    if missing:
-        raise CliError(
-            f"{name} needs a value for {', '.join(missing)}: give --shape NAME=3x4 for an "
-            "array or --value NAME=... for anything else"
-        )
-    return func, params, call, set(shapes)
-
-
-def add_input_options(parser: argparse.ArgumentParser, argnums_help: str) -> None:
-    """`--shape`, `--value`, `--argnums` and `--seed`: what `random_inputs` reads."""
-    parser.add_argument(
-        "--shape",
-        action="append",
-        metavar="NAME=SHAPE",
-        help="a random normal array of this shape for parameter NAME (3x4, 5, or scalar "
-        "for a float); repeat for each argument",
-    )
-    parser.add_argument(
-        "--value",
-        action="append",
-        metavar="NAME=LITERAL",
-        help="a fixed value for a parameter that is not differentiated (--value n=5)",
-    )
-    parser.add_argument(
-        "--argnums",
-        metavar="N[,N...]",
-        help=f"{argnums_help} (default: every argument given by --shape)",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+MAX_CHECKED = 1_000_000  # elements checked by finite differences: two calls each
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    func, params, call, shapes = random_inputs(args)
+    rtol, atol = nonnegative("--rtol", args.rtol), nonnegative("--atol", args.atol)
+    func, params, call, points = random_inputs(args)
     name = split_target(args.target)[1]
     if args.argnums is not None:
         nums = parse_argnums(args.argnums, func)
         nums = (nums,) if isinstance(nums, int) else nums
     else:
-        nums = tuple(i for i, p in enumerate(params) if p in shapes)
+        nums = tuple(i for i, p in enumerate(params) if p in points)
+    size = sum(_size(call[i]) for i in nums)
+    if size > MAX_CHECKED:
+        raise CliError(
+            f"the arguments to check have {size:,} elements, and finite differences call "
+            f"{name} twice for each (at most {MAX_CHECKED:,}); check smaller shapes"
+        )
+    _check_value(func, call, name)
     rows = []
     failed = 0
     for i in nums:
         try:
-            worst = check_grad(func, *call, argnums=(i,), rtol=args.rtol, atol=args.atol)
+            worst = check_grad(func, *call, argnums=(i,), rtol=rtol, atol=atol)
             rows.append((i, f"worst |difference| {worst:.2e}  ok"))
         except AssertionError as exc:
             failed += 1
@@ -368,20 +196,61 @@ def cmd_check(args: argparse.Namespace) -> int:
         except (CompileError, KeyboardInterrupt):
             raise
         except Exception as exc:
-            where = _describe(exc, func.__code__.co_filename)
+            where = describe(exc, func.__code__.co_filename)
             raise CliError(f"calling {name} at these inputs failed: {where}", FAILURE) from None
     print(
         f"{name}: chainrule's gradient against central finite differences at random "
-        f"inputs (seed {args.seed}, rtol {args.rtol:g}, atol {args.atol:g})"
+        f"inputs (seed {args.seed}, rtol {rtol:g}, atol {atol:g})"
     )
     width = max(len(params[i]) for i in nums)
     for i, text in rows:
-        shape = str(np.shape(call[i]))
-        print(f"  {params[i]:<{width}}  shape {shape:<10}  {text}")
+        print(f"  {params[i]:<{width}}  {_describe_shape(call[i]):<16}  {text}")
     if failed:
         print(f"{failed} of {len(nums)} gradient(s) disagree with finite differences")
         return FAILURE
     return 0
+
+
+def _size(value: Any) -> int:
+    import numpy as np
+
+    if isinstance(value, dict):
+        return sum(_size(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_size(v) for v in value)
+    return int(np.size(value))
+
+
+def _describe_shape(value: Any) -> str:
+    import numpy as np
+
+    if isinstance(value, dict):
+        return f"dict of {len(value)}"
+    return f"shape {np.shape(value)}"
+
+
+def _check_value(func: Any, call: list, name: str) -> None:
+    """The function's value at the inputs, which finite differences need to be finite."""
+    import numpy as np
+
+    try:
+        value = func(*call)
+    except (CompileError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        where = describe(exc, func.__code__.co_filename)
+        raise CliError(f"calling {name} at these inputs failed: {where}", FAILURE) from None
+    try:
+        finite = bool(np.all(np.isfinite(value)))
+    except TypeError:
+        return  # not numbers: check_grad says what it needs
+    if not finite:
+        raise CliError(
+            f"{name} is not finite (nan or inf) at these random inputs; draw arguments "
+            "with a restricted domain from inside it, with --positive NAME (for log, "
+            "sqrt, 1/x) or --range NAME=LOW:HIGH",
+            FAILURE,
+        )
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
@@ -405,7 +274,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CliError(f"cannot write {output}: {exc.strerror or exc}", FAILURE) from None
     except Exception as exc:
-        where = _describe(exc, func.__code__.co_filename)
+        where = describe(exc, func.__code__.co_filename)
         raise CliError(f"calling {name} at these inputs failed: {where}", FAILURE) from None
     print(f"wrote {output}: {len(picture.nodes)} nodes, {len(picture.edges)} edges")
     return 0
@@ -571,8 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("target", metavar="FILE.py:FUNCTION", help="the function to check")
     add_input_options(check, "which arguments to check")
-    check.add_argument("--rtol", type=float, default=1e-5, help="relative tolerance (1e-5)")
-    check.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (1e-6)")
+    check.add_argument("--rtol", default="1e-5", help="relative tolerance (1e-5)")
+    check.add_argument("--atol", default="1e-6", help="absolute tolerance (1e-6)")
     check.set_defaults(handler=cmd_check)
     add_graph_parser(sub)
     add_cache_and_verify_commands(sub)
