@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import chainrule
 from chainrule import CompileError, grad, value_and_grad, vjp
 from chainrule.testing import numerical_vjp
 
@@ -392,3 +393,43 @@ def test_a_loop_that_indexes_an_array_leaf_by_its_variable_may_break():
     np.testing.assert_allclose(gp["w"], 1.5 * x)
     np.testing.assert_allclose(gp["b"], np.dot(p["w"], x))
     np.testing.assert_allclose(gx, 1.5 * p["w"])
+
+
+def sines_of_a_list(items):
+    return np.sum(np.sin(items[0])) + np.sum(np.cos(items[1]))
+
+
+def through_its_gradient(items):
+    g = chainrule.grad(sines_of_a_list)(items)
+    return np.sum(g[0]) + np.sum(np.sin(g[0])) + np.sum(np.sin(g[1]))
+
+
+def weighted_gradient(items):
+    g = chainrule.grad(through_its_gradient)(items)
+    return np.sum(g[0] * 0.3) + np.sum(g[1] * 0.2)
+
+
+def test_a_gradient_of_a_gradient_of_a_list_of_arrays_of_different_shapes():
+    # third order through a list argument: the adjoint of `unbroadcast` of a list's
+    # gradient was `broadcast_like` of that list, which NumPy cannot make one array of
+    # (a ValueError in generated code; autograd's test_list::test_grads, run as rev2)
+    import autograd
+    import autograd.numpy as anp
+
+    def sines_ag(items):
+        return anp.sum(anp.sin(items[0])) + anp.sum(anp.cos(items[1]))
+
+    def through_ag(items):
+        g = autograd.grad(sines_ag)(items)
+        return anp.sum(g[0]) + anp.sum(anp.sin(g[0])) + anp.sum(anp.sin(g[1]))
+
+    def weighted_ag(items):
+        g = autograd.grad(through_ag)(items)
+        return anp.sum(g[0] * 0.3) + anp.sum(g[1] * 0.2)
+
+    rng = np.random.default_rng(0)
+    items = [rng.normal(size=(5, 6)), rng.normal(size=(4, 3)), rng.normal(size=(2, 4))]
+    ours = chainrule.grad(weighted_gradient)(items)
+    for a, e in zip(ours, autograd.grad(weighted_ag)(items)):
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-14)
+    assert chainrule.check_grad(weighted_gradient, items) < 1e-6
