@@ -31,6 +31,7 @@ from . import rules
 from .arguments import (
     MISS,
     SCALAR_TYPES,
+    Argnums,
     as_array_or_float,
     as_differentiable,
     as_tangent,
@@ -63,13 +64,10 @@ from .jacobians import (
     reverse_jacobians,
 )
 from .normalize.inlining import NESTED, NESTED_JVP, NESTED_MAKER
-from .packing import compile_packing_tuples
+from .packing import compile_packing_tuples, request_for
 from .parse import parse_function
 from .pipeline import CompileRequest, compile_function
 from .rules.registry import GENERATION
-from .transformation import transformation_names
-
-Argnums = int | Sequence[int]
 
 
 class _Transformed:
@@ -400,23 +398,6 @@ def source(
     if request.mode in ("vjp", "jvp"):  # they take functions returning a tuple of arrays
         return Source(compile_packing_tuples(request).source)
     return Source(compile_function(request).source)
-
-
-def request_for(f: Callable, argnums: Argnums, mode: str) -> CompileRequest:
-    """What `source(f, argnums, mode)` compiles.  "forward" selects forward mode (the
-    "jvp" transformation), and any other registered transformation is selected by
-    its name; vjp differentiates every argument, forward mode returns a tuple of
-    tangents."""
-    if mode == "forward":
-        nums, _ = normalize_argnums(argnums, "source")
-        return CompileRequest(f, nums, "jvp", True)
-    if mode == "jvp" or mode not in transformation_names():
-        raise ValueError(f"mode must be 'grad', 'value_and_grad' or 'vjp', got {mode!r}")
-    if mode == "vjp":
-        parsed_params = parse_function(f).params
-        return CompileRequest(f, tuple(range(len(parsed_params))), "vjp", True)
-    nums, as_tuple = normalize_argnums(argnums, mode)
-    return CompileRequest(f, nums, mode, as_tuple)
 
 
 def show(

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+Argnums = int | Sequence[int]  # which arguments a transformation differentiates
+
 
 def check_callable(f: Any, who: str) -> None:
     if not callable(f):
