@@ -554,7 +554,9 @@ class Statements:
             kind = "none"
         v = ctx.pick(args) if args else None
         if kind == "write-arg" and v is not None and not v.fixed and not v.held:
-            ctx.tags.add("write-arg")
+            # (the argument may be read before: no hessian then, docs/forward-mode.md,
+            # as write_arg says; this path said only write-arg, 19:1150)
+            ctx.tags.update({"write-arg", "array-write-after-read"})
             if v.text not in ctx.first_arg:
                 ctx.tags.add("write-other-arg")
             return [f"{v.text}[0] = {self.ex.expr(scope, (), 2).text}"]
