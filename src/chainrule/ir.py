@@ -448,6 +448,17 @@ def targets_of(stmt: ast.stmt) -> list[str]:
     return []
 
 
+def assigned_by(stmt: ast.stmt) -> set[str]:
+    """Names a statement binds (a write into an array rebinds nothing)."""
+    if facts_of(stmt).prim in (SETITEM, ADD_AT, LIST_APPEND, LIST_SET):
+        return set()
+    if isinstance(stmt, ast.Assign):
+        return {n for t in stmt.targets for n in names_in(t)}
+    if isinstance(stmt, ast.For):
+        return set(names_in(stmt.target))
+    return set()
+
+
 def assigned_names(stmt: ast.stmt) -> set[str]:
     """Names an assignment binds, or the assignments in both branches of an `if`
     (array writes included: `out[i] = v` names out and i)."""

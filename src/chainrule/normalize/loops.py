@@ -19,6 +19,7 @@ from ..ir import (
     MISSING,
     Evaluated,
     annotate,
+    assigned_by,
     clone,
     facts,
     facts_of,
@@ -192,14 +193,8 @@ class LoopNormalizer:
             self.n.statements.statement(sub)
         self.n.loop_frames.pop()
         made_here = self.n.names.taken - names_before
-        bound_here = made_here | {  # (`out[i] = v` binds nothing: it writes into out)
-            n.id
-            for s in walk_statements(self.n.out)
-            if isinstance(s, (ast.Assign, ast.For))
-            for t in (s.targets if isinstance(s, ast.Assign) else [s.target])
-            for n in ast.walk(t)
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-        }
+        # (`out[i] = v` binds nothing: it writes into out)
+        bound_here = made_here | {n for s in walk_statements(self.n.out) for n in assigned_by(s)}
         self.check_changes_across_iterations(frame, bound_here)
         self.check_carried_changes(frame, made_here)
         self.n.origin = loop

@@ -26,14 +26,10 @@ import numpy as np
 from ..derivatives import DerivativeContext
 from ..flow import integer_names
 from ..ir import (
-    ADD_AT,
-    LIST_APPEND,
-    LIST_SET,
-    SETITEM,
+    assigned_by,
     clone,
     comment,
     facts_of,
-    names_in,
     walk_statements,
 )
 from ..runtime import add_lists, index_grad, zeros_like_list
@@ -248,17 +244,6 @@ class Gradients:
         if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub):
             return self.int_expr(expr.operand)
         return False
-
-
-def assigned_by(stmt: ast.stmt) -> set[str]:
-    """Names a statement binds (a write into an array rebinds nothing)."""
-    if facts_of(stmt).prim in (SETITEM, ADD_AT, LIST_APPEND, LIST_SET):
-        return set()
-    if isinstance(stmt, ast.Assign):
-        return {n for t in stmt.targets for n in names_in(t)}
-    if isinstance(stmt, ast.For):
-        return set(names_in(stmt.target))
-    return set()
 
 
 def maybe_unbound(body: list[ast.stmt]) -> set[str]:

@@ -29,6 +29,7 @@ from ..activity import Activity, rule_for
 from ..derivatives import DerivativeContext
 from ..flow import bound_on_entry
 from ..ir import (
+    assigned_by,
     clone,
     comment,
     derived_from,
@@ -48,7 +49,7 @@ from ..templates import (
     substitute,
 )
 from ..transformation import StatementKind, Target, assign, statement_kind
-from .gradients import Gradients, LoopInfo, assigned_by
+from .gradients import Gradients, LoopInfo
 from .writes import LIST_GET_NOTE, UNPACK_NOTE, InPlaceAdjoints
 
 
