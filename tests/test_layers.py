@@ -44,6 +44,8 @@ LAYERS: list[tuple[str, list[str]]] = [
             "rules.shapes",
             "rules.signals",
             "rules.scipy_special",
+            "rules.scipy_stats",
+            "rules.scipy_multivariate",
         ],
     ),
     ("the rule library", ["rules"]),

@@ -242,8 +242,8 @@ def differentiable_inputs(stmt: ast.stmt) -> list[str]:
         else:
             out = []
             for p in rule.params:
-                if p not in rule.differentiable:
-                    continue
+                if p not in rule.differentiable and p not in rule.refused:
+                    continue  # (a refused one flows, so that the rule can refuse it)
                 value = bound.get(p)
                 parts = value if isinstance(value, tuple) else (value,)  # *args: a tuple
                 out.extend(n for v in parts if isinstance(v, ast.AST) for n in names_in(v))

@@ -26,6 +26,7 @@ from .ir import (
     Function,
     Method,
     Parsed,
+    clone,
     comment,
     facts_of,
     name_of,
@@ -34,7 +35,13 @@ from .ir import (
 )
 from .rules import Rule
 from .shapes import scalar_names, shape_classes
-from .templates import Bindings, bound_arguments, cell_value
+from .templates import (
+    Bindings,
+    bound_arguments,
+    cell_value,
+    no_gradient_marks,
+    resolve_static_ifs,
+)
 from .transformation import Target, is_list_pop
 
 
@@ -118,6 +125,23 @@ class DerivativeContext:
     ) -> dict[str, ast.expr]:
         """The substitution of `rule`'s parameters at `stmt` (templates.bound_arguments)."""
         return bound_arguments(rule, stmt, target, kind, self.scope(stmt), self.p)
+
+    def resolved_body(self, rule: Rule, stmt: ast.stmt, subst: dict[str, ast.expr]) -> list:
+        """The rule's body at `stmt`, its literal `if`s decided; an active argument bound to
+        a parameter the body marks `no_gradient(p, "why")` is refused at the user's call."""
+        body, marks = no_gradient_marks(resolve_static_ifs(clone(rule.body), subst))
+        for param, why in marks:
+            value = subst.get(param)
+            if value is not None and any(self.active(n) for n in names_in(value)):
+                raise self.scope(stmt).error(
+                    facts_of(stmt).site,
+                    f"chainrule cannot differentiate {rule.name} in its argument {param!r}"
+                    + (f" ({why})" if why else "")
+                    + ", which depends on a differentiated value here; differentiate with "
+                    "respect to the other arguments only, or hold this one constant with "
+                    "chainrule.stop_gradient(...)",
+                )
+        return body
 
     # -- comments and errors -------------------------------------------------------------
     def scope(self, stmt: ast.stmt) -> Parsed:

@@ -55,7 +55,6 @@ from .templates import (
     Bindings,
     fold_constants,
     name_temporaries,
-    resolve_static_ifs,
     substitute,
 )
 from .transformation import (
@@ -389,7 +388,7 @@ class Forwarder:
                     subst["d" + p] = type(value)(elts=zeros, ctx=ast.Load())
             else:
                 subst["d" + p] = t
-        body = resolve_static_ifs(clone(rule.body), subst)
+        body = ctx.resolved_body(rule, stmt, subst)
         pruner = _Pruner(zero, tangent_names, rule.result, filled=set(subst) & zero)
         body = pruner.statements(body, output)
         temps = {_NP: ctx.bindings.name_for(np, "np")}

@@ -3,7 +3,8 @@
 `adjoint` (reverse mode) and `tangent` (forward mode) register a template
 for one or more primitives, after checking it against the primitive's
 signature (`RuleError` when it cannot match); `nondifferentiable` declares
-primitives whose results carry no derivative.  `lookup`, `lookup_tangent`
+primitives whose results carry no derivative.  `literal` and `no_gradient`
+are markers used inside templates.  `lookup`, `lookup_tangent`
 and `is_nondifferentiable` answer the stages' questions, by the identity of
 the primitive.  Every registration bumps `generation()`, which is part of
 the compile key, so gradients compiled before it are compiled again.  The
@@ -43,6 +44,7 @@ class Rule:
     note: str  # first line of the docstring: the comment shown in generated code
     _body: list[ast.stmt] | None = field(default=None, repr=False)
     _diff: frozenset[str] | None = field(default=None, repr=False)
+    _refused: frozenset[str] | None = field(default=None, repr=False)
 
     @property
     def params(self) -> list[str]:
@@ -60,6 +62,14 @@ class Rule:
         if self._diff is None:
             self._parse()
         return self._diff  # type: ignore[return-value]
+
+    @property
+    def refused(self) -> frozenset[str]:
+        """Parameters the body marks `no_gradient(p, ...)`: differentiating through them is
+        refused (so activity must reach them, for the rule to see it)."""
+        if self._refused is None:
+            self._parse()
+        return self._refused  # type: ignore[return-value]
 
     @property
     def globals(self) -> dict:
@@ -86,6 +96,16 @@ class Rule:
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
         }
         self._diff = frozenset(p for p in self.params if "d" + p in assigned)
+        self._refused = frozenset(
+            node.args[0].id
+            for stmt in body
+            for node in ast.walk(stmt)
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "no_gradient"
+            and node.args
+            and isinstance(node.args[0], ast.Name)
+        )
         self._body = body
 
 
@@ -135,6 +155,9 @@ def _public_name(primitive: Any) -> str | None:
     owner = getattr(primitive, "__self__", None)
     if owner is not None and type(owner).__module__.startswith("scipy.stats"):
         dist = getattr(owner, "name", None)
+        if not isinstance(dist, str):  # a multivariate one: multivariate_normal, dirichlet
+            dist = _public_name(owner)
+            dist = dist.rsplit(".", 1)[-1] if dist else None
         if isinstance(dist, str):
             return f"scipy.stats.{dist}.{getattr(primitive, '__name__', '?')}"
     for shown, module_name in _PUBLIC_MODULES:
@@ -298,6 +321,17 @@ def literal(value: Any) -> bool:
     it before the test is evaluated; calling it anywhere else is a mistake.
     """
     raise RuleError("literal() may only be used in the `if` tests of derivative templates")
+
+
+def no_gradient(param: Any, why: str = "") -> None:
+    """Marker statement for derivative templates: `no_gradient(n, "an order")` says that the
+    primitive has no derivative in parameter `n`, so differentiating through an argument
+    bound to it is refused (a CompileError at the user's call) instead of giving zero.
+
+    Only meaningful as a statement of a template's body (adjoint or tangent), where the
+    compiler takes it out; calling it anywhere else is a mistake.
+    """
+    raise RuleError("no_gradient() may only be used as a statement of a derivative template")
 
 
 def nondifferentiable(*primitives: Any, why: str = "") -> None:

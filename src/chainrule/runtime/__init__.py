@@ -89,7 +89,10 @@ from .linalg import (
 )
 from .shapes import (
     cast_grad,
+    covariance_checked,
     join_like,
+    points_checked,
+    simplex_point_checked,
     split_like,
     stop_gradient,
     take_grad,
@@ -172,6 +175,9 @@ __all__ = [
     "unrepeat",
     "cast_grad",
     "take_grad",
+    "simplex_point_checked",
+    "covariance_checked",
+    "points_checked",
     "broadcast_like",
     "cumprod_jvp",
     "einsum_jvp",
