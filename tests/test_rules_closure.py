@@ -31,7 +31,6 @@ anp = pytest.importorskip("autograd.numpy")
 # helpers that still lack a rule of one kind; each entry is a known, documented gap
 KNOWN_GAPS = {
     "prod_pairs",
-    "norm_grad",
     "cumprod_grad",
     "cumprod_jvp",
     "einsum_jvp",
@@ -280,3 +279,45 @@ def test_det_gradient_at_a_singular_matrix():
             fd[i, j] = (np.linalg.det(SINGULAR + e) - np.linalg.det(SINGULAR - e)) / 2e-6
     np.testing.assert_allclose(g, fd, atol=1e-6)  # (autograd raises LinAlgError here)
     check_grads(det_only, (SINGULAR,), rtol=1e-5, atol=1e-6)
+
+
+# -- second derivatives of p-norms (norm_grad's own rules) ----------------------------
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 4, 1.5])
+def test_second_derivatives_of_a_vector_p_norm(order):
+    def f(x):
+        return np.linalg.norm(x, ord=order)
+
+    def written_out(x):  # autograd has no gradient for ord=1; the same norm by its definition
+        return anp.sum(anp.abs(x) ** order) ** (1.0 / order)
+
+    x = np.random.default_rng(7).normal(size=6)
+    np.testing.assert_allclose(hessian(f)(x), autograd.hessian(written_out)(x), atol=1e-12)
+
+    def g2(x):
+        return np.sum(np.sin(grad(f)(x)))
+
+    expected = autograd.grad(lambda x: anp.sum(anp.sin(autograd.grad(written_out)(x))))(x)
+    np.testing.assert_allclose(grad(g2)(x), expected, atol=1e-12)
+    check_grads(f, (x,), order=2)  # and finite differences, to second order
+
+
+def test_second_derivatives_of_row_p_norms():
+    def f(X):
+        return np.sum(np.linalg.norm(X, 3, axis=1) ** 2)
+
+    def written_out(X):
+        return anp.sum(anp.sum(anp.abs(X) ** 3, axis=1) ** (2.0 / 3.0))
+
+    X = np.random.default_rng(8).normal(size=(3, 4))
+    np.testing.assert_allclose(hessian(f)(X), autograd.hessian(written_out)(X), atol=1e-12)
+
+
+def test_second_derivatives_of_a_matrix_norm_with_an_ord_name_the_ord():
+    def f(X, k):
+        return np.linalg.norm(X, k)
+
+    X = np.random.default_rng(9).normal(size=(3, 4))
+    with pytest.raises(ValueError, match=r"np\.linalg\.norm\(x, ord=2\) \(x of 2 dimensions"):
+        hessian(f)(X, 2)

@@ -86,6 +86,7 @@ from .linalg import (
     solve_transposed,
     tensordot_grad_left,
     tensordot_grad_right,
+    vector_norm_order,
 )
 from .shapes import (
     cast_grad,
@@ -166,6 +167,7 @@ __all__ = [
     "solve_transposed",
     "solve_grad_a",
     "norm_grad",
+    "vector_norm_order",
     "untranspose",
     "split_like",
     "untile",
