@@ -53,7 +53,9 @@ CONSTRUCTS: dict[str, Construct] = {
     "dot": Construct(S, "@, np.dot, x.dot, np.matmul, np.outer"),
     "transpose": Construct(S, ".T"),
     "reshape": Construct(S, "np.reshape / .reshape / np.ravel"),
-    "concat-stack": Construct(S, "np.concatenate((a, b)), np.stack([a, b]) inside a call"),
+    "concat-stack": Construct(
+        S, "np.concatenate((a, b)), np.r_[a, b], np.stack([a, b]) inside a call"
+    ),
     "index": Construct(S, "x[0], x[-1], M[i, j], M[i], M[:, j]"),
     "slice": Construct(S, "x[1:], x[:k]"),
     "fancy-read": Construct(S, "x[[0, 0, 2]]: integer-array indices, repeated"),

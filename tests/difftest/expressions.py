@@ -522,7 +522,8 @@ class Expressions:
         j = self.ctx.rng.randrange(1, k)
         a, b = self.expr(scope, (j,), depth - 1), self.expr(scope, (k - j,), depth - 1)
         self.ctx.tags.add("concat-stack")
-        return Expr(f"np.concatenate(({a.text}, {b.text}))", shape, max(a.bound, b.bound))
+        form = self.ctx.pick(["np.concatenate(({a}, {b}))", "np.r_[{a}, {b}]"])
+        return Expr(form.format(a=a.text, b=b.text), shape, max(a.bound, b.bound))
 
     def _outer(self, scope: Scope, shape: Shape, depth: int) -> Expr:
         a = squash(self.expr(scope, (shape[0],), depth - 1), 2.0)
