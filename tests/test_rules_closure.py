@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
+import types
 
 import numpy as np
 import pytest
@@ -36,7 +37,8 @@ KNOWN_GAPS = {
     "einsum_jvp",
     "einsum_grad_jvp",
     "einsum_grad_vjp",
-    "einsum_sublist_grad",
+    "einsum_sublist_grad_vjp",  # (einsum_sublist_grad's own rules call them)
+    "einsum_sublist_grad_jvp",
     "einsum_sublist_jvp",
     "einsum_first_jvp",
     "matrix_power_grad",
@@ -321,3 +323,84 @@ def test_second_derivatives_of_a_matrix_norm_with_an_ord_name_the_ord():
     X = np.random.default_rng(9).normal(size=(3, 4))
     with pytest.raises(ValueError, match=r"np\.linalg\.norm\(x, ord=2\) \(x of 2 dimensions"):
         hessian(f)(X, 2)
+
+
+# -- second derivatives of the einsum sublist form (einsum_sublist_grad's rules) --------
+
+
+def _transpose(x):
+    return np.sum(np.sin(np.einsum(x, (0, 1), (1, 0))) * np.arange(12.0).reshape(4, 3))
+
+
+def _matmul(x, y):
+    return np.sum(np.sin(np.einsum(x, (0, 1), y, (1, 2), (0, 2))))
+
+
+def _batched(x, y):
+    return np.sum(np.sin(np.einsum(x, (Ellipsis, 0, 1), y, (Ellipsis, 1, 2), (Ellipsis, 0, 2))))
+
+
+def _covsum(x, y):
+    return np.sum(np.sin(np.einsum(x, [0, 1, 2], y, [3, 1, 0], [3, 2, 0])))
+
+
+SUBLIST_CASES = [
+    (_transpose, [(3, 4)]),
+    (_matmul, [(2, 3), (3, 4)]),
+    (_batched, [(2, 2, 3), (2, 3, 4)]),
+    (_covsum, [(3, 4, 4), (4, 4, 3)]),
+]
+
+
+@pytest.mark.parametrize("f,shapes", SUBLIST_CASES, ids=lambda c: getattr(c, "__name__", ""))
+def test_second_derivatives_of_the_einsum_sublist_form(f, shapes):
+    rng = np.random.default_rng(10)
+    args = [rng.normal(size=s) for s in shapes]
+    oracle = _sublist_oracle(f)
+    for i in range(len(args)):
+        np.testing.assert_allclose(
+            hessian(f, i)(*args), autograd.hessian(oracle, i)(*args), atol=1e-12
+        )
+
+        if len(args) == 1:
+
+            def outer(x):
+                return np.sum(np.cos(grad(f)(x)))
+
+        else:
+
+            def outer(x, y):
+                return np.sum(np.cos(grad(f, i)(x, y)))  # noqa: B023 (used at once)
+
+        def outer_oracle(*a, i=i):
+            return anp.sum(anp.cos(autograd.grad(oracle, i)(*a)))
+
+        np.testing.assert_allclose(
+            grad(outer, i)(*args), autograd.grad(outer_oracle, i)(*args), atol=1e-12
+        )
+    check_grads(f, tuple(args), order=2, modes=("rev",))
+
+
+def _sublist_oracle(f):
+    """f with np bound to autograd.numpy (autograd has the sublist form too)."""
+    return types.FunctionType(f.__code__, {**f.__globals__, "np": anp}, f.__name__)
+
+
+# -- nested unpacking of a computed value (what gradient code writes for a display) ------
+
+
+def _nested(x):
+    pair = ((x * 2, np.sin(x)), x**2)
+    (a, b), c = pair
+    return np.sum(a * b + c)
+
+
+def test_nested_unpacking_of_a_computed_value():
+    x = np.array([0.3, -0.2, 0.5])
+
+    def oracle(x):
+        return anp.sum(x * 2 * anp.sin(x) + x**2)
+
+    np.testing.assert_allclose(grad(_nested)(x), autograd.grad(oracle)(x), rtol=1e-12)
+    np.testing.assert_allclose(hessian(_nested)(x), autograd.hessian(oracle)(x), atol=1e-12)
+    check_grads(_nested, (x,), order=2)

@@ -18,6 +18,8 @@ from ..runtime import (
     einsum_grad,
     einsum_jvp,
     einsum_sublist_grad,
+    einsum_sublist_grad_jvp,
+    einsum_sublist_grad_vjp,
     einsum_sublist_jvp,
     inner_grad_left,
     inner_grad_right,
@@ -104,6 +106,20 @@ def einsum_tangent(y, subscripts, *operands, optimize=False):
         dy = einsum_sublist_jvp(subscripts, operands, doperands) + einsum_first_jvp(
             subscripts, operands, dsubscripts
         )
+
+
+@adjoint(einsum_sublist_grad)
+def einsum_sublist_grad_adjoint(r, g, first, rest):
+    "einsum_sublist_grad: einsum_grad's adjoint, in the string form the sublists spell"
+    dg = einsum_sublist_grad_vjp(g, first, rest, dr)[0]
+    dfirst = einsum_sublist_grad_vjp(g, first, rest, dr)[1]
+    drest = einsum_sublist_grad_vjp(g, first, rest, dr)[2]
+
+
+@tangent(einsum_sublist_grad)
+def einsum_sublist_grad_tangent(r, g, first, rest):
+    "einsum_sublist_grad: linear in g and in each operand, one term per tangent"
+    dr = einsum_sublist_grad_jvp(g, dg, first, rest, dfirst, drest)
 
 
 @adjoint(np.trace, np.ndarray.trace)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .linalg import einsum_grad
+from .tangents import einsum_grad_jvp, einsum_jvp
 
 
 def _mT(a):
@@ -79,6 +80,37 @@ def einsum_sublist_jvp(first, rest, drest):
         args[k] = tangents[k]
         total = total + np.einsum(spec, *args)
     return total
+
+
+def _as_string_form(first, rest):
+    """(subscripts, operands, the operands' places among (first, *rest)) of either form."""
+    if isinstance(first, str):
+        return first, list(rest), list(range(1, len(rest) + 1))
+    return einsum_as_string(first, rest)
+
+
+def einsum_sublist_grad_vjp(g, first, rest, cotangents):
+    """The adjoint of einsum_sublist_grad(g, first, rest) for the cotangents of its
+    outputs (one per argument of (first, *rest)): (dg, dfirst, drest), zeros for the
+    subscripts and sublists.  In the string form, what einsum_grad's adjoint does."""
+    spec, operands, positions = _as_string_form(first, rest)
+    picked = [cotangents[k] for k in positions]
+    out = [0.0] * (1 + len(rest))
+    for k, d in zip(positions, einsum_grad_vjp(g, spec, operands, picked), strict=True):
+        out[k] = d
+    return einsum_jvp(spec, operands, picked), out[0], tuple(out[1:])
+
+
+def einsum_sublist_grad_jvp(g, dg, first, rest, dfirst, drest):
+    """The tangent of einsum_sublist_grad(g, first, rest) along dg and the operands'
+    tangents (in dfirst and drest; the sublists' are ignored)."""
+    spec, operands, positions = _as_string_form(first, rest)
+    args = [dfirst, *drest]
+    terms = einsum_grad_jvp(g, dg, spec, operands, [args[k] for k in positions])
+    out = [np.zeros(len(a)) if not isinstance(a, str) else 0.0 for a in [first, *rest]]
+    for k, t in zip(positions, terms, strict=True):
+        out[k] = t
+    return out
 
 
 def einsum_first_jvp(first, rest, dfirst):
