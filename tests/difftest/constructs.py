@@ -152,6 +152,7 @@ CONSTRUCTS: dict[str, Construct] = {
     "tuple-param": Construct(S, "a tuple argument, indexed or unpacked"),
     "nested-param": Construct(S, "a dict of dicts argument"),
     "tuple-build": Construct(S, "a tuple built in the function, indexed or unpacked"),
+    "nested-unpack": Construct(S, "(u, w), z = pr: nested unpacking of a built tuple"),
     "dict-build": Construct(S, "a dict built in the function, indexed"),
     # generated with the documented refusals below; supported since (issue 15)
     "write-arg": Construct(S, "writing into an argument, x[0] = v (on a private copy)"),
