@@ -379,9 +379,10 @@ class ExpressionNormalizer:
                 raise self.n.error(
                     func,
                     f"calling the parameter {func.id!r} needs the function it holds when "
-                    "chainrule compiles: grad, value_and_grad, jvp, jacfwd and jacrev specialise "
-                    "on a function passed as an argument, the other transformations do not; "
-                    "fix it in a wrapper instead, e.g. hessian(lambda y: integrate(rhs, y))",
+                    "chainrule compiles: the transformations called with it specialise on a "
+                    "function passed as an argument, but not vjp nor a grad called inside the "
+                    "function differentiated; fix it in a wrapper instead, e.g. "
+                    "grad(lambda y: integrate(rhs, y))",
                 )
             if func.id in self.n.p.params:
                 raise self.n.error(
