@@ -47,7 +47,6 @@ KNOWN_GAPS = {
     "interp_grads",
     "cofactor_jvp",
     "cofactor_vjp",
-    "svd_grad",
     "svd_jvp",
     "svd_values_grad",
     "svd_values_jvp",
@@ -381,7 +380,7 @@ def test_second_derivatives_of_the_einsum_sublist_form(f, shapes):
     check_grads(f, tuple(args), order=2, modes=("rev",))
 
 
-def _sublist_oracle(f):
+def _sublist_oracle(f):  # (also used for the SVD)
     """f with np bound to autograd.numpy (autograd has the sublist form too)."""
     return types.FunctionType(f.__code__, {**f.__globals__, "np": anp}, f.__name__)
 
@@ -404,3 +403,28 @@ def test_nested_unpacking_of_a_computed_value():
     np.testing.assert_allclose(grad(_nested)(x), autograd.grad(oracle)(x), rtol=1e-12)
     np.testing.assert_allclose(hessian(_nested)(x), autograd.hessian(oracle)(x), atol=1e-12)
     check_grads(_nested, (x,), order=2)
+
+
+# -- second derivatives of the SVD (its rule is written out in the factors) ------------
+
+
+def _svd_all(x):
+    u, s, v = np.linalg.svd(x, full_matrices=False)
+    weights = np.arange(1, s.shape[-1] + 1)
+    return np.sum(np.sin(u)) + np.sum(s**2 * weights) + np.sum(np.cos(v) * v)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (4, 3), (3, 4), (2, 3, 3), (2, 4, 3)])
+def test_second_derivatives_of_the_svd(shape):
+    x = np.random.default_rng(11).normal(size=shape)
+    oracle = _sublist_oracle(_svd_all)  # the same code over autograd.numpy
+    np.testing.assert_allclose(grad(_svd_all)(x), autograd.grad(oracle)(x), atol=1e-12)
+    np.testing.assert_allclose(hessian(_svd_all)(x), autograd.hessian(oracle)(x), atol=1e-11)
+
+    def outer(x):
+        return np.sum(np.sin(grad(_svd_all)(x)))
+
+    expected = autograd.grad(lambda x: anp.sum(anp.sin(autograd.grad(oracle)(x))))(x)
+    np.testing.assert_allclose(grad(outer)(x), expected, atol=1e-11)
+    if len(shape) == 2:
+        check_grads(_svd_all, (x,), order=2, modes=("rev",), rtol=1e-4)

@@ -32,7 +32,7 @@ from ..runtime import (
     qr_checked,
     solve_grad_a,
     solve_product,
-    svd_grad,
+    svd_checked,
     svd_jvp,
     svd_values_grad,
     svd_values_jvp,
@@ -52,6 +52,7 @@ nondifferentiable(lstsq_checked, why="it is the constant 1.0 (or raises an error
 nondifferentiable(cho_keeps_a, why="it is a constant: what the installed SciPy does")
 nondifferentiable(flipped_trans, why="a transpose option is a flag")
 nondifferentiable(thin_svd, why="the factors are the saved output again")
+nondifferentiable(svd_checked, why="it is the constant 1.0 (or raises an error)")
 
 # -- the cofactor matrix: det(A) inv(A).T, the gradient of det --------------------------
 
@@ -526,8 +527,20 @@ def svd(y, a, full_matrices=True, compute_uv=True, hermitian=False):
     "SVD: Townsend's formula, for distinct nonzero singular values"
     if literal(compute_uv) and not compute_uv:
         da = svd_values_grad(dy, a)
-    else:
-        da = svd_grad(dy, a, thin_svd(a, full_matrices), full_matrices)
+    else:  # written out in the factors y = (U, s, Vh), so that it has derivatives itself
+        u = y[0] * svd_checked(a, full_matrices)
+        ut = np.swapaxes(u, -1, -2)
+        gu = dy[0] + np.zeros_like(u)
+        gs = dy[1] + np.zeros_like(y[1])
+        gvh = dy[2] + np.zeros_like(y[2])
+        f = eigen_gaps(y[1] * y[1])
+        s_cols = np.expand_dims(y[1], -2)
+        j = f * (ut @ gu - np.swapaxes(gu, -1, -2) @ u)
+        k = f * (y[2] @ np.swapaxes(gvh, -1, -2) - gvh @ np.swapaxes(y[2], -1, -2))
+        core = j * s_cols + np.expand_dims(y[1], -1) * k
+        core = core + np.expand_dims(gs, -1) * np.eye(np.shape(y[1])[-1])
+        left = (u @ core + (gu - u @ (ut @ gu)) / s_cols) @ y[2]
+        da = left + (u / s_cols) @ (gvh - gvh @ np.swapaxes(y[2], -1, -2) @ y[2])
 
 
 @tangent(np.linalg.svd)

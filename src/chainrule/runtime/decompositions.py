@@ -308,6 +308,15 @@ def _thin_svd(a, full_matrices):
     return np.linalg.svd(a, full_matrices=False)
 
 
+def svd_checked(a, full_matrices=True):
+    """1.0, after checking that np.linalg.svd(a, full_matrices) has a derivative: a
+    square `a`, or full_matrices=False (the extra singular vectors are not unique)."""
+    m, n = np.shape(a)[-2:]
+    if full_matrices and m != n:
+        _thin_svd(a, full_matrices)  # raises the error saying so
+    return 1.0
+
+
 def _svd_gaps(s):
     """F[i, j] = 1 / (s[j]**2 - s[i]**2) off the diagonal, 0 on it."""
     return eigen_gaps(s * s)
@@ -324,24 +333,6 @@ def svd_jvp(a, t, usv, full_matrices=True):
     du = u @ (f * (dp * smat + np.expand_dims(s, -1) * _mT(dp))) + (t @ v - u @ dp) / smat
     dv = v @ (f * (np.expand_dims(s, -1) * dp + _mT(dp) * smat)) + (_mT(t) @ u - v @ _mT(dp)) / smat
     return du, ds, _mT(dv)
-
-
-def svd_grad(g, a, usv, full_matrices=True):
-    """Gradient of np.linalg.svd(a) for the output gradients g = (dU, ds, dVh) (Townsend's
-    formula; each part may be 0.0 when that output is not used)."""
-    u, s, vh = usv
-    v = _mT(vh)
-    gu, gs, gvh = (np.zeros_like(x) if np.ndim(gx) == 0 else gx for x, gx in zip(usv, g))
-    gv = _mT(gvh)
-    f = _svd_gaps(s)
-    smat = np.expand_dims(s, -2)
-    j = f * (_mT(u) @ gu - _mT(gu) @ u)
-    k = f * (_mT(v) @ gv - _mT(gv) @ v)
-    inner = j * smat + np.expand_dims(gs, -1) * np.eye(s.shape[-1]) + np.expand_dims(s, -1) * k
-    out = u @ inner @ vh
-    out = out + (gu - u @ (_mT(u) @ gu)) / smat @ vh
-    out = out + (u / smat) @ (_mT(gv) - (_mT(gv) @ v) @ vh)
-    return out
 
 
 def svd_values_grad(g, a):
