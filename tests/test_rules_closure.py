@@ -48,8 +48,6 @@ KNOWN_GAPS = {
     "cofactor_jvp",
     "cofactor_vjp",
     "svd_jvp",
-    "svd_values_grad",
-    "svd_values_jvp",
     "trapezoid_weights",
     "trapezoid_x_grad",
     "trapezoid_x_tangent",
@@ -428,3 +426,22 @@ def test_second_derivatives_of_the_svd(shape):
     np.testing.assert_allclose(grad(outer)(x), expected, atol=1e-11)
     if len(shape) == 2:
         check_grads(_svd_all, (x,), order=2, modes=("rev",), rtol=1e-4)
+
+
+def _singular_values(x):
+    return np.sum(np.linalg.svd(x, compute_uv=False) ** 3)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (4, 3), (3, 4), (2, 4, 3)])
+def test_second_derivatives_of_the_singular_values(shape):
+    x = np.random.default_rng(12).normal(size=shape)
+    oracle = _sublist_oracle(_singular_values)
+    np.testing.assert_allclose(
+        hessian(_singular_values)(x), autograd.hessian(oracle)(x), atol=1e-11
+    )
+
+    def outer(x):
+        return np.sum(np.sin(grad(_singular_values)(x)))
+
+    expected = autograd.grad(lambda x: anp.sum(anp.sin(autograd.grad(oracle)(x))))(x)
+    np.testing.assert_allclose(grad(outer)(x), expected, atol=1e-11)

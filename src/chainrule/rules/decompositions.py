@@ -34,8 +34,6 @@ from ..runtime import (
     solve_product,
     svd_checked,
     svd_jvp,
-    svd_values_grad,
-    svd_values_jvp,
     symmetric_as_read,
     symmetric_part_read,
     thin_svd,
@@ -525,8 +523,9 @@ if sl is not None:
 @adjoint(np.linalg.svd)
 def svd(y, a, full_matrices=True, compute_uv=True, hermitian=False):
     "SVD: Townsend's formula, for distinct nonzero singular values"
-    if literal(compute_uv) and not compute_uv:
-        da = svd_values_grad(dy, a)
+    if literal(compute_uv) and not compute_uv:  # U diag(dy) Vh, in primitives with rules
+        usv = np.linalg.svd(a, full_matrices=False)
+        da = (usv[0] * np.expand_dims(dy, -2)) @ usv[2]
     else:  # written out in the factors y = (U, s, Vh), so that it has derivatives itself
         u = y[0] * svd_checked(a, full_matrices)
         ut = np.swapaxes(u, -1, -2)
@@ -546,7 +545,8 @@ def svd(y, a, full_matrices=True, compute_uv=True, hermitian=False):
 @tangent(np.linalg.svd)
 def svd_tangent(y, a, full_matrices=True, compute_uv=True, hermitian=False):
     "SVD: ds = diag(U^T dA V), and dU, dV from the off-diagonal part"
-    if literal(compute_uv) and not compute_uv:
-        dy = svd_values_jvp(a, da)
+    if literal(compute_uv) and not compute_uv:  # diag(U^T da V)
+        usv = np.linalg.svd(a, full_matrices=False)
+        dy = np.sum(usv[0] * (da @ np.swapaxes(usv[2], -1, -2)), axis=-2)
     else:
         dy = svd_jvp(a, da, thin_svd(a, full_matrices), full_matrices)

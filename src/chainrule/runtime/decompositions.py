@@ -335,18 +335,6 @@ def svd_jvp(a, t, usv, full_matrices=True):
     return du, ds, _mT(dv)
 
 
-def svd_values_grad(g, a):
-    """Gradient of np.linalg.svd(a, compute_uv=False): U diag(g) Vh."""
-    u, _, vh = np.linalg.svd(a, full_matrices=False)
-    return (u * np.expand_dims(g, -2)) @ vh
-
-
-def svd_values_jvp(a, t):
-    """Tangent of np.linalg.svd(a, compute_uv=False) along t: diag(U^T t V)."""
-    u, _, vh = np.linalg.svd(a, full_matrices=False)
-    return np.sum(u * (t @ _mT(vh)), axis=-2)
-
-
 def thin_svd(a, full_matrices=True):
     """np.linalg.svd(a) as a tuple (U, s, Vh), refusing full_matrices for non-square a."""
     return tuple(_thin_svd(a, full_matrices))
