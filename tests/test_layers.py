@@ -93,6 +93,10 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("the public transformations", ["api"]),
     ("testing", ["testing"]),
     ("drawing pictures (DOT text)", ["drawing"]),
+    (
+        "exported modules: the runtime copied, variants and their dispatch",
+        ["export_runtime", "export_variants"],
+    ),
     ("export, demo, pictures of gradients", ["exporting", "demo", "graph"]),
     ("the cache and verify commands, the inputs of check", ["cli_cache", "cli_inputs"]),
     ("the command line, Dask's worker side", ["cli", "dask_tasks"]),
