@@ -44,6 +44,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "rules.shapes",
             "rules.signals",
             "rules.scipy_special",
+            "rules.scipy_stats",
         ],
     ),
     ("the rule library", ["rules"]),

@@ -307,6 +307,26 @@ def nondifferentiable(*primitives: Any, why: str = "") -> None:
         NONDIFFERENTIABLE[_key(primitive)] = why
 
 
+# arguments with a derivative chainrule does not provide: primitive -> parameter names
+WITHOUT_DERIVATIVE: dict[Any, frozenset[str]] = {}
+
+
+def no_derivative(*primitives: Any, params: tuple[str, ...]) -> None:
+    """Declare arguments of primitives whose derivative exists but has no rule (a
+    distribution's degrees of freedom, a count): a differentiated value reaching one
+    is refused, naming the argument, instead of being given a gradient of zero."""
+    for primitive in primitives:
+        GENERATION[0] += 1
+        WITHOUT_DERIVATIVE[_key(primitive)] = frozenset(params)
+
+
+def arguments_without_derivative(primitive: Any) -> frozenset[str]:
+    try:
+        return WITHOUT_DERIVATIVE.get(_key(primitive), frozenset())
+    except TypeError:  # pragma: no cover - _key handles unhashables
+        return frozenset()
+
+
 def tangent(*primitives: Any, check_signature: bool = True) -> Callable[[Callable], Callable]:
     """Register a forward-mode (tangent) template for one or more primitives.
 
