@@ -378,7 +378,7 @@ def _primitives(f):
 
 
 # the rules of these modules have finite-difference cases of their own, over drawn sizes:
-# tests/test_rules_signals.py, test_rules_decompositions.py, test_rules_scipy.py,
+# tests/test_rules_signals.py, test_rules_decompositions.py, test_rules_scipy.py and
 # test_rules_scipy_stats.py
 CHECKED_ELSEWHERE = (
     "chainrule.rules.signals",

@@ -26,22 +26,15 @@ from .ir import (
     Function,
     Method,
     Parsed,
-    clone,
     comment,
     facts_of,
     name_of,
     names_in,
     walk_statements,
 )
-from .rules import Rule
+from .rules import Rule, arguments_without_derivative
 from .shapes import scalar_names, shape_classes
-from .templates import (
-    Bindings,
-    bound_arguments,
-    cell_value,
-    no_gradient_marks,
-    resolve_static_ifs,
-)
+from .templates import Bindings, bound_arguments, cell_value
 from .transformation import Target, is_list_pop
 
 
@@ -126,23 +119,6 @@ class DerivativeContext:
         """The substitution of `rule`'s parameters at `stmt` (templates.bound_arguments)."""
         return bound_arguments(rule, stmt, target, kind, self.scope(stmt), self.p)
 
-    def resolved_body(self, rule: Rule, stmt: ast.stmt, subst: dict[str, ast.expr]) -> list:
-        """The rule's body at `stmt`, its literal `if`s decided; an active argument bound to
-        a parameter the body marks `no_gradient(p, "why")` is refused at the user's call."""
-        body, marks = no_gradient_marks(resolve_static_ifs(clone(rule.body), subst))
-        for param, why in marks:
-            value = subst.get(param)
-            if value is not None and any(self.active(n) for n in names_in(value)):
-                raise self.scope(stmt).error(
-                    facts_of(stmt).site,
-                    f"chainrule cannot differentiate {rule.name} in its argument {param!r}"
-                    + (f" ({why})" if why else "")
-                    + ", which depends on a differentiated value here; differentiate with "
-                    "respect to the other arguments only, or hold this one constant with "
-                    "chainrule.stop_gradient(...)",
-                )
-        return body
-
     # -- comments and errors -------------------------------------------------------------
     def scope(self, stmt: ast.stmt) -> Parsed:
         """The Parsed function a statement came from (an inlined callee, or the root)."""
@@ -193,6 +169,18 @@ class DerivativeContext:
             f"the method .{method.name}() has no derivative rule; use the NumPy function "
             "instead (for example np.sum(x) for x.sum()), or register a rule for it",
         )
+
+    def refuse_underived(self, rule: Rule, stmt: ast.stmt, subst: dict, carries: Any) -> None:
+        """Refuse a differentiated value (`carries(expr)`) reaching an argument whose
+        derivative has no rule (rules.no_derivative), rather than give it zero."""
+        for p in sorted(arguments_without_derivative(facts_of(stmt).prim)):
+            if subst.get(p) is not None and carries(subst[p]):
+                raise self.scope(stmt).error(
+                    stmt,
+                    f"{rule.name} has no derivative rule with respect to its argument {p!r}, "
+                    "which depends on a differentiated value here; pass a constant, or wrap "
+                    "it in chainrule.stop_gradient(...) if its gradient is meant to be zero",
+                )
 
 
 def statement_text(stmt: ast.stmt) -> str:

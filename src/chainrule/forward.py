@@ -55,6 +55,7 @@ from .templates import (
     Bindings,
     fold_constants,
     name_temporaries,
+    resolve_static_ifs,
     substitute,
 )
 from .transformation import (
@@ -375,6 +376,7 @@ class Forwarder:
         """The rule's tangent template at `stmt`, the terms of zero tangents dropped."""
         ctx = self.ctx
         subst = ctx.bound_arguments(rule, stmt, target, "tangent")
+        ctx.refuse_underived(rule, stmt, subst, lambda e: self.tangent_expr(e) is not None)
         output = "d" + rule.result
         tangent_names = {"d" + p for p in rule.params}
         zero = set()
@@ -388,7 +390,7 @@ class Forwarder:
                     subst["d" + p] = type(value)(elts=zeros, ctx=ast.Load())
             else:
                 subst["d" + p] = t
-        body = ctx.resolved_body(rule, stmt, subst)
+        body = resolve_static_ifs(clone(rule.body), subst)
         pruner = _Pruner(zero, tangent_names, rule.result, filled=set(subst) & zero)
         body = pruner.statements(body, output)
         temps = {_NP: ctx.bindings.name_for(np, "np")}

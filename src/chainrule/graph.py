@@ -50,13 +50,7 @@ from .ir import (
 )
 from .normalize import normalize
 from .parse import parse_function
-from .templates import (
-    bound_arguments,
-    cell_value,
-    no_gradient_marks,
-    prune_outputs,
-    resolve_static_ifs,
-)
+from .templates import bound_arguments, cell_value, prune_outputs, resolve_static_ifs
 
 _KIND_OF_RULE = {
     "add": "add subtract negative positive sum_ nansum cumsum cumulative_sum",
@@ -345,7 +339,7 @@ def _apply_rule(ev: _Eval, g: Any) -> dict[str, Any]:
     """The gradient the rule sends to each parameter, given its output's gradient g."""
     rule = ev.rule
     assert rule is not None and ev.stmt is not None
-    body, _ = no_gradient_marks(resolve_static_ifs([clone(s) for s in rule.body], ev.subst))
+    body = resolve_static_ifs([clone(s) for s in rule.body], ev.subst)
     outputs = {"d" + p for p in rule.differentiable}
     needed = {"d" + slot for slot, _, _ in ev.inputs}
     body = prune_outputs(body, outputs - needed, outputs)

@@ -9,8 +9,6 @@ primitive's result and arguments.  Instantiating it at one statement
    `y -> h`;
 2. `resolve_static_ifs`: decide the template's `if`s whose tests involve
    only literals (`axis is None`, `literal(keepdims)`), keeping one branch;
-   `no_gradient_marks` then takes out the `no_gradient(p, "why")` statements
-   (the caller refuses an active argument bound to such a parameter);
 3. prune what is not needed (`prune_outputs`: gradients of inactive
    inputs, then the temporaries nobody reads);
 4. `name_temporaries`: give the template's own temporaries fresh names,
@@ -166,34 +164,6 @@ class _LiteralMarker(ast.NodeTransformer):
             is_lit = name in self.subst and _static_value(self.subst[name]) is not MISSING
             return ast.copy_location(ast.Constant(is_lit), node)
         return node
-
-
-def no_gradient_marks(body: list[ast.stmt]) -> tuple[list[ast.stmt], list[tuple[str, str]]]:
-    """Take the `no_gradient(p, "why")` statements out of a (resolved) template body: the
-    body without them, and the (parameter, reason) pairs they name, for the caller to
-    refuse an active argument bound to one of those parameters."""
-    marks: list[tuple[str, str]] = []
-
-    def strip(stmts: list[ast.stmt]) -> list[ast.stmt]:
-        kept = []
-        for s in stmts:
-            call = s.value if isinstance(s, ast.Expr) else None
-            if (
-                isinstance(call, ast.Call)
-                and isinstance(call.func, ast.Name)
-                and call.func.id == "no_gradient"
-            ):
-                param = call.args[0].id if isinstance(call.args[0], ast.Name) else "?"
-                why = call.args[1].value if len(call.args) > 1 else ""
-                marks.append((param, str(why)))
-                continue
-            if isinstance(s, ast.If):
-                s.body = strip(s.body) or [ast.Pass()]
-                s.orelse = strip(s.orelse)
-            kept.append(s)
-        return kept
-
-    return strip(body), marks
 
 
 # -- 3. pruning -----------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from ..templates import (
     Bindings,
     name_temporaries,
     prune_outputs,
+    resolve_static_ifs,
     substitute,
 )
 from ..transformation import StatementKind, Target, assign, statement_kind
@@ -390,7 +391,9 @@ class Reverser:
             for p in rule.differentiable
             if any(ctx.active(n) for n in names_in(subst.get(p)))
         }
-        body = ctx.resolved_body(rule, stmt, subst)
+        varied = ctx.activity.varied
+        ctx.refuse_underived(rule, stmt, subst, lambda e: any(n in varied for n in names_in(e)))
+        body = resolve_static_ifs(clone(rule.body), subst)
         body = prune_outputs(body, set(outputs) - needed, set(outputs))
         bound = set(subst) | set(outputs)
         temps = name_temporaries(rule, body, bound, set(outputs), ctx.names, ctx.bindings, {})

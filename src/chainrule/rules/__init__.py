@@ -21,10 +21,7 @@ Templates may branch on parameters whose value is a literal at the call site
 (`if axis is None:`); such tests are decided at compile time and only the
 chosen branch is inlined.  `literal(p)` in a test is True when `p` is a
 literal at the call site, so `if literal(y) and y == 2:` specialises `x ** 2`
-without ever testing an array's truth at run time.  A statement
-`no_gradient(n, "an order")` says the primitive has no derivative in `n`:
-differentiating through an argument bound to `n` is refused at the user's
-call instead of silently giving zero.  Tests that are not
+without ever testing an array's truth at run time.  Tests that are not
 decided at compile time stay in the generated code as ordinary `if`s.
 Other names a template uses (`np`, `unbroadcast`)
 are resolved in the module where the template was written, and the generated
@@ -74,13 +71,14 @@ from .registry import (
     Rule,
     RuleError,
     adjoint,
+    arguments_without_derivative,
     display_name,
     generation,
     is_nondifferentiable,
     literal,
     lookup,
     lookup_tangent,
-    no_gradient,
+    no_derivative,
     nondifferentiable,
     rule_example,
     tangent,
@@ -93,13 +91,14 @@ __all__ = [
     "Rule",
     "RuleError",
     "adjoint",
+    "arguments_without_derivative",
     "display_name",
     "generation",
     "is_nondifferentiable",
     "literal",
     "lookup",
     "lookup_tangent",
-    "no_gradient",
+    "no_derivative",
     "nondifferentiable",
     "rule_example",
     "tangent",

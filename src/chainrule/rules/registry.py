@@ -3,8 +3,7 @@
 `adjoint` (reverse mode) and `tangent` (forward mode) register a template
 for one or more primitives, after checking it against the primitive's
 signature (`RuleError` when it cannot match); `nondifferentiable` declares
-primitives whose results carry no derivative.  `literal` and `no_gradient`
-are markers used inside templates.  `lookup`, `lookup_tangent`
+primitives whose results carry no derivative.  `lookup`, `lookup_tangent`
 and `is_nondifferentiable` answer the stages' questions, by the identity of
 the primitive.  Every registration bumps `generation()`, which is part of
 the compile key, so gradients compiled before it are compiled again.  The
@@ -44,7 +43,6 @@ class Rule:
     note: str  # first line of the docstring: the comment shown in generated code
     _body: list[ast.stmt] | None = field(default=None, repr=False)
     _diff: frozenset[str] | None = field(default=None, repr=False)
-    _refused: frozenset[str] | None = field(default=None, repr=False)
 
     @property
     def params(self) -> list[str]:
@@ -62,14 +60,6 @@ class Rule:
         if self._diff is None:
             self._parse()
         return self._diff  # type: ignore[return-value]
-
-    @property
-    def refused(self) -> frozenset[str]:
-        """Parameters the body marks `no_gradient(p, ...)`: differentiating through them is
-        refused (so activity must reach them, for the rule to see it)."""
-        if self._refused is None:
-            self._parse()
-        return self._refused  # type: ignore[return-value]
 
     @property
     def globals(self) -> dict:
@@ -96,16 +86,6 @@ class Rule:
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
         }
         self._diff = frozenset(p for p in self.params if "d" + p in assigned)
-        self._refused = frozenset(
-            node.args[0].id
-            for stmt in body
-            for node in ast.walk(stmt)
-            if isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id == "no_gradient"
-            and node.args
-            and isinstance(node.args[0], ast.Name)
-        )
         self._body = body
 
 
@@ -323,22 +303,31 @@ def literal(value: Any) -> bool:
     raise RuleError("literal() may only be used in the `if` tests of derivative templates")
 
 
-def no_gradient(param: Any, why: str = "") -> None:
-    """Marker statement for derivative templates: `no_gradient(n, "an order")` says that the
-    primitive has no derivative in parameter `n`, so differentiating through an argument
-    bound to it is refused (a CompileError at the user's call) instead of giving zero.
-
-    Only meaningful as a statement of a template's body (adjoint or tangent), where the
-    compiler takes it out; calling it anywhere else is a mistake.
-    """
-    raise RuleError("no_gradient() may only be used as a statement of a derivative template")
-
-
 def nondifferentiable(*primitives: Any, why: str = "") -> None:
     """Declare primitives whose outputs carry no gradient (their inputs get none)."""
     for primitive in primitives:
         GENERATION[0] += 1
         NONDIFFERENTIABLE[_key(primitive)] = why
+
+
+# arguments with a derivative chainrule does not provide: primitive -> parameter names
+WITHOUT_DERIVATIVE: dict[Any, frozenset[str]] = {}
+
+
+def no_derivative(*primitives: Any, params: tuple[str, ...]) -> None:
+    """Declare arguments of primitives whose derivative exists but has no rule (a
+    distribution's degrees of freedom, a count): a differentiated value reaching one
+    is refused, naming the argument, instead of being given a gradient of zero."""
+    for primitive in primitives:
+        GENERATION[0] += 1
+        WITHOUT_DERIVATIVE[_key(primitive)] = frozenset(params)
+
+
+def arguments_without_derivative(primitive: Any) -> frozenset[str]:
+    try:
+        return WITHOUT_DERIVATIVE.get(_key(primitive), frozenset())
+    except TypeError:  # pragma: no cover - _key handles unhashables
+        return frozenset()
 
 
 def tangent(*primitives: Any, check_signature: bool = True) -> Callable[[Callable], Callable]:

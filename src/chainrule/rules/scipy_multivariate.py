@@ -16,8 +16,9 @@ SciPy computes, also at a non-symmetric `cov`, with zeros in the upper triangle
 and each off-diagonal pair summed into the lower one (`symmetric_part_read`).  The
 gradient of a symmetrised argument, `(c + c.T) / 2`, is the usual symmetric one.
 With `allow_singular=True` SciPy uses the pseudo-inverse; the rules do too, for
-`x` and `mean`, and refuse a gradient in `cov` (the pseudo-determinant has none
-where the rank changes).  `cov` must be a (d, d) matrix (or a literal number),
+`x` and `mean`, and refuse a gradient in `cov` at run time (the pseudo-determinant
+has none where the rank changes; `allow_singular` must be written as a literal
+`False`, or left out, for one).  `cov` must be a (d, d) matrix (or a literal number),
 the last axis of `x` the dimension (SciPy also reads a 1-D `x` as points of
 dimension 1; the rules check the layout at run time); `mean` may be left out.
 
@@ -35,8 +36,9 @@ from ..runtime import (
     symmetric_as_read,
     symmetric_part_read,
     unbroadcast,
+    unsupported_singular_cov,
 )
-from .registry import adjoint, literal, no_gradient, nondifferentiable, tangent
+from .registry import adjoint, literal, nondifferentiable, tangent
 
 try:
     import scipy.special as sc
@@ -50,6 +52,7 @@ nondifferentiable(
     points_checked,
     why="it is the constant 1.0 (or raises an error)",
 )
+nondifferentiable(unsupported_singular_cov, why="it only raises an error")
 
 
 if st is not None:
@@ -67,21 +70,21 @@ if st is not None:
         elif literal(allow_singular) and not allow_singular:
             c = points_checked(r, e) * covariance_checked(cov)
             u = c * e @ np.linalg.inv(symmetric_as_read(cov, "L"))
+            dcov = symmetric_part_read(
+                0.5
+                * (
+                    np.transpose(np.reshape(np.expand_dims(dr, -1) * u, (-1, np.shape(u)[-1])))
+                    @ np.reshape(u, (-1, np.shape(u)[-1]))
+                    - np.sum(dr) * np.linalg.inv(symmetric_as_read(cov, "L"))
+                ),
+                "L",
+            )
         else:
-            no_gradient(cov, "allow_singular is not literally False")
             c = points_checked(r, e) * covariance_checked(cov)
             u = c * e @ np.linalg.pinv(symmetric_as_read(cov, "L"))
+            dcov = unsupported_singular_cov(cov)
         dx = unbroadcast(-np.expand_dims(dr, -1) * u, x)
         dmean = unbroadcast(np.expand_dims(dr, -1) * u, mean)
-        dcov = symmetric_part_read(
-            0.5
-            * (
-                np.transpose(np.reshape(np.expand_dims(dr, -1) * u, (-1, np.shape(u)[-1])))
-                @ np.reshape(u, (-1, np.shape(u)[-1]))
-                - np.sum(dr) * np.linalg.inv(symmetric_as_read(cov, "L"))
-            ),
-            "L",
-        )
 
     @tangent(mvn.logpdf, check_signature=False)
     def mvn_logpdf_tangent(r, x, mean=None, cov=1, allow_singular=False):
@@ -92,20 +95,28 @@ if st is not None:
             e = x - mean
         if literal(cov):
             u = points_checked(r, e) * e / cov
+            dr = -np.reshape(np.sum(u * dx, axis=-1), np.shape(r)) + np.reshape(
+                np.sum(u * dmean, axis=-1), np.shape(r)
+            )
         elif literal(allow_singular) and not allow_singular:
             c = points_checked(r, e) * covariance_checked(cov)
             u = c * e @ np.linalg.inv(symmetric_as_read(cov, "L"))
+            dr = (
+                -np.reshape(np.sum(u * dx, axis=-1), np.shape(r))
+                + np.reshape(np.sum(u * dmean, axis=-1), np.shape(r))
+                + 0.5
+                * np.reshape(np.sum((u @ symmetric_as_read(dcov, "L")) * u, axis=-1), np.shape(r))
+                - 0.5
+                * np.sum(np.linalg.inv(symmetric_as_read(cov, "L")) * symmetric_as_read(dcov, "L"))
+            )
         else:
-            no_gradient(cov, "allow_singular is not literally False")
             c = points_checked(r, e) * covariance_checked(cov)
             u = c * e @ np.linalg.pinv(symmetric_as_read(cov, "L"))
-        dr = (
-            -np.reshape(np.sum(u * dx, axis=-1), np.shape(r))
-            + np.reshape(np.sum(u * dmean, axis=-1), np.shape(r))
-            + 0.5 * np.reshape(np.sum((u @ symmetric_as_read(dcov, "L")) * u, axis=-1), np.shape(r))
-            - 0.5
-            * np.sum(np.linalg.inv(symmetric_as_read(cov, "L")) * symmetric_as_read(dcov, "L"))
-        )
+            dr = (
+                -np.reshape(np.sum(u * dx, axis=-1), np.shape(r))
+                + np.reshape(np.sum(u * dmean, axis=-1), np.shape(r))
+                + unsupported_singular_cov(cov) * dcov
+            )
 
     @adjoint(mvn.pdf, check_signature=False)
     def mvn_pdf(r, x, mean=None, cov=1, allow_singular=False):
@@ -119,21 +130,21 @@ if st is not None:
         elif literal(allow_singular) and not allow_singular:
             c = points_checked(r, e) * covariance_checked(cov)
             u = c * e @ np.linalg.inv(symmetric_as_read(cov, "L"))
+            dcov = symmetric_part_read(
+                0.5
+                * (
+                    np.transpose(np.reshape(np.expand_dims(dr * r, -1) * u, (-1, np.shape(u)[-1])))
+                    @ np.reshape(u, (-1, np.shape(u)[-1]))
+                    - np.sum(dr * r) * np.linalg.inv(symmetric_as_read(cov, "L"))
+                ),
+                "L",
+            )
         else:
-            no_gradient(cov, "allow_singular is not literally False")
             c = points_checked(r, e) * covariance_checked(cov)
             u = c * e @ np.linalg.pinv(symmetric_as_read(cov, "L"))
+            dcov = unsupported_singular_cov(cov)
         dx = unbroadcast(-np.expand_dims(dr * r, -1) * u, x)
         dmean = unbroadcast(np.expand_dims(dr * r, -1) * u, mean)
-        dcov = symmetric_part_read(
-            0.5
-            * (
-                np.transpose(np.reshape(np.expand_dims(dr * r, -1) * u, (-1, np.shape(u)[-1])))
-                @ np.reshape(u, (-1, np.shape(u)[-1]))
-                - np.sum(dr * r) * np.linalg.inv(symmetric_as_read(cov, "L"))
-            ),
-            "L",
-        )
 
     @tangent(mvn.pdf, check_signature=False)
     def mvn_pdf_tangent(r, x, mean=None, cov=1, allow_singular=False):
@@ -144,23 +155,30 @@ if st is not None:
             e = x - mean
         if literal(cov):
             u = points_checked(r, e) * e / cov
+            dr = -r * np.reshape(np.sum(u * dx, axis=-1), np.shape(r)) + r * np.reshape(
+                np.sum(u * dmean, axis=-1), np.shape(r)
+            )
         elif literal(allow_singular) and not allow_singular:
             c = points_checked(r, e) * covariance_checked(cov)
             u = c * e @ np.linalg.inv(symmetric_as_read(cov, "L"))
+            dr = (
+                -r * np.reshape(np.sum(u * dx, axis=-1), np.shape(r))
+                + r * np.reshape(np.sum(u * dmean, axis=-1), np.shape(r))
+                + 0.5
+                * r
+                * np.reshape(np.sum((u @ symmetric_as_read(dcov, "L")) * u, axis=-1), np.shape(r))
+                - 0.5
+                * r
+                * np.sum(np.linalg.inv(symmetric_as_read(cov, "L")) * symmetric_as_read(dcov, "L"))
+            )
         else:
-            no_gradient(cov, "allow_singular is not literally False")
             c = points_checked(r, e) * covariance_checked(cov)
             u = c * e @ np.linalg.pinv(symmetric_as_read(cov, "L"))
-        dr = (
-            -r * np.reshape(np.sum(u * dx, axis=-1), np.shape(r))
-            + r * np.reshape(np.sum(u * dmean, axis=-1), np.shape(r))
-            + 0.5
-            * r
-            * np.reshape(np.sum((u @ symmetric_as_read(dcov, "L")) * u, axis=-1), np.shape(r))
-            - 0.5
-            * r
-            * np.sum(np.linalg.inv(symmetric_as_read(cov, "L")) * symmetric_as_read(dcov, "L"))
-        )
+            dr = (
+                -r * np.reshape(np.sum(u * dx, axis=-1), np.shape(r))
+                + r * np.reshape(np.sum(u * dmean, axis=-1), np.shape(r))
+                + unsupported_singular_cov(cov) * dcov
+            )
 
     @adjoint(mvn.entropy, check_signature=False)
     def mvn_entropy(r, mean=None, cov=1):

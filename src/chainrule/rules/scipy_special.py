@@ -1,23 +1,23 @@
-"""Rules for SciPy's special functions and scipy.signal.convolve, registered only when
-SciPy imports (it is an optional extra: `pip install chainrule[scipy]`).  The
-distributions of scipy.stats have theirs in scipy_stats.py.
+"""Rules for SciPy's special functions and the normal distribution, registered only when
+SciPy imports (it is an optional extra: `pip install chainrule[scipy]`).
 
 Each derivative is a short closed form in functions that have rules themselves
 (exp, polygamma, the functions here), so second derivatives need nothing more.
-An argument a function has no derivative in (the order of polygamma or of a
-Bessel function, the shape parameters of an incomplete gamma or beta function)
-is marked `no_gradient`: differentiating through it is refused, never zero.
+`scipy.stats.norm.cdf(x, loc, scale)` is a method of the `norm` object: its
+rule is registered for that bound method, with `loc` and `scale` as they are
+usually passed (positionally or by name; other keywords are not supported).
 """
 
 import numpy as np
 
 from ..runtime import restore_axes, signal_conv_grad, unbroadcast
-from .registry import adjoint, literal, no_gradient, tangent
+from .registry import adjoint, literal, no_derivative, tangent
 
 try:
     import scipy.special as sc
+    import scipy.stats as st
 except ImportError:  # pragma: no cover - SciPy is optional
-    sc = None
+    sc = st = None
 
 
 if sc is not None:
@@ -95,13 +95,11 @@ if sc is not None:
     @adjoint(sc.polygamma)
     def polygamma(y, n, x):
         "polygamma: the next one, polygamma(n + 1, x) (n, an order, has no gradient)"
-        no_gradient(n, "an order")
         dx = dy * sc.polygamma(n + 1, x)
 
     @tangent(sc.polygamma)
     def polygamma_tangent(y, n, x):
         "polygamma: the next one, polygamma(n + 1, x)"
-        no_gradient(n, "an order")
         dy = dx * sc.polygamma(n + 1, x)
 
     @adjoint(sc.expit)
@@ -199,67 +197,209 @@ if sc is not None:
         dy = dx - np.sum(np.exp(y) * dx, axis, keepdims=True)
 
 
+if st is not None:
+    # z = (x - loc) / scale throughout; the densities' derivatives in x, loc and scale
+
+    @adjoint(st.norm.pdf, check_signature=False)
+    def norm_pdf(r, x, loc=0.0, scale=1.0):
+        "normal density: pdf times -z / scale (x), z / scale (loc), (z**2 - 1) / scale (scale)"
+        dx = unbroadcast(-dr * r * (x - loc) / (scale * scale), x)
+        dloc = unbroadcast(dr * r * (x - loc) / (scale * scale), loc)
+        dscale = unbroadcast(dr * r * (((x - loc) / scale) ** 2 - 1) / scale, scale)
+
+    @tangent(st.norm.pdf, check_signature=False)
+    def norm_pdf_tangent(r, x, loc=0.0, scale=1.0):
+        "normal density: -z / scale pdf (dx - dloc) + (z**2 - 1) / scale pdf dscale"
+        dr = (
+            -r * (x - loc) / (scale * scale) * dx
+            + r * (x - loc) / (scale * scale) * dloc
+            + r * (((x - loc) / scale) ** 2 - 1) / scale * dscale
+        )
+
+    @adjoint(st.norm.logpdf, check_signature=False)
+    def norm_logpdf(r, x, loc=0.0, scale=1.0):
+        "normal log-density: d/dx = -z / scale, d/dloc = z / scale, d/dscale = (z**2 - 1) / scale"
+        dx = unbroadcast(-dr * (x - loc) / (scale * scale), x)
+        dloc = unbroadcast(dr * (x - loc) / (scale * scale), loc)
+        dscale = unbroadcast(dr * (((x - loc) / scale) ** 2 - 1) / scale, scale)
+
+    @tangent(st.norm.logpdf, check_signature=False)
+    def norm_logpdf_tangent(r, x, loc=0.0, scale=1.0):
+        "normal log-density: -z / scale (dx - dloc) + (z**2 - 1) / scale dscale"
+        dr = (
+            -(x - loc) / (scale * scale) * dx
+            + (x - loc) / (scale * scale) * dloc
+            + (((x - loc) / scale) ** 2 - 1) / scale * dscale
+        )
+
+    @adjoint(st.norm.cdf, check_signature=False)
+    def norm_cdf(r, x, loc=0.0, scale=1.0):
+        "normal distribution function: the density of z over scale, for x; minus it for loc"
+        dx = unbroadcast(
+            dr * np.exp(-0.5 * ((x - loc) / scale) ** 2) / (np.sqrt(2 * np.pi) * scale), x
+        )
+        dloc = unbroadcast(
+            -dr * np.exp(-0.5 * ((x - loc) / scale) ** 2) / (np.sqrt(2 * np.pi) * scale), loc
+        )
+        dscale = unbroadcast(
+            -dr
+            * np.exp(-0.5 * ((x - loc) / scale) ** 2)
+            * (x - loc)
+            / (np.sqrt(2 * np.pi) * scale * scale),
+            scale,
+        )
+
+    @tangent(st.norm.cdf, check_signature=False)
+    def norm_cdf_tangent(r, x, loc=0.0, scale=1.0):
+        "normal distribution function: the density of z over scale times d(x - loc) - z dscale"
+        dr = (
+            np.exp(-0.5 * ((x - loc) / scale) ** 2) / (np.sqrt(2 * np.pi) * scale) * dx
+            - np.exp(-0.5 * ((x - loc) / scale) ** 2) / (np.sqrt(2 * np.pi) * scale) * dloc
+            - np.exp(-0.5 * ((x - loc) / scale) ** 2)
+            * (x - loc)
+            / (np.sqrt(2 * np.pi) * scale * scale)
+            * dscale
+        )
+
+    @adjoint(st.norm.sf, check_signature=False)
+    def norm_sf(r, x, loc=0.0, scale=1.0):
+        "normal survival function 1 - cdf: minus cdf's derivatives"
+        dx = unbroadcast(
+            -dr * np.exp(-0.5 * ((x - loc) / scale) ** 2) / (np.sqrt(2 * np.pi) * scale), x
+        )
+        dloc = unbroadcast(
+            dr * np.exp(-0.5 * ((x - loc) / scale) ** 2) / (np.sqrt(2 * np.pi) * scale), loc
+        )
+        dscale = unbroadcast(
+            dr
+            * np.exp(-0.5 * ((x - loc) / scale) ** 2)
+            * (x - loc)
+            / (np.sqrt(2 * np.pi) * scale * scale),
+            scale,
+        )
+
+    @tangent(st.norm.sf, check_signature=False)
+    def norm_sf_tangent(r, x, loc=0.0, scale=1.0):
+        "normal survival function 1 - cdf: minus cdf's tangent"
+        dr = (
+            -np.exp(-0.5 * ((x - loc) / scale) ** 2) / (np.sqrt(2 * np.pi) * scale) * dx
+            + np.exp(-0.5 * ((x - loc) / scale) ** 2) / (np.sqrt(2 * np.pi) * scale) * dloc
+            + np.exp(-0.5 * ((x - loc) / scale) ** 2)
+            * (x - loc)
+            / (np.sqrt(2 * np.pi) * scale * scale)
+            * dscale
+        )
+
+    @adjoint(st.norm.logcdf, check_signature=False)
+    def norm_logcdf(r, x, loc=0.0, scale=1.0):
+        "normal log distribution function: pdf / cdf = exp(log pdf(z) - r), over scale"
+        dx = unbroadcast(
+            dr * np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.5 * np.log(2 * np.pi) - r) / scale, x
+        )
+        dloc = unbroadcast(
+            -dr * np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.5 * np.log(2 * np.pi) - r) / scale, loc
+        )
+        dscale = unbroadcast(
+            -dr
+            * np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.5 * np.log(2 * np.pi) - r)
+            * (x - loc)
+            / (scale * scale),
+            scale,
+        )
+
+    @tangent(st.norm.logcdf, check_signature=False)
+    def norm_logcdf_tangent(r, x, loc=0.0, scale=1.0):
+        "normal log distribution function: pdf / cdf over scale times d(x - loc) - z dscale"
+        dr = (
+            np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.5 * np.log(2 * np.pi) - r) / scale * dx
+            - np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.5 * np.log(2 * np.pi) - r) / scale * dloc
+            - np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.5 * np.log(2 * np.pi) - r)
+            * (x - loc)
+            / (scale * scale)
+            * dscale
+        )
+
+    @adjoint(st.norm.logsf, check_signature=False)
+    def norm_logsf(r, x, loc=0.0, scale=1.0):
+        "normal log survival function: -pdf / sf = -exp(log pdf(z) - r), over scale"
+        dx = unbroadcast(
+            -dr * np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.5 * np.log(2 * np.pi) - r) / scale, x
+        )
+        dloc = unbroadcast(
+            dr * np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.5 * np.log(2 * np.pi) - r) / scale, loc
+        )
+        dscale = unbroadcast(
+            dr
+            * np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.5 * np.log(2 * np.pi) - r)
+            * (x - loc)
+            / (scale * scale),
+            scale,
+        )
+
+    @tangent(st.norm.logsf, check_signature=False)
+    def norm_logsf_tangent(r, x, loc=0.0, scale=1.0):
+        "normal log survival function: minus logcdf's form, with sf in place of cdf"
+        dr = (
+            -np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.5 * np.log(2 * np.pi) - r) / scale * dx
+            + np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.5 * np.log(2 * np.pi) - r) / scale * dloc
+            + np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.5 * np.log(2 * np.pi) - r)
+            * (x - loc)
+            / (scale * scale)
+            * dscale
+        )
+
+
 if sc is not None:
     # Bessel functions: the derivative is a difference (J, Y) or mean (I) of the neighbours
 
     @adjoint(sc.jv)
     def jv(y, v, x):
         "Bessel J: d J_v = (J_(v-1) - J_(v+1)) / 2 (the order v has no gradient)"
-        no_gradient(v, "an order")
         dx = dy * (sc.jv(v - 1, x) - sc.jv(v + 1, x)) / 2
 
     @tangent(sc.jv)
     def jv_tangent(y, v, x):
         "Bessel J: d J_v = (J_(v-1) - J_(v+1)) / 2"
-        no_gradient(v, "an order")
         dy = dx * (sc.jv(v - 1, x) - sc.jv(v + 1, x)) / 2
 
     @adjoint(sc.yv)
     def yv(y, v, x):
         "Bessel Y: d Y_v = (Y_(v-1) - Y_(v+1)) / 2"
-        no_gradient(v, "an order")
         dx = dy * (sc.yv(v - 1, x) - sc.yv(v + 1, x)) / 2
 
     @tangent(sc.yv)
     def yv_tangent(y, v, x):
         "Bessel Y: d Y_v = (Y_(v-1) - Y_(v+1)) / 2"
-        no_gradient(v, "an order")
         dy = dx * (sc.yv(v - 1, x) - sc.yv(v + 1, x)) / 2
 
     @adjoint(sc.yn)
     def yn(y, n, x):
         "Bessel Y of integer order: d Y_n = (Y_(n-1) - Y_(n+1)) / 2"
-        no_gradient(n, "an order")
         dx = dy * (sc.yv(n - 1, x) - sc.yv(n + 1, x)) / 2
 
     @tangent(sc.yn)
     def yn_tangent(y, n, x):
         "Bessel Y of integer order: d Y_n = (Y_(n-1) - Y_(n+1)) / 2"
-        no_gradient(n, "an order")
         dy = dx * (sc.yv(n - 1, x) - sc.yv(n + 1, x)) / 2
 
     @adjoint(sc.iv)
     def iv(y, v, x):
         "modified Bessel I: d I_v = (I_(v-1) + I_(v+1)) / 2"
-        no_gradient(v, "an order")
         dx = dy * (sc.iv(v - 1, x) + sc.iv(v + 1, x)) / 2
 
     @tangent(sc.iv)
     def iv_tangent(y, v, x):
         "modified Bessel I: d I_v = (I_(v-1) + I_(v+1)) / 2"
-        no_gradient(v, "an order")
         dy = dx * (sc.iv(v - 1, x) + sc.iv(v + 1, x)) / 2
 
     @adjoint(sc.ive)
     def ive(y, v, x):
         "scaled modified Bessel I_v e^-|x|: (ive_(v-1) + ive_(v+1)) / 2 - sign(x) ive_v"
-        no_gradient(v, "an order")
         dx = dy * ((sc.ive(v - 1, x) + sc.ive(v + 1, x)) / 2 - np.sign(x) * y)
 
     @tangent(sc.ive)
     def ive_tangent(y, v, x):
         "scaled modified Bessel I_v e^-|x|: (ive_(v-1) + ive_(v+1)) / 2 - sign(x) ive_v"
-        no_gradient(v, "an order")
         dy = dx * ((sc.ive(v - 1, x) + sc.ive(v + 1, x)) / 2 - np.sign(x) * y)
 
     @adjoint(sc.j0)
@@ -322,48 +462,6 @@ if sc is not None:
         "modified Bessel I_1: d I_1 = (I_0 + I_2) / 2"
         dy = dx * (sc.i0(x) + sc.iv(2, x)) / 2
 
-    # the incomplete gamma and beta functions: the integrands, in x only
-
-    @adjoint(sc.gammainc)
-    def gammainc(y, a, x):
-        "regularized lower incomplete gamma P(a, x): the integrand exp(-x) x**(a-1) / gamma(a)"
-        no_gradient(a, "the derivative in a has no closed form")
-        dx = unbroadcast(dy * np.exp(sc.xlogy(a - 1, x) - x - sc.gammaln(a)), x)
-
-    @tangent(sc.gammainc)
-    def gammainc_tangent(y, a, x):
-        "regularized lower incomplete gamma P(a, x): the integrand exp(-x) x**(a-1) / gamma(a)"
-        no_gradient(a, "the derivative in a has no closed form")
-        dy = np.exp(sc.xlogy(a - 1, x) - x - sc.gammaln(a)) * dx
-
-    @adjoint(sc.gammaincc)
-    def gammaincc(y, a, x):
-        "regularized upper incomplete gamma Q = 1 - P: minus the integrand"
-        no_gradient(a, "the derivative in a has no closed form")
-        dx = unbroadcast(-dy * np.exp(sc.xlogy(a - 1, x) - x - sc.gammaln(a)), x)
-
-    @tangent(sc.gammaincc)
-    def gammaincc_tangent(y, a, x):
-        "regularized upper incomplete gamma Q = 1 - P: minus the integrand"
-        no_gradient(a, "the derivative in a has no closed form")
-        dy = -np.exp(sc.xlogy(a - 1, x) - x - sc.gammaln(a)) * dx
-
-    @adjoint(sc.betainc)
-    def betainc(y, a, b, x):
-        "regularized incomplete beta: the integrand x**(a-1) (1-x)**(b-1) / B(a, b)"
-        no_gradient(a, "the derivative in a has no closed form")
-        no_gradient(b, "the derivative in b has no closed form")
-        dx = unbroadcast(
-            dy * np.exp(sc.xlogy(a - 1, x) + sc.xlog1py(b - 1, -x) - sc.betaln(a, b)), x
-        )
-
-    @tangent(sc.betainc)
-    def betainc_tangent(y, a, b, x):
-        "regularized incomplete beta: the integrand x**(a-1) (1-x)**(b-1) / B(a, b)"
-        no_gradient(a, "the derivative in a has no closed form")
-        no_gradient(b, "the derivative in b has no closed form")
-        dy = np.exp(sc.xlogy(a - 1, x) + sc.xlog1py(b - 1, -x) - sc.betaln(a, b)) * dx
-
     # the gamma family
 
     @adjoint(sc.rgamma)
@@ -414,13 +512,11 @@ if sc is not None:
     @adjoint(sc.multigammaln)
     def multigammaln(y, a, d):
         "multivariate log-gamma: the sum of digamma(a - j / 2), j < d"
-        no_gradient(d, "a dimension")
         da = dy * np.sum(sc.digamma(np.expand_dims(a, -1) - np.arange(d) / 2), axis=-1)
 
     @tangent(sc.multigammaln)
     def multigammaln_tangent(y, a, d):
         "multivariate log-gamma: the sum of digamma(a - j / 2), j < d"
-        no_gradient(d, "a dimension")
         dy = da * np.sum(sc.digamma(np.expand_dims(a, -1) - np.arange(d) / 2), axis=-1)
 
 
@@ -459,3 +555,10 @@ if signal is not None:
         else:
             dg = signal.convolve(in1, dr, mode)
             din1 = signal_conv_grad(g, in1, dr, mode, 0)
+
+
+if sc is not None:  # orders: their derivatives exist but have no rule
+    no_derivative(sc.polygamma, params=("n",))
+    no_derivative(sc.jv, sc.yv, sc.iv, sc.ive, params=("v",))
+    no_derivative(sc.yn, params=("n",))
+    no_derivative(sc.multigammaln, params=("d",))  # a dimension, an integer

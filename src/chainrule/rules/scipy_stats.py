@@ -1,5 +1,6 @@
-"""Rules for SciPy's probability distributions (scipy.stats), registered only when SciPy
-imports (it is an optional extra: `pip install chainrule[scipy]`).
+"""Rules for SciPy's univariate distributions other than the normal one (whose rules are
+in scipy_special.py) and the incomplete gamma and beta functions; registered only when
+SciPy imports (it is an optional extra: `pip install chainrule[scipy]`).
 
 A distribution's functions are methods of a distribution object: `scipy.stats.t.pdf`
 is the method `pdf` of the object `scipy.stats.t`, and a rule is registered for that
@@ -7,8 +8,8 @@ bound method (`check_signature=False`: SciPy declares them `pdf(x, *args, **kwds
 Each rule lists the family's shape parameters, then `loc` and `scale`, as users pass
 them (positionally or by name; other keywords are not supported).
 
-The univariate families share one pattern.  With z = (x - loc) / scale, a density
-is g(z) / scale; if h = (log g)'(z), then
+The families share one pattern.  With z = (x - loc) / scale, a density is
+g(z) / scale; if h = (log g)'(z), then
 
     d logpdf = h / scale (dx - dloc) - (h z + 1) / scale dscale,
     d cdf    = pdf (dx - dloc) - pdf z dscale,
@@ -16,17 +17,18 @@ is g(z) / scale; if h = (log g)'(z), then
 the derivatives of pdf are logpdf's times the pdf (the saved output), and the
 shape parameters' come from differentiating log g.  Every derivative is written
 in functions that have rules (np, digamma, the densities), so second
-derivatives need nothing more.  A parameter with no closed-form derivative (the
-degrees of freedom of the t distribution function, a count) is marked
-`no_gradient`: differentiating through it is refused, never zero.  Derivatives
-are taken inside the support: outside it they may be nan.  The multivariate
-distributions have their rules in scipy_multivariate.py.
+derivatives need nothing more.  Arguments whose derivative has no closed form
+here (the degrees of freedom of a distribution function, the shapes of the
+gamma and beta distribution functions, a Poisson count) are declared with
+`no_derivative`: differentiating through one is refused, naming it, never
+given zero.  Derivatives are taken inside the support: outside it they may be
+nan.  The multivariate distributions have their rules in scipy_multivariate.py.
 """
 
 import numpy as np
 
 from ..runtime import unbroadcast
-from .registry import adjoint, no_gradient, tangent
+from .registry import adjoint, no_derivative, tangent
 
 try:
     import scipy.special as sc
@@ -36,156 +38,6 @@ except ImportError:  # pragma: no cover - SciPy is optional
 
 
 if st is not None:
-    # the normal distribution: z = (x - loc) / scale, h = -z
-
-    @adjoint(st.norm.pdf, check_signature=False)
-    def norm_pdf(r, x, loc=0.0, scale=1.0):
-        "normal density: pdf times -z / scale (x), z / scale (loc), (z**2 - 1) / scale (scale)"
-        dx = unbroadcast(-dr * r * (x - loc) / (scale * scale), x)
-        dloc = unbroadcast(dr * r * (x - loc) / (scale * scale), loc)
-        dscale = unbroadcast(dr * r * (((x - loc) / scale) ** 2 - 1) / scale, scale)
-
-    @tangent(st.norm.pdf, check_signature=False)
-    def norm_pdf_tangent(r, x, loc=0.0, scale=1.0):
-        "normal density: -z / scale pdf (dx - dloc) + (z**2 - 1) / scale pdf dscale"
-        dr = (
-            -r * (x - loc) / (scale * scale) * dx
-            + r * (x - loc) / (scale * scale) * dloc
-            + r * (((x - loc) / scale) ** 2 - 1) / scale * dscale
-        )
-
-    @adjoint(st.norm.logpdf, check_signature=False)
-    def norm_logpdf(r, x, loc=0.0, scale=1.0):
-        "normal log-density: d/dx = -z / scale, d/dloc = z / scale, d/dscale = (z**2 - 1) / scale"
-        dx = unbroadcast(-dr * (x - loc) / (scale * scale), x)
-        dloc = unbroadcast(dr * (x - loc) / (scale * scale), loc)
-        dscale = unbroadcast(dr * (((x - loc) / scale) ** 2 - 1) / scale, scale)
-
-    @tangent(st.norm.logpdf, check_signature=False)
-    def norm_logpdf_tangent(r, x, loc=0.0, scale=1.0):
-        "normal log-density: -z / scale (dx - dloc) + (z**2 - 1) / scale dscale"
-        dr = (
-            -(x - loc) / (scale * scale) * dx
-            + (x - loc) / (scale * scale) * dloc
-            + (((x - loc) / scale) ** 2 - 1) / scale * dscale
-        )
-
-    @adjoint(st.norm.cdf, check_signature=False)
-    def norm_cdf(r, x, loc=0.0, scale=1.0):
-        "normal distribution function: the density of z over scale, for x; minus it for loc"
-        dx = unbroadcast(
-            dr * np.exp(-0.5 * ((x - loc) / scale) ** 2) / (np.sqrt(2 * np.pi) * scale), x
-        )
-        dloc = unbroadcast(
-            -dr * np.exp(-0.5 * ((x - loc) / scale) ** 2) / (np.sqrt(2 * np.pi) * scale), loc
-        )
-        dscale = unbroadcast(
-            -dr
-            * np.exp(-0.5 * ((x - loc) / scale) ** 2)
-            * (x - loc)
-            / (np.sqrt(2 * np.pi) * scale * scale),
-            scale,
-        )
-
-    @tangent(st.norm.cdf, check_signature=False)
-    def norm_cdf_tangent(r, x, loc=0.0, scale=1.0):
-        "normal distribution function: the density of z over scale times d(x - loc) - z dscale"
-        dr = (
-            np.exp(-0.5 * ((x - loc) / scale) ** 2) / (np.sqrt(2 * np.pi) * scale) * dx
-            - np.exp(-0.5 * ((x - loc) / scale) ** 2) / (np.sqrt(2 * np.pi) * scale) * dloc
-            - np.exp(-0.5 * ((x - loc) / scale) ** 2)
-            * (x - loc)
-            / (np.sqrt(2 * np.pi) * scale * scale)
-            * dscale
-        )
-
-    @adjoint(st.norm.sf, check_signature=False)
-    def norm_sf(r, x, loc=0.0, scale=1.0):
-        "normal survival function 1 - cdf: minus cdf's derivatives"
-        dx = unbroadcast(
-            -dr * np.exp(-0.5 * ((x - loc) / scale) ** 2) / (np.sqrt(2 * np.pi) * scale), x
-        )
-        dloc = unbroadcast(
-            dr * np.exp(-0.5 * ((x - loc) / scale) ** 2) / (np.sqrt(2 * np.pi) * scale), loc
-        )
-        dscale = unbroadcast(
-            dr
-            * np.exp(-0.5 * ((x - loc) / scale) ** 2)
-            * (x - loc)
-            / (np.sqrt(2 * np.pi) * scale * scale),
-            scale,
-        )
-
-    @tangent(st.norm.sf, check_signature=False)
-    def norm_sf_tangent(r, x, loc=0.0, scale=1.0):
-        "normal survival function 1 - cdf: minus cdf's tangent"
-        dr = (
-            -np.exp(-0.5 * ((x - loc) / scale) ** 2) / (np.sqrt(2 * np.pi) * scale) * dx
-            + np.exp(-0.5 * ((x - loc) / scale) ** 2) / (np.sqrt(2 * np.pi) * scale) * dloc
-            + np.exp(-0.5 * ((x - loc) / scale) ** 2)
-            * (x - loc)
-            / (np.sqrt(2 * np.pi) * scale * scale)
-            * dscale
-        )
-
-    @adjoint(st.norm.logcdf, check_signature=False)
-    def norm_logcdf(r, x, loc=0.0, scale=1.0):
-        "normal log distribution function: pdf / cdf = exp(log pdf(z) - r), over scale"
-        dx = unbroadcast(
-            dr * np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.5 * np.log(2 * np.pi) - r) / scale, x
-        )
-        dloc = unbroadcast(
-            -dr * np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.5 * np.log(2 * np.pi) - r) / scale, loc
-        )
-        dscale = unbroadcast(
-            -dr
-            * np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.5 * np.log(2 * np.pi) - r)
-            * (x - loc)
-            / (scale * scale),
-            scale,
-        )
-
-    @tangent(st.norm.logcdf, check_signature=False)
-    def norm_logcdf_tangent(r, x, loc=0.0, scale=1.0):
-        "normal log distribution function: pdf / cdf over scale times d(x - loc) - z dscale"
-        dr = (
-            np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.5 * np.log(2 * np.pi) - r) / scale * dx
-            - np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.5 * np.log(2 * np.pi) - r) / scale * dloc
-            - np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.5 * np.log(2 * np.pi) - r)
-            * (x - loc)
-            / (scale * scale)
-            * dscale
-        )
-
-    @adjoint(st.norm.logsf, check_signature=False)
-    def norm_logsf(r, x, loc=0.0, scale=1.0):
-        "normal log survival function: -pdf / sf = -exp(log pdf(z) - r), over scale"
-        dx = unbroadcast(
-            -dr * np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.5 * np.log(2 * np.pi) - r) / scale, x
-        )
-        dloc = unbroadcast(
-            dr * np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.5 * np.log(2 * np.pi) - r) / scale, loc
-        )
-        dscale = unbroadcast(
-            dr
-            * np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.5 * np.log(2 * np.pi) - r)
-            * (x - loc)
-            / (scale * scale),
-            scale,
-        )
-
-    @tangent(st.norm.logsf, check_signature=False)
-    def norm_logsf_tangent(r, x, loc=0.0, scale=1.0):
-        "normal log survival function: minus logcdf's form, with sf in place of cdf"
-        dr = (
-            -np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.5 * np.log(2 * np.pi) - r) / scale * dx
-            + np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.5 * np.log(2 * np.pi) - r) / scale * dloc
-            + np.exp(-0.5 * ((x - loc) / scale) ** 2 - 0.5 * np.log(2 * np.pi) - r)
-            * (x - loc)
-            / (scale * scale)
-            * dscale
-        )
-
     # Student's t: h = -(df + 1) z / (df + z**2)
 
     @adjoint(st.t.logpdf, check_signature=False)
@@ -271,7 +123,6 @@ if st is not None:
     @adjoint(st.t.cdf, check_signature=False)
     def t_cdf(r, x, df, loc=0.0, scale=1.0):
         "t distribution function: the density for x, minus it for loc, -z times it for scale"
-        no_gradient(df, "the derivative in the degrees of freedom has no closed form")
         dx = unbroadcast(dr * st.t.pdf(x, df, loc, scale), x)
         dloc = unbroadcast(-dr * st.t.pdf(x, df, loc, scale), loc)
         dscale = unbroadcast(-dr * st.t.pdf(x, df, loc, scale) * (x - loc) / scale, scale)
@@ -279,7 +130,6 @@ if st is not None:
     @tangent(st.t.cdf, check_signature=False)
     def t_cdf_tangent(r, x, df, loc=0.0, scale=1.0):
         "t distribution function: the density times (dx - dloc - z dscale)"
-        no_gradient(df, "the derivative in the degrees of freedom has no closed form")
         dr = (
             st.t.pdf(x, df, loc, scale) * dx
             - st.t.pdf(x, df, loc, scale) * dloc
@@ -289,7 +139,6 @@ if st is not None:
     @adjoint(st.t.logcdf, check_signature=False)
     def t_logcdf(r, x, df, loc=0.0, scale=1.0):
         "t log distribution function: pdf / cdf = exp(logpdf - r), as the cdf's"
-        no_gradient(df, "the derivative in the degrees of freedom has no closed form")
         dx = unbroadcast(dr * np.exp(st.t.logpdf(x, df, loc, scale) - r), x)
         dloc = unbroadcast(-dr * np.exp(st.t.logpdf(x, df, loc, scale) - r), loc)
         dscale = unbroadcast(
@@ -299,7 +148,6 @@ if st is not None:
     @tangent(st.t.logcdf, check_signature=False)
     def t_logcdf_tangent(r, x, df, loc=0.0, scale=1.0):
         "t log distribution function: exp(logpdf - r) (dx - dloc - z dscale)"
-        no_gradient(df, "the derivative in the degrees of freedom has no closed form")
         dr = (
             np.exp(st.t.logpdf(x, df, loc, scale) - r) * dx
             - np.exp(st.t.logpdf(x, df, loc, scale) - r) * dloc
@@ -351,7 +199,6 @@ if st is not None:
     @adjoint(st.chi2.cdf, check_signature=False)
     def chi2_cdf(r, x, df, loc=0.0, scale=1.0):
         "chi-squared distribution function: the density for x, minus it for loc, -z times it"
-        no_gradient(df, "the derivative in the degrees of freedom has no closed form")
         dx = unbroadcast(dr * st.chi2.pdf(x, df, loc, scale), x)
         dloc = unbroadcast(-dr * st.chi2.pdf(x, df, loc, scale), loc)
         dscale = unbroadcast(-dr * st.chi2.pdf(x, df, loc, scale) * (x - loc) / scale, scale)
@@ -359,7 +206,6 @@ if st is not None:
     @tangent(st.chi2.cdf, check_signature=False)
     def chi2_cdf_tangent(r, x, df, loc=0.0, scale=1.0):
         "chi-squared distribution function: the density times (dx - dloc - z dscale)"
-        no_gradient(df, "the derivative in the degrees of freedom has no closed form")
         dr = (
             st.chi2.pdf(x, df, loc, scale) * dx
             - st.chi2.pdf(x, df, loc, scale) * dloc
@@ -411,7 +257,6 @@ if st is not None:
     @adjoint(st.gamma.cdf, check_signature=False)
     def gamma_cdf(r, x, a, loc=0.0, scale=1.0):
         "gamma distribution function: the density for x, minus it for loc, -z times it"
-        no_gradient(a, "the derivative in the shape a has no closed form")
         dx = unbroadcast(dr * st.gamma.pdf(x, a, loc, scale), x)
         dloc = unbroadcast(-dr * st.gamma.pdf(x, a, loc, scale), loc)
         dscale = unbroadcast(-dr * st.gamma.pdf(x, a, loc, scale) * (x - loc) / scale, scale)
@@ -419,7 +264,6 @@ if st is not None:
     @tangent(st.gamma.cdf, check_signature=False)
     def gamma_cdf_tangent(r, x, a, loc=0.0, scale=1.0):
         "gamma distribution function: the density times (dx - dloc - z dscale)"
-        no_gradient(a, "the derivative in the shape a has no closed form")
         dr = (
             st.gamma.pdf(x, a, loc, scale) * dx
             - st.gamma.pdf(x, a, loc, scale) * dloc
@@ -475,8 +319,6 @@ if st is not None:
     @adjoint(st.beta.cdf, check_signature=False)
     def beta_cdf(r, x, a, b, loc=0.0, scale=1.0):
         "beta distribution function: the density for x, minus it for loc, -z times it"
-        no_gradient(a, "the derivative in the shape a has no closed form")
-        no_gradient(b, "the derivative in the shape b has no closed form")
         dx = unbroadcast(dr * st.beta.pdf(x, a, b, loc, scale), x)
         dloc = unbroadcast(-dr * st.beta.pdf(x, a, b, loc, scale), loc)
         dscale = unbroadcast(-dr * st.beta.pdf(x, a, b, loc, scale) * (x - loc) / scale, scale)
@@ -484,8 +326,6 @@ if st is not None:
     @tangent(st.beta.cdf, check_signature=False)
     def beta_cdf_tangent(r, x, a, b, loc=0.0, scale=1.0):
         "beta distribution function: the density times (dx - dloc - z dscale)"
-        no_gradient(a, "the derivative in the shape a has no closed form")
-        no_gradient(b, "the derivative in the shape b has no closed form")
         dr = (
             st.beta.pdf(x, a, b, loc, scale) * dx
             - st.beta.pdf(x, a, b, loc, scale) * dloc
@@ -497,41 +337,76 @@ if st is not None:
     @adjoint(st.poisson.logpmf, check_signature=False)
     def poisson_logpmf(r, k, mu, loc=0):
         "Poisson log-probability: (k - loc) / mu - 1 for the mean (k, a count, has none)"
-        no_gradient(k, "a count")
-        no_gradient(loc, "a shift of the integer support")
         dmu = unbroadcast(dr * ((k - loc) / mu - 1), mu)
 
     @tangent(st.poisson.logpmf, check_signature=False)
     def poisson_logpmf_tangent(r, k, mu, loc=0):
         "Poisson log-probability: ((k - loc) / mu - 1) dmu"
-        no_gradient(k, "a count")
-        no_gradient(loc, "a shift of the integer support")
         dr = ((k - loc) / mu - 1) * dmu
 
     @adjoint(st.poisson.pmf, check_signature=False)
     def poisson_pmf(r, k, mu, loc=0):
         "Poisson probability: pmf ((k - loc) / mu - 1) for the mean"
-        no_gradient(k, "a count")
-        no_gradient(loc, "a shift of the integer support")
         dmu = unbroadcast(dr * r * ((k - loc) / mu - 1), mu)
 
     @tangent(st.poisson.pmf, check_signature=False)
     def poisson_pmf_tangent(r, k, mu, loc=0):
         "Poisson probability: pmf ((k - loc) / mu - 1) dmu"
-        no_gradient(k, "a count")
-        no_gradient(loc, "a shift of the integer support")
         dr = r * ((k - loc) / mu - 1) * dmu
 
     @adjoint(st.poisson.cdf, check_signature=False)
     def poisson_cdf(r, k, mu, loc=0):
         "Poisson distribution function: d/dmu P(K <= k) = -pmf(floor(k))"
-        no_gradient(k, "a count")
-        no_gradient(loc, "a shift of the integer support")
         dmu = unbroadcast(-dr * st.poisson.pmf(np.floor(k), mu, loc), mu)
 
     @tangent(st.poisson.cdf, check_signature=False)
     def poisson_cdf_tangent(r, k, mu, loc=0):
         "Poisson distribution function: -pmf(floor(k)) dmu"
-        no_gradient(k, "a count")
-        no_gradient(loc, "a shift of the integer support")
         dr = -st.poisson.pmf(np.floor(k), mu, loc) * dmu
+
+
+if sc is not None:
+    # the incomplete gamma and beta functions: the integrands, in x only
+
+    @adjoint(sc.gammainc)
+    def gammainc(y, a, x):
+        "regularized lower incomplete gamma P(a, x): the integrand exp(-x) x**(a-1) / gamma(a)"
+        dx = unbroadcast(dy * np.exp(sc.xlogy(a - 1, x) - x - sc.gammaln(a)), x)
+
+    @tangent(sc.gammainc)
+    def gammainc_tangent(y, a, x):
+        "regularized lower incomplete gamma P(a, x): the integrand exp(-x) x**(a-1) / gamma(a)"
+        dy = np.exp(sc.xlogy(a - 1, x) - x - sc.gammaln(a)) * dx
+
+    @adjoint(sc.gammaincc)
+    def gammaincc(y, a, x):
+        "regularized upper incomplete gamma Q = 1 - P: minus the integrand"
+        dx = unbroadcast(-dy * np.exp(sc.xlogy(a - 1, x) - x - sc.gammaln(a)), x)
+
+    @tangent(sc.gammaincc)
+    def gammaincc_tangent(y, a, x):
+        "regularized upper incomplete gamma Q = 1 - P: minus the integrand"
+        dy = -np.exp(sc.xlogy(a - 1, x) - x - sc.gammaln(a)) * dx
+
+    @adjoint(sc.betainc)
+    def betainc(y, a, b, x):
+        "regularized incomplete beta: the integrand x**(a-1) (1-x)**(b-1) / B(a, b)"
+        dx = unbroadcast(
+            dy * np.exp(sc.xlogy(a - 1, x) + sc.xlog1py(b - 1, -x) - sc.betaln(a, b)), x
+        )
+
+    @tangent(sc.betainc)
+    def betainc_tangent(y, a, b, x):
+        "regularized incomplete beta: the integrand x**(a-1) (1-x)**(b-1) / B(a, b)"
+        dy = np.exp(sc.xlogy(a - 1, x) + sc.xlog1py(b - 1, -x) - sc.betaln(a, b)) * dx
+
+
+if st is not None:
+    no_derivative(st.chi2.cdf, params=("df",))
+    no_derivative(st.t.cdf, st.t.logcdf, params=("df",))
+    no_derivative(st.gamma.cdf, params=("a",))
+    no_derivative(st.beta.cdf, params=("a", "b"))
+    no_derivative(st.poisson.pmf, st.poisson.logpmf, st.poisson.cdf, params=("k", "loc"))
+if sc is not None:
+    no_derivative(sc.gammainc, sc.gammaincc, params=("a",))
+    no_derivative(sc.betainc, params=("a", "b"))

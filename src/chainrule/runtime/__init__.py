@@ -98,6 +98,7 @@ from .shapes import (
     stop_gradient,
     take_grad,
     unrepeat,
+    unsupported_singular_cov,
     untile,
     untranspose,
 )
@@ -180,6 +181,7 @@ __all__ = [
     "simplex_point_checked",
     "covariance_checked",
     "points_checked",
+    "unsupported_singular_cov",
     "broadcast_like",
     "cumprod_jvp",
     "einsum_jvp",

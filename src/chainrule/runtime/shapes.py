@@ -167,3 +167,14 @@ def points_checked(r, e):
             "scipy.stats.norm, or give x the shape (n, 1)"
         )
     return 1.0
+
+
+def unsupported_singular_cov(cov):
+    """Raised by the derivative of scipy.stats.multivariate_normal's functions in cov when
+    allow_singular is not a literal False."""
+    raise ValueError(
+        "the derivative of scipy.stats.multivariate_normal's functions in cov is not "
+        "supported with allow_singular=True (the pseudo-determinant has no derivative where "
+        "the rank changes): differentiate in x and mean only, or write allow_singular=False "
+        "(or leave it out) for a covariance of full rank"
+    )
