@@ -135,9 +135,9 @@ def _public_name(primitive: Any) -> str | None:
     owner = getattr(primitive, "__self__", None)
     if owner is not None and type(owner).__module__.startswith("scipy.stats"):
         dist = getattr(owner, "name", None)
-        if not isinstance(dist, str):  # a multivariate one: multivariate_normal, dirichlet
-            dist = _public_name(owner)
-            dist = dist.rsplit(".", 1)[-1] if dist else None
+        if not isinstance(dist, str):  # multivariate_normal & co.: the module's name for it
+            public = vars(sys.modules.get("scipy.stats") or object)
+            dist = next((k for k, v in public.items() if v is owner), None)
         if isinstance(dist, str):
             return f"scipy.stats.{dist}.{getattr(primitive, '__name__', '?')}"
     for shown, module_name in _PUBLIC_MODULES:
