@@ -6,7 +6,6 @@ the module still runs without chainrule."""
 from __future__ import annotations
 
 import importlib
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 import pytest
+from test_cli import run as run_cli
 from test_export import run_without_chainrule
 
 import chainrule
@@ -182,16 +182,6 @@ def test_examples_that_cannot_make_a_variant_are_refused(model, tmp_path):
     with pytest.raises(ExportError, match="grad and value_and_grad only"):
         export([model.batch], out, mode="vjp", examples={"batch": (x, x, 1.0)})
     assert not out.exists()
-
-
-def run_cli(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "chainrule", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-    )
 
 
 def test_compile_with_an_example_call(model):

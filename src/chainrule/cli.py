@@ -348,6 +348,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # -- the parser -------------------------------------------------------------------------
 
 
+def add_example_options(parser: argparse.ArgumentParser, shape_help: str) -> None:
+    """--shape and --value, which describe an example call (show, compile)."""
+    parser.add_argument("--shape", action="append", metavar="NAME=SHAPE", help=shape_help)
+    parser.add_argument(
+        "--value",
+        action="append",
+        metavar="NAME=LITERAL",
+        help="a fixed value of a parameter in the example call (--value n=5)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chainrule",
@@ -392,18 +403,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="which function to generate (default: grad; reverse is the same); vjp "
         "differentiates every argument; forward prints the forward-mode (jvp) function",
     )
-    show.add_argument(
-        "--shape",
-        action="append",
-        metavar="NAME=SHAPE",
-        help="describe an example call, one option per parameter (3x4, 5, or scalar for a "
+    add_example_options(
+        show,
+        "describe an example call, one option per parameter (3x4, 5, or scalar for a "
         "Python float): show the variant specialised for it (grad and value_and_grad)",
-    )
-    show.add_argument(
-        "--value",
-        action="append",
-        metavar="NAME=LITERAL",
-        help="a fixed value of a parameter in the example call (--value n=5)",
     )
     show.set_defaults(handler=cmd_show, seed=0)
 
@@ -452,19 +455,11 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument(
         "--force", action="store_true", help="overwrite OUT.py even if chainrule did not write it"
     )
-    comp.add_argument(
-        "--shape",
-        action="append",
-        metavar="NAME=SHAPE",
-        help="describe an example call of the function given with -f, one option per "
+    add_example_options(
+        comp,
+        "describe an example call of the function given with -f, one option per "
         "parameter (as for show): grad_F and value_and_grad_F then run a variant "
         "specialised for arguments of its kinds, and the general code for others",
-    )
-    comp.add_argument(
-        "--value",
-        action="append",
-        metavar="NAME=LITERAL",
-        help="a fixed value of a parameter in the example call (--value n=5)",
     )
     comp.set_defaults(handler=cmd_compile, seed=0)
 
