@@ -150,8 +150,9 @@ def test_r_and_c_refuse_what_they_cannot_join():
         return np.sum(np.r_[x, 0:1:5j])
 
     for f, what in ((directive, "string directive"), (complex_step, "np.linspace")):
-        with pytest.raises(CompileError, match=what):
+        with pytest.raises(CompileError, match=what) as info:
             grad(f)(np.ones(2))
+        assert f"test_rules_defects.py:{f.__code__.co_firstlineno + 1}:" in str(info.value)
 
 
 def det_batch(a):
