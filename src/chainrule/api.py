@@ -357,7 +357,8 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, VJPFunction]:
     """
     check_callable(f, "vjp")
     params = parse_function(f).params
-    defaults = getattr(f, "__defaults__", None) or ()
+    target = getattr(f, "__chainrule_generated__", None)  # grad(f) keeps f's defaults
+    defaults = getattr(target() if target is not None else f, "__defaults__", None) or ()
     required = len(params) - len(defaults)
     if not required <= len(primals) <= len(params):
         takes = f"{len(params)}" if not defaults else f"{required} to {len(params)}"
@@ -371,7 +372,7 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, VJPFunction]:
     )
     request = CompileRequest(f, tuple(range(len(primals))), "vjp", True, (), structures)
     compiled = compile_packing_tuples(request)
-    out, backward = compiled.function(*args)
+    out, backward = compiled.function(*fill_defaults(f, compiled.params, args, "vjp"))
     return out, VJPFunction(backward, out, args, compiled.source)
 
 
