@@ -328,6 +328,16 @@ CASES += [
     ("tensordot_grad_right", lambda g, a: rt.tensordot_grad_right(g, a, M, 1), (G23, A)),
     ("einsum_grad 0", lambda g, a, b: rt.einsum_grad(g, "ij,jk->ik", (a, b))[0], (G23, A, M)),
     ("einsum_grad 1", lambda g, a, b: rt.einsum_grad(g, "ij,jk->ik", (a, b))[1], (G23, A, M)),
+    (
+        "einsum_sublist_grad",
+        lambda g, a, b: rt.einsum_sublist_grad(g, a, ((0, 1), b, (1, 2), (0, 2)))[2],
+        (G23, A, M),
+    ),
+    (
+        "norm_grad",  # ord 3 over rows; y, the rows' norms, is an input of its own here
+        lambda g, x, y: rt.norm_grad(g, x, y, 3, 1, False),
+        (np.array([0.7, -1.2]), A, np.array([1.5, 2.0])),
+    ),
     ("solve_grad_a", lambda gb, x: rt.solve_grad_a(gb, M, N, x), (G33, N)),
     ("solve_transposed", lambda a, g: rt.solve_transposed(a, N, g), (M, G33)),
     ("solve_transposed vec", lambda a, g: rt.solve_transposed(a, V, g), (M, G3)),
@@ -368,11 +378,14 @@ def _primitives(f):
 
 
 # the rules of these modules have finite-difference cases of their own, over drawn sizes:
-# tests/test_rules_signals.py, test_rules_decompositions.py, test_rules_scipy.py
+# tests/test_rules_signals.py, test_rules_decompositions.py, test_rules_scipy.py and
+# test_rules_scipy_stats.py
 CHECKED_ELSEWHERE = (
     "chainrule.rules.signals",
     "chainrule.rules.decompositions",
     "chainrule.rules.scipy_special",
+    "chainrule.rules.scipy_stats",
+    "chainrule.rules.scipy_multivariate",
 )
 
 

@@ -166,12 +166,42 @@ def test_second_derivatives_with_the_function_fixed_in_a_wrapper():
     close(hessian(wrapped)(Y0), autograd.hessian(lambda y: A.integrate(A.rhs, y, 0.1, 6))(Y0))
 
 
+@pytest.mark.parametrize("rhs", ["rhs", "other_rhs"])
+def test_second_derivatives_with_the_function_as_an_argument(rhs):
+    """hessian, hvp, jacfwd and jacrev of grad, and grad of grad specialise the inner
+    gradient on the function passed, as a call of it does (arguments.bind_functions)."""
+    args, oracle_args = (getattr(M, rhs), Y0, 0.1, 6), (getattr(A, rhs), Y0, 0.1, 6)
+    expected = autograd.hessian(A.integrate, 1)(*oracle_args)
+    close(hessian(M.integrate, argnums=1)(*args), expected)
+    v = numpy.array([1.0, -2.0, 0.5])
+    (hv,) = chainrule.hvp(M.integrate, args, (None, v, None, None))  # a tuple: 4 primals
+    close(hv, expected @ v)
+    inner = grad(M.integrate, argnums=1)
+    close(jacfwd(inner, argnums=1)(*args), expected)
+    close(jacrev(inner, argnums=1)(*args), expected)
+    check_grads(M.integrate, args, order=2, argnums=1)
+
+    def scalar(f, y):  # a scalar start value: grad of grad is the second derivative
+        return M.integrate(f, y * Y0, 0.1, 4)
+
+    def scalar_oracle(f, y):
+        return A.integrate(f, y * Y0, 0.1, 4)
+
+    second = grad(grad(scalar, argnums=1), argnums=1)(getattr(M, rhs), 0.7)
+    assert second == pytest.approx(
+        autograd.grad(autograd.grad(scalar_oracle, 1), 1)(getattr(A, rhs), 0.7), rel=1e-9
+    )
+
+
 def test_refusals_name_the_call_and_what_to_do():
+    def inside(f, y):  # a grad called inside, with the function a parameter of the caller
+        return numpy.sum(grad(M.integrate, argnums=1)(f, y, 0.1, 2))
+
     with pytest.raises(CompileError) as info:
-        hessian(M.integrate, argnums=1)(M.rhs, Y0, 0.1, 6)
+        grad(inside, argnums=1)(M.rhs, Y0)
     text = str(info.value)
     assert "calling the parameter 'f'" in text and "k1 = f(y, t)" in text
-    assert "hessian(lambda y: integrate(rhs, y))" in text
+    assert "grad(lambda y: integrate(rhs, y))" in text
 
     def chosen(y0, c):
         f = M.rhs if c > 0 else M.other_rhs

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
+import types
 
 import numpy as np
 import pytest
@@ -31,13 +32,13 @@ anp = pytest.importorskip("autograd.numpy")
 # helpers that still lack a rule of one kind; each entry is a known, documented gap
 KNOWN_GAPS = {
     "prod_pairs",
-    "norm_grad",
     "cumprod_grad",
     "cumprod_jvp",
     "einsum_jvp",
     "einsum_grad_jvp",
     "einsum_grad_vjp",
-    "einsum_sublist_grad",
+    "einsum_sublist_grad_vjp",  # (einsum_sublist_grad's own rules call them)
+    "einsum_sublist_grad_jvp",
     "einsum_sublist_jvp",
     "einsum_first_jvp",
     "matrix_power_grad",
@@ -46,10 +47,7 @@ KNOWN_GAPS = {
     "interp_grads",
     "cofactor_jvp",
     "cofactor_vjp",
-    "svd_grad",
     "svd_jvp",
-    "svd_values_grad",
-    "svd_values_jvp",
     "trapezoid_weights",
     "trapezoid_x_grad",
     "trapezoid_x_tangent",
@@ -280,3 +278,170 @@ def test_det_gradient_at_a_singular_matrix():
             fd[i, j] = (np.linalg.det(SINGULAR + e) - np.linalg.det(SINGULAR - e)) / 2e-6
     np.testing.assert_allclose(g, fd, atol=1e-6)  # (autograd raises LinAlgError here)
     check_grads(det_only, (SINGULAR,), rtol=1e-5, atol=1e-6)
+
+
+# -- second derivatives of p-norms (norm_grad's own rules) ----------------------------
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 4, 1.5])
+def test_second_derivatives_of_a_vector_p_norm(order):
+    def f(x):
+        return np.linalg.norm(x, ord=order)
+
+    def written_out(x):  # autograd has no gradient for ord=1; the same norm by its definition
+        return anp.sum(anp.abs(x) ** order) ** (1.0 / order)
+
+    x = np.random.default_rng(7).normal(size=6)
+    np.testing.assert_allclose(hessian(f)(x), autograd.hessian(written_out)(x), atol=1e-12)
+
+    def g2(x):
+        return np.sum(np.sin(grad(f)(x)))
+
+    expected = autograd.grad(lambda x: anp.sum(anp.sin(autograd.grad(written_out)(x))))(x)
+    np.testing.assert_allclose(grad(g2)(x), expected, atol=1e-12)
+    check_grads(f, (x,), order=2)  # and finite differences, to second order
+
+
+def test_second_derivatives_of_row_p_norms():
+    def f(X):
+        return np.sum(np.linalg.norm(X, 3, axis=1) ** 2)
+
+    def written_out(X):
+        return anp.sum(anp.sum(anp.abs(X) ** 3, axis=1) ** (2.0 / 3.0))
+
+    X = np.random.default_rng(8).normal(size=(3, 4))
+    np.testing.assert_allclose(hessian(f)(X), autograd.hessian(written_out)(X), atol=1e-12)
+
+
+def test_second_derivatives_of_a_matrix_norm_with_an_ord_name_the_ord():
+    def f(X, k):
+        return np.linalg.norm(X, k)
+
+    X = np.random.default_rng(9).normal(size=(3, 4))
+    with pytest.raises(ValueError, match=r"np\.linalg\.norm\(x, ord=2\) \(x of 2 dimensions"):
+        hessian(f)(X, 2)
+
+
+# -- second derivatives of the einsum sublist form (einsum_sublist_grad's rules) --------
+
+
+def _transpose(x):
+    return np.sum(np.sin(np.einsum(x, (0, 1), (1, 0))) * np.arange(12.0).reshape(4, 3))
+
+
+def _matmul(x, y):
+    return np.sum(np.sin(np.einsum(x, (0, 1), y, (1, 2), (0, 2))))
+
+
+def _batched(x, y):
+    return np.sum(np.sin(np.einsum(x, (Ellipsis, 0, 1), y, (Ellipsis, 1, 2), (Ellipsis, 0, 2))))
+
+
+def _covsum(x, y):
+    return np.sum(np.sin(np.einsum(x, [0, 1, 2], y, [3, 1, 0], [3, 2, 0])))
+
+
+SUBLIST_CASES = [
+    (_transpose, [(3, 4)]),
+    (_matmul, [(2, 3), (3, 4)]),
+    (_batched, [(2, 2, 3), (2, 3, 4)]),
+    (_covsum, [(3, 4, 4), (4, 4, 3)]),
+]
+
+
+@pytest.mark.parametrize("f,shapes", SUBLIST_CASES, ids=lambda c: getattr(c, "__name__", ""))
+def test_second_derivatives_of_the_einsum_sublist_form(f, shapes):
+    rng = np.random.default_rng(10)
+    args = [rng.normal(size=s) for s in shapes]
+    oracle = _sublist_oracle(f)
+    for i in range(len(args)):
+        np.testing.assert_allclose(
+            hessian(f, i)(*args), autograd.hessian(oracle, i)(*args), atol=1e-12
+        )
+
+        if len(args) == 1:
+
+            def outer(x):
+                return np.sum(np.cos(grad(f)(x)))
+
+        else:
+
+            def outer(x, y):
+                return np.sum(np.cos(grad(f, i)(x, y)))  # noqa: B023 (used at once)
+
+        def outer_oracle(*a, i=i):
+            return anp.sum(anp.cos(autograd.grad(oracle, i)(*a)))
+
+        np.testing.assert_allclose(
+            grad(outer, i)(*args), autograd.grad(outer_oracle, i)(*args), atol=1e-12
+        )
+    check_grads(f, tuple(args), order=2, modes=("rev",))
+
+
+def _sublist_oracle(f):  # (also used for the SVD)
+    """f with np bound to autograd.numpy (autograd has the sublist form too)."""
+    return types.FunctionType(f.__code__, {**f.__globals__, "np": anp}, f.__name__)
+
+
+# -- nested unpacking of a computed value (what gradient code writes for a display) ------
+
+
+def _nested(x):
+    pair = ((x * 2, np.sin(x)), x**2)
+    (a, b), c = pair
+    return np.sum(a * b + c)
+
+
+def test_nested_unpacking_of_a_computed_value():
+    x = np.array([0.3, -0.2, 0.5])
+
+    def oracle(x):
+        return anp.sum(x * 2 * anp.sin(x) + x**2)
+
+    np.testing.assert_allclose(grad(_nested)(x), autograd.grad(oracle)(x), rtol=1e-12)
+    np.testing.assert_allclose(hessian(_nested)(x), autograd.hessian(oracle)(x), atol=1e-12)
+    check_grads(_nested, (x,), order=2)
+
+
+# -- second derivatives of the SVD (its rule is written out in the factors) ------------
+
+
+def _svd_all(x):
+    u, s, v = np.linalg.svd(x, full_matrices=False)
+    weights = np.arange(1, s.shape[-1] + 1)
+    return np.sum(np.sin(u)) + np.sum(s**2 * weights) + np.sum(np.cos(v) * v)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (4, 3), (3, 4), (2, 3, 3), (2, 4, 3)])
+def test_second_derivatives_of_the_svd(shape):
+    x = np.random.default_rng(11).normal(size=shape)
+    oracle = _sublist_oracle(_svd_all)  # the same code over autograd.numpy
+    np.testing.assert_allclose(grad(_svd_all)(x), autograd.grad(oracle)(x), atol=1e-12)
+    np.testing.assert_allclose(hessian(_svd_all)(x), autograd.hessian(oracle)(x), atol=1e-11)
+
+    def outer(x):
+        return np.sum(np.sin(grad(_svd_all)(x)))
+
+    expected = autograd.grad(lambda x: anp.sum(anp.sin(autograd.grad(oracle)(x))))(x)
+    np.testing.assert_allclose(grad(outer)(x), expected, atol=1e-11)
+    if len(shape) == 2:
+        check_grads(_svd_all, (x,), order=2, modes=("rev",), rtol=1e-4)
+
+
+def _singular_values(x):
+    return np.sum(np.linalg.svd(x, compute_uv=False) ** 3)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (4, 3), (3, 4), (2, 4, 3)])
+def test_second_derivatives_of_the_singular_values(shape):
+    x = np.random.default_rng(12).normal(size=shape)
+    oracle = _sublist_oracle(_singular_values)
+    np.testing.assert_allclose(
+        hessian(_singular_values)(x), autograd.hessian(oracle)(x), atol=1e-11
+    )
+
+    def outer(x):
+        return np.sum(np.sin(grad(_singular_values)(x)))
+
+    expected = autograd.grad(lambda x: anp.sum(anp.sin(autograd.grad(oracle)(x))))(x)
+    np.testing.assert_allclose(grad(outer)(x), expected, atol=1e-11)

@@ -104,16 +104,54 @@ def test_norm_of_a_list_of_arrays():
     check_grads(norm_of_list, (x,), order=2)
 
 
-def concat_r(x):
-    return np.sum(np.sin(np.r_[x, x]))
+C3 = np.array([0.5, -1.0, 2.0])
 
 
-def test_r_and_c_are_refused_not_zero():
-    """np.r_[x, x] once gave a zero gradient; now it is refused with advice."""
-    with pytest.raises(CompileError, match="np.concatenate"):
-        grad(concat_r)(np.ones(2))
-    with pytest.raises(CompileError, match="np.concatenate"):
-        jvp(concat_r, (np.ones(2),), (np.ones(2),))
+def r_join(x):
+    return np.sum(np.sin(np.r_[x, x]) * np.arange(6.0))
+
+
+def r_mixed(x):
+    return np.sum(np.r_[x, C3, 1:4, 2.0, x[0]] ** 3)
+
+
+def c_join(x):
+    return np.sum(np.c_[x, C3, x] ** 2 * np.arange(9.0).reshape(3, 3))
+
+
+def c_matrix(X):
+    return np.sum(np.c_[X, 2.0 * X] ** 3)
+
+
+ORACLES = {
+    r_join: lambda x: anp.sum(anp.sin(anp.concatenate([x, x])) * anp.arange(6.0)),
+    r_mixed: lambda x: anp.sum(anp.concatenate([x, C3, anp.arange(1, 4), [2.0], x[:1]]) ** 3),
+    c_join: lambda x: anp.sum(anp.stack([x, C3, x], axis=1) ** 2 * anp.arange(9.0).reshape(3, 3)),
+    c_matrix: lambda X: anp.sum(anp.concatenate([X, 2.0 * X], axis=1) ** 3),
+}
+
+
+@pytest.mark.parametrize("f", list(ORACLES), ids=lambda f: f.__name__)
+def test_r_and_c_join_like_concatenate(f):
+    """np.r_[x, x] once gave a zero gradient (and was then refused): now it is written
+    as the np.concatenate it means, in both modes and to second order."""
+    x = np.random.default_rng(4).normal(size=(2, 3) if f is c_matrix else 3)
+    assert f(x) == pytest.approx(ORACLES[f](x))
+    np.testing.assert_allclose(grad(f)(x), autograd.grad(ORACLES[f])(x), rtol=1e-12)
+    check_grads(f, (x,), order=2)
+    assert "concatenate" in chainrule.source(f)
+
+
+def test_r_and_c_refuse_what_they_cannot_join():
+    def directive(x):
+        return np.sum(np.r_["0,2", x, x])
+
+    def complex_step(x):
+        return np.sum(np.r_[x, 0:1:5j])
+
+    for f, what in ((directive, "string directive"), (complex_step, "np.linspace")):
+        with pytest.raises(CompileError, match=what):
+            grad(f)(np.ones(2))
 
 
 def det_batch(a):

@@ -145,12 +145,21 @@ def ndtr_sum(x):
     return np.sum(scipy.special.ndtr(x))
 
 
-def chi2_sum(x):
-    return np.sum(scipy.stats.chi2.pdf(x, 3))
+def laplace_sum(x):
+    return np.sum(scipy.stats.laplace.pdf(x))
+
+
+def mvt_sum(x):  # (multivariate_normal has rules: rules/scipy_multivariate.py)
+    return np.sum(scipy.stats.multivariate_t.logpdf(x, np.zeros(2)))
 
 
 @pytest.mark.parametrize(
-    "f, name", [(ndtr_sum, "scipy.special.ndtr"), (chi2_sum, "scipy.stats.chi2.pdf")]
+    "f, name",
+    [
+        (ndtr_sum, "scipy.special.ndtr"),
+        (laplace_sum, "scipy.stats.laplace.pdf"),
+        (mvt_sum, "scipy.stats.multivariate_t.logpdf"),
+    ],
 )
 def test_a_missing_rule_names_the_function_and_shows_a_template(f, name):
     for call in (

@@ -46,7 +46,7 @@ from .ir import (
     targets_of,
     walk_statements,
 )
-from .rules import Rule, is_nondifferentiable, lookup
+from .rules import Rule, arguments_without_derivative, is_nondifferentiable, lookup
 
 # attributes of arrays that describe them rather than hold their values
 DESCRIPTIVE_ATTRS = frozenset({"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "flags"})
@@ -241,8 +241,9 @@ def differentiable_inputs(stmt: ast.stmt) -> list[str]:
             rule = None
         else:
             out = []
+            underived = arguments_without_derivative(record.prim)  # refused when reached
             for p in rule.params:
-                if p not in rule.differentiable:
+                if p not in rule.differentiable and p not in underived:
                     continue
                 value = bound.get(p)
                 parts = value if isinstance(value, tuple) else (value,)  # *args: a tuple

@@ -35,6 +35,7 @@ from .arguments import (
     as_array_or_float,
     as_differentiable,
     as_tangent,
+    bind_functions,
     bind_keywords,
     check_callable,
     fill_defaults,
@@ -163,8 +164,24 @@ class _Transformed:
             self._param_names = parse_function(self.fun).params
         return self._param_names
 
+    def _specialise(self, structures: tuple, functions: tuple) -> None:
+        """Compile again for a new container structure or function, or a new rule."""
+        if (structures, functions) != (self._structures, self._functions) or (
+            self._generation != rules.generation()
+        ):
+            self._structures, self._functions = structures, functions
+            self._generation = rules.generation()
+            self._compiled = self._variant = None
+            self._run = no_runner
+
+    def __chainrule_bind__(self, args: Sequence) -> None:
+        """Specialise on the functions in `args` (arguments.bind_functions)."""
+        bind_functions(self.fun, args)
+        self._specialise(self._structures, passed_functions(args, self.argnums))
+
     def _prepare(self, args: tuple, kwargs: dict) -> tuple[Compiled, tuple]:
         """The slow path of `_args`: bind keywords, check and promote arguments, compile."""
+        bind_functions(self.fun, args)  # (grad of grad: the inner one's code first)
         if self._variant is not None and not self._variant.guard():
             self._compiled = self._variant = self._param_names = None  # compile again
             self._run = no_runner
@@ -185,15 +202,7 @@ class _Transformed:
         structures = tuple(
             (i, structure(args[i])) for i in self.argnums if type(args[i]) in (tuple, list, dict)
         )
-        functions = passed_functions(args, self.argnums)
-        if (structures, functions) != (self._structures, self._functions) or (
-            self._generation != rules.generation()
-        ):  # a new container structure or function passed, or a rule registered since
-            self._structures = structures
-            self._functions = functions
-            self._generation = rules.generation()
-            self._compiled = self._variant = None
-            self._run = no_runner
+        self._specialise(structures, passed_functions(args, self.argnums))
         if self._variant is None:  # first call: specialise on the kinds of the arguments
             self._scalars = kinds_of(args)  # Python scalars, arrays by ndim
             self._variant = self._compile(self._scalars) if self._scalars else self.compiled()
@@ -442,6 +451,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     nums = tuple(i for i, t in enumerate(tangents) if t is not None)
     reject_containers(primals, "jvp")
     functions = passed_functions(primals, nums)
+    bind_functions(f, primals)
     compiled = compile_packing_tuples(CompileRequest(f, nums, "jvp", True, functions=functions))
     params = compiled.params
     args = fill_defaults(f, params, list(primals), "jvp")
@@ -543,6 +553,7 @@ class JacfwdFunction(_Jacobian):
         if self._second is not None:
             return self._second_derivative(args, kwargs)
         self._functions = passed_functions(args, self.argnums)
+        bind_functions(self.fun, args)
         compiled = self.compiled()
         args = self._args(compiled, args, kwargs)
         return self._result(*forward_jacobians(compiled.function, args, self.argnums, self.mode))
@@ -559,6 +570,7 @@ class JacrevFunction(_Jacobian):
         if self._second is not None:
             return self._second_derivative(args, kwargs)
         self._functions = passed_functions(args, self.argnums)
+        bind_functions(self.fun, args)
         compiled = self.compiled()
         args = self._args(compiled, args, kwargs)
         return self._result(*reverse_jacobians(compiled.function, args, self.argnums, self.mode))

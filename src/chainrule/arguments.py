@@ -157,6 +157,15 @@ def passed_functions(args: Sequence, argnums: Sequence[int]) -> tuple[tuple[int,
     )
 
 
+def bind_functions(f: Any, args: Sequence) -> None:
+    """Before a transformation of `f` compiles: when `f` is a callable chainrule returned
+    (grad(g)), it specialises on the functions among `args` as a call of it does, so
+    the code it generated, which the transformation reads, inlines their calls."""
+    bind = getattr(f, "__chainrule_bind__", None)
+    if bind is not None:
+        bind(args)
+
+
 def same_functions(functions: tuple[tuple[int, Any], ...], args: Sequence) -> bool:
     """The functions a variant was specialised on are the ones passed now (by identity)."""
     return all(i < len(args) and args[i] is f for i, f in functions)

@@ -125,7 +125,12 @@ def cmd_compile(args: argparse.Namespace) -> int:
         if not targets:
             raise CliError(f"{args.file} defines no public function to differentiate")
     output = args.output or default_output(args.file)
-    options = dict(mode=args.mode, skip_failures=not args.function, command=_command(args, output))
+    options = dict(
+        mode=args.mode,
+        skip_failures=not args.function,
+        command=_command(args, output),
+        examples=_example_call(args),
+    )
     try:
         if output == "-":
             result = export_source(targets, **options)
@@ -144,6 +149,22 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _example_call(args: argparse.Namespace) -> dict[str, tuple] | None:
+    """`--shape` and `--value` of `compile`: one example call of the one function named
+    with -f, for which grad_F and value_and_grad_F get a variant (export_variants.py)."""
+    if not (args.shape or args.value):
+        return None
+    if not args.function or len(args.function) != 1:
+        raise CliError(
+            "--shape and --value describe an example call of one function: name it with "
+            "-f NAME (export the others with a second command)"
+        )
+    name = args.function[0]
+    example = argparse.Namespace(**vars(args), target=f"{args.file}:{name}")
+    _, _, call, _ = random_inputs(example)
+    return {name: tuple(call)}
+
+
 def default_output(path: str) -> str:
     """model.py -> model_grad.py, next to it."""
     root, _ = os.path.splitext(path)
@@ -159,6 +180,9 @@ def _command(args: argparse.Namespace, output: str) -> str:
         words += ["--argnums", args.argnums]
     if args.mode != "reverse":
         words += ["--mode", args.mode]
+    for option in ("shape", "value"):
+        for given in getattr(args, option) or ():
+            words += [f"--{option}", given]
     return " ".join(shlex.quote(w) for w in words)
 
 
@@ -324,6 +348,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # -- the parser -------------------------------------------------------------------------
 
 
+def add_example_options(parser: argparse.ArgumentParser, shape_help: str) -> None:
+    """--shape and --value, which describe an example call (show, compile)."""
+    parser.add_argument("--shape", action="append", metavar="NAME=SHAPE", help=shape_help)
+    parser.add_argument(
+        "--value",
+        action="append",
+        metavar="NAME=LITERAL",
+        help="a fixed value of a parameter in the example call (--value n=5)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chainrule",
@@ -368,18 +403,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="which function to generate (default: grad; reverse is the same); vjp "
         "differentiates every argument; forward prints the forward-mode (jvp) function",
     )
-    show.add_argument(
-        "--shape",
-        action="append",
-        metavar="NAME=SHAPE",
-        help="describe an example call, one option per parameter (3x4, 5, or scalar for a "
+    add_example_options(
+        show,
+        "describe an example call, one option per parameter (3x4, 5, or scalar for a "
         "Python float): show the variant specialised for it (grad and value_and_grad)",
-    )
-    show.add_argument(
-        "--value",
-        action="append",
-        metavar="NAME=LITERAL",
-        help="a fixed value of a parameter in the example call (--value n=5)",
     )
     show.set_defaults(handler=cmd_show, seed=0)
 
@@ -393,7 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
         "the globals the code reads. An existing file is replaced only if chainrule\n"
         "wrote it, unless --force.",
         epilog="Examples:  chainrule compile model.py -o model_grad.py -f loss --argnums 0,1\n"
-        "           chainrule compile model.py            (every function, to model_grad.py)",
+        "           chainrule compile model.py            (every function, to model_grad.py)\n"
+        "           chainrule compile model.py -f loss --shape W=3x4 --shape x=4  (with a "
+        "variant)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     comp.add_argument("file", metavar="FILE.py", help="the file whose functions to differentiate")
@@ -426,7 +455,13 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument(
         "--force", action="store_true", help="overwrite OUT.py even if chainrule did not write it"
     )
-    comp.set_defaults(handler=cmd_compile)
+    add_example_options(
+        comp,
+        "describe an example call of the function given with -f, one option per "
+        "parameter (as for show): grad_F and value_and_grad_F then run a variant "
+        "specialised for arguments of its kinds, and the general code for others",
+    )
+    comp.set_defaults(handler=cmd_compile, seed=0)
 
     check = sub.add_parser(
         "check",

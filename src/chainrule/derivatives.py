@@ -32,7 +32,7 @@ from .ir import (
     names_in,
     walk_statements,
 )
-from .rules import Rule
+from .rules import Rule, arguments_without_derivative
 from .shapes import scalar_names, shape_classes
 from .templates import Bindings, bound_arguments, cell_value
 from .transformation import Target, is_list_pop
@@ -169,6 +169,18 @@ class DerivativeContext:
             f"the method .{method.name}() has no derivative rule; use the NumPy function "
             "instead (for example np.sum(x) for x.sum()), or register a rule for it",
         )
+
+    def refuse_underived(self, rule: Rule, stmt: ast.stmt, subst: dict, carries: Any) -> None:
+        """Refuse a differentiated value (`carries(expr)`) reaching an argument whose
+        derivative has no rule (rules.no_derivative), rather than give it zero."""
+        for p in sorted(arguments_without_derivative(facts_of(stmt).prim)):
+            if subst.get(p) is not None and carries(subst[p]):
+                raise self.scope(stmt).error(
+                    stmt,
+                    f"{rule.name} has no derivative rule with respect to its argument {p!r}, "
+                    "which depends on a differentiated value here; pass a constant, or wrap "
+                    "it in chainrule.stop_gradient(...) if its gradient is meant to be zero",
+                )
 
 
 def statement_text(stmt: ast.stmt) -> str:

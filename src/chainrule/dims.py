@@ -141,9 +141,11 @@ class DimsRules:
         dims: dict[str, Any],
         scalars: set[str] | frozenset[str],
         env: Mapping[str, object] | None = None,
+        ints: set[str] | frozenset[str] = frozenset(),
     ) -> None:
         self.dims = dims
         self.scalars = scalars
+        self.ints = ints  # names of Python ints besides `scalars` (they index too)
         self.products = _products()
         self.env = env or {}  # names -> objects, to recognise calls no rule records
 
@@ -208,7 +210,8 @@ class DimsRules:
                     axis and p.lower is None and p.upper is None and p.step is None
                 )  # (`x[:]` keeps the length)
             elif not (
-                literal_int(p) is not None or (isinstance(p, ast.Name) and p.id in self.scalars)
+                literal_int(p) is not None
+                or (isinstance(p, ast.Name) and (p.id in self.scalars or p.id in self.ints))
             ):
                 return None
         return tuple(out) + base[len(parts) :]

@@ -12,7 +12,9 @@ model_grad.py`) writes one module holding, for each function `f`:
 
 (`mode="forward"` writes the forward-mode functions instead, when this
 chainrule has them.)  These are the general versions of the functions, the
-same text `chainrule.source` shows; unlike the callables `grad` returns they
+same text `chainrule.source` shows (with `examples`, grad_f and
+value_and_grad_f dispatch to variants specialised for the examples' argument
+kinds: export_variants.py); unlike the callables `grad` returns they
 do not check or convert their arguments, so pass floats and float arrays.
 
 The module imports NumPy, the modules the code names (`import numpy as np`,
@@ -41,17 +43,25 @@ import re
 import symtable
 import textwrap
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import runtime
 from .arguments import normalize_argnums
 from .cache_disk import replace_atomically
 from .codegen import from_import_lines
 from .errors import CompileError
 from .export_check import CALL, content_line, content_sha256, embedded_text
+from .export_runtime import bound_names, runtime_closure
+from .export_variants import (
+    SPECIALISED,
+    compile_variants,
+    dispatch_source,
+    examples_of,
+    renamed,
+    variant_request,
+)
 from .parse import parse_function
 from .pipeline import CompileRequest, compile_function
 from .version import __version__
@@ -95,13 +105,16 @@ class _Piece:
     body: str
     user_module: str
     dependencies: tuple[str, ...]
+    public: bool = True  # False for a variant or the general code behind a dispatch
+    comment: list[str] = field(default_factory=list)  # lines above the definition
 
 
 # -- generating the pieces ------------------------------------------------------------------
 
 
-def _generate(f: Callable, argnums: Any, mode: str) -> tuple[str, tuple[str, ...]]:
-    """Displayed source of `f` in `mode`, and the files it depends on besides f's own."""
+def _generate(f: Callable, argnums: Any, mode: str) -> tuple[str, tuple[str, ...], CompileRequest]:
+    """Displayed source of `f` in `mode`, the files it depends on besides f's own, and
+    the request compiled."""
     if mode == "forward":
         nums, _ = normalize_argnums(argnums, "export")
         request = CompileRequest(f, nums, "jvp", True)
@@ -112,7 +125,7 @@ def _generate(f: Callable, argnums: Any, mode: str) -> tuple[str, tuple[str, ...
         nums, as_tuple = normalize_argnums(argnums, mode)
         request = CompileRequest(f, nums, mode, as_tuple)
     compiled = compile_function(request)
-    return compiled.source, compiled.dependencies
+    return compiled.source, compiled.dependencies, request
 
 
 def _user_module_name(f: Callable) -> str:
@@ -154,9 +167,12 @@ def _split(f: Callable, text: str, dependencies: tuple[str, ...]) -> _Piece:
         if not isinstance(stmt, (ast.Import, ast.ImportFrom)):  # pragma: no cover
             raise ExportError(f"unexpected statement in the header of {name}")
         imports.append(stmt)
-    for line in header:
+    comment = []
+    for line in header[1:]:
         note = _NOTE.match(line)
         if not note:
+            if line.startswith("#"):
+                comment.append(line)
             continue
         global_name = note.group(1)
         if global_name not in func.__globals__:
@@ -168,75 +184,7 @@ def _split(f: Callable, text: str, dependencies: tuple[str, ...]) -> _Piece:
             ast.ImportFrom(module=user_module, names=[ast.alias(name=global_name)], level=0)
         )
     body = "\n".join(lines[start:])
-    return _Piece(name, label, signature, imports, body, user_module, dependencies)
-
-
-# -- the runtime helpers ------------------------------------------------------------------
-
-
-def _runtime_definitions() -> tuple[dict[str, ast.stmt], dict[int, str], list[ast.stmt]]:
-    """Top-level definitions of chainrule.runtime's modules by name (in `runtime.MODULES`'
-    order), the text of the file each one is in, and the modules' imports."""
-    defs: dict[str, ast.stmt] = {}
-    texts: dict[int, str] = {}  # id of a definition -> the text of its file
-    imports: list[ast.stmt] = []
-    for module in runtime.MODULES:
-        text = Path(module.__file__ or "").read_text(encoding="utf-8")
-        for stmt in ast.parse(text).body:
-            if isinstance(stmt, (ast.FunctionDef, ast.ClassDef)):
-                defs[stmt.name] = stmt
-            elif isinstance(stmt, ast.Assign):
-                for target in stmt.targets:
-                    if isinstance(target, ast.Name) and target.id != "__all__":
-                        defs[target.id] = stmt
-            elif isinstance(stmt, ast.Import) or (
-                isinstance(stmt, ast.ImportFrom)
-                and stmt.module != "__future__"
-                and stmt.level == 0  # (the modules import each other's helpers)
-            ):
-                imports.append(stmt)
-                continue
-            else:
-                continue
-            texts[id(stmt)] = text
-    return defs, texts, imports
-
-
-def _bound_names(stmt: ast.stmt) -> list[str]:
-    if isinstance(stmt, ast.Import):
-        return [a.asname or a.name.split(".")[0] for a in stmt.names]
-    if isinstance(stmt, ast.ImportFrom):
-        return [a.asname or a.name for a in stmt.names]
-    return []
-
-
-def _runtime_closure(wanted: Iterable[str]) -> tuple[list[str], list[ast.stmt], set[str]]:
-    """The runtime definitions needed for `wanted` (texts, in the runtime's order), the
-    imports they use, and the names they define."""
-    defs, texts, runtime_imports = _runtime_definitions()
-    import_of = {name: stmt for stmt in runtime_imports for name in _bound_names(stmt)}
-    needed: set[str] = set()
-    imports: dict[str, ast.stmt] = {}
-    todo = list(wanted)
-    while todo:
-        name = todo.pop()
-        if name in needed:
-            continue
-        if name not in defs:
-            raise ExportError(f"chainrule.runtime has no helper named {name!r}")
-        needed.add(name)
-        for node in ast.walk(defs[name]):
-            if isinstance(node, ast.Name):
-                if node.id in defs and node.id not in needed:
-                    todo.append(node.id)
-                elif node.id in import_of:
-                    imports[node.id] = import_of[node.id]
-    order = {id(stmt): i for i, stmt in enumerate(defs.values())}
-    chosen = sorted({id(defs[n]): defs[n] for n in needed}.values(), key=lambda s: order[id(s)])
-    segments = [
-        ast.get_source_segment(texts[id(stmt)], stmt) or ast.unparse(stmt) for stmt in chosen
-    ]
-    return segments, list(imports.values()), needed
+    return _Piece(name, label, signature, imports, body, user_module, dependencies, True, comment)
 
 
 # -- assembling the module ------------------------------------------------------------------
@@ -327,11 +275,13 @@ def export_source(
     skip_failures: bool | None = None,
     out_path: str | os.PathLike | None = None,
     command: str | None = None,
+    examples: dict | None = None,
 ) -> Exported:
     """The text of the module `export` would write (see `export`)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     targets, explicit = _targets(functions, argnums)
+    _check_examples(examples, [f for f, _ in targets], mode)
     if skip_failures is not None:
         explicit = not skip_failures
     out_dir = os.path.dirname(os.path.abspath(out_path)) if out_path is not None else None
@@ -344,14 +294,18 @@ def export_source(
         try:
             for m in MODES[mode]:
                 try:
-                    text, deps = _generate(f, nums, m)
+                    text, deps, request = _generate(f, nums, m)
                 except CompileError as exc:
                     if m == "vjp" and mode == "reverse" and made:
                         first = str(exc).splitlines()[0]
                         notes.append(f"vjp_{fname} is not generated: {first}")
                         continue
                     raise
-                made.append(_split(f, text, deps))
+                piece = _split(f, text, deps)
+                variants = []
+                if m in SPECIALISED:
+                    variants = compile_variants(request, examples_of(examples, f))
+                made.extend(_dispatched(f, piece, variants, deps, request.argnums))
         except (CompileError, TypeError, ValueError) as exc:
             if explicit:
                 raise
@@ -364,6 +318,67 @@ def export_source(
             "none of the functions could be exported" + (": " + "; ".join(notes) if notes else "")
         )
     return _assemble(pieces, exported_functions, notes, out_dir, out_path, command)
+
+
+def _check_examples(examples: Any, functions: list[Callable], mode: str) -> None:
+    """Refuse, before compiling anything, examples that cannot make variants."""
+    try:
+        given = [e for f in functions for e in examples_of(examples, f)]
+        for example in given:
+            variant_request(CompileRequest(functions[0], (0,), "grad", False), example)
+    except (TypeError, ValueError) as exc:
+        raise ExportError(str(exc)) from None
+    if isinstance(examples, dict):
+        names = {getattr(f, "__name__", None) for f in functions} | set(functions)
+        unknown = [k for k in examples if k not in names]
+        if unknown:
+            raise ExportError(
+                f"examples name {getattr(unknown[0], '__name__', unknown[0])!r}, which is "
+                "not one of the functions exported"
+            )
+    if given and not set(MODES[mode]) & set(SPECIALISED):
+        raise ExportError(
+            f"examples make variants of grad and value_and_grad only, not of mode {mode!r}"
+        )
+
+
+def _dispatched(
+    f: Callable,
+    general: _Piece,
+    variants: list[tuple[tuple, str]],
+    dependencies: tuple[str, ...],
+    argnums: tuple[int, ...],
+) -> list[_Piece]:
+    """The general piece alone, or, with variants, the dispatch, the variants and the
+    general code renamed behind it."""
+    if not variants:
+        return [general]
+    name = general.name
+    out = [
+        _Piece(
+            name,
+            general.label,
+            general.signature,
+            ast.parse("import numpy as np").body,
+            dispatch_source(name, general.signature, variants, argnums, general.body),
+            general.user_module,
+            dependencies,
+        )
+    ]
+    for k, (_, text) in enumerate(variants, 1):
+        piece = _split(f, text, dependencies)
+        piece.name, piece.public = f"_{name}_{k}", False
+        piece.body = renamed(piece.body, name, piece.name)
+        piece.label = f"{general.label}: variant {k}"
+        piece.comment = [
+            line.replace("(.general_source)", f"(_{name}_general)") for line in piece.comment
+        ]
+        out.append(piece)
+    general.name, general.public = f"_{name}_general", False
+    general.body = renamed(general.body, name, general.name)
+    general.label += ": the general code"
+    out.append(general)
+    return out
 
 
 def _assemble(
@@ -399,14 +414,14 @@ def _assemble(
         unique[piece.name] = piece
     pieces = list(unique.values())
     for piece in pieces:
-        where = re.fullmatch(r"(.*) \((.*):(\d+)\)", piece.label)
+        where = re.fullmatch(r"(.*?) \((.*):(\d+)\)(.*)", piece.label)
         if where:  # the source file's path as in the header: relative to the output
             path = _display_path(where.group(2), out_dir)
-            piece.label = f"{where.group(1)} ({path}:{where.group(3)})"
+            piece.label = f"{where.group(1)} ({path}:{where.group(3)}){where.group(4)}"
         claim(piece.name, f"the generated function {piece.name}")
         for stmt in piece.imports:
             for single in _one_per_name(stmt):
-                bound = _bound_names(single)[0]
+                bound = bound_names(single)[0]
                 if isinstance(single, ast.ImportFrom) and single.module == "chainrule.runtime":
                     runtime_names[bound] = single.names[0].name
                     continue
@@ -418,10 +433,13 @@ def _assemble(
                     )
                 claim(bound, _import_text(single))
                 imports.append(single)
-    helper_text, helper_imports, helper_names = _runtime_closure(runtime_names.values())
+    try:
+        helper_text, helper_imports, helper_names = runtime_closure(runtime_names.values())
+    except LookupError as exc:  # pragma: no cover - generated code names existing helpers
+        raise ExportError(str(exc)) from None
     for stmt in helper_imports:
         for single in _one_per_name(stmt):
-            claim(_bound_names(single)[0], _import_text(single))
+            claim(bound_names(single)[0], _import_text(single))
             imports.append(single)
     for n in sorted(helper_names):
         claim(n, f"chainrule.runtime.{n} (copied)")
@@ -454,7 +472,7 @@ def _assemble(
     for path in sources:
         sources[path] = _file_sha256(path)
 
-    names = [p.name for p in pieces]
+    names = [p.name for p in pieces if p.public]
     out: list[str] = [
         f"{MARKER} {__version__}. Do not edit: change the source and regenerate.",
     ]
@@ -468,7 +486,8 @@ def _assemble(
         "Functions (grad_F, value_and_grad_F, vjp_F as chainrule's grad, value_and_grad, vjp):",
     ]
     for p in pieces:
-        doc.append(f"    {p.signature}: {p.label}")
+        if p.public:
+            doc.append(f"    {p.signature}: {p.label}")
     if notes:
         doc.append("")
     for note in notes:
@@ -514,7 +533,7 @@ def _assemble(
     for p in pieces:
         rule = f"# -- {p.label} "
         out.extend(["", "", rule + "-" * max(4, 92 - len(rule))])
-        out.extend(["", "", p.body.rstrip("\n")])
+        out.extend(["", "", *p.comment, p.body.rstrip("\n")])
     header = next(i for i, line in enumerate(out) if not line.startswith("#"))
     out.insert(header, content_line("\n".join(out) + "\n"))
     text = "\n".join(out) + "\n"
@@ -580,6 +599,7 @@ def export(
     *,
     skip_failures: bool | None = None,
     command: str | None = None,
+    examples: dict | None = None,
 ) -> Exported:
     """Write the generated functions of `functions` as an importable module at `path`.
 
@@ -589,7 +609,10 @@ def export(
     list too).  `mode`: "reverse" (grad_f,
     value_and_grad_f and vjp_f), "forward", or one of "grad",
     "value_and_grad", "vjp".  An existing file is replaced only if chainrule
-    generated it, or with `force=True`.  Returns an `Exported`.
+    generated it, or with `force=True`.  `examples` maps a function (or its
+    name) to a tuple of example arguments, or a list of them: grad_f and
+    value_and_grad_f then dispatch to variants specialised for those
+    arguments' kinds (export_variants.py).  Returns an `Exported`.
     """
     target = Path(path)
     if target.suffix != ".py":
@@ -599,7 +622,13 @@ def export(
     if not target.parent.is_dir():
         raise ExportError(f"no such directory: {target.parent}")
     result = export_source(
-        functions, argnums, mode, skip_failures=skip_failures, out_path=target, command=command
+        functions,
+        argnums,
+        mode,
+        skip_failures=skip_failures,
+        out_path=target,
+        command=command,
+        examples=examples,
     )
     if target.exists():
         for source in result.sources:

@@ -376,6 +376,7 @@ class Forwarder:
         """The rule's tangent template at `stmt`, the terms of zero tangents dropped."""
         ctx = self.ctx
         subst = ctx.bound_arguments(rule, stmt, target, "tangent")
+        ctx.refuse_underived(rule, stmt, subst, lambda e: self.tangent_expr(e) is not None)
         output = "d" + rule.result
         tangent_names = {"d" + p for p in rule.params}
         zero = set()

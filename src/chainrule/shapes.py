@@ -448,7 +448,7 @@ class _BackwardDims(DimsRules):
     """Dims of expressions in backward code: a gradient has its primal's dims."""
 
     def __init__(self, classes: ShapeClasses) -> None:
-        super().__init__(classes.dims, classes.scalars | classes.ints)  # (ints index)
+        super().__init__(classes.dims, classes.scalars, ints=classes.ints)  # (not copied)
         self.classes = classes
 
     def of(self, expr: ast.expr) -> Any:

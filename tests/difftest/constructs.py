@@ -53,7 +53,9 @@ CONSTRUCTS: dict[str, Construct] = {
     "dot": Construct(S, "@, np.dot, x.dot, np.matmul, np.outer"),
     "transpose": Construct(S, ".T"),
     "reshape": Construct(S, "np.reshape / .reshape / np.ravel"),
-    "concat-stack": Construct(S, "np.concatenate((a, b)), np.stack([a, b]) inside a call"),
+    "concat-stack": Construct(
+        S, "np.concatenate((a, b)), np.r_[a, b], np.stack([a, b]) inside a call"
+    ),
     "index": Construct(S, "x[0], x[-1], M[i, j], M[i], M[:, j]"),
     "slice": Construct(S, "x[1:], x[:k]"),
     "fancy-read": Construct(S, "x[[0, 0, 2]]: integer-array indices, repeated"),
@@ -150,6 +152,7 @@ CONSTRUCTS: dict[str, Construct] = {
     "tuple-param": Construct(S, "a tuple argument, indexed or unpacked"),
     "nested-param": Construct(S, "a dict of dicts argument"),
     "tuple-build": Construct(S, "a tuple built in the function, indexed or unpacked"),
+    "nested-unpack": Construct(S, "(u, w), z = pr: nested unpacking of a built tuple"),
     "dict-build": Construct(S, "a dict built in the function, indexed"),
     # generated with the documented refusals below; supported since (issue 15)
     "write-arg": Construct(S, "writing into an argument, x[0] = v (on a private copy)"),

@@ -83,9 +83,10 @@ class Expressions:
             builders += [(4, self._reduce), (2, self._dot)]
         elif len(shape) == 1:
             builders += [(3, self._matvec), (1, self._axis_reduce), (0.6, self._concat)]
-        else:
-            builders += [(1.5, self._outer), (1.5, self._matmul), (0.7, self._stack)]
-            builders += [(0.7, self._transposed)]
+        else:  # (outer and matmul make matrices only: 19:3077 was a (1, 2, 4) @ (4, 2))
+            if len(shape) == 2:
+                builders += [(1.5, self._outer), (1.5, self._matmul)]
+            builders += [(0.7, self._stack), (0.7, self._transposed)]
         for _ in range(4):
             builder = self.weighted(builders)
             built = builder(scope, shape, depth)
@@ -522,7 +523,8 @@ class Expressions:
         j = self.ctx.rng.randrange(1, k)
         a, b = self.expr(scope, (j,), depth - 1), self.expr(scope, (k - j,), depth - 1)
         self.ctx.tags.add("concat-stack")
-        return Expr(f"np.concatenate(({a.text}, {b.text}))", shape, max(a.bound, b.bound))
+        form = self.ctx.pick(["np.concatenate(({a}, {b}))", "np.r_[{a}, {b}]"])
+        return Expr(form.format(a=a.text, b=b.text), shape, max(a.bound, b.bound))
 
     def _outer(self, scope: Scope, shape: Shape, depth: int) -> Expr:
         a = squash(self.expr(scope, (shape[0],), depth - 1), 2.0)

@@ -476,6 +476,12 @@ class Statements:
         if ctx.chance(0.5):
             ctx.tags.add("tuple-build")
             lines = [f"{name} = ({a.text}, {b.text})"]
+            if ctx.chance(0.2):  # (u, w), z = ((a, b), b): unpacking nested tuples
+                ctx.tags.add("nested-unpack")
+                u, w, z = (ctx.fresh_name("v") for _ in range(3))
+                for v, e in ((u, a), (w, b), (z, b)):
+                    scope.set(Value(v, e.shape, e.bound))
+                return [f"{name} = (({a.text}, {b.text}), {b.text})", f"({u}, {w}), {z} = {name}"]
             if ctx.chance(0.5):
                 u, w = ctx.fresh_name("v"), ctx.fresh_name("v")
                 scope.set(Value(u, a.shape, a.bound))

@@ -181,7 +181,8 @@ class AssignmentNormalizer:
                 self.assign(sub, atom)
             return
         if not all(isinstance(e, ast.Name) for e in target.elts):
-            raise self.n.error(target, "nested unpacking of a computed value is not supported")
+            self.assign_nested(target, value)
+            return
         if not self.n.varied(value):
             renamed = self.n.expressions.rename(value)
             names = [self.n.define(e.id) for e in target.elts]  # type: ignore[attr-defined]
@@ -205,6 +206,28 @@ class AssignmentNormalizer:
         for name in names:  # each row may be a view of the source
             self.n.writes.track_view(name, source)
         self.n.writes.track_record(names, source)
+
+    def assign_nested(self, target: ast.Tuple | ast.List, value: ast.expr) -> None:
+        """`(a, b), c = v` as `t1, c = v` and then `a, b = t1` (what generated gradient
+        code writes for the gradient of a display, so hessian reads it again)."""
+        flat: list[ast.expr] = []
+        nested: list[tuple[ast.expr, str]] = []
+        for elt in target.elts:
+            if isinstance(elt, (ast.Tuple, ast.List)):
+                name = self.n.names.temp()
+                flat.append(ast.Name(id=name, ctx=ast.Store()))
+                nested.append((elt, name))
+            elif isinstance(elt, ast.Name):
+                flat.append(elt)
+            else:
+                raise self.n.error(
+                    elt,
+                    "unpacking a computed value into this target is not supported; unpack "
+                    "into names, then assign from them",
+                )
+        self.assign_tuple(ast.Tuple(elts=flat, ctx=ast.Store()), value)
+        for elt, name in nested:
+            self.assign(elt, ast.Name(id=name, ctx=ast.Load()))
 
     def augassign(self, stmt: ast.AugAssign) -> None:
         target = stmt.target

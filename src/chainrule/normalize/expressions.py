@@ -14,6 +14,7 @@ so that only the chosen side runs, as in Python (`lower_ifexp`).
 from __future__ import annotations
 
 import ast
+import copy
 import operator
 from typing import Any
 
@@ -290,11 +291,7 @@ class ExpressionNormalizer:
             if isinstance(self.n.p.resolve(expr.value), type(np.r_).__mro__[1]) and self.n.varied(
                 expr.slice
             ):
-                raise self.n.error(
-                    expr,
-                    "np.r_[...] and np.c_[...] of differentiated values are not supported; "
-                    "join them with np.concatenate([...]) or np.column_stack([...]) instead",
-                )
+                return self.operation(ast.copy_location(self.joined(expr), expr))
             base = self.atom(expr.value)
             index = self.index(expr.slice)
             op = ast.Subscript(value=base, slice=index, ctx=ast.Load())
@@ -308,6 +305,54 @@ class ExpressionNormalizer:
                 return op, LIST_GET, [base, index], {}
             return op, operator.getitem, [base, index], {}
         raise self.n.error(expr, unsupported_expression(expr))
+
+    def joined(self, expr: ast.Subscript) -> ast.Call:
+        """`np.r_[a, b, 1:4]` as `np.concatenate([np.atleast_1d(a), np.atleast_1d(b),
+        np.arange(1, 4)])`; `np.c_[a, b]` joins columns along the last axis, a 1-D
+        item made a column (`np.transpose(np.atleast_2d(np.transpose(a)))`)."""
+        base = expr.value.value if isinstance(expr.value, ast.Attribute) else None
+        column = self.n.p.resolve(expr.value) is np.c_
+        if base is None or self.n.p.resolve(base) is not np or expr.value.attr not in ("r_", "c_"):
+            raise self.n.error(
+                expr,
+                "np.r_[...] and np.c_[...] of differentiated values are supported when "
+                "written so (as an attribute of numpy); otherwise join them with "
+                "np.concatenate([...]) or np.column_stack([...])",
+            )
+
+        def numpy(name: str, *args: ast.expr) -> ast.Call:
+            func = ast.Attribute(value=copy.deepcopy(base), attr=name, ctx=ast.Load())
+            return ast.Call(func=func, args=list(args), keywords=[])
+
+        items = expr.slice.elts if isinstance(expr.slice, ast.Tuple) else [expr.slice]
+        parts: list[ast.expr] = []
+        for item in items:
+            if isinstance(item, ast.Constant) and isinstance(item.value, str):
+                raise self.n.error(
+                    item, "a string directive in np.r_[...] is not supported; use np.concatenate"
+                )
+            if isinstance(item, ast.Slice):
+                step = item.step
+                if (
+                    column
+                    or item.upper is None
+                    or not (step is None or type(getattr(step, "value", None)) in (int, float))
+                ):
+                    raise self.n.error(
+                        item,
+                        "this slice in np.r_[...]/np.c_[...] is not supported (only start:stop"
+                        ":step with a real step in np.r_); write np.arange or np.linspace",
+                    )
+                bounds = [item.lower or ast.Constant(0), item.upper] + ([step] if step else [])
+                parts.append(numpy("arange", *bounds))
+            elif column:
+                parts.append(numpy("transpose", numpy("atleast_2d", numpy("transpose", item))))
+            else:
+                parts.append(numpy("atleast_1d", item))
+        call = numpy("concatenate", ast.List(elts=parts, ctx=ast.Load()))
+        if column:
+            call.keywords = [ast.keyword(arg="axis", value=ast.Constant(-1))]
+        return call
 
     def call(self, expr: ast.Call):
         func = expr.func
@@ -334,9 +379,10 @@ class ExpressionNormalizer:
                 raise self.n.error(
                     func,
                     f"calling the parameter {func.id!r} needs the function it holds when "
-                    "chainrule compiles: grad, value_and_grad, jvp, jacfwd and jacrev specialise "
-                    "on a function passed as an argument, the other transformations do not; "
-                    "fix it in a wrapper instead, e.g. hessian(lambda y: integrate(rhs, y))",
+                    "chainrule compiles: the transformations called with it specialise on a "
+                    "function passed as an argument, but not vjp nor a grad called inside the "
+                    "function differentiated; fix it in a wrapper instead, e.g. "
+                    "grad(lambda y: integrate(rhs, y))",
                 )
             if func.id in self.n.p.params:
                 raise self.n.error(

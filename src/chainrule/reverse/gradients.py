@@ -123,7 +123,9 @@ class Gradients:
             seen: set[str] = set()
 
             def target_for(elt: ast.expr) -> ast.expr:
-                if isinstance(elt, (ast.List, ast.Tuple)):
+                if isinstance(elt, (ast.List, ast.Tuple)) and any(
+                    isinstance(n, ast.Name) and ctx.active(n.id) for n in ast.walk(elt)
+                ):
                     return ast.Tuple(elts=[target_for(e) for e in elt.elts], ctx=ast.Store())
                 if isinstance(elt, ast.Name) and ctx.active(elt.id):
                     g = ctx.dname(elt.id)

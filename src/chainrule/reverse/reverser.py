@@ -391,6 +391,8 @@ class Reverser:
             for p in rule.differentiable
             if any(ctx.active(n) for n in names_in(subst.get(p)))
         }
+        varied = ctx.activity.varied
+        ctx.refuse_underived(rule, stmt, subst, lambda e: any(n in varied for n in names_in(e)))
         body = resolve_static_ifs(clone(rule.body), subst)
         body = prune_outputs(body, set(outputs) - needed, set(outputs))
         bound = set(subst) | set(outputs)

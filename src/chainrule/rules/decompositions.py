@@ -32,10 +32,8 @@ from ..runtime import (
     qr_checked,
     solve_grad_a,
     solve_product,
-    svd_grad,
+    svd_checked,
     svd_jvp,
-    svd_values_grad,
-    svd_values_jvp,
     symmetric_as_read,
     symmetric_part_read,
     thin_svd,
@@ -52,6 +50,7 @@ nondifferentiable(lstsq_checked, why="it is the constant 1.0 (or raises an error
 nondifferentiable(cho_keeps_a, why="it is a constant: what the installed SciPy does")
 nondifferentiable(flipped_trans, why="a transpose option is a flag")
 nondifferentiable(thin_svd, why="the factors are the saved output again")
+nondifferentiable(svd_checked, why="it is the constant 1.0 (or raises an error)")
 
 # -- the cofactor matrix: det(A) inv(A).T, the gradient of det --------------------------
 
@@ -524,16 +523,30 @@ if sl is not None:
 @adjoint(np.linalg.svd)
 def svd(y, a, full_matrices=True, compute_uv=True, hermitian=False):
     "SVD: Townsend's formula, for distinct nonzero singular values"
-    if literal(compute_uv) and not compute_uv:
-        da = svd_values_grad(dy, a)
-    else:
-        da = svd_grad(dy, a, thin_svd(a, full_matrices), full_matrices)
+    if literal(compute_uv) and not compute_uv:  # U diag(dy) Vh, in primitives with rules
+        usv = np.linalg.svd(a, full_matrices=False)
+        da = (usv[0] * np.expand_dims(dy, -2)) @ usv[2]
+    else:  # written out in the factors y = (U, s, Vh), so that it has derivatives itself
+        u = y[0] * svd_checked(a, full_matrices)
+        ut = np.swapaxes(u, -1, -2)
+        gu = dy[0] + np.zeros_like(u)
+        gs = dy[1] + np.zeros_like(y[1])
+        gvh = dy[2] + np.zeros_like(y[2])
+        f = eigen_gaps(y[1] * y[1])
+        s_cols = np.expand_dims(y[1], -2)
+        j = f * (ut @ gu - np.swapaxes(gu, -1, -2) @ u)
+        k = f * (y[2] @ np.swapaxes(gvh, -1, -2) - gvh @ np.swapaxes(y[2], -1, -2))
+        core = j * s_cols + np.expand_dims(y[1], -1) * k
+        core = core + np.expand_dims(gs, -1) * np.eye(np.shape(y[1])[-1])
+        left = (u @ core + (gu - u @ (ut @ gu)) / s_cols) @ y[2]
+        da = left + (u / s_cols) @ (gvh - gvh @ np.swapaxes(y[2], -1, -2) @ y[2])
 
 
 @tangent(np.linalg.svd)
 def svd_tangent(y, a, full_matrices=True, compute_uv=True, hermitian=False):
     "SVD: ds = diag(U^T dA V), and dU, dV from the off-diagonal part"
-    if literal(compute_uv) and not compute_uv:
-        dy = svd_values_jvp(a, da)
+    if literal(compute_uv) and not compute_uv:  # diag(U^T da V)
+        usv = np.linalg.svd(a, full_matrices=False)
+        dy = np.sum(usv[0] * (da @ np.swapaxes(usv[2], -1, -2)), axis=-2)
     else:
         dy = svd_jvp(a, da, thin_svd(a, full_matrices), full_matrices)

@@ -18,6 +18,8 @@ from ..runtime import (
     einsum_grad,
     einsum_jvp,
     einsum_sublist_grad,
+    einsum_sublist_grad_jvp,
+    einsum_sublist_grad_vjp,
     einsum_sublist_jvp,
     inner_grad_left,
     inner_grad_right,
@@ -28,8 +30,9 @@ from ..runtime import (
     tensordot_grad_left,
     tensordot_grad_right,
     unbroadcast,
+    vector_norm_order,
 )
-from .registry import adjoint, literal, tangent
+from .registry import adjoint, literal, nondifferentiable, tangent
 
 
 @adjoint(np.dot, np.ndarray.dot)
@@ -103,6 +106,20 @@ def einsum_tangent(y, subscripts, *operands, optimize=False):
         dy = einsum_sublist_jvp(subscripts, operands, doperands) + einsum_first_jvp(
             subscripts, operands, dsubscripts
         )
+
+
+@adjoint(einsum_sublist_grad)
+def einsum_sublist_grad_adjoint(r, g, first, rest):
+    "einsum_sublist_grad: einsum_grad's adjoint, in the string form the sublists spell"
+    dg = einsum_sublist_grad_vjp(g, first, rest, dr)[0]
+    dfirst = einsum_sublist_grad_vjp(g, first, rest, dr)[1]
+    drest = einsum_sublist_grad_vjp(g, first, rest, dr)[2]
+
+
+@tangent(einsum_sublist_grad)
+def einsum_sublist_grad_tangent(r, g, first, rest):
+    "einsum_sublist_grad: linear in g and in each operand, one term per tangent"
+    dr = einsum_sublist_grad_jvp(g, dg, first, rest, dfirst, drest)
 
 
 @adjoint(np.trace, np.ndarray.trace)
@@ -187,6 +204,40 @@ def norm_tangent(y, x, ord=None, axis=None, keepdims=False):
     else:
         share = norm_grad(np.ones_like(y), x, y, ord, axis, keepdims)
         dy = np.sum(share * dx, axis, keepdims=keepdims)
+
+
+# -- the gradient of a p-norm, differentiated again (hessian, grad of grad) -------------
+# out = norm_grad(g, x, y) = g s |x|^(p-1) / y^(p-1), with s = sign(x) and y the norm:
+# d out / dg = s (|x|/y)^(p-1), d out / dx = g (p-1) (|x|/y)^(p-2) / y (y held),
+# d out / dy = g s (|x|/y)^(p-1) (1-p) / y.  vector_norm_order raises for the other orders.
+
+nondifferentiable(vector_norm_order, why="the order of a norm is a number, not a value")
+
+
+@adjoint(norm_grad)
+def norm_grad_adjoint(r, g, x, y, ord=None, axis=None, keepdims=False):
+    "gradient of a p-norm, s |x|^(p-1) g / y^(p-1), differentiated in g, x and y"
+    p = vector_norm_order(x, ord, axis)
+    gx = restore_axes(g, x, axis, keepdims)
+    yx = restore_axes(np.where(y == 0, 1, y), x, axis, keepdims)
+    share = np.sign(x) * (np.abs(x) / yx) ** (p - 1)
+    dg = np.sum(dr * share, axis, keepdims=keepdims)
+    dx = dr * gx * (p - 1) * (np.abs(x) / yx) ** (p - 2) / yx
+    dy = np.sum(dr * gx * share * (1 - p) / yx, axis, keepdims=keepdims)
+
+
+@tangent(norm_grad)
+def norm_grad_tangent(r, g, x, y, ord=None, axis=None, keepdims=False):
+    "gradient of a p-norm, s |x|^(p-1) g / y^(p-1): the product rule in g, x and y"
+    p = vector_norm_order(x, ord, axis)
+    gx = restore_axes(g, x, axis, keepdims)
+    yx = restore_axes(np.where(y == 0, 1, y), x, axis, keepdims)
+    share = np.sign(x) * (np.abs(x) / yx) ** (p - 1)
+    dr = (
+        restore_axes(dg, x, axis, keepdims) * share
+        + gx * (p - 1) * (np.abs(x) / yx) ** (p - 2) / yx * dx
+        + gx * share * (1 - p) / yx * restore_axes(dy, x, axis, keepdims)
+    )
 
 
 @adjoint(np.linalg.slogdet)

@@ -135,6 +135,9 @@ def _public_name(primitive: Any) -> str | None:
     owner = getattr(primitive, "__self__", None)
     if owner is not None and type(owner).__module__.startswith("scipy.stats"):
         dist = getattr(owner, "name", None)
+        if not isinstance(dist, str):  # multivariate_normal & co.: the module's name for it
+            public = vars(sys.modules.get("scipy.stats") or object)
+            dist = next((k for k, v in public.items() if v is owner), None)
         if isinstance(dist, str):
             return f"scipy.stats.{dist}.{getattr(primitive, '__name__', '?')}"
     for shown, module_name in _PUBLIC_MODULES:
@@ -305,6 +308,26 @@ def nondifferentiable(*primitives: Any, why: str = "") -> None:
     for primitive in primitives:
         GENERATION[0] += 1
         NONDIFFERENTIABLE[_key(primitive)] = why
+
+
+# arguments with a derivative chainrule does not provide: primitive -> parameter names
+WITHOUT_DERIVATIVE: dict[Any, frozenset[str]] = {}
+
+
+def no_derivative(*primitives: Any, params: tuple[str, ...]) -> None:
+    """Declare arguments of primitives whose derivative exists but has no rule (a
+    distribution's degrees of freedom, a count): a differentiated value reaching one
+    is refused, naming the argument, instead of being given a gradient of zero."""
+    for primitive in primitives:
+        GENERATION[0] += 1
+        WITHOUT_DERIVATIVE[_key(primitive)] = frozenset(params)
+
+
+def arguments_without_derivative(primitive: Any) -> frozenset[str]:
+    try:
+        return WITHOUT_DERIVATIVE.get(_key(primitive), frozenset())
+    except TypeError:  # pragma: no cover - _key handles unhashables
+        return frozenset()
 
 
 def tangent(*primitives: Any, check_signature: bool = True) -> Callable[[Callable], Callable]:

@@ -11,7 +11,7 @@ usually passed (positionally or by name; other keywords are not supported).
 import numpy as np
 
 from ..runtime import restore_axes, signal_conv_grad, unbroadcast
-from .registry import adjoint, literal, tangent
+from .registry import adjoint, literal, no_derivative, tangent
 
 try:
     import scipy.special as sc
@@ -555,3 +555,10 @@ if signal is not None:
         else:
             dg = signal.convolve(in1, dr, mode)
             din1 = signal_conv_grad(g, in1, dr, mode, 0)
+
+
+if sc is not None:  # orders: their derivatives exist but have no rule
+    no_derivative(sc.polygamma, params=("n",))
+    no_derivative(sc.jv, sc.yv, sc.iv, sc.ive, params=("v",))
+    no_derivative(sc.yn, params=("n",))
+    no_derivative(sc.multigammaln, params=("d",))  # a dimension, an integer

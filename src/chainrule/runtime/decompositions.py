@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .linalg import einsum_grad
+from .tangents import einsum_grad_jvp, einsum_jvp
 
 
 def _mT(a):
@@ -79,6 +80,37 @@ def einsum_sublist_jvp(first, rest, drest):
         args[k] = tangents[k]
         total = total + np.einsum(spec, *args)
     return total
+
+
+def _as_string_form(first, rest):
+    """(subscripts, operands, the operands' places among (first, *rest)) of either form."""
+    if isinstance(first, str):
+        return first, list(rest), list(range(1, len(rest) + 1))
+    return einsum_as_string(first, rest)
+
+
+def einsum_sublist_grad_vjp(g, first, rest, cotangents):
+    """The adjoint of einsum_sublist_grad(g, first, rest) for the cotangents of its
+    outputs (one per argument of (first, *rest)): (dg, dfirst, drest), zeros for the
+    subscripts and sublists.  In the string form, what einsum_grad's adjoint does."""
+    spec, operands, positions = _as_string_form(first, rest)
+    picked = [cotangents[k] for k in positions]
+    out = [0.0] * (1 + len(rest))
+    for k, d in zip(positions, einsum_grad_vjp(g, spec, operands, picked), strict=True):
+        out[k] = d
+    return einsum_jvp(spec, operands, picked), out[0], tuple(out[1:])
+
+
+def einsum_sublist_grad_jvp(g, dg, first, rest, dfirst, drest):
+    """The tangent of einsum_sublist_grad(g, first, rest) along dg and the operands'
+    tangents (in dfirst and drest; the sublists' are ignored)."""
+    spec, operands, positions = _as_string_form(first, rest)
+    args = [dfirst, *drest]
+    terms = einsum_grad_jvp(g, dg, spec, operands, [args[k] for k in positions])
+    out = [np.zeros(len(a)) if not isinstance(a, str) else 0.0 for a in [first, *rest]]
+    for k, t in zip(positions, terms, strict=True):
+        out[k] = t
+    return out
 
 
 def einsum_first_jvp(first, rest, dfirst):
@@ -276,6 +308,15 @@ def _thin_svd(a, full_matrices):
     return np.linalg.svd(a, full_matrices=False)
 
 
+def svd_checked(a, full_matrices=True):
+    """1.0, after checking that np.linalg.svd(a, full_matrices) has a derivative: a
+    square `a`, or full_matrices=False (the extra singular vectors are not unique)."""
+    m, n = np.shape(a)[-2:]
+    if full_matrices and m != n:
+        _thin_svd(a, full_matrices)  # raises the error saying so
+    return 1.0
+
+
 def _svd_gaps(s):
     """F[i, j] = 1 / (s[j]**2 - s[i]**2) off the diagonal, 0 on it."""
     return eigen_gaps(s * s)
@@ -292,36 +333,6 @@ def svd_jvp(a, t, usv, full_matrices=True):
     du = u @ (f * (dp * smat + np.expand_dims(s, -1) * _mT(dp))) + (t @ v - u @ dp) / smat
     dv = v @ (f * (np.expand_dims(s, -1) * dp + _mT(dp) * smat)) + (_mT(t) @ u - v @ _mT(dp)) / smat
     return du, ds, _mT(dv)
-
-
-def svd_grad(g, a, usv, full_matrices=True):
-    """Gradient of np.linalg.svd(a) for the output gradients g = (dU, ds, dVh) (Townsend's
-    formula; each part may be 0.0 when that output is not used)."""
-    u, s, vh = usv
-    v = _mT(vh)
-    gu, gs, gvh = (np.zeros_like(x) if np.ndim(gx) == 0 else gx for x, gx in zip(usv, g))
-    gv = _mT(gvh)
-    f = _svd_gaps(s)
-    smat = np.expand_dims(s, -2)
-    j = f * (_mT(u) @ gu - _mT(gu) @ u)
-    k = f * (_mT(v) @ gv - _mT(gv) @ v)
-    inner = j * smat + np.expand_dims(gs, -1) * np.eye(s.shape[-1]) + np.expand_dims(s, -1) * k
-    out = u @ inner @ vh
-    out = out + (gu - u @ (_mT(u) @ gu)) / smat @ vh
-    out = out + (u / smat) @ (_mT(gv) - (_mT(gv) @ v) @ vh)
-    return out
-
-
-def svd_values_grad(g, a):
-    """Gradient of np.linalg.svd(a, compute_uv=False): U diag(g) Vh."""
-    u, _, vh = np.linalg.svd(a, full_matrices=False)
-    return (u * np.expand_dims(g, -2)) @ vh
-
-
-def svd_values_jvp(a, t):
-    """Tangent of np.linalg.svd(a, compute_uv=False) along t: diag(U^T t V)."""
-    u, _, vh = np.linalg.svd(a, full_matrices=False)
-    return np.sum(u * (t @ _mT(vh)), axis=-2)
 
 
 def thin_svd(a, full_matrices=True):

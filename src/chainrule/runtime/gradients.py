@@ -194,6 +194,11 @@ def index_grad(g, x, index):
         out = ItemGradients(zeros_like_list(x))  # a tuple of results (eigh's w, v)
         out[index] = g
         return out
+    if isinstance(x, (list, tuple)) and type(index) is slice:  # some of a tuple's items
+        out = ItemGradients(zeros_like_list(x))
+        for k, item in zip(range(len(x))[index], g, strict=True):
+            out[k] = item
+        return out
     if isinstance(x, (list, tuple)):
         try:
             x = np.asarray(x)

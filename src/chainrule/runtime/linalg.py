@@ -348,3 +348,21 @@ def norm_grad(g, x, y, ord=None, axis=None, keepdims=False):
         raise ValueError(f"invalid norm order {ord!r} for matrices")
     winners = sums == y
     return g * sign * winners / np.sum(winners, axis=across, keepdims=True)
+
+
+def vector_norm_order(x, ord=None, axis=None):
+    """The p of np.linalg.norm(x, ord, axis) where it is an elementwise p-norm, whose
+    gradient norm_grad's own rules differentiate again: 2 for ord None or "fro",
+    a finite ord >= 1 over one axis (a 1-D x for axis None).  Other orders (matrix
+    2-, nuclear, 1- and inf-norms, vector inf- and 0-norms) raise a ValueError."""
+    if ord is None or (isinstance(ord, str) and ord in ("fro", "f")):
+        return 2.0
+    ndim = np.ndim(x)
+    one_axis = np.ndim(axis) == 0 if axis is not None else ndim == 1
+    if isinstance(ord, str) or not one_axis or not (1 <= ord < np.inf):
+        raise ValueError(
+            f"second derivatives of np.linalg.norm(x, ord={ord!r}) (x of {ndim} dimensions, "
+            f"axis {axis!r}) are not supported: they are for ord None, 'fro', and vector "
+            "norms with a finite ord >= 1; write the norm out with np.sum and np.abs"
+        )
+    return float(ord)

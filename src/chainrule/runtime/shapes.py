@@ -1,5 +1,6 @@
-"""Helpers of the shape rules (transpose, split, tile, repeat, take, casts), and
-`stop_gradient`, the identity function that differentiation treats as a constant."""
+"""Helpers of the shape rules (transpose, split, tile, repeat, take, casts),
+`stop_gradient`, the identity function that differentiation treats as a constant,
+and the shape checks of the distributions' rules (rules/scipy_stats.py)."""
 
 from __future__ import annotations
 
@@ -127,3 +128,53 @@ def stop_gradient(x: Any) -> Any:
     network, a moving average) that must not be differentiated.
     """
     return x
+
+
+def simplex_point_checked(x, alpha):
+    """1.0, after checking that the derivative of scipy.stats.dirichlet.pdf(x, alpha) is
+    one the rules cover: a single point `x` with as many components as `alpha`."""
+    if np.ndim(x) != 1 or np.shape(x) != np.shape(alpha):
+        raise ValueError(
+            "the derivative of scipy.stats.dirichlet.pdf(x, alpha) (and logpdf) is supported "
+            f"for one point x with all of alpha's components (x has shape {np.shape(x)}, "
+            f"alpha {np.shape(alpha)}): append the last component, 1 - sum(x), and call it "
+            "once per point"
+        )
+    return 1.0
+
+
+def covariance_checked(cov):
+    """1.0, after checking that the derivative of a scipy.stats.multivariate_normal
+    function is one the rules cover: `cov` given as a (d, d) matrix."""
+    if np.ndim(cov) != 2:
+        raise ValueError(
+            "the derivative of scipy.stats.multivariate_normal's functions is supported for "
+            f"cov given as a (d, d) matrix (it has shape {np.shape(cov)}): write "
+            "np.diag(variances) or variance * np.eye(d)"
+        )
+    return 1.0
+
+
+def points_checked(r, e):
+    """1.0, after checking that the derivative of a scipy.stats.multivariate_normal density
+    `r` at the points `e` (x - mean) is one the rules cover: the dimension is e's last axis
+    (SciPy also reads a 1-D x as points of dimension 1, when mean and cov say so)."""
+    if np.ndim(e) > 0 and np.size(r) * np.shape(e)[-1] != np.size(e):
+        raise ValueError(
+            "the derivative of scipy.stats.multivariate_normal's functions is supported for "
+            f"points x whose last axis is the dimension (x - mean has shape {np.shape(e)} "
+            f"and the densities {np.shape(r)}): for points of dimension 1 use "
+            "scipy.stats.norm, or give x the shape (n, 1)"
+        )
+    return 1.0
+
+
+def unsupported_singular_cov(cov):
+    """Raised by the derivative of scipy.stats.multivariate_normal's functions in cov when
+    allow_singular is not a literal False."""
+    raise ValueError(
+        "the derivative of scipy.stats.multivariate_normal's functions in cov is not "
+        "supported with allow_singular=True (the pseudo-determinant has no derivative where "
+        "the rank changes): differentiate in x and mean only, or write allow_singular=False "
+        "(or leave it out) for a covariance of full rank"
+    )
