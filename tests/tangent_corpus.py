@@ -83,21 +83,20 @@ def model(np):
             a = -a * 0.5
         return a
 
-    def elif_chain(a):
-        if a * a / 2.0 > 1.0:
-            k = 1.5
+    def elif_chain(a):  # an if/else, then an elif chain with an if inside
+        if a > 1.0:
+            w = a - 1.0
         else:
-            k = -0.5
-        a = a * k
-        if a < k - a * k:
-            a = a * a
-        elif a > k + 2.0 * a:
-            if a / 3.0 < 0:
-                a = a / k
+            w = 0.5 * a
+        if w * a > 1.5:
+            a = a * w
+        elif w < -0.2:
+            if a < -1.0:
+                a = w / a
             else:
-                a = a * k
+                a = w * w * a
         else:
-            a = -a
+            a = np.sin(a) - w
         return a
 
     def serial_branches(a):
@@ -343,17 +342,17 @@ def model(np):
 
     # -- models ---------------------------------------------------------------------------------
 
-    def logistic(inputs, labels, W, b):
-        z = np.dot(inputs, W) + b
-        p = 0.5 * (np.tanh(z) + 1)
-        likely = p * labels + (1 - p) * (1 - labels)
-        return -np.sum(np.log(likely))
+    def logistic(inputs, labels, W, b):  # cross-entropy of a sigmoid written with tanh
+        logits = np.dot(inputs, W) + b
+        p = 0.5 + 0.5 * np.tanh(0.5 * logits)
+        loss = labels * np.log(p) + (1.0 - labels) * np.log(1.0 - p)
+        return -np.mean(loss)
 
-    def bilinear_layer(x, h, U, W, b):
-        y = np.dot(x, W)
-        y = y + np.dot(h, U)
-        y = np.tanh(y + b)
-        return np.sum(y)
+    def bilinear_layer(x, h, U, W, b):  # two products and a bias, summed into one layer
+        pre = np.dot(h, U) + b
+        pre = pre + np.dot(x, W)
+        act = np.tanh(pre)
+        return np.sum(act * act)
 
     def determinant(m):
         return np.linalg.det(m)
@@ -364,8 +363,8 @@ def model(np):
         return 3.0 * a, a * a
 
     def polar(a, b):
-        r = np.sqrt(a**2 + b**2)
-        return r, np.arctan2(b, a)
+        radius = np.sqrt(a * a + b * b)
+        return radius, np.arctan2(b, a)
 
     def outputs_by_branch(a, b):  # tuples returned from several places
         if a > b:
