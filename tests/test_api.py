@@ -207,6 +207,18 @@ def test_keyword_arguments_and_defaults_at_the_call():
         grad(f, argnums=1)(3.0)
 
 
+def test_vjp_of_a_gradient_leaves_out_the_arguments_with_defaults():
+    # the gradient keeps f's defaults; vjp read them from the wrapper, which has none,
+    # and refused two primals for "3 argument(s)" (check_grads(order=2) does this call)
+    def f(a, b, scale=2.0):
+        return a * a * b * scale
+
+    assert vjp(grad(f), 0.5, 1.5)[1](1.0) == pytest.approx((6.0, 2.0))
+    assert vjp(grad(f), 0.5, 1.5, 3.0)[1](1.0) == pytest.approx((9.0, 3.0, 1.5))
+    with pytest.raises(TypeError, match="takes 2 to 3 argument"):
+        vjp(grad(f), 0.5)
+
+
 def test_lambdas():
     assert grad(lambda x: x**2)(3.0) == pytest.approx(6.0)
     f, g = (lambda x: x * 3.0), (lambda x: x * x * 5.0)  # two on one line

@@ -227,6 +227,45 @@ def test_jvp_of_a_tuple_output_gives_a_tuple_of_tangents():
         close(tangent[p], expected, rtol=1e-5, atol=1e-6)
 
 
+def tuple_returns(np):
+    """Tuples returned from several places (issue 15), for NumPy or autograd.numpy."""
+
+    def by_case(x):
+        if np.sum(x) > 1.0:
+            return x * x, np.sin(x[0])
+        for k in range(3):
+            if np.max(x) > 0.5 * k:
+                return x * k, x[1] * x[0]
+        return -x, np.sum(x**3)
+
+    def polar(a, b):  # inlined, returning tuples from both branches
+        r = np.sqrt(a * a + b * b)
+        if b >= 0:
+            return r, np.arctan2(b, a)
+        return r, np.arctan2(b, a) + 2.0 * np.pi
+
+    def through_polar(a, b):
+        r, t = polar(a, b)
+        return r * t
+
+    return by_case, through_polar
+
+
+@pytest.mark.parametrize("x", [[0.9, 0.6], [0.2, 0.3], [-0.4, 0.7], [-0.5, -0.2]])
+def test_tuples_returned_from_several_places(x):
+    (by_case, through_polar), (by_case_ag, through_polar_ag) = tuple_returns(np), tuple_returns(anp)
+    x = np.array(x)
+    for J in JACOBIANS:
+        ours = J(by_case)(x)
+        for p in (0, 1):
+            close(ours[p], autograd.jacobian(lambda v, p=p: by_case_ag(v)[p])(x))
+            close(ours[p], numerical_jacobian(lambda v, p=p: by_case(v)[p], (x,), 0))
+    a, b = x
+    g = grad(through_polar, argnums=(0, 1))(a, b)
+    close(g, [autograd.grad(through_polar_ag, i)(a, b) for i in (0, 1)])
+    close(hessian(through_polar)(a, b), autograd.hessian(through_polar_ag)(a, b))
+
+
 def split_in_two(x):
     return np.split(x, [1])
 

@@ -83,3 +83,31 @@ def test_second_derivatives_through_list_reads():
 
     fd = numerical_vjp(norm2, (x,), 1.0, 0, eps=1e-6)
     np.testing.assert_allclose(gg, fd, rtol=1e-5, atol=1e-6)
+
+
+def slot_read_next_time(x, w):
+    hs = [1.0, np.cos(w)]
+    total = 0.0
+    for _ in range(3):
+        total = total + np.sum(hs[0] * x)
+        hs[0] = hs[1] * x  # read by the next iteration only, never after the loop
+    return total
+
+
+def display_then_recurrence(x):
+    hs = [np.ones_like(x)]  # a display of a constant, then reads and appends in a loop
+    for t in range(3):
+        hs.append(np.sin(x * hs[t]))
+    return np.sum(np.stack(hs) ** 2)
+
+
+def test_a_slot_written_in_a_loop_and_read_by_the_next_iteration():
+    # the write's adjoint was skipped when nothing after the loop read the list: a wrong
+    # first derivative, and (through the gradient code's own list of gradients,
+    # `dhs[t] = dhs[t] + dt1`, read by the next iteration's pop) a wrong grad(grad(f))
+    x, w = np.array([0.6, -0.3]), 0.4
+    check_grads(slot_read_next_time, (x, w), order=2)
+    check_grads(display_then_recurrence, (x,), order=2)
+    gg = grad(lambda v: np.sum(grad(display_then_recurrence)(v)))(x)
+    fd = numerical_vjp(lambda v: np.sum(grad(display_then_recurrence)(v)), (x,), 1.0, 0)
+    np.testing.assert_allclose(gg, fd, rtol=1e-5, atol=1e-6)

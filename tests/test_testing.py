@@ -79,3 +79,20 @@ def test_finite_differences_agree_with_the_calculus():
     np.testing.assert_allclose(numerical_jvp(np.sin, (x,), (np.ones(2),)), np.cos(x), rtol=1e-8)
     np.testing.assert_allclose(numerical_jacobian(np.sin, (x,), 0), np.diag(np.cos(x)), atol=1e-8)
     assert type(numerical_vjp(lambda t: t**3, (2.0,), 1.0, 0)) is float
+
+
+def writes_into_its_argument(x):
+    x[0] = x[1] * x[2]
+    return np.sum(x * x)
+
+
+def test_each_evaluation_gets_its_own_copy_of_the_arguments():
+    # Python changes the caller's x here; finite differences used to see the change of
+    # the evaluation before (and check_grads changed the caller's array)
+    x = np.array([0.5, -1.0, 2.0])
+    check_grads(writes_into_its_argument, (x,))
+    assert chainrule.check_grad(writes_into_its_argument, x) < 1e-6
+    numerical_jacobian(writes_into_its_argument, (x,), 0)
+    numerical_jvp(writes_into_its_argument, (x,), (np.ones(3),))
+    numerical_vjp(writes_into_its_argument, (x,), 1.0, 0)
+    np.testing.assert_array_equal(x, [0.5, -1.0, 2.0])

@@ -38,6 +38,7 @@ from .arguments import (
     bind_functions,
     bind_keywords,
     check_callable,
+    check_primal_count,
     fill_defaults,
     kinds_of,
     make_runner,
@@ -366,21 +367,14 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, VJPFunction]:
     """
     check_callable(f, "vjp")
     params = parse_function(f).params
-    defaults = getattr(f, "__defaults__", None) or ()
-    required = len(params) - len(defaults)
-    if not required <= len(primals) <= len(params):
-        takes = f"{len(params)}" if not defaults else f"{required} to {len(params)}"
-        raise TypeError(
-            f"vjp: {getattr(f, '__name__', 'f')} takes {takes} argument(s) "
-            f"{params}, got {len(primals)} primal(s)"
-        )
+    check_primal_count(f, params, len(primals), "vjp")
     args = [as_differentiable(a, i, params[i]) for i, a in enumerate(primals)]
     structures = tuple(
         (i, structure(a)) for i, a in enumerate(args) if type(a) in (tuple, list, dict)
     )
     request = CompileRequest(f, tuple(range(len(primals))), "vjp", True, (), structures)
     compiled = compile_packing_tuples(request)
-    out, backward = compiled.function(*args)
+    out, backward = compiled.function(*fill_defaults(f, compiled.params, args, "vjp"))
     return out, VJPFunction(backward, out, args, compiled.source)
 
 

@@ -268,6 +268,26 @@ def bind_keywords(f: Callable, params: list[str], args: tuple, kwargs: dict) -> 
     return tuple(out)
 
 
+def defaults_of(f: Callable) -> tuple:
+    """f's defaults; for a function chainrule made (grad(f)), those of the generated
+    function, which keeps f's."""
+    target = getattr(f, "__chainrule_generated__", None)
+    return getattr(target() if target is not None else f, "__defaults__", None) or ()
+
+
+def check_primal_count(f: Callable, params: list[str], count: int, who: str) -> None:
+    """Refuse `count` positional values for `f` unless they fill its parameters
+    (those with defaults may be left out)."""
+    defaults = defaults_of(f)
+    required = len(params) - len(defaults)
+    if not required <= count <= len(params):
+        takes = f"{len(params)}" if not defaults else f"{required} to {len(params)}"
+        raise TypeError(
+            f"{who}: {getattr(f, '__name__', 'f')} takes {takes} argument(s) "
+            f"{params}, got {count} primal(s)"
+        )
+
+
 def fill_defaults(f: Callable, params: list[str], args: list, who: str) -> list:
     """Fill in the arguments not passed from the function's defaults."""
     if len(args) > len(params):
@@ -277,9 +297,7 @@ def fill_defaults(f: Callable, params: list[str], args: list, who: str) -> list:
         )
     if len(args) == len(params):
         return args
-    target = getattr(f, "__chainrule_generated__", None)
-    func = target() if target is not None else f
-    defaults = getattr(func, "__defaults__", None) or ()
+    defaults = defaults_of(f)
     missing = params[len(args) :]
     if len(missing) > len(defaults):
         needed = missing[: len(missing) - len(defaults)]

@@ -12,7 +12,10 @@ Both raise AssertionError naming the argument and the element that disagree.
 The finite differences themselves are public too: `numerical_jvp`,
 `numerical_vjp` and `numerical_jacobian`.  All use central differences with
 a step of `eps` (1e-6), scaled by max(1, |x|) element by element except
-along a tangent.
+along a tangent.  Each evaluation of `f` gets its own copies of the arrays
+in the arguments, so a function that writes into an argument (`x[0] = v`)
+is measured as each call would see it, and the caller's arrays stay as they
+were.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ def check_grad(
             def at(value: Any, i: int = i, path: tuple = path) -> Any:
                 call = list(args)
                 call[i] = _replace_leaf(args[i], path, value)
-                return f(*call)
+                return _call(f, call)
 
             label = name + "".join(f"[{key!r}]" for key in path)
             worst = max(worst, _check_leaf(at, leaf, ours_leaf, label, i, rtol, atol, eps))
@@ -138,6 +141,24 @@ def _numerical_gradient(g: Callable[[Any], float], x: Any, eps: float | None) ->
     return float(out) if scalar else out
 
 
+def _fresh(value: Any) -> Any:
+    """`value` with every array in it copied (through tuples, lists and dicts)."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if type(value) is dict:
+        return {k: _fresh(v) for k, v in value.items()}
+    if type(value) in (tuple, list):
+        return type(value)(_fresh(v) for v in value)
+    return value
+
+
+def _call(f: Callable, args: Sequence) -> Any:
+    """`f(*args)` on copies of the arrays in `args`: a function that writes into its
+    argument (`x[0] = a * b`, as Python allows) neither changes the caller's arrays
+    nor sees the changes an earlier evaluation made, so finite differences hold."""
+    return f(*[_fresh(a) for a in args])
+
+
 def _moved(args: Sequence, argnum: int, value: Any) -> list:
     call = list(args)
     call[argnum] = value
@@ -152,7 +173,7 @@ def numerical_vjp(
     gives a float."""
     w = np.asarray(cotangent, dtype=float)
     return _numerical_gradient(
-        lambda x: np.sum(np.asarray(f(*_moved(args, argnum, x)), dtype=float) * w),
+        lambda x: np.sum(np.asarray(_call(f, _moved(args, argnum, x)), dtype=float) * w),
         args[argnum],
         eps,
     )
@@ -172,8 +193,8 @@ def numerical_jvp(f: Callable, args: Sequence, tangents: Sequence, eps: float = 
                 out.append(np.asarray(a, dtype=float) + sign * eps * np.asarray(t))
         return out
 
-    plus = np.asarray(f(*moved(1.0)), dtype=float)
-    minus = np.asarray(f(*moved(-1.0)), dtype=float)
+    plus = np.asarray(_call(f, moved(1.0)), dtype=float)
+    minus = np.asarray(_call(f, moved(-1.0)), dtype=float)
     return (plus - minus) / (2 * eps)
 
 
@@ -188,8 +209,10 @@ def numerical_jacobian(f: Callable, args: Sequence, argnum: int, eps: float = 1e
         as_float = isinstance(args[argnum], float)
         plus = _moved(args, argnum, float(x + e) if as_float else x + e)
         minus = _moved(args, argnum, float(x - e) if as_float else x - e)
-        columns.append((np.asarray(f(*plus), float) - np.asarray(f(*minus), float)) / (2 * eps))
-    out_shape = np.shape(f(*args))
+        columns.append(
+            (np.asarray(_call(f, plus), float) - np.asarray(_call(f, minus), float)) / (2 * eps)
+        )
+    out_shape = np.shape(_call(f, args))
     return np.stack(columns, axis=-1).reshape(out_shape + x.shape)
 
 
@@ -235,7 +258,7 @@ def check_grads(
     if order == 1:
         _check_first(f, args, nums, modes, atol, rtol, eps, rng, name)
     elif order == 2:
-        if np.ndim(f(*args)) != 0:
+        if np.ndim(_call(f, args)) != 0:
             raise ValueError(
                 "check_grads(order=2) checks the derivatives of the gradient of f, "
                 "so f must return a scalar"
@@ -275,7 +298,7 @@ def _check_first(
     what: str,
 ) -> None:
     """First-order checks of `f` in each mode (and of the value each mode returns)."""
-    expected_out = f(*args)
+    expected_out = _call(f, args)
     if "fwd" in modes:
         tangents = [_like(a, rng) if i in nums else None for i, a in enumerate(args)]
         out, ours = jvp(f, args, tangents)

@@ -60,18 +60,23 @@ class JumpLowering:
         self.fresh = fresh
         self.returned: str | None = None
         self.result: str | None = None
+        # when every `return` returns a tuple display of one length, one name per item
+        # (`result`, `result_1`, ...) and `return result, result_1`: a tuple made in one
+        # place, which the later stages resolve when compiling, as any tuple display
+        self.items: list[str] | None = None
 
     def function(self, body: list[ast.stmt]) -> list[ast.stmt]:
         """Lower a function body; returns it unchanged when there is nothing to lower."""
         body = _move_rest_into_else(body, ast.Return)
+        width = _tuple_width(body)
         if _returns_only_at_tail(body) and not isinstance(body[-1], ast.Return):
             # `if c: return a` / `return b`: one `result` assigned in each branch,
             # no flags, and the code keeps the shape the user wrote
-            self.result = self.fresh("result")
-            body = _assign_tail_returns(body, self.result)
-            ret = ast.copy_location(ast.Return(value=_name(self.result)), body[-1])
+            self.start_result(width)
+            body = _assign_tail_returns(body, self.store)
+            ret = ast.copy_location(ast.Return(value=self.result_value()), body[-1])
             body = [*body, ret]
-            self.result = None
+            self.result, self.items = None, None
         early = _contains(body[:-1], (ast.Return,), True) or (
             bool(body)
             and not isinstance(body[-1], ast.Return)
@@ -82,16 +87,43 @@ class JumpLowering:
             return body
         if early:
             self.returned = self.fresh("returned")
-            self.result = self.fresh("result")
+            self.start_result(width)
         out = self.block(body, flags=[])
         if early:
             first = body[0]
             out.insert(0, _assign(self.returned, False, first))  # type: ignore[arg-type]
-            # a path that ends without `return` returns None, as in Python
-            out.insert(0, _assign(self.result, None, first))  # type: ignore[arg-type]
-            ret = ast.Return(value=_name(self.result))  # type: ignore[arg-type]
+            # a path that ends without `return` returns None, as in Python (the function
+            # ends with a `return`, so only a path that never reads the result does)
+            for name in reversed(self.items or [self.result]):  # type: ignore[list-item]
+                out.insert(0, _assign(name, None, first))
+            ret = ast.Return(value=self.result_value())
             out.append(ast.copy_location(ret, body[-1]))
         return out
+
+    def start_result(self, width: int | None) -> None:
+        """The name(s) the lowered returns assign: one, or one per item of a tuple."""
+        self.result = self.fresh("result")
+        self.items = None
+        if width is not None:
+            self.items = [self.result] + [self.fresh("result") for _ in range(width - 1)]
+
+    def store(self, ret: ast.Return) -> list[ast.stmt]:
+        """`return v` as assignments to the result name(s)."""
+        value = ret.value if ret.value is not None else ast.Constant(None)
+        if self.items is None:
+            pairs = [(self.result, value)]
+        else:
+            assert isinstance(value, ast.Tuple)  # _tuple_width checked every return
+            pairs = list(zip(self.items, value.elts))
+        return [
+            ast.copy_location(ast.Assign(targets=[_name(n, True)], value=v), ret)  # type: ignore[arg-type]
+            for n, v in pairs
+        ]
+
+    def result_value(self) -> ast.expr:
+        if self.items is None:
+            return _name(self.result)  # type: ignore[arg-type]
+        return ast.Tuple(elts=[_name(n) for n in self.items], ctx=ast.Load())
 
     def block(self, stmts: list[ast.stmt], flags: list[str]) -> list[ast.stmt]:
         """Rewrite a statement list; `flags` are the jump flags that may be set in it."""
@@ -118,11 +150,7 @@ class JumpLowering:
         if isinstance(stmt, ast.Return):
             if self.result is None:  # the final return of a function without early ones
                 return [stmt], False
-            value = stmt.value if stmt.value is not None else ast.Constant(None)
-            store = ast.copy_location(
-                ast.Assign(targets=[_name(self.result, True)], value=value), stmt
-            )
-            return [store, _assign(self.returned, True, stmt)], True  # type: ignore[arg-type]
+            return [*self.store(stmt), _assign(self.returned, True, stmt)], True  # type: ignore[arg-type]
         if isinstance(stmt, ast.If):
             jumps = _contains([stmt], (ast.Break, ast.Continue, ast.Return), False) or (
                 self.returned is not None and _contains([stmt], (ast.Return,), True)
@@ -222,17 +250,40 @@ def _returns_only_at_tail(stmts: list[ast.stmt]) -> bool:
     )
 
 
-def _assign_tail_returns(stmts: list[ast.stmt], result: str) -> list[ast.stmt]:
-    """Replace each tail `return v` by `result = v`."""
+def _tuple_width(body: list[ast.stmt]) -> int | None:
+    """The length of the tuple displays that every `return` in `body` returns
+    (`return a, b` here and `return c, d` there), or None when some return another
+    value, a starred item or a tuple of another length."""
+    widths: set[int] = set()
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(node, ast.Return):
+            value = node.value
+            if not isinstance(value, ast.Tuple) or not value.elts:
+                return None
+            if any(isinstance(e, ast.Starred) for e in value.elts):
+                return None
+            widths.add(len(value.elts))
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return widths.pop() if len(widths) == 1 else None
+
+
+def _assign_tail_returns(
+    stmts: list[ast.stmt], store: Callable[[ast.Return], list[ast.stmt]]
+) -> list[ast.stmt]:
+    """Replace each tail `return v` by the assignments `store` makes of it."""
     last = stmts[-1]
     if isinstance(last, ast.Return):
-        store = ast.Assign(targets=[_name(result, True)], value=last.value)  # type: ignore[arg-type]
-        return [*stmts[:-1], ast.copy_location(store, last)]
+        return [*stmts[:-1], *store(last)]
     assert isinstance(last, ast.If)
     node = ast.If(
         test=last.test,
-        body=_assign_tail_returns(last.body, result),
-        orelse=_assign_tail_returns(last.orelse, result),
+        body=_assign_tail_returns(last.body, store),
+        orelse=_assign_tail_returns(last.orelse, store),
     )
     return [*stmts[:-1], ast.copy_location(node, last)]
 

@@ -28,7 +28,7 @@ from ..ir import (
 )
 from ..parse import body_statements
 from .advice import side_effect_advice, unsupported_statement
-from .core import Normalizer, is_cheap_name
+from .core import Normalizer, all_identifiers, is_cheap_name
 from .jumps import hoist_assignment_expressions, lower_jumps
 
 
@@ -349,9 +349,23 @@ class StatementNormalizer:
     def refuse_container_merge(self, stmt: ast.AST, name: str, ssas, where: str) -> None:
         if any(s in self.n.trees or s in self.n.local_defs for s in ssas if s is not None):
             what = "function" if any(s in self.n.local_defs for s in ssas) else "container"
+            if what == "container" and _lowered_result(name, self.n.p.node):
+                raise self.n.error(
+                    stmt,
+                    "the function returns a container (a dict, a list, or a tuple holding "
+                    "one) from more than one `return`; chainrule resolves containers when it "
+                    "compiles, so assign its arrays to names in each branch and build the "
+                    "container in one `return` at the end (tuples of arrays, `return a, b`, "
+                    "may be returned from several places)",
+                )
             raise self.n.error(
                 stmt,
                 f"{name!r} holds a {what} that is assigned {where}; chainrule resolves "
                 f"{what}s when it compiles, so assign it once, outside (or assign its "
                 "arrays to separate names)",
             )
+
+
+def _lowered_result(name: str, node: ast.AST) -> bool:
+    """Is `name` one that jumps.py made to hold the returned value (not the user's)?"""
+    return name.split("_")[0] == "result" and name not in all_identifiers(node)

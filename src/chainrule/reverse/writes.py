@@ -177,7 +177,13 @@ class InPlaceAdjoints:
         hs, index, value, old = facts_of(stmt).args
         g = ctx.dname(name_of(hs))
         if g not in grads.defined:
-            return []  # nothing read the list after this write
+            outer = grads.outer_loop(name_of(hs))
+            if outer is None:
+                return []  # nothing read the list after this write
+            # in a loop, a later iteration may read the slot: its gradient starts at zero
+            # before the reversed loop and collects what those reads hand back
+            grads.init_before(outer, name_of(hs), g)
+            grads.defined.add(g)
         note = "list item assignment: the value takes the slot's gradient, the slot starts over"
         out = ctx.header(stmt, None, note)
         if isinstance(value, ast.Name) and ctx.active(value.id):
