@@ -403,6 +403,44 @@ def test_nested_unpacking_of_a_computed_value():
     check_grads(_nested, (x,), order=2)
 
 
+def _unpacked_matrix(x):
+    m = np.reshape(x * x, (2, 2))
+    (a, b), (c, d) = m
+    return a * d - b * c + np.sin(a)
+
+
+def test_nested_unpacking_of_a_computed_array_carries_its_gradient():
+    """The rows of `(a, b), (c, d) = m` are held in temporaries the compiler names; they
+    vary when `m` does (the gradient was silently 0 when they did not)."""
+    x = np.array([0.3, 1.2, -0.7, 0.5])
+    oracle = _sublist_oracle(_unpacked_matrix)
+    np.testing.assert_allclose(grad(_unpacked_matrix)(x), autograd.grad(oracle)(x), rtol=1e-12)
+    np.testing.assert_allclose(
+        hessian(_unpacked_matrix)(x), autograd.hessian(oracle)(x), atol=1e-12
+    )
+    check_grads(_unpacked_matrix, (x,), order=2)
+
+
+def _rows_of_a_scalar(x):
+    rows = np.array([[x * x, x, np.sin(x)], [x, 0.5, 0.5], [0.5, 0.5, 0.5], [x**3, x, 0.5]])
+    return np.sum(np.min(rows, axis=0) * np.array([0.3, -1.2, 0.7])) + np.sum(rows * rows)
+
+
+def _through_its_gradient(x):
+    return grad(_rows_of_a_scalar)(x) * 0.9
+
+
+@pytest.mark.parametrize("x", [1.0, -1.0, 0.3])
+def test_a_gradient_unpacking_display_rows_is_differentiated_again(x):
+    """The gradient of a display of rows unpacks them, `(dx, t6, t7), (t8, _, _) = dy`;
+    differentiating that gradient once more must not let a row's temporary take the name
+    of one of its own variables (autograd's test_min_3_way_equality crashed so)."""
+    oracle = _sublist_oracle(_rows_of_a_scalar)
+    expected = 0.9 * autograd.grad(autograd.grad(oracle))(x)
+    np.testing.assert_allclose(grad(_through_its_gradient)(x), expected, rtol=1e-12)
+    np.testing.assert_allclose(hessian(_rows_of_a_scalar)(x), expected / 0.9, rtol=1e-12)
+
+
 # -- second derivatives of the SVD (its rule is written out in the factors) ------------
 
 

@@ -71,6 +71,10 @@ CONSTRUCTS: dict[str, Construct] = {
     "annotated": Construct(S, "r: np.ndarray = expr"),
     "swap": Construct(S, "a, b = b, a"),
     "unpack-array": Construct(S, "a, b = x: the rows of an array"),
+    "list-slot-carry": Construct(
+        S, "a list slot written in a loop, read by the next iteration only (or a recurrence)"
+    ),
+    "nested-unpack-array": Construct(S, "(a, b), r = m: rows of a computed array unpacked again"),
     "assert-pass": Construct(S, "assert and pass statements"),
     "walrus": Construct(S, "(y := expr) in an if test or an assignment"),
     # control flow

@@ -65,6 +65,7 @@ class Blocks(Statements):
             (0.7 if compound else 0, self.list_loop),
             (0.6 if scope.lists else 0, self.append),
             (0.3 if scope.lists else 0, self.list_setitem),
+            (0.3 if compound else 0, self.list_slot_carry),
             (0.6 if frame.top else 0, self.container),
             (0.4, self.swap),
             (0.4, self.unpack_array),

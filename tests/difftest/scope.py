@@ -146,4 +146,16 @@ class Context:
 
 
 # Names the generated code uses for itself: a user's variable of the same name must not collide.
-CLASH_NAMES = ["dx", "stack", "result", "returned", "t1", "broke", "iterations", "value", "dt1"]
+CLASH_NAMES = [
+    "dx",
+    "stack",
+    "result",
+    "returned",
+    "t1",
+    "t2",
+    "t3",
+    "broke",
+    "iterations",
+    "value",
+    "dt1",
+]

@@ -452,6 +452,47 @@ class Statements:
         ctx.tags.add("list-append")
         return [f"{lst.name}.append({e.text})"]
 
+    def list_slot_carry(self, scope: Scope, frame: Frame) -> list[str]:
+        """A list slot written in a loop and read by the next iteration.
+
+        `hs[0] = hs[1] * s` read as `hs[0]` by the next iteration, the list not read after
+        the loop (its adjoint was lost: a wrong gradient); or a recurrence appending
+        `f(hs[t])` after a display (wrong second derivatives through the gradient code's
+        own list).  Found by Tangent's corpus, not by this generator, until this case.
+        """
+        ctx = self.ctx
+        elem = ctx.pick([(), (ctx.n,)])
+        hs, acc, k = ctx.fresh_name("hs"), ctx.fresh_name("acc"), ctx.fresh_name("k")
+        first = squash(self.ex.expr(scope, elem, 2), 1.0)
+        second = squash(self.ex.expr(scope, elem, 2), 1.0)
+        s = squash(self.ex.expr(scope, elem, 2), 1.0)
+        for e in (first, second, s):
+            self.share(scope, e)
+        size = max(1, len(elem) and ctx.n)
+        ctx.tags.update({"list-slot-carry", "list-setitem", "for-range"})
+        if ctx.chance(0.5):
+            ctx.tags.add("list-display")
+            slot = ctx.pick(["0", "-2"])
+            lines = [
+                f"{hs} = [{first.text}, {second.text}]",
+                f"{acc} = 0.0",
+                f"for {k} in range(3):",
+                f"    {acc} = {acc} + 0.5 * np.sum({hs}[{slot}])",
+                f"    {hs}[{slot}] = {hs}[1] * {s.text}",
+            ]
+            scope.set(Value(acc, (), 1.5 * size))
+        else:
+            ctx.tags.add("list-append")
+            lines = [
+                f"{hs} = [{first.text}]",
+                f"for {k} in range(3):",
+                f"    {hs}.append(np.sin({s.text} * {hs}[{k}]))",
+                f"{acc} = np.sum(np.stack({hs}) ** 2)",
+            ]
+            scope.set(Value(acc, (), 4.0 * size))
+        self.pending.append(acc)
+        return lines
+
     def list_setitem(self, scope: Scope, frame: Frame) -> list[str]:
         ctx = self.ctx
         lists = [lst for lst in scope.lists.values() if lst.min_len >= 1]
@@ -518,8 +559,25 @@ class Statements:
         if not arrays:
             return self.assign(scope, frame)
         v = ctx.pick(arrays)
-        names = [ctx.fresh_name("a") for _ in range(v.shape[0])]
         self.share(scope, Expr(v.text, v.shape, v.bound, base=v.text))
+        if len(v.shape) >= 2 and v.shape[1] in (2, 3) and ctx.chance(0.3):
+            # (a, b), r = m: some rows unpacked again (the compiler holds them in
+            # temporaries of its own, which must vary when m does)
+            ctx.tags.add("nested-unpack-array")
+            nested = ctx.rng.randrange(v.shape[0])
+            parts = []
+            for row in range(v.shape[0]):
+                if row == nested or ctx.chance(0.3):
+                    items = [ctx.fresh_name("a") for _ in range(v.shape[1])]
+                    for name in items:
+                        scope.set(Value(name, v.shape[2:], v.bound))
+                    parts.append(f"({', '.join(items)})")
+                else:
+                    name = ctx.fresh_name("a")
+                    scope.set(Value(name, v.shape[1:], v.bound))
+                    parts.append(name)
+            return [f"{', '.join(parts)} = {v.text}"]
+        names = [ctx.fresh_name("a") for _ in range(v.shape[0])]
         for name in names:
             scope.set(Value(name, v.shape[1:], v.bound))
         ctx.tags.add("unpack-array")

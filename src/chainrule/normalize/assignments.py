@@ -24,7 +24,7 @@ from ..ir import (
 )
 from ..parse import lambda_to_def
 from .advice import base_text, op_text
-from .core import Normalizer, is_atom
+from .core import Normalizer, all_identifiers, is_atom
 
 
 class AssignmentNormalizer:
@@ -212,9 +212,20 @@ class AssignmentNormalizer:
         code writes for the gradient of a display, so hessian reads it again)."""
         flat: list[ast.expr] = []
         nested: list[tuple[ast.expr, str]] = []
+        # the temporaries are user-level names here (the unpacking below defines them), so
+        # none may be a name of the function being normalized: in an inlined gradient,
+        # `(dx, t6, t7), (t8, _, _) = dy` would otherwise overwrite the temporary `t7`
+        # before the second row reads it
+        own = all_identifiers(self.n.p.node)
+        varied = self.n.varied(value)
         for elt in target.elts:
             if isinstance(elt, (ast.Tuple, ast.List)):
                 name = self.n.names.temp()
+                while name in own or name in self.n.current:
+                    name = self.n.names.temp()
+                self.n.p.local_names.add(name)
+                if varied:  # activity analysis ran before this name existed
+                    self.n.varied_user.add(name)
                 flat.append(ast.Name(id=name, ctx=ast.Store()))
                 nested.append((elt, name))
             elif isinstance(elt, ast.Name):
