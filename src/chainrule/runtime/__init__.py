@@ -251,3 +251,29 @@ MODULES = (gradients, linalg, shapes, tangents, decompositions, signals)
 for _name in __all__:
     globals()[_name].__module__ = __name__
 del _name
+
+# Helpers whose derivatives chainrule takes from their source, as it does a user's
+# function: written in the supported subset out of primitives that have rules, they need
+# no rule of their own, so gradient code calling them can be differentiated again
+# (`grad(grad(f))`, `hessian`).  The private functions they call are listed too.
+DIFFERENTIATED_BY_SOURCE = (
+    decompositions._mT,
+    matrix_power_grad,
+    matrix_power_jvp,
+    signals._spacing_weights,
+    gradients._reduced_axes,
+    cumprod_grad,
+    cumprod_jvp,
+    prod_pairs,
+    interp_grads,
+    trapezoid_weights,
+    trapezoid_x_grad,
+    trapezoid_x_tangent,
+)
+for _helper in DIFFERENTIATED_BY_SOURCE:
+    _helper.__chainrule_by_source__ = True  # type: ignore[attr-defined]
+    # inlined code may call the private ones: they are importable from here too, so the
+    # displayed source imports them and an exported module copies them
+    _helper.__module__ = __name__
+    globals().setdefault(_helper.__name__, _helper)
+del _helper

@@ -200,15 +200,17 @@ def unsupported_upper(a):
     )
 
 
-def _power_terms(a, n):
-    """(B, m): A^n = B^m with m >= 0, B = A or inv(A)."""
-    return (a, n) if n >= 0 else (np.linalg.inv(a), -n)
-
-
 def matrix_power_jvp(a, t, n):
-    """Tangent of np.linalg.matrix_power(a, n) along t: sum_k B^k dB B^(m-1-k)."""
-    b, m = _power_terms(np.asarray(a, dtype=float), int(n))
-    db = t if n >= 0 else -(b @ t @ b)
+    """Tangent of np.linalg.matrix_power(a, n) along t: sum_k B^k dB B^(m-1-k), with
+    B = A, m = n (n >= 0) or B = inv(A), m = -n.  (Differentiated by its source.)"""
+    n = int(n)
+    if n >= 0:
+        b = np.asarray(a, dtype=float)
+        db = t
+    else:
+        b = np.linalg.inv(a)
+        db = -(b @ t @ b)
+    m = abs(n)
     powers = [np.broadcast_to(np.eye(b.shape[-1]), b.shape)]
     for _ in range(1, m):
         powers.append(powers[-1] @ b)
@@ -220,16 +222,22 @@ def matrix_power_jvp(a, t, n):
 
 def matrix_power_grad(g, a, n):
     """Gradient of np.linalg.matrix_power(a, n): sum_k (B^T)^k g (B^T)^(m-1-k), then
-    through B = inv(A) if n < 0."""
-    b, m = _power_terms(np.asarray(a, dtype=float), int(n))
-    bt = _mT(b)
-    powers = [np.broadcast_to(np.eye(b.shape[-1]), b.shape)]
+    through B = inv(A) if n < 0.  (Differentiated by its source.)"""
+    n = int(n)
+    if n >= 0:
+        bt = _mT(np.asarray(a, dtype=float))
+    else:
+        bt = _mT(np.linalg.inv(a))
+    m = abs(n)
+    powers = [np.broadcast_to(np.eye(bt.shape[-1]), bt.shape)]
     for _ in range(1, m):
         powers.append(powers[-1] @ bt)
-    gb = np.zeros(np.broadcast_shapes(b.shape, np.shape(g)))
+    gb = np.zeros(np.broadcast_shapes(bt.shape, np.shape(g)))
     for k in range(m):
         gb = gb + powers[k] @ g @ powers[m - 1 - k]
-    return gb if n >= 0 else -(bt @ gb @ bt)
+    if n >= 0:
+        return gb
+    return -(bt @ gb @ bt)
 
 
 # -- triangular solves and the matrix exponential (SciPy) ---------------------------------

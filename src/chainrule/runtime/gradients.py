@@ -244,9 +244,9 @@ def reduce_extreme_grad(g, x, y, axis=None, keepdims=False):
     return g * winners / counts
 
 
-def _reduced_axes(x, axis):
-    """The axes a reduction over `axis` removes, as sorted non-negative ints."""
-    ndim = np.ndim(x)
+def _reduced_axes(ndim, axis):
+    """The axes a reduction over `axis` of an array of `ndim` dimensions removes, as
+    sorted non-negative ints."""
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
@@ -261,7 +261,7 @@ def prod_grad(g, x, axis=None, keepdims=False):
     products from both ends) are exact with zeros.
     """
     x = np.asarray(x)
-    axes = _reduced_axes(x, axis)
+    axes = _reduced_axes(np.ndim(x), axis)
     last = tuple(range(x.ndim - len(axes), x.ndim))
     moved = np.moveaxis(x, axes, last)
     flat = moved.reshape(moved.shape[: x.ndim - len(axes)] + (-1,))
@@ -309,7 +309,7 @@ def prod_pairs(x, t, axis=None):
     zeros; O(n**2) along the reduced axes)."""
     x = np.asarray(x, dtype=float)
     t = np.broadcast_to(np.asarray(t, dtype=float), x.shape)
-    axes = _reduced_axes(x, axis)
+    axes = _reduced_axes(np.ndim(x), axis)
     last = tuple(range(x.ndim - len(axes), x.ndim))
     xm, tm = np.moveaxis(x, axes, last), np.moveaxis(t, axes, last)
     lead = xm.shape[: x.ndim - len(axes)]

@@ -199,21 +199,24 @@ def _window_start(join, n, m, mode):
 
 def trapezoid_weights(shape, x=None, dx=1.0, axis=-1):
     """d trapezoid(y, x, dx, axis) / dy for y of this shape: half the spacing at the ends,
-    the mean of the two neighbouring spacings inside, broadcast like y."""
+    the mean of the two neighbouring spacings inside, broadcast like y.  (Differentiated
+    by its source, in x and dx.)"""
     n, nd = shape[axis], len(shape)
-    if x is None or np.ndim(x) == 1:
-        h = np.full(n - 1, dx, dtype=float) if x is None else np.diff(np.asarray(x, float))
-        w = np.zeros(n)
-        w[:-1] += h / 2
-        w[1:] += h / 2
-        along = [1] * nd
-        along[axis] = n
-        return np.reshape(w, along)
+    if x is None:
+        return _spacing_weights(dx * np.ones(n - 1), nd, axis)
+    if np.ndim(x) == 1:
+        return _spacing_weights(np.diff(np.asarray(x, dtype=float)), nd, axis)
     h = np.moveaxis(np.diff(np.asarray(x, dtype=float), axis=axis), axis, -1)
-    w = np.zeros(h.shape[:-1] + (n,))
-    w[..., :-1] += h / 2
-    w[..., 1:] += h / 2
+    edge = np.zeros(h.shape[:-1] + (1,))
+    w = np.concatenate([h / 2, edge], axis=-1) + np.concatenate([edge, h / 2], axis=-1)
     return np.moveaxis(w, -1, axis)
+
+
+def _spacing_weights(h, nd, axis):
+    """trapezoid_weights for one row of spacings h, shaped to broadcast along `axis`."""
+    edge = np.zeros(1)
+    w = np.concatenate([h / 2, edge]) + np.concatenate([edge, h / 2])
+    return np.moveaxis(np.reshape(w, (len(w),) + (1,) * (nd - 1)), 0, axis)
 
 
 def interp_grads(g, x, xp, fp):
@@ -244,13 +247,14 @@ def interp_grads(g, x, xp, fp):
 
 def trapezoid_x_grad(g, y, x, axis=-1):
     """Gradient of np.trapezoid(y, x, axis=axis) with respect to the sample points x:
-    the mean of the two neighbouring pairs' averages, differenced (0 if x is None)."""
+    the mean of the two neighbouring pairs' averages, differenced (0 if x is None).
+    (Differentiated by its source.)"""
     if x is None:
         return 0.0
     y = np.moveaxis(np.asarray(y, dtype=float), axis, -1)
-    g = np.expand_dims(g, -1)
     pairs = (y[..., :-1] + y[..., 1:]) / 2
-    d = -np.diff(pairs, 1, -1, prepend=0.0, append=0.0) * g
+    edge = np.zeros(pairs.shape[:-1] + (1,))
+    d = -np.diff(np.concatenate([edge, pairs, edge], axis=-1), axis=-1) * np.expand_dims(g, -1)
     if np.ndim(x) == 1:
         return np.reshape(np.sum(np.reshape(d, (-1, d.shape[-1])), axis=0), np.shape(x))
     return unbroadcast(np.moveaxis(d, -1, axis), np.asarray(x))
@@ -258,12 +262,14 @@ def trapezoid_x_grad(g, y, x, axis=-1):
 
 def trapezoid_x_tangent(y, t, axis=-1):
     """Tangent of np.trapezoid(y, x, axis=axis) along the sample points' tangent t: the
-    rule is linear in x, so it is np.trapezoid(y, t) (0 if x is None)."""
+    rule is linear in x, so it is np.trapezoid(y, t) (0 if x is None).  (Differentiated
+    by its source.)"""
     if t is None:
         return 0.0
     y = np.moveaxis(np.asarray(y, dtype=float), axis, -1)
     t = np.asarray(t, dtype=float)
-    t = t if t.ndim == 1 else np.moveaxis(t, axis, -1)
+    if t.ndim != 1:
+        t = np.moveaxis(t, axis, -1)
     return np.sum((y[..., :-1] + y[..., 1:]) / 2 * np.diff(t, axis=-1), axis=-1)
 
 
