@@ -11,6 +11,7 @@ import types
 import autograd
 import autograd.numpy as anp
 import numpy
+import numpy as np
 import pytest
 
 from chainrule import CompileError, grad, hessian, jvp, value_and_grad, vjp
@@ -189,15 +190,38 @@ def test_list_displays_of_differentiated_values(name, args):
     against_autograd(name, args, tuple(range(len(args))))
 
 
-def test_unpacking_a_list_is_refused_with_advice():
-    def unpacked(a):
-        v = [a, 2 * a]
-        p, q = v
-        return p * q
+def _unpacked(a):
+    v = [a, 2 * a]
+    v.append(np.sin(a))
+    p, q, r = v
+    return p * q * r
 
-    with pytest.raises(CompileError) as info:
-        grad(unpacked)(1.0)
-    assert "unpacking the list 'v'" in str(info.value) and "p = v[0]" in str(info.value)
+
+def _unpacked_oracle(a):
+    return a * 2 * a * anp.sin(a)
+
+
+def test_unpacking_a_list_of_differentiated_values():
+    """`p, q, r = v` reads the items by index, after Python's own length check (the
+    gradient code of `list((x, x))` unpacks a list too, so grad(grad(f)) needs it)."""
+    for a in (0.7, -1.3):
+        check_grads(_unpacked, (a,), order=2)
+        np.testing.assert_allclose(grad(_unpacked)(a), autograd.grad(_unpacked_oracle)(a))
+
+    def too_few(a):
+        v = [a, 2 * a]
+        p, q, r = v
+        return p * q * r
+
+    def too_many(a):
+        v = [a, 2 * a]
+        (p,) = v
+        return p
+
+    with pytest.raises(ValueError, match=r"not enough values to unpack \(expected 3, got 2\)"):
+        grad(too_few)(1.0)
+    with pytest.raises(ValueError, match=r"too many values to unpack \(expected 1\)"):
+        grad(too_many)(1.0)
 
 
 # -- writes into arguments: on a private copy ----------------------------------------------

@@ -74,6 +74,7 @@ CONSTRUCTS: dict[str, Construct] = {
     "list-slot-carry": Construct(
         S, "a list slot written in a loop, read by the next iteration only (or a recurrence)"
     ),
+    "list-unpack": Construct(S, "u, w = hs: a list of differentiated values unpacked"),
     "nested-unpack-array": Construct(S, "(a, b), r = m: rows of a computed array unpacked again"),
     "assert-pass": Construct(S, "assert and pass statements"),
     "walrus": Construct(S, "(y := expr) in an if test or an assignment"),

@@ -481,6 +481,13 @@ class Statements:
                 f"    {hs}[{slot}] = {hs}[1] * {s.text}",
             ]
             scope.set(Value(acc, (), 1.5 * size))
+            if ctx.chance(0.3):  # u, w = hs: a list unpacked (read by index, length checked)
+                ctx.tags.add("list-unpack")
+                u, w = ctx.fresh_name("u"), ctx.fresh_name("w")
+                lines.append(f"{u}, {w} = {hs}")
+                scope.set(Value(u, elem, 1.0))
+                scope.set(Value(w, elem, 1.0))
+                self.pending.append(u)
         else:
             ctx.tags.add("list-append")
             lines = [

@@ -193,11 +193,8 @@ class AssignmentNormalizer:
             self.n.writes.track_record(names, renamed)
             return
         if isinstance(value, ast.Name) and self.n.current.get(value.id) in self.n.lists:
-            raise self.n.error(
-                value,
-                f"unpacking the list {value.id!r} of differentiated values is not supported; "
-                f"index its items instead ({target.elts[0].id} = {value.id}[0], ...)",  # type: ignore[attr-defined]
-            )
+            self.unpack_list(target, value)
+            return
         source = self.n.expressions.atom(value)
         names = [self.n.define(e.id) for e in target.elts]  # type: ignore[attr-defined]
         tgt = ast.Tuple(elts=[ast.Name(id=n, ctx=ast.Store()) for n in names], ctx=ast.Store())
@@ -206,6 +203,30 @@ class AssignmentNormalizer:
         for name in names:  # each row may be a view of the source
             self.n.writes.track_view(name, source)
         self.n.writes.track_record(names, source)
+
+    def unpack_list(self, target: ast.Tuple | ast.List, value: ast.Name) -> None:
+        """`a, b = hs` for a list of differentiated values: Python's own length check
+        (`_, __1 = range(len(hs))` raises the ValueError the unpacking would), then each
+        item read by its index (what the gradient code of a list display writes)."""
+        read = ast.Name(id=self.n.current[value.id], ctx=ast.Load())
+        length = ast.Call(func=ast.Name(id="len", ctx=ast.Load()), args=[read], keywords=[])
+        count = ast.Call(func=ast.Name(id="range", ctx=ast.Load()), args=[length], keywords=[])
+        checks = [ast.Name(id=self.n.local_name("_"), ctx=ast.Store()) for _ in target.elts]
+        check = ast.Assign(targets=[ast.Tuple(elts=checks, ctx=ast.Store())], value=count)
+        self.n.emit(annotate(ast.copy_location(check, value), self.n.origin, value))
+        items = [
+            Evaluated(
+                self.n.expressions.atom(
+                    ast.copy_location(
+                        ast.Subscript(value=value, slice=ast.Constant(i), ctx=ast.Load()), value
+                    )
+                ),
+                True,
+            )
+            for i in range(len(target.elts))
+        ]
+        for elt, item in zip(target.elts, items):
+            self.assign(elt, item)
 
     def assign_nested(self, target: ast.Tuple | ast.List, value: ast.expr) -> None:
         """`(a, b), c = v` as `t1, c = v` and then `a, b = t1` (what generated gradient
