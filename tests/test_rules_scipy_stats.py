@@ -25,6 +25,7 @@ import scipy.stats  # noqa: E402
 
 import chainrule  # noqa: E402
 from chainrule import CompileError  # noqa: E402
+from chainrule.testing import check_grads  # noqa: E402
 
 DF = np.array([2.5, 3.5, 6.0])  # degrees of freedom, shapes: no gradient in the cdfs
 A = np.array([1.5, 2.5, 4.0])
@@ -395,3 +396,34 @@ def test_forward_mode_refuses_a_tangent_where_the_rule_has_no_derivative():
         chainrule.jvp(chi2_cdf_in_df, (x, np.array([2.0, 3.0])), (None, np.ones(2)))
     _, t = chainrule.jvp(chi2_cdf_in_df, (x, np.array([2.0, 3.0])), (np.ones(2), None))
     assert t == pytest.approx(np.sum(chainrule.grad(chi2_cdf_in_df)(x, np.array([2.0, 3.0]))))
+
+
+# -- distribution methods passed to a transformation directly --------------------------
+
+
+@pytest.mark.parametrize(
+    "method, args",
+    [
+        ("t.pdf", (np.array([0.3, -1.2]), 3.5)),
+        ("t.logpdf", (np.array([0.3, -1.2]), 3.5, 0.2, 1.7)),
+        ("norm.cdf", (np.array([0.3, -1.2]), 0.2, 1.5)),
+        ("norm.logpdf", (np.array([0.3, -1.2]),)),
+    ],
+)
+def test_a_distribution_method_passed_directly(method, args):
+    """`vjp(scipy.stats.t.pdf, x, df)`: the method has a rule, so chainrule differentiates
+    a wrapper with the rule's parameters (optional ones passed on) instead of reading the
+    method's generic `(self, x, *args, **kwds)` signature, which it cannot."""
+    autograd = pytest.importorskip("autograd")
+    anp = pytest.importorskip("autograd.numpy")
+    astats = pytest.importorskip("autograd.scipy.stats")
+    family, name = method.split(".")
+    ours = getattr(getattr(scipy.stats, family), name)
+    theirs = getattr(getattr(astats, family), name)
+    out, back = chainrule.vjp(ours, *args)
+    np.testing.assert_allclose(out, ours(*args))
+    cotangent = np.array([0.7, -1.1])
+    for i, got in enumerate(back(cotangent)):
+        expected = autograd.grad(lambda *a: anp.sum(theirs(*a) * cotangent), i)(*args)
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+    check_grads(ours, args, argnums=0)

@@ -11,11 +11,14 @@ sharing one array (`returned_gradient`).
 
 from __future__ import annotations
 
+import inspect
 import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+
+from .parse import wrapper_parameters
 
 Argnums = int | Sequence[int]  # which arguments a transformation differentiates
 
@@ -272,6 +275,10 @@ def defaults_of(f: Callable) -> tuple:
     """f's defaults; for a function chainrule made (grad(f)), those of the generated
     function, which keeps f's."""
     target = getattr(f, "__chainrule_generated__", None)
+    if target is None and not inspect.isfunction(f):  # grad(np.sum), vjp(t.pdf, ...)
+        required, defaults = wrapper_parameters(f)
+        if required or defaults:  # (a function with a rule)
+            return tuple(defaults.values())
     return getattr(target() if target is not None else f, "__defaults__", None) or ()
 
 

@@ -294,7 +294,8 @@ def parse_function(func: Any, inlined: bool = False) -> Parsed:
     if isinstance(refused, str):  # jacfwd(f), hessian(f): no one function to read
         raise CompileError(refused.format(name=repr(func)))
     if inspect.ismethod(func) and inspect.isfunction(func.__func__) and not inlined:
-        return _bound_method(func)
+        primitive = _primitive_wrapper(func)  # a method with a rule: scipy.stats.t.pdf
+        return primitive if primitive is not None else _bound_method(func)
     if not (inspect.isfunction(func)):
         primitive = _primitive_wrapper(func)
         if primitive is not None:
@@ -526,16 +527,43 @@ def _bound_method(method: Any) -> Parsed:
     return parsed
 
 
+def _literal(value: Any) -> bool:
+    """A default a wrapper can write as a literal (and read back as the same value)."""
+    return value is None or (
+        type(value) in (bool, int, float, str) and ast.literal_eval(repr(value)) == value
+    )
+
+
+def wrapper_parameters(func: Any) -> tuple[list[str], dict[str, Any]]:
+    """The parameters of the wrapper `grad(np.sin)` differentiates: the rule's required
+    positional ones, then its optional ones up to the first whose default is not a
+    literal (so `vjp(scipy.stats.t.pdf, x, df, loc)` passes loc on, differentiated like
+    the others).  Empty for a function without a rule."""
+    rule = lookup(func)
+    if rule is None:
+        return [], {}
+    positional = [
+        p
+        for p in rule.signature.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    required = [p.name for p in positional if p.default is p.empty]
+    defaults: dict[str, Any] = {}
+    for p in positional[len(required) :]:
+        if p.default is p.empty or not _literal(p.default):
+            break
+        defaults[p.name] = p.default
+    return required, defaults
+
+
 def _primitive_wrapper(func: Any) -> Parsed | None:
     """`grad(np.sin)`: a primitive with a rule becomes `def sin(x): return sin(x)`."""
     rule = lookup(func)
     if rule is None:
         return None
-    params = [
-        p.name
-        for p in rule.signature.parameters.values()
-        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
+    required, defaults = wrapper_parameters(func)
+    params = required + list(defaults)
+    optional = [f"{k}={v!r}" for k, v in defaults.items()]
     name = display_name(func)
     env: dict[str, Any] = {"np": numpy, "math": math}
     try:
@@ -546,10 +574,13 @@ def _primitive_wrapper(func: Any) -> Parsed | None:
         name = getattr(func, "__name__", "primitive")
         env = {name: func}
     arglist = ", ".join(params)
-    text = f"def {name.replace('.', '_')}({arglist}):\n    return {name}({arglist})\n"
+    header = ", ".join(required + optional)
+    text = f"def {name.replace('.', '_')}({header}):\n    return {name}({arglist})\n"
     node = ast.parse(text).body[0]
     assert isinstance(node, ast.FunctionDef)
-    stub = types.SimpleNamespace(__name__=node.name, __qualname__=name, __defaults__=None)
+    stub = types.SimpleNamespace(
+        __name__=node.name, __qualname__=name, __defaults__=tuple(defaults.values()) or None
+    )
     filename = f"<chainrule: {name}>"
     return Parsed(
         func=stub,
