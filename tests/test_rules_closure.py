@@ -42,8 +42,6 @@ KNOWN_GAPS = {
     "cofactor_jvp",
     "cofactor_vjp",
     "svd_jvp",
-    "eig_jvp",  # np.linalg.eig, eigvals: second derivatives not written yet
-    "eig_grad",
 }
 
 

@@ -19,9 +19,10 @@ from .decompositions import (
     cofactor,
     cofactor_jvp,
     cofactor_vjp,
+    eig_check_real,
+    eig_factors,
     eig_grad,
     eig_jvp,
-    eig_real,
     eigen_gaps,
     eigh_vectors,
     einsum_first_jvp,
@@ -239,7 +240,8 @@ __all__ = [
     "unsupported_qr",
     "lstsq_checked",
     "cho_keeps_a",
-    "eig_real",
+    "eig_check_real",
+    "eig_factors",
     "eig_jvp",
     "eig_grad",
 ]
@@ -269,6 +271,9 @@ DIFFERENTIATED_BY_SOURCE = (
     trapezoid_weights,
     trapezoid_x_grad,
     trapezoid_x_tangent,
+    eig_factors,
+    eig_grad,
+    eig_jvp,
 )
 for _helper in DIFFERENTIATED_BY_SOURCE:
     _helper.__chainrule_by_source__ = True  # type: ignore[attr-defined]

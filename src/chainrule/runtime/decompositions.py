@@ -455,38 +455,45 @@ def lstsq_checked(rank, a):
 # -- the general eigendecomposition, for real eigenvalues -----------------------------------
 
 
-def eig_real(a):
-    """np.linalg.eig(a) as real (w, v), refusing what its derivative cannot be taken of:
-    complex eigenvalues (chainrule differentiates real values).  NumPy 2.5 returns complex
-    arrays even for real eigenvalues; their imaginary parts are then exactly zero."""
-    w, v = np.linalg.eig(a)
+def eig_check_real(w, v):
+    """Raise where eig's factors are complex (its derivative is taken of real ones)."""
     if np.iscomplexobj(w) or np.iscomplexobj(v):
         if not (np.all(np.imag(w) == 0) and np.all(np.imag(v) == 0)):
             raise ValueError(
                 "the derivative of np.linalg.eig(a) is supported for real eigenvalues only, and "
                 "this matrix has complex ones; for a symmetric matrix use np.linalg.eigh"
             )
-        w, v = np.real(w), np.real(v)
-    return w, v
 
 
-def eig_jvp(a, t, wv=None):
+def eig_factors(a):
+    """np.linalg.eig(a) as real (w, v), refusing complex eigenvalues (chainrule
+    differentiates real values).  NumPy 2.5 returns complex arrays even for real
+    eigenvalues; their imaginary parts are then exactly zero.  Differentiated by its
+    source, so the factors' own derivatives flow (through np.linalg.eig's rules) when
+    derivative code is differentiated again."""
+    w, v = np.linalg.eig(a)
+    eig_check_real(w, v)
+    return np.real(w), np.real(v)
+
+
+def eig_jvp(a, t):
     """Tangents (dw, dv) of np.linalg.eig(a) along t, for real, distinct eigenvalues:
     M = V^-1 t V, dw = diag(M), dV = V (F * M) with each column kept at unit length
-    (as NumPy normalizes them), F[i, j] = 1 / (w[j] - w[i])."""
-    w, v = eig_real(a) if wv is None else wv
+    (as NumPy normalizes them), F[i, j] = 1 / (w[j] - w[i]).  (By its source.)"""
+    w, v = eig_factors(a)
     m = np.linalg.solve(v, t @ v)
     dv = v @ (eigen_gaps(w) * m)
     dv = dv - v * np.sum(v * dv, axis=-2, keepdims=True)
     return np.diagonal(m, 0, -2, -1), dv
 
 
-def eig_grad(g, a, wv=None):
+def eig_grad(g, a):
     """Gradient of np.linalg.eig(a) for the output gradients g = (dw, dv) (dv may be 0.0),
-    for real, distinct eigenvalues: the transpose of eig_jvp."""
-    w, v = eig_real(a) if wv is None else wv
+    for real, distinct eigenvalues: the transpose of eig_jvp.  (By its source.)"""
+    w, v = eig_factors(a)
     gw, gv = g
-    gv = np.zeros_like(v) if np.ndim(gv) == 0 else gv
+    if np.ndim(gv) == 0:
+        gv = np.zeros_like(v)
     gv = gv - v * np.sum(v * gv, axis=-2, keepdims=True)  # the unit length kept
     gm = eigen_gaps(w) * (_mT(v) @ gv) + np.expand_dims(gw, -1) * np.eye(w.shape[-1])
     return np.linalg.solve(_mT(v), gm @ _mT(v))
