@@ -22,7 +22,7 @@ import pytest
 from helpers import check_vjp
 
 import chainrule.runtime as rt
-from chainrule import grad, hessian
+from chainrule import grad, hessian, jacfwd, jvp
 from chainrule.rules import ADJOINTS, TANGENTS, is_nondifferentiable
 from chainrule.testing import check_grads
 
@@ -41,7 +41,6 @@ KNOWN_GAPS = {
     "expm_frechet2",
     "cofactor_jvp",
     "cofactor_vjp",
-    "svd_jvp",
 }
 
 
@@ -453,6 +452,19 @@ def test_second_derivatives_of_the_svd(shape):
     np.testing.assert_allclose(grad(outer)(x), expected, atol=1e-11)
     if len(shape) == 2:
         check_grads(_svd_all, (x,), order=2, modes=("rev",), rtol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (4, 3), (2, 4, 3)])
+def test_forward_over_forward_through_the_svd(shape):
+    """The SVD's tangent is written in its factors too, so jacfwd(jacfwd(f)) and a jvp of
+    a jvp work (they stopped at a runtime helper, svd_jvp)."""
+    x = np.random.default_rng(13).normal(size=shape)
+    expected = autograd.hessian(_sublist_oracle(_svd_all))(x)
+    np.testing.assert_allclose(jacfwd(jacfwd(_svd_all))(x), expected, atol=1e-11)
+    v = np.random.default_rng(14).normal(size=shape)
+    second = jvp(lambda a: jvp(_svd_all, (a,), (v,))[1], (x,), (v,))[1]
+    contracted = np.tensordot(np.tensordot(expected, v, v.ndim), v, v.ndim)
+    np.testing.assert_allclose(second, contracted, rtol=1e-10)
 
 
 def _singular_values(x):

@@ -33,10 +33,8 @@ from ..runtime import (
     solve_grad_a,
     solve_product,
     svd_checked,
-    svd_jvp,
     symmetric_as_read,
     symmetric_part_read,
-    thin_svd,
     triangle_into,
     triangle_of,
     unsupported_qr,
@@ -49,7 +47,6 @@ nondifferentiable(eig_check_real, why="a check: it returns nothing")
 nondifferentiable(lstsq_checked, why="it is the constant 1.0 (or raises an error)")
 nondifferentiable(cho_keeps_a, why="it is a constant: what the installed SciPy does")
 nondifferentiable(flipped_trans, why="a transpose option is a flag")
-nondifferentiable(thin_svd, why="the factors are the saved output again")
 nondifferentiable(svd_checked, why="it is the constant 1.0 (or raises an error)")
 
 # -- the cofactor matrix: det(A) inv(A).T, the gradient of det --------------------------
@@ -548,5 +545,15 @@ def svd_tangent(y, a, full_matrices=True, compute_uv=True, hermitian=False):
     if literal(compute_uv) and not compute_uv:  # diag(U^T da V)
         usv = np.linalg.svd(a, full_matrices=False)
         dy = np.sum(usv[0] * (da @ np.swapaxes(usv[2], -1, -2)), axis=-2)
-    else:
-        dy = svd_jvp(a, da, thin_svd(a, full_matrices), full_matrices)
+    else:  # written out in the factors y = (U, s, Vh), so that it has derivatives itself
+        u = y[0] * svd_checked(a, full_matrices)
+        v = np.swapaxes(y[2], -1, -2)
+        f = eigen_gaps(y[1] * y[1])
+        dp = np.swapaxes(u, -1, -2) @ da @ v
+        dpt = np.swapaxes(dp, -1, -2)
+        s_cols = np.expand_dims(y[1], -2)
+        s_rows = np.expand_dims(y[1], -1)
+        du = u @ (f * (dp * s_cols + s_rows * dpt)) + (da @ v - u @ dp) / s_cols
+        dat = np.swapaxes(da, -1, -2)
+        dv = v @ (f * (s_rows * dp + dpt * s_cols)) + (dat @ u - v @ dpt) / s_cols
+        dy = (du, np.diagonal(dp, 0, -2, -1), np.swapaxes(dv, -1, -2))

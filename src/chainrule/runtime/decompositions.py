@@ -306,46 +306,16 @@ def expm_frechet2(a, e, f):
 # -- the singular value decomposition (distinct, nonzero singular values) -------------------
 
 
-def _thin_svd(a, full_matrices):
+def svd_checked(a, full_matrices=True):
+    """1.0, after checking that np.linalg.svd(a, full_matrices) has a derivative: a
+    square `a`, or full_matrices=False (the extra singular vectors are not unique)."""
     m, n = np.shape(a)[-2:]
     if full_matrices and m != n:
         raise ValueError(
             "the derivative of np.linalg.svd(a) of a non-square matrix needs "
             "full_matrices=False (the extra singular vectors are not unique)"
         )
-    return np.linalg.svd(a, full_matrices=False)
-
-
-def svd_checked(a, full_matrices=True):
-    """1.0, after checking that np.linalg.svd(a, full_matrices) has a derivative: a
-    square `a`, or full_matrices=False (the extra singular vectors are not unique)."""
-    m, n = np.shape(a)[-2:]
-    if full_matrices and m != n:
-        _thin_svd(a, full_matrices)  # raises the error saying so
     return 1.0
-
-
-def _svd_gaps(s):
-    """F[i, j] = 1 / (s[j]**2 - s[i]**2) off the diagonal, 0 on it."""
-    return eigen_gaps(s * s)
-
-
-def svd_jvp(a, t, usv, full_matrices=True):
-    """Tangents (dU, ds, dVh) of np.linalg.svd(a) along t, for the factors usv = (U, s, Vh)."""
-    u, s, vh = usv
-    v = _mT(vh)
-    f = _svd_gaps(s)
-    dp = _mT(u) @ t @ v
-    ds = np.diagonal(dp, 0, -2, -1)
-    smat = np.expand_dims(s, -2)  # multiplies columns by s
-    du = u @ (f * (dp * smat + np.expand_dims(s, -1) * _mT(dp))) + (t @ v - u @ dp) / smat
-    dv = v @ (f * (np.expand_dims(s, -1) * dp + _mT(dp) * smat)) + (_mT(t) @ u - v @ _mT(dp)) / smat
-    return du, ds, _mT(dv)
-
-
-def thin_svd(a, full_matrices=True):
-    """np.linalg.svd(a) as a tuple (U, s, Vh), refusing full_matrices for non-square a."""
-    return tuple(_thin_svd(a, full_matrices))
 
 
 def _cofactor_derivative(a):
