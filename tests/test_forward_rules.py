@@ -329,6 +329,11 @@ CASES += [
     ("einsum_grad 0", lambda g, a, b: rt.einsum_grad(g, "ij,jk->ik", (a, b))[0], (G23, A, M)),
     ("einsum_grad 1", lambda g, a, b: rt.einsum_grad(g, "ij,jk->ik", (a, b))[1], (G23, A, M)),
     (
+        "einsum_jvp",
+        lambda a, m, ta: rt.einsum_jvp("ij,jk->ik", (a, m), (ta, N)),
+        (A, M, B),
+    ),
+    (
         "einsum_sublist_grad",
         lambda g, a, b: rt.einsum_sublist_grad(g, a, ((0, 1), b, (1, 2), (0, 2)))[2],
         (G23, A, M),

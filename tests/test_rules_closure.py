@@ -31,7 +31,7 @@ anp = pytest.importorskip("autograd.numpy")
 
 # helpers that still lack a rule of one kind; each entry is a known, documented gap
 KNOWN_GAPS = {
-    "einsum_jvp",
+    "einsum_pairs",  # (einsum_jvp's tangent: third order)
     "einsum_grad_jvp",
     "einsum_grad_vjp",
     "einsum_sublist_grad_vjp",  # (einsum_sublist_grad's own rules call them)
@@ -465,6 +465,29 @@ def test_forward_over_forward_through_the_svd(shape):
     second = jvp(lambda a: jvp(_svd_all, (a,), (v,))[1], (x,), (v,))[1]
     contracted = np.tensordot(np.tensordot(expected, v, v.ndim), v, v.ndim)
     np.testing.assert_allclose(second, contracted, rtol=1e-10)
+
+
+_B = np.random.default_rng(15).normal(size=(3, 3))
+_V = np.random.default_rng(16).normal(size=(3, 3))
+
+
+def _einsum_chain(a):
+    return np.sum(np.sin(np.einsum("ij,jk->ik", a, _B * a)))
+
+
+def _einsum_tangent(a):
+    return jvp(_einsum_chain, (a,), (_V,))[1]
+
+
+def test_forward_over_forward_and_reverse_over_forward_through_einsum():
+    """einsum_jvp has rules: its tangent is the product rule again (einsum_pairs), its
+    adjoint einsum's own gradient in the tangents and einsum_grad_vjp in the operands."""
+    a = np.random.default_rng(17).normal(size=(3, 3))
+    expected = autograd.hessian(_sublist_oracle(_einsum_chain))(a)
+    np.testing.assert_allclose(jacfwd(jacfwd(_einsum_chain))(a), expected, atol=1e-12)
+    hv = np.tensordot(expected, _V, 2)
+    np.testing.assert_allclose(jvp(_einsum_tangent, (a,), (_V,))[1], np.sum(hv * _V))
+    np.testing.assert_allclose(grad(_einsum_tangent)(a), hv, atol=1e-12)
 
 
 def _singular_values(x):

@@ -23,6 +23,7 @@ from ..runtime import (
     einsum_grad_jvp,
     einsum_grad_vjp,
     einsum_jvp,
+    einsum_pairs,
     expand_to,
     index_grad,
     inner_grad_left,
@@ -538,6 +539,21 @@ def solve_product_adjoint(r, m, a, b, v):
     "r = -(m v): dm = -dr v.T and dv = -m.T dr"
     dm = solve_grad_a(dr, m, b, v)
     dv = solve_product(np.swapaxes(m, -1, -2), a, b, dr)
+
+
+@tangent(einsum_jvp)
+def einsum_jvp_tangent(r, subscripts, operands, tangents):
+    "the product rule again: the tangents' own tangents, and each pair of factors"
+    dr = einsum_jvp(subscripts, operands, dtangents) + einsum_pairs(
+        subscripts, operands, tangents, doperands
+    )
+
+
+@adjoint(einsum_jvp)
+def einsum_jvp_adjoint(r, subscripts, operands, tangents):
+    "linear in the tangents (einsum's own gradient) and in each operand (einsum_grad's)"
+    dtangents = einsum_grad(dr, subscripts, operands)
+    doperands = einsum_grad_vjp(dr, subscripts, operands, tangents)
 
 
 @adjoint(einsum_grad)

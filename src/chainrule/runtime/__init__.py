@@ -131,6 +131,7 @@ from .tangents import (
     cumprod_jvp,
     einsum_grad_jvp,
     einsum_jvp,
+    einsum_pairs,
 )
 
 __all__ = [
@@ -184,6 +185,7 @@ __all__ = [
     "broadcast_like",
     "cumprod_jvp",
     "einsum_jvp",
+    "einsum_pairs",
     "einsum_grad_jvp",
     "cofactor",
     "einsum_sublist_grad",

@@ -58,6 +58,20 @@ def einsum_jvp(subscripts, operands, tangents):
     return total
 
 
+def einsum_pairs(subscripts, operands, first, second):
+    """The sum over k != j of np.einsum(subscripts, *operands) with operand k replaced by
+    first[k] and operand j by second[j]: the product rule's second-order terms (the
+    tangent of einsum_jvp along the operands)."""
+    total = 0.0
+    for k, a in enumerate(first):
+        for j, b in enumerate(second):
+            if j != k:
+                args = list(operands)
+                args[k], args[j] = a, b
+                total = total + np.einsum(subscripts, *args)
+    return total
+
+
 def einsum_grad_jvp(g, dg, subscripts, operands, tangents):
     """Tangent of einsum_grad(g, subscripts, operands) along dg and the operands' tangents.
 
