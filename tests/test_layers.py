@@ -23,8 +23,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("the runtime helpers of linear algebra", ["runtime.linalg"]),
     ("the runtime helpers of forward mode", ["runtime.tangents"]),
     (
-        "the runtime helpers of factorizations and signals",
-        ["runtime.decompositions", "runtime.signals"],
+        "the runtime helpers of factorizations, signals and banded matrices",
+        ["runtime.decompositions", "runtime.signals", "runtime.banded"],
     ),
     ("the runtime", ["runtime"]),
     ("the data the stages pass each other", ["ir"]),
@@ -46,6 +46,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "rules.scipy_special",
             "rules.scipy_stats",
             "rules.scipy_multivariate",
+            "rules.scipy_linalg",
         ],
     ),
     ("the rule library", ["rules"]),

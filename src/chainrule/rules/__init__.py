@@ -58,7 +58,8 @@ from . import (  # noqa: E402,F401  (registered on import)
     indexing,
     linalg,
     reductions,
-    scipy_multivariate,  # these three only if SciPy imports
+    scipy_linalg,  # these four only if SciPy imports
+    scipy_multivariate,
     scipy_special,
     scipy_stats,
     shapes,

@@ -13,7 +13,8 @@ and `__all__` lists them.
 
 from __future__ import annotations
 
-from . import decompositions, gradients, linalg, shapes, signals, tangents
+from . import banded, decompositions, gradients, linalg, shapes, signals, tangents
+from .banded import banded_matmul, banded_outer, banded_transpose, flipped_bands
 from .decompositions import (
     cho_keeps_a,
     cofactor,
@@ -242,9 +243,13 @@ __all__ = [
     "eig_factors",
     "eig_jvp",
     "eig_grad",
+    "banded_matmul",
+    "banded_outer",
+    "banded_transpose",
+    "flipped_bands",
 ]
 
-MODULES = (gradients, linalg, shapes, tangents, decompositions, signals)
+MODULES = (gradients, linalg, shapes, tangents, decompositions, signals, banded)
 
 # Their home is this package: generated code imports them from chainrule.runtime
 # (codegen names a helper's module in its import line), and the cache finds them here.
