@@ -1,6 +1,7 @@
 """The public API's contract: forms of grad, argnums, argument types, vjp, caching."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -267,3 +268,37 @@ def test_show_prints_the_source(capsys):
     out = capsys.readouterr().out
     assert "def grad_poly(x, y):" in out
     assert out == chainrule.source(poly, argnums=(0, 1))
+
+
+# -- library functions passed to a transformation directly --------------------------------
+
+
+def test_library_functions_passed_directly():
+    """A NumPy function with a rule (even one written in Python, np.row_stack) is
+    differentiated through its rule; one without derivative (np.floor) has gradient 0."""
+    x = np.array([0.3, -1.2, 2.5])
+    for f in (np.floor, np.sign, np.ceil):
+        out, back = chainrule.vjp(f, x)
+        np.testing.assert_array_equal(out, f(x))
+        np.testing.assert_array_equal(back(np.ones(3))[0], np.zeros(3))
+        np.testing.assert_array_equal(chainrule.jvp(f, (x,), (np.ones(3),))[1], np.zeros(3))
+    a, b = np.ones((2, 3)), np.arange(3.0)
+    stacks = [np.vstack] + ([np.row_stack] if hasattr(np, "row_stack") else [])
+    for f in stacks:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # row_stack, NumPy 2
+            out, back = chainrule.vjp(f, (a, b))
+        g = np.arange(9.0).reshape(3, 3)
+        da, db = back(g)[0]
+        np.testing.assert_array_equal(da, g[:2])
+        np.testing.assert_array_equal(db, g[2])
+    np.testing.assert_array_equal(chainrule.grad(np.sum)(a), np.ones((2, 3)))
+    np.testing.assert_array_equal(chainrule.jacfwd(np.cumsum)(b), np.tril(np.ones((3, 3))))
+
+
+def test_a_variadic_library_function_passed_to_vjp_says_how_to_wrap_it():
+    a, b = np.ones((2, 3)), np.ones((3, 2))
+    with pytest.raises(TypeError, match=r"vjp\(lambda a, b: np.einsum\('ij,jk->ik', a, b\)"):
+        chainrule.vjp(np.einsum, "ij,jk->ik", a, b)
+    out, back = chainrule.vjp(lambda a, b: np.einsum("ij,jk->ik", a, b), a, b)
+    np.testing.assert_allclose(back(np.ones((2, 2)))[0], np.ones((2, 2)) @ b.T)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .parse import wrapper_parameters
+from .parse import variadic_rule, wrapper_parameters
 
 Argnums = int | Sequence[int]  # which arguments a transformation differentiates
 
@@ -287,6 +287,17 @@ def check_primal_count(f: Callable, params: list[str], count: int, who: str) -> 
     (those with defaults may be left out)."""
     defaults = defaults_of(f)
     required = len(params) - len(defaults)
+    if count > len(params) and variadic_rule(f):
+        name = getattr(f, "__name__", "f")
+        raise TypeError(
+            f"{who}: {name} takes a variable number of arguments, which {who} cannot "
+            f"differentiate one by one; wrap the call in a function of the arrays, e.g. "
+            f"{who}(lambda a, b: np.{name}('ij,jk->ik', a, b), a, b)"
+            if name == "einsum"
+            else f"{who}: {name} takes a variable number of arguments, which {who} cannot "
+            f"differentiate one by one; wrap the call in a function of the arrays, e.g. "
+            f"{who}(lambda a, b: {name}(a, b), a, b)"
+        )
     if not required <= count <= len(params):
         takes = f"{len(params)}" if not defaults else f"{required} to {len(params)}"
         raise TypeError(

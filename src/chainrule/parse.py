@@ -28,7 +28,7 @@ import numpy
 
 from .errors import CompileError
 from .ir import Parsed
-from .rules import display_name, lookup
+from .rules import display_name, is_nondifferentiable, lookup
 
 _tree_cache: dict[tuple[str, int], ast.Module] = {}
 
@@ -293,6 +293,10 @@ def parse_function(func: Any, inlined: bool = False) -> Parsed:
     refused = getattr(type(func), "__chainrule_refused__", None)
     if isinstance(refused, str):  # jacfwd(f), hessian(f): no one function to read
         raise CompileError(refused.format(name=repr(func)))
+    if inspect.isfunction(func) and _library_function(func):
+        primitive = _primitive_wrapper(func)  # np.row_stack: its rule, not its source
+        if primitive is not None:
+            return primitive
     if inspect.ismethod(func) and inspect.isfunction(func.__func__) and not inlined:
         primitive = _primitive_wrapper(func)  # a method with a rule: scipy.stats.t.pdf
         return primitive if primitive is not None else _bound_method(func)
@@ -534,6 +538,19 @@ def _literal(value: Any) -> bool:
     )
 
 
+def _library_function(func: Any) -> bool:
+    """A NumPy or SciPy function (written in Python), whose rule chainrule uses."""
+    return (getattr(func, "__module__", None) or "").split(".")[0] in ("numpy", "scipy")
+
+
+def variadic_rule(func: Any) -> bool:
+    """Whether `func` is a primitive whose rule takes *args (np.einsum's operands)."""
+    rule = lookup(func) if not inspect.isfunction(func) or _library_function(func) else None
+    return rule is not None and any(
+        p.kind is p.VAR_POSITIONAL for p in rule.signature.parameters.values()
+    )
+
+
 def wrapper_parameters(func: Any) -> tuple[list[str], dict[str, Any]]:
     """The parameters of the wrapper `grad(np.sin)` differentiates: the rule's required
     positional ones, then its optional ones up to the first whose default is not a
@@ -541,6 +558,8 @@ def wrapper_parameters(func: Any) -> tuple[list[str], dict[str, Any]]:
     the others).  Empty for a function without a rule."""
     rule = lookup(func)
     if rule is None:
+        if is_nondifferentiable(func) and isinstance(func, numpy.ufunc):  # np.floor
+            return ["x"] if func.nin == 1 else [f"x{k + 1}" for k in range(func.nin)], {}
         return [], {}
     positional = [
         p
@@ -557,11 +576,11 @@ def wrapper_parameters(func: Any) -> tuple[list[str], dict[str, Any]]:
 
 
 def _primitive_wrapper(func: Any) -> Parsed | None:
-    """`grad(np.sin)`: a primitive with a rule becomes `def sin(x): return sin(x)`."""
-    rule = lookup(func)
-    if rule is None:
-        return None
+    """`grad(np.sin)`: a primitive with a rule becomes `def sin(x): return sin(x)`
+    (`np.floor`, without derivative, too: its gradient is 0)."""
     required, defaults = wrapper_parameters(func)
+    if not required and not defaults:
+        return None
     params = required + list(defaults)
     optional = [f"{k}={v!r}" for k, v in defaults.items()]
     name = display_name(func)
