@@ -433,3 +433,24 @@ def test_a_gradient_of_a_gradient_of_a_list_of_arrays_of_different_shapes():
     for a, e in zip(ours, autograd.grad(weighted_ag)(items)):
         np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-14)
     assert chainrule.check_grad(weighted_gradient, items) < 1e-6
+
+
+def _with_defaults(d, x):
+    return np.sum(d.get("a", x) ** 2) + np.sum(d.get("zz", x) * 3.0) + np.sum(d.get("b") * x)
+
+
+def test_dict_get_with_a_literal_key():
+    """d.get("k", default): the item, or the default where the dict has no such key."""
+    d = {"a": np.array([0.3, 0.4]), "b": np.array([1.0, -2.0])}
+    x = np.array([0.5, 0.1])
+    gd, gx = grad(_with_defaults, argnums=(0, 1))(d, x)
+    np.testing.assert_allclose(gd["a"], 2 * d["a"])
+    np.testing.assert_allclose(gd["b"], x)
+    np.testing.assert_allclose(gx, 3.0 + d["b"])
+
+    def computed_key(d, x):
+        key = "a" if x[0] > 0 else "b"
+        return np.sum(d.get(key, x))
+
+    with pytest.raises(CompileError, match="needs a key known when the code is compiled"):
+        grad(computed_key)(d, x)

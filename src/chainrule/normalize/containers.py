@@ -141,8 +141,34 @@ class ContainerResolver:
                 )
             return None
         if isinstance(expr, ast.Call):
-            return self.n.inliner.static_call(expr)
+            got = self.dict_get(expr)
+            return got if got is not None else self.n.inliner.static_call(expr)
         return None
+
+    def dict_get(self, expr: ast.Call) -> Any:
+        """`d.get("k", default)` of a dict known when compiling: its item, or the default
+        (None without one) where the dict has no such key; None for any other call."""
+        func = expr.func
+        if not (isinstance(func, ast.Attribute) and func.attr == "get" and _is_chain(func.value)):
+            return None
+        tree = self.static_value(func.value)
+        if not isinstance(tree, Tree) or tree.kind != "dict":
+            return None
+        if expr.keywords or not 1 <= len(expr.args) <= 2:
+            raise self.n.error(expr, "call a dict's get with a key and, optionally, a default")
+        key = self.literal_key(expr.args[0])
+        if key is MISSING:
+            raise self.n.error(
+                expr.args[0],
+                "get on a dict of differentiated values needs a key known when the code is "
+                "compiled (a literal like params.get('W', w0))",
+            )
+        value = tree.get(key)
+        if value is MISSING:
+            return expr.args[1] if len(expr.args) == 2 else ast.Constant(None)
+        if isinstance(value, Tree):
+            return value
+        return Evaluated(copy_atom(value), self.atom_varied(value))
 
     def atom_varied(self, atom: ast.expr) -> bool:
         # A copy of a name is marked differentiable; activity analysis on the SSA
