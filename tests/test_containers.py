@@ -454,3 +454,24 @@ def test_dict_get_with_a_literal_key():
 
     with pytest.raises(CompileError, match="needs a key known when the code is compiled"):
         grad(computed_key)(d, x)
+
+
+def _all_but_last(layers, x):
+    for W, b in layers[:-1]:
+        x = np.tanh(x @ W + b)
+    W, b = layers[-1]
+    return np.sum(x @ W + b)
+
+
+def test_a_literal_slice_of_a_container_argument():
+    """layers[:-1]: the items a slice with literal bounds picks, as a container."""
+    rng = np.random.default_rng(5)
+    layers = [(rng.normal(size=(2, 2)), rng.normal(size=2)) for _ in range(3)]
+    x = rng.normal(size=2)
+    chainrule.check_grad(_all_but_last, layers, x)
+
+    def computed(layers, x, k):
+        return _all_but_last(layers[:k], x)
+
+    with pytest.raises(CompileError, match="needs bounds known when the code is compiled"):
+        grad(computed)(layers, x, 2)

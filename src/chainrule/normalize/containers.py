@@ -51,6 +51,8 @@ class ContainerResolver:
         return None
 
     def tree_item(self, tree: Tree, expr: ast.Subscript) -> Any:
+        if isinstance(expr.slice, ast.Slice) and tree.kind != "dict":
+            return self.tree_slice(tree, expr.slice)
         key = self.literal_key(expr.slice)
         if key is MISSING:
             raise self.n.error(
@@ -70,6 +72,23 @@ class ContainerResolver:
                 f"{'' if tree.kind == 'dict' else ' items'})",
             )
         return value
+
+    def tree_slice(self, tree: Tree, index: ast.Slice) -> Tree:
+        """`layers[:-1]`, `ws[1:]`: the items a slice with bounds known when compiling
+        picks, as a container of the same kind."""
+        bounds = [
+            None if b is None else self.literal_key(b)
+            for b in (index.lower, index.upper, index.step)
+        ]
+        if any(b is MISSING or isinstance(b, str) for b in bounds) or bounds[2] == 0:
+            raise self.n.error(
+                index,
+                "slicing a container of differentiated values needs bounds known when the "
+                "code is compiled (a literal like layers[:-1] or ws[1:]); slice an array "
+                "instead (np.stack the items first)",
+            )
+        picked = [value for _, value in tree.items][slice(*bounds)]
+        return Tree(tree.kind, list(enumerate(picked)))
 
     def stacked_item(self, tree: Tree, expr: ast.Subscript) -> ast.expr | None:
         """`xs[i]` with `i` an int known only at run time, `xs` a tuple or list of arrays
