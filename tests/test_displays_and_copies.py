@@ -273,3 +273,43 @@ def test_a_write_into_an_argument_not_differentiated_is_refused():
     assert "writing into 'x', which is an argument not differentiated" in str(info.value)
     assert "x = x.copy()" in str(info.value)
     close(data, X)
+
+
+# -- np.fill_diagonal: the write of the diagonal -------------------------------------------
+
+
+def _pair_energy(x):
+    r2 = np.sum((x[:, None, :] - x[None, :, :]) ** 2, axis=-1)
+    np.fill_diagonal(r2, np.inf)  # no self-interaction
+    return np.sum(r2**-6 - r2**-3)
+
+
+def _pair_energy_oracle(x):
+    r2 = anp.sum((x[:, None, :] - x[None, :, :]) ** 2, axis=-1)
+    r2 = r2 + anp.diag(anp.full(r2.shape[0], anp.inf))
+    return anp.sum(r2**-6 - r2**-3)
+
+
+def _diagonal_from(w, x):
+    m = np.outer(x, x)
+    np.fill_diagonal(w, x[0] * 2.0)  # an argument: written on a private copy
+    np.fill_diagonal(m, np.sum(w))
+    return np.sum(np.sin(m) * w)
+
+
+def test_fill_diagonal_is_a_write():
+    x = np.array([[0.0, 0.0], [1.1, 0.0], [0.0, 1.2]])
+    np.testing.assert_allclose(grad(_pair_energy)(x), autograd.grad(_pair_energy_oracle)(x))
+    check_grads(_pair_energy, (x,), order=2)
+    w, v = np.arange(9.0).reshape(3, 3) / 9.0, np.array([0.3, -0.7, 1.1])
+    kept = w.copy()
+    check_grads(_diagonal_from, (w, v))
+    np.testing.assert_array_equal(w, kept)  # the caller's array is unchanged
+
+    def wrapped(x):
+        m = np.outer(x, x)
+        np.fill_diagonal(m, 1.0, wrap=True)
+        return np.sum(m)
+
+    with pytest.raises(CompileError, match="wrap=True is not supported"):
+        grad(wrapped)(np.ones(3))

@@ -135,6 +135,18 @@ def possibly_varied(parsed: Parsed, seeds: set[str], body: list[ast.stmt]) -> se
         ):
             assigns.append(([node.args[0].id], node.args[2]))  # np.add.at(a, i, v): a holds v
         if (
+            isinstance(node, ast.Call)
+            and (
+                isinstance(node.func, ast.Attribute)
+                and node.func.attr == "fill_diagonal"
+                or isinstance(node.func, ast.Name)
+                and node.func.id == "fill_diagonal"
+            )
+            and len(node.args) == 2
+            and isinstance(node.args[0], ast.Name)
+        ):
+            assigns.append(([node.args[0].id], node.args[1]))  # np.fill_diagonal(a, v)
+        if (
             isinstance(node, ast.Assign)
             and len(node.targets) == 1
             and isinstance(node.targets[0], ast.Tuple)

@@ -489,7 +489,8 @@ IN_PLACE_METHODS = frozenset("sort fill put itemset resize partition setfield".s
 
 def changes_in_place(node: ast.AST) -> bool:
     """Whether a function's code may change an array in place: an augmented assignment,
-    an assignment into an item, np.add.at (any `.at`), an `out=` argument, or an
+    an assignment into an item, np.add.at (any `.at`), np.fill_diagonal, an `out=`
+    argument, or an
     in-place method.  (Its calls of other functions are not followed.)"""
     for n in ast.walk(node):
         if isinstance(n, ast.AugAssign):
@@ -502,7 +503,9 @@ def changes_in_place(node: ast.AST) -> bool:
             if any(k.arg == "out" for k in n.keywords):
                 return True
             if isinstance(n.func, ast.Attribute) and (
-                n.func.attr == "at" or n.func.attr in IN_PLACE_METHODS
+                n.func.attr in ("at", "fill_diagonal") or n.func.attr in IN_PLACE_METHODS
             ):
+                return True
+            if isinstance(n.func, ast.Name) and n.func.id == "fill_diagonal":
                 return True
     return False

@@ -110,6 +110,7 @@ CONSTRUCTS: dict[str, Construct] = {
     "array-write-fancy": Construct(S, "out[[0, 0, 2]] = v with a repeated index"),
     "array-write-loop": Construct(S, "out[i] = v in a loop"),
     "array-write-add-at": Construct(S, "np.add.at(out, [0, 0, 2], v): repeats accumulate"),
+    "array-write-fill-diagonal": Construct(S, "np.fill_diagonal(out, v): a write of the diagonal"),
     "array-write-arith": Construct(S, "writing into the result of arithmetic (y = x * 2)"),
     "array-write-copy": Construct(S, "writing into x.copy()"),
     "array-write-aug": Construct(S, "out[i] += v (reads before writing)", second_order=MAY),

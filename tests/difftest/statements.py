@@ -230,7 +230,9 @@ class Statements:
         """One write into `out` (an array this function made); returns the lines and new `out`."""
         ctx = self.ctx
         length, rest = out.shape[0], out.shape[1:]
-        kinds = ["int", "slice", "fancy", "aug", "loop", "add-at"] + (["2d"] if rest else [])
+        kinds = ["int", "slice", "fancy", "aug", "loop", "add-at"] + (
+            ["2d", "fill-diagonal"] if rest else []
+        )
         kind = ctx.pick(kinds)
         if kind == "loop":
             i = LOOP_NAMES[frame.loop_depth]
@@ -246,6 +248,10 @@ class Statements:
             i, j = ctx.rng.randrange(length), ctx.rng.randrange(rest[0])
             ctx.tags.add("array-write-2d")
             lines = [f"{out.text}[{i}, {j}] = {e.text}"]
+        elif kind == "fill-diagonal":  # out[i, i] = e for i < min(out.shape)
+            e = self.ex.expr(scope, (), self.depth())
+            ctx.tags.add("array-write-fill-diagonal")
+            lines = [f"np.fill_diagonal({out.text}, {e.text})"]
         elif kind == "slice":
             a = ctx.rng.randrange(length)
             b = ctx.rng.randrange(a + 1, length + 1)

@@ -154,7 +154,7 @@ class StatementNormalizer:
                 return
             if self.n.writes.list_pop(stmt):
                 return
-            if self.n.writes.add_at(stmt):
+            if self.n.writes.add_at(stmt) or self.n.writes.fill_diagonal(stmt):
                 return
             if self.n.varied(stmt.value):
                 raise self.n.error(stmt.value, side_effect_advice(stmt.value))
@@ -305,10 +305,14 @@ class StatementNormalizer:
                 places = [node.target]
             elif (
                 isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "at"
+                and (
+                    isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("at", "fill_diagonal")
+                    or isinstance(node.func, ast.Name)
+                    and node.func.id == "fill_diagonal"
+                )
                 and node.args
-            ):
+            ):  # np.add.at(x, ...), np.fill_diagonal(x, v)
                 places = [ast.Subscript(value=node.args[0], slice=ast.Constant(0), ctx=ast.Store())]
             for place in places:
                 for sub in ast.walk(place):

@@ -166,6 +166,44 @@ class InPlaceNormalizer:
         )
         return True
 
+    def fill_diagonal(self, stmt: ast.Expr) -> bool:
+        """`np.fill_diagonal(a, v)` on an array made in the function: the write
+        `a[np.diag_indices(min(np.shape(a)), np.ndim(a))] = v` it performs (without
+        wrap=True, which continues the diagonal of a tall matrix)."""
+        call = stmt.value
+        if not (isinstance(call, ast.Call) and self.n.p.resolve(call.func) is np.fill_diagonal):
+            return False
+        wrap = [k for k in call.keywords if k.arg == "wrap"]
+        plain = len(call.args) == 2 and len(call.keywords) == len(wrap)
+        if not plain or any(
+            not (isinstance(k.value, ast.Constant) and k.value.value is False) for k in wrap
+        ):
+            raise self.n.error(
+                call,
+                "write np.fill_diagonal(array, value) (wrap=True is not supported: write "
+                "the diagonal's elements with an index instead)",
+            )
+        base, value = call.args
+        array = self.n.expressions.rename(base)
+
+        def numpy_call(name: str, *args: ast.expr) -> ast.Call:
+            bound = self.n.names.fresh(name)  # whatever the module calls NumPy
+            self.n.extra_cells[bound] = getattr(np, name)
+            func = ast.Name(id=bound, ctx=ast.Load())
+            return ast.Call(func=func, args=list(args), keywords=[])
+
+        shape = numpy_call("shape", array)
+        size = ast.Call(func=ast.Name(id="min", ctx=ast.Load()), args=[shape], keywords=[])
+        indices = numpy_call("diag_indices", size, numpy_call("ndim", clone(array)))
+        name = self.n.names.temp()  # the indices: data, computed before the write
+        self.n.emit(
+            annotate(ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=indices), call)
+        )
+        index = ast.Name(id=name, ctx=ast.Load())
+        target = ast.Subscript(value=base, slice=index, ctx=ast.Store())
+        self.assign_subscript(ast.copy_location(target, call), value)
+        return True
+
     def assign_subscript(
         self, target: ast.Subscript, value: ast.expr, augmented: bool = False
     ) -> None:
