@@ -391,6 +391,7 @@ CHECKED_ELSEWHERE = (
     "chainrule.rules.scipy_special",
     "chainrule.rules.scipy_stats",
     "chainrule.rules.scipy_multivariate",
+    "chainrule.rules.scipy_linalg",  # tests/test_scipy_linalg_rules.py
 )
 
 
