@@ -300,3 +300,35 @@ def test_a_stack_of_banded_matrices_is_refused():
     out, pullback = vjp(banded_11, ab, b)
     with pytest.raises(ValueError, match="one banded matrix"):
         pullback(np.ones_like(out))
+
+
+# -- scipy.linalg.cholesky: U = L^T by default, read from A's upper triangle --------------
+
+_WEIGHTS = np.random.default_rng(21).normal(size=(3, 3))
+
+
+def _upper_factor(a):
+    return np.sum(np.sin(sl.cholesky(a)) * _WEIGHTS)
+
+
+def _lower_factor(a):
+    return np.sum(np.sin(sl.cholesky(a, lower=True)) * _WEIGHTS)
+
+
+def _upper_oracle(a):  # SciPy reads the upper triangle
+    return anp.sum(anp.sin(anp.linalg.cholesky(anp.triu(a) + anp.triu(a, 1).T).T) * _WEIGHTS)
+
+
+def _lower_oracle(a):
+    return anp.sum(anp.sin(anp.linalg.cholesky(anp.tril(a) + anp.tril(a, -1).T)) * _WEIGHTS)
+
+
+@pytest.mark.parametrize(
+    "f, oracle", [(_upper_factor, _upper_oracle), (_lower_factor, _lower_oracle)]
+)
+def test_scipy_cholesky(f, oracle):
+    b = np.random.default_rng(22).normal(size=(3, 3))
+    a = b @ b.T + 3 * np.eye(3) + np.triu(np.ones((3, 3)), 1) * 0.2  # not symmetric
+    np.testing.assert_allclose(grad(f)(a), autograd.grad(oracle)(a), atol=1e-12)
+    np.testing.assert_allclose(hessian(f)(a), autograd.hessian(oracle)(a), atol=1e-10)
+    check_grads(f, (a,), order=2)

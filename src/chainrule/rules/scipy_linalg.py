@@ -1,5 +1,8 @@
-"""Rules for SciPy's banded and Sylvester solves, registered only when SciPy imports:
-`scipy.linalg.solve_banded((l, u), ab, b)` and `scipy.linalg.solve_sylvester(a, b, q)`.
+"""Rules for SciPy's Cholesky factor, banded and Sylvester solves, registered only when
+SciPy imports: `scipy.linalg.cholesky(a, lower)`, `scipy.linalg.solve_banded((l, u), ab,
+b)` and `scipy.linalg.solve_sylvester(a, b, q)`.  The Cholesky rules are NumPy's, for the
+factor SciPy returns (U = L^T unless lower=True) and the triangle it reads (A's upper one
+unless lower=True).
 
 Both differentiate the equation that defines the solution.  For A x = b with A in
 banded storage `ab` (see runtime/banded.py), dx = A^-1 (db - dA x), so the adjoint
@@ -15,7 +18,14 @@ helpers, whose rules are here too), so second derivatives need nothing more.
 
 import numpy as np
 
-from ..runtime import banded_matmul, banded_outer, banded_transpose, flipped_bands
+from ..runtime import (
+    banded_matmul,
+    banded_outer,
+    banded_transpose,
+    flipped_bands,
+    symmetric_as_read,
+    symmetric_part_read,
+)
 from .registry import adjoint, nondifferentiable, tangent
 
 nondifferentiable(flipped_bands, why="it swaps two integers, a matrix's band widths")
@@ -43,6 +53,26 @@ if sl is not None:
         dx = sl.solve_banded(l_and_u, ab, db) - sl.solve_banded(
             l_and_u, ab, banded_matmul(dab, l_and_u, x)
         )  # two solves: each is dropped when its tangent is zero
+
+    @adjoint(sl.cholesky)
+    def cholesky(y, a, lower=False, overwrite_a=False, check_finite=True):
+        "Cholesky (SciPy: upper U = L^T by default, read from A's upper triangle): as NumPy's"
+        f = np.where(lower, y, np.swapaxes(y, -1, -2))
+        df = np.where(lower, dy, np.swapaxes(dy, -1, -2))
+        ft = np.swapaxes(f, -1, -2)
+        p = ft @ df
+        p = np.tril(p) - 0.5 * p * np.eye(np.shape(a)[-1])
+        s = np.swapaxes(np.linalg.solve(ft, np.swapaxes(np.linalg.solve(ft, p), -1, -2)), -1, -2)
+        da = np.where(lower, symmetric_part_read(s, "L"), symmetric_part_read(s, "U"))
+
+    @tangent(sl.cholesky)
+    def cholesky_tangent(y, a, lower=False, overwrite_a=False, check_finite=True):
+        "Cholesky: dL = L phi(L^-1 dA L^-T), dA read from the triangle SciPy reads"
+        f = np.where(lower, y, np.swapaxes(y, -1, -2))
+        s = np.where(lower, symmetric_as_read(da, "L"), symmetric_as_read(da, "U"))
+        x = np.linalg.solve(f, np.swapaxes(np.linalg.solve(f, s), -1, -2))
+        df = f @ (np.tril(x) - 0.5 * x * np.eye(np.shape(a)[-1]))
+        dy = np.where(lower, df, np.swapaxes(df, -1, -2))
 
     @adjoint(sl.solve_sylvester)
     def solve_sylvester(x, a, b, q):
