@@ -147,6 +147,8 @@ CASES = [
     ("ndarray.prod", lambda x: x.prod(axis=0, keepdims=True), (A,)),
     ("np.max", lambda x: np.max(x), (A,)),
     ("np.max axis", lambda x: np.max(x, 1), (A,)),
+    ("np.median", lambda x: np.median(x), (A,)),
+    ("np.median axis", lambda x: np.median(x, axis=0, keepdims=True), (Z,)),
     ("np.amax", lambda x: np.amax(x, axis=0), (A,)),
     ("ndarray.max", lambda x: x.max(axis=0, keepdims=True), (A,)),
     ("np.min", lambda x: np.min(x, axis=1), (A,)),

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import chainrule
 from chainrule import CompileError, check_grad
+from chainrule.testing import check_grads
 
 SHAPES = [(), (1,), (4,), (2, 3), (3, 1), (1, 3), (2, 1, 3), (2, 3, 2)]
 
@@ -372,3 +373,40 @@ def e_mean_where(x):
 def test_unsupported_arguments_are_reported(f):
     with pytest.raises(CompileError, match="does not accept"):
         chainrule.grad(f)(np.array([1.0, 2.0]))
+
+
+# -- np.median: the middle element(s) ----------------------------------------------------
+
+
+def _median_loss(x):
+    return np.sum(np.sin(np.median(x, axis=0)) * np.arange(1.0, 5.0)) + np.median(x * x) ** 2
+
+
+def _middle(sorted_values, n):
+    """The median of n sorted values along the first axis, written out."""
+    if n % 2:
+        return sorted_values[n // 2]
+    return (sorted_values[n // 2 - 1] + sorted_values[n // 2]) / 2
+
+
+def _median_oracle(x):
+    """The median written with a sort (autograd has no rule for np.median)."""
+    anp = pytest.importorskip("autograd.numpy")
+    columns = anp.stack([_middle(anp.sort(x[:, j]), x.shape[0]) for j in range(x.shape[1])])
+    squares = _middle(anp.sort(anp.reshape(x * x, -1)), x.size)
+    return anp.sum(anp.sin(columns) * anp.arange(1.0, 5.0)) + squares**2
+
+
+@pytest.mark.parametrize("rows", [5, 4])  # one middle element per column, then two
+def test_median(rows):
+    autograd = pytest.importorskip("autograd")
+    x = np.random.default_rng(rows).normal(size=(rows, 4))
+    np.testing.assert_allclose(
+        chainrule.grad(_median_loss)(x), autograd.grad(_median_oracle)(x), atol=1e-12
+    )
+    np.testing.assert_allclose(
+        chainrule.hessian(_median_loss)(x), autograd.hessian(_median_oracle)(x), atol=1e-12
+    )
+    check_grads(_median_loss, (x,), order=2)
+    ties = np.array([1.0, 2.0, 2.0, 5.0])  # the middle value twice: the two share it
+    np.testing.assert_allclose(chainrule.grad(np.median)(ties), [0.0, 0.5, 0.5, 0.0])

@@ -16,6 +16,7 @@ from ..runtime import (
     cumprod_grad,
     cumprod_jvp,
     expand_to,
+    median_weights,
     prod_grad,
     reduce_extreme_grad,
     restore_axes,
@@ -121,6 +122,18 @@ def extreme_tangent(y, a, axis=None, *, keepdims=False):
     else:
         share = reduce_extreme_grad(np.ones_like(y), a, y, axis, keepdims)
         dy = np.sum(share * da, axis, keepdims=keepdims)
+
+
+@adjoint(np.median)
+def median(y, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    "median: the gradient goes to the middle element (halves to the two middle ones; ties share)"
+    da = restore_axes(dy, a, axis, keepdims) * median_weights(a, axis)
+
+
+@tangent(np.median)
+def median_tangent(y, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    "median: the tangent of the middle element (the mean of the two middle ones' tangents)"
+    dy = np.sum(median_weights(a, axis) * da, axis, keepdims=keepdims)
 
 
 @adjoint(np.var, np.ndarray.var)
@@ -241,4 +254,5 @@ nondifferentiable(
     np.unravel_index, np.ravel_multi_index, np.isin,
     why="the result is an index, count or truth value",
 )
+nondifferentiable(median_weights, why="which elements are in the middle: piecewise constant")
 # fmt: on

@@ -166,6 +166,25 @@ def restore_axes(g, x, axis, keepdims):
     return np.expand_dims(g, axes)
 
 
+def median_weights(x, axis=None):
+    """W with np.median(x, axis) = np.sum(W * x, axis): 1 on the middle element along the
+    axis (0.5 on each of the two middle ones for an even count), shared equally among
+    elements equal to it (ties, as max and min share).  Piecewise constant in x."""
+    x = np.asarray(x, dtype=float)
+    axes = tuple(range(x.ndim)) if axis is None else _reduced_axes(x.ndim, axis)
+    last = tuple(range(x.ndim - len(axes), x.ndim))
+    moved = np.moveaxis(x, axes, last)
+    flat = moved.reshape(moved.shape[: x.ndim - len(axes)] + (-1,))
+    n = flat.shape[-1]
+    ordered = np.sort(flat, axis=-1)
+    middle = [(n // 2, 1.0)] if n % 2 else [(n // 2 - 1, 0.5), (n // 2, 0.5)]
+    w = np.zeros(flat.shape)
+    for k, share in middle:
+        tied = flat == ordered[..., k : k + 1]
+        w = w + share * tied / np.sum(tied, axis=-1, keepdims=True)
+    return np.moveaxis(w.reshape(moved.shape), last, axes)
+
+
 def expand_to(g, x, axis=None, keepdims=False):
     """The gradient of a sum over `axis`: `g` copied back along the reduced axes."""
     return np.broadcast_to(restore_axes(g, x, axis, keepdims), np.shape(x))
