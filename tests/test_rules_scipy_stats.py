@@ -427,3 +427,37 @@ def test_a_distribution_method_passed_directly(method, args):
         expected = autograd.grad(lambda *a: anp.sum(theirs(*a) * cotangent), i)(*args)
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
     check_grads(ours, args, argnums=0)
+
+
+# -- frozen distributions: N = stats.norm(0, 1); N.cdf(x) ------------------------------
+
+
+def _frozen(x):
+    unit = scipy.stats.norm(0, 1)
+    t = scipy.stats.t(3.5, loc=0.2)
+    mvn = scipy.stats.multivariate_normal(np.zeros(2), np.eye(2))
+    return np.sum(unit.cdf(x) * t.logpdf(x)) + mvn.logpdf(x[:2])
+
+
+def _unfrozen(x):
+    return np.sum(scipy.stats.norm.cdf(x, 0, 1) * scipy.stats.t.logpdf(x, 3.5, loc=0.2)) + (
+        scipy.stats.multivariate_normal.logpdf(x[:2], np.zeros(2), np.eye(2))
+    )
+
+
+def test_a_frozen_distribution_calls_its_functions_with_its_parameters():
+    x = np.array([0.3, -0.4, 1.2])
+    np.testing.assert_allclose(chainrule.grad(_frozen)(x), chainrule.grad(_unfrozen)(x))
+    check_grads(_frozen, (x,), order=2)
+
+    def chained(mu, x):  # frozen and called at once: its parameters may be differentiated
+        return scipy.stats.norm(mu, 1.5).logpdf(x)
+
+    def named(mu, x):
+        n = scipy.stats.norm(mu, 1.5)
+        return n.logpdf(x)
+
+    np.testing.assert_allclose(chainrule.grad(chained)(0.1, 0.5), (0.5 - 0.1) / 1.5**2)
+    check_grads(chained, (0.1, 0.5), order=2)
+    with pytest.raises(CompileError, match=r"call its function with them instead"):
+        chainrule.grad(named)(0.1, 0.5)

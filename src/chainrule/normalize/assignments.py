@@ -24,7 +24,7 @@ from ..ir import (
 )
 from ..parse import lambda_to_def
 from .advice import base_text, op_text
-from .core import Normalizer, all_identifiers, is_atom
+from .core import Normalizer, all_identifiers, is_atom, is_distribution
 
 
 class AssignmentNormalizer:
@@ -85,10 +85,22 @@ class AssignmentNormalizer:
         if static is not None:
             self.assign_name(name, static)
             return
+        frozen = isinstance(value, ast.Call) and is_distribution(self.n.p.resolve(value.func))
+        if frozen and self.n.varied(value):
+            dist = ast.unparse(value.func)
+            raise self.n.error(
+                value,
+                f"freezing the SciPy distribution {dist} with differentiated parameters is not "
+                f"supported; call its function with them instead, e.g. {dist}.logpdf(x, loc, "
+                "scale)",
+            )
         if not self.n.varied(value):
             renamed = self.n.expressions.rename(value)
             number = self.n.writes.is_number(value)
+            frozen = self.frozen_parameters(value) if frozen else None
             ssa = self.n.define(name)
+            if frozen is not None:
+                self.n.frozen[ssa] = frozen
             stmt = ast.Assign(targets=[ast.Name(id=ssa, ctx=ast.Store())], value=renamed)
             self.n.emit(annotate(stmt, self.n.origin, value))
             self.n.writes.track_view(ssa, renamed)
@@ -112,6 +124,19 @@ class AssignmentNormalizer:
         self.n.writes.track_fresh(ssa, value)
         if number:
             self.n.numbers.add(ssa)
+
+    def frozen_parameters(self, call: ast.Call) -> ast.Call:
+        """`N = stats.norm(loc, scale)`: the parameters, evaluated now, that N's methods
+        pass on (N.cdf(x) is stats.norm.cdf(x, loc, scale); expressions.call)."""
+
+        def now(e: ast.expr) -> Evaluated:
+            return Evaluated(self.n.expressions.atom(e), False)
+
+        return ast.Call(
+            func=clone(call.func),
+            args=[now(a) for a in call.args],
+            keywords=[ast.keyword(arg=k.arg, value=now(k.value)) for k in call.keywords],
+        )
 
     def list_display(self, name: str, value: ast.List) -> None:
         """`v = [1.0, a * a, 2.0]`: a list made in the function, as if written

@@ -182,6 +182,9 @@ class Normalizer:
         self.popped_from: dict[str, str] = {}  # `t = stack.pop()`: t -> stack
         self.restored_lists: set[str] = set()  # lists a record stack gave back
         self.numbers: set[str] = set()  # SSA names surely holding a number, not an array
+        # SSA name -> the call that froze a SciPy distribution (N = stats.norm(0, 1)): its
+        # methods are the distribution's functions given those parameters (N.cdf(x))
+        self.frozen: dict[str, ast.Call] = {}
         self.loop_lines: list[int] = []  # first lines of the user's loops being normalized
         self.loop_writes: list[tuple[str, ast.AST]] = []  # arrays written in those loops
         # per loop being normalized: the in-place changes and list appends of its body
@@ -264,6 +267,15 @@ def is_atom(expr: ast.expr) -> bool:
 def is_cheap_name(expr: ast.expr) -> bool:
     """A name or a constant: used as it is, never given a name of its own."""
     return isinstance(expr, (ast.Name, ast.Constant))
+
+
+def is_distribution(obj: Any) -> bool:
+    """A SciPy distribution (scipy.stats.norm, multivariate_normal), which calling freezes;
+    recognised by its base class's name, so that SciPy stays an optional import."""
+    return any(
+        c.__name__ in ("rv_generic", "multi_rv_generic") and c.__module__.startswith("scipy.")
+        for c in type(obj).__mro__
+    )
 
 
 def all_identifiers(node: ast.AST) -> set[str]:

@@ -35,7 +35,7 @@ from ..ir import (
     facts_of,
 )
 from .advice import unsupported_expression
-from .core import Normalizer, is_cheap_name
+from .core import Normalizer, is_cheap_name, is_distribution
 
 # The fields of NumPy 2's named results (np.linalg.slogdet(a).logabsdet, svd's .S, qr's
 # .R, eigh's .eigenvectors): a differentiated value with one is such a result, so the
@@ -354,6 +354,19 @@ class ExpressionNormalizer:
             call.keywords = [ast.keyword(arg="axis", value=ast.Constant(-1))]
         return call
 
+    def _frozen_distribution(self, func: ast.expr) -> ast.Call | None:
+        """The call that froze the SciPy distribution whose method `func` is, if any:
+        `stats.norm(0, 1).cdf`, or `N.cdf` after `N = stats.norm(0, 1)` (whose parameters
+        were evaluated then).  A frozen distribution's method is the distribution's
+        function given those parameters after its own arguments."""
+        if not isinstance(func, ast.Attribute):
+            return None
+        if isinstance(func.value, ast.Name):
+            return self.n.frozen.get(self.n.current.get(func.value.id, ""))
+        if isinstance(func.value, ast.Call) and is_distribution(self.n.p.resolve(func.value.func)):
+            return func.value
+        return None
+
     def call(self, expr: ast.Call):
         func = expr.func
         for kw in expr.keywords:
@@ -396,6 +409,15 @@ class ExpressionNormalizer:
                 f"calling the local variable {func.id!r} is not supported; call the "
                 "function by the name it was defined or imported under",
             )
+        frozen = self._frozen_distribution(func) if callee is MISSING else None
+        if frozen is not None:  # stats.norm(0, 1).cdf(x), or N = stats.norm(0, 1); N.cdf(x)
+            method = ast.Attribute(value=clone(frozen.func), attr=func.attr, ctx=ast.Load())
+            unfrozen = ast.Call(
+                func=ast.copy_location(method, func),
+                args=[*expr.args, *frozen.args],
+                keywords=[*expr.keywords, *frozen.keywords],
+            )
+            return self.call(ast.copy_location(unfrozen, expr))
         if (
             callee is MISSING
             and isinstance(func, ast.Attribute)
