@@ -42,7 +42,7 @@ def writes_into_shared(x):
 
 
 def comprehension(xs):
-    return sum([x * 2 for x in xs])  # comprehension
+    return sum({i: x * 2 for i, x in enumerate(xs)}.values())  # comprehension
 
 
 def calls_python_function(x):
@@ -215,7 +215,7 @@ def jvp_of_a_parameter(x, fn):
 CASES = [
     (for_else, "for-else", "for ... else"),
     (writes_into_shared, "shared-write", "'row' also refers to"),
-    (comprehension, "comprehension", "comprehension"),
+    (comprehension, "comprehension", "dict comprehension"),
     (calls_python_function, "recursion", "recursion: 'recursive_helper'"),
     (method_without_rule, "method-no-rule", ".compress()"),
     (nested_def, "nested-def", "the local function 'inner' can only be called"),

@@ -57,6 +57,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         "normalize: the shared state, refusals, jumps",
         ["normalize.core", "normalize.advice", "normalize.jumps"],
     ),
+    ("normalize: comprehensions as loops", ["normalize.comprehensions"]),
     (
         "normalize: the collaborators",
         [

@@ -10,9 +10,9 @@ here afresh; each is checked in forward and reverse mode against central finite
 differences (chainrule.testing) and against autograd running the same code with
 autograd.numpy, and against second derivatives where Tangent takes them.  The patterns
 that use TensorFlow or Tangent's own API (`tfe_*`, `tangent.push`, `insert_grad_of`) are
-out of scope; the two that chainrule refuses (a comprehension over differentiated
-values, and `np.arctan(b, a)`, whose second argument is NumPy's `out`) are refused with
-a located CompileError, as docs/subset.md says.  The functions are in
+out of scope; a comprehension over differentiated values is written out as its loop,
+and `np.arctan(b, a)`, whose second argument is NumPy's `out`, is refused with a located
+CompileError, as docs/subset.md says.  The functions are in
 tests/tangent_corpus.py.
 """
 
@@ -277,20 +277,22 @@ def test_keywords_defaults_lambdas_conditional_expressions_and_globals(a):
 # -- refused, as docs/subset.md says --------------------------------------------------------
 
 
-def test_a_comprehension_over_differentiated_values_is_refused_and_a_loop_works():
+def test_a_comprehension_over_differentiated_values_is_the_loop_it_stands_for():
     def comprehended(x):
-        return numpy.sum([v * 3.0 for v in x])
+        return numpy.sum([v * 3.0 for v in x]) + sum(v * v for v in x if v > 0)
 
     def looped(x):
         out = []
+        total = 0
         for v in x:
             out.append(v * 3.0)
-        return numpy.sum(numpy.array(out))
+            if v > 0:
+                total = total + v * v
+        return numpy.sum(numpy.array(out)) + total
 
-    with pytest.raises(CompileError, match="list comprehension over differentiated") as info:
-        grad(comprehended)(X)
-    assert "[v * 3.0 for v in x]" in info.value.source_line
-    close(grad(looped)(X), numpy.full(5, 3.0))
+    close(grad(comprehended)(X), grad(looped)(X))
+    close(grad(looped)(X), 3.0 + 2 * X * (X > 0))
+    check_grads(comprehended, (X,), order=2)
 
 
 def test_a_ufunc_given_an_out_argument_by_position_is_refused():

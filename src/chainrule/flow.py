@@ -301,12 +301,12 @@ def integer_names(body: list[ast.stmt], params: list[str] | set[str]) -> set[str
                         add(elt.id, value.elts[k])
                     else:
                         add(elt.id, unknown)
-    # a name bound some other way (an assignment expression, `with ... as`, a comprehension)
-    # may hold anything
+    # a name bound some other way (an assignment expression, `with ... as`) may hold
+    # anything; a comprehension's variables are its own (a scope of their own in Python)
     for node in ast.walk(ast.Module(body=body, type_ignores=[])):
         if isinstance(node, ast.NamedExpr):
             add(node.target.id, unknown)
-        elif isinstance(node, (ast.withitem, ast.comprehension, ast.ExceptHandler)):
+        elif isinstance(node, (ast.withitem, ast.ExceptHandler)):
             for n in ast.walk(node):
                 if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
                     add(n.id, unknown)

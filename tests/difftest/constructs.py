@@ -74,6 +74,8 @@ CONSTRUCTS: dict[str, Construct] = {
     "list-slot-carry": Construct(
         S, "a list slot written in a loop, read by the next iteration only (or a recurrence)"
     ),
+    "list-comprehension": Construct(S, "[f(e) for e in x]: written out as the loop it is"),
+    "sum-generator": Construct(S, "sum(f(e) for e in x if c): an accumulation loop"),
     "list-unpack": Construct(S, "u, w = hs: a list of differentiated values unpacked"),
     "nested-unpack-array": Construct(S, "(a, b), r = m: rows of a computed array unpacked again"),
     "assert-pass": Construct(S, "assert and pass statements"),
@@ -169,7 +171,7 @@ CONSTRUCTS: dict[str, Construct] = {
     ),
     "list-display": Construct(S, "parts = [a, b] stored in a variable"),
     # documented refusals, generated on purpose: a located CompileError is expected
-    "comprehension": Construct(MUST, "a list comprehension over differentiated values"),
+    "dict-comprehension": Construct(MUST, "a dict comprehension over differentiated values"),
     "for-else": Construct(MUST, "for ... else"),
     "walrus-conditional": Construct(MUST, "(w := expr) inside a conditional expression"),
 }

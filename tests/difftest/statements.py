@@ -638,9 +638,33 @@ class Statements:
                 ctx.tags.add("write-other-arg")
             return [f"{v.text}[0] = {self.ex.expr(scope, (), 2).text}"]
         if kind == "comprehension" and v is not None:
-            ctx.tags.add("comprehension")
-            scope.set(Value(z, (), 2.0 * v.shape[0]))
-            return [f"{z} = np.sum(np.stack([np.sin(e) * 2.0 for e in {v.text}]))"]
+            # list comprehensions and sum(generator) are written out as loops (supported);
+            # a dict comprehension is refused
+            n = v.shape[0]
+            scope.set(Value(z, (), 2.0 * n * n))
+            form = ctx.pick(["list", "filtered-sum", "nested", "indexed-sum", "dict"])
+            ctx.tags.add("dict-comprehension" if form == "dict" else "list-comprehension")
+            if form in ("filtered-sum", "indexed-sum"):
+                ctx.tags.add("sum-generator")
+            if form == "list":
+                return [f"{z} = np.sum(np.stack([np.sin(e) * 2.0 for e in {v.text}]))"]
+            if form == "filtered-sum":
+                return [f"{z} = sum(np.tanh(e) * 1.5 for e in {v.text} if e > 0.1)"]
+            if form == "nested":
+                return [
+                    f"{z} = np.sum(np.array([np.sin(a) * np.cos(b) for a in {v.text} "
+                    f"for b in {v.text}[:2]]))"
+                ]
+            if form == "indexed-sum":
+                return [
+                    f"{z} = sum(np.tanh({v.text}[i]) * np.tanh({v.text}[-1 - i]) "
+                    f"for i in range(len({v.text})))"
+                ]
+            parts = ctx.fresh_name("parts")
+            return [
+                f"{parts} = {{i: np.sin(e) * 2.0 for i, e in enumerate({v.text})}}",
+                f"{z} = np.sum({parts}[0])",
+            ]
         if kind == "list-display" and v is not None:
             ctx.tags.add("list-display")
             scope.set(Value(z, (), 2.0 * v.shape[0]))

@@ -43,10 +43,11 @@ def unsupported_statement(stmt: ast.stmt) -> str:
 
 
 _EXPRESSION_ADVICE = {
-    ast.ListComp: "a list comprehension over differentiated values is not supported yet; "
-    "write a loop that appends to a list, or use whole-array NumPy operations",
-    ast.GeneratorExp: "a generator expression over differentiated values is not supported "
-    "yet; write a loop, or use whole-array NumPy operations",
+    ast.ListComp: "a list comprehension over differentiated values is supported where it "
+    "surely runs, with no lambda, comprehension or := inside it; write a loop that appends "
+    "to a list here",
+    ast.GeneratorExp: "a generator expression over differentiated values is supported as "
+    "the argument of sum(...), list(...) or tuple(...); write a list comprehension or a loop",
     ast.SetComp: "a set comprehension over differentiated values is not supported",
     ast.DictComp: "a dict comprehension over differentiated values is not supported",
     ast.Lambda: "a lambda used in place is not supported; assign it to a name first "

@@ -35,6 +35,7 @@ from ..ir import (
     facts_of,
 )
 from .advice import unsupported_expression
+from .comprehensions import ComprehensionLowering
 from .core import Normalizer, is_cheap_name, is_distribution
 
 # The fields of NumPy 2's named results (np.linalg.slogdet(a).logabsdet, svd's .S, qr's
@@ -58,6 +59,7 @@ class ExpressionNormalizer:
 
     def __init__(self, n: Normalizer) -> None:
         self.n = n
+        self.comprehensions = ComprehensionLowering(n)
 
     def rename(self, expr: ast.expr) -> ast.expr:
         """Copy `expr`, replacing reads of local names by their current SSA names."""
@@ -268,6 +270,9 @@ class ExpressionNormalizer:
             return ast.UnaryOp(op=expr.op, operand=operand), UNARYOPS[type(expr.op)], [operand], {}
         if isinstance(expr, ast.Call):
             return self.call(expr)
+        if isinstance(expr, ast.ListComp):  # the loop it stands for (comprehensions.py)
+            renamed = self.rename(self.comprehensions.items(expr))
+            return renamed, IDENTITY, [renamed], {}
         if isinstance(expr, ast.Attribute):
             obj = self.n.p.resolve(expr)
             if obj is not MISSING:  # a module attribute holding a constant array
@@ -376,6 +381,21 @@ class ExpressionNormalizer:
                     "`**kwargs` in a call is not supported; pass each keyword argument by name",
                 )
         callee = self.n.p.resolve(func)
+        comprehension = expr.args[0] if len(expr.args) in (1, 2) else None
+        if (
+            callee in (sum, list, tuple)
+            and isinstance(comprehension, (ast.ListComp, ast.GeneratorExp))
+            and not expr.keywords
+            and self.n.varied(comprehension)
+        ):  # sum(e for t in xs): an accumulation; list(e for ...): the list comprehension
+            if callee is sum:
+                start = expr.args[1] if len(expr.args) == 2 else None
+                total = self.comprehensions.total(comprehension, start)
+                renamed = self.rename(total)
+                return renamed, IDENTITY, [renamed], {}
+            if len(expr.args) == 1:
+                items = self.comprehensions.items(comprehension)
+                expr = ast.copy_location(ast.Call(func=func, args=[items], keywords=[]), expr)
         if isinstance(func, ast.Name) and self.n.p.is_local(func.id):
             passed = self.n.function_values.get(self.n.current.get(func.id, ""))
             if passed is not None and passed.obj is not MISSING:  # rk4(np.sin, y0): f(y)
