@@ -302,3 +302,14 @@ def test_a_variadic_library_function_passed_to_vjp_says_how_to_wrap_it():
         chainrule.vjp(np.einsum, "ij,jk->ik", a, b)
     out, back = chainrule.vjp(lambda a, b: np.einsum("ij,jk->ik", a, b), a, b)
     np.testing.assert_allclose(back(np.ones((2, 2)))[0], np.ones((2, 2)) @ b.T)
+
+
+def test_a_partial_object_says_to_write_a_lambda():
+    import functools
+
+    def ridge(w, lam=0.1):
+        return np.sum(w**2) * lam
+
+    with pytest.raises(chainrule.CompileError, match=r"functools.partial\(ridge, ...\).*lambda"):
+        grad(functools.partial(ridge, lam=1.0))(np.ones(2))
+    np.testing.assert_allclose(grad(lambda w: ridge(w, lam=1.0))(np.ones(2)), [2.0, 2.0])

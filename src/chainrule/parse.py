@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import inspect
 import linecache
 import math
@@ -306,6 +307,14 @@ def parse_function(func: Any, inlined: bool = False) -> Parsed:
             return primitive
         if hasattr(func, "__wrapped__"):
             raise _unavailable(func, "it is a wrapper chainrule cannot see into", _DECORATE)
+        if isinstance(func, functools.partial):
+            name = getattr(func.func, "__name__", "f")
+            raise CompileError(
+                f"functools.partial({name}, ...) is not differentiated directly (chainrule "
+                f"reads a function's source, and a partial object has none); write a lambda "
+                f"that fixes the arguments instead, e.g. grad(lambda w: {name}(w, X, y, "
+                f"lam=1.0))"
+            )
         raise _unavailable(func, "it is not a Python function")
     if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
         kind = "generator"
