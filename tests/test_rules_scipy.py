@@ -172,3 +172,36 @@ def test_a_missing_rule_names_the_function_and_shows_a_template(f, name):
         assert f"{name} has no derivative rule" in message
         assert "docs/extending.md" in message
         assert "@chainrule." in message and f"({name})" in message
+
+
+# -- scipy.signal.convolve2d (zero fill: scipy.signal.convolve's rules) --------------------
+
+
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+def test_convolve2d(mode):
+    autograd = pytest.importorskip("autograd")
+    anp = pytest.importorskip("autograd.numpy")
+    aconvolve = pytest.importorskip("autograd.scipy.signal").convolve
+    from chainrule.testing import check_grads
+
+    def loss(kernel, image):
+        return np.sum(np.sin(scipy.signal.convolve2d(image, kernel * kernel, mode)) ** 2)
+
+    def oracle(kernel, image):
+        return anp.sum(anp.sin(aconvolve(image, kernel * kernel, mode=mode)) ** 2)
+
+    rng = np.random.default_rng(7)
+    kernel, image = rng.normal(size=(3, 2)), rng.normal(size=(6, 5))
+    for k in (0, 1):
+        np.testing.assert_allclose(
+            chainrule.grad(loss, argnums=k)(kernel, image),
+            autograd.grad(oracle, k)(kernel, image),
+            atol=1e-12,
+        )
+    check_grads(loss, (kernel, image), order=2)
+
+    def wrapped(kernel, image):
+        return np.sum(scipy.signal.convolve2d(image, kernel, boundary="wrap"))
+
+    with pytest.raises(ValueError, match="boundary='fill' and fillvalue=0"):
+        chainrule.grad(wrapped)(kernel, image)

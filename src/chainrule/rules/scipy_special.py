@@ -10,8 +10,8 @@ usually passed (positionally or by name; other keywords are not supported).
 
 import numpy as np
 
-from ..runtime import restore_axes, signal_conv_grad, unbroadcast
-from .registry import adjoint, literal, no_derivative, tangent
+from ..runtime import convolve2d_checked, restore_axes, signal_conv_grad, unbroadcast
+from .registry import adjoint, literal, no_derivative, nondifferentiable, tangent
 
 try:
     import scipy.special as sc
@@ -537,6 +537,21 @@ if signal is not None:
     def signal_convolve_tangent(y, in1, in2, mode="full", method="auto"):
         "product rule: d(in1 * in2) = din1 * in2 + in1 * din2"
         dy = signal.convolve(din1, in2, mode) + signal.convolve(in1, din2, mode)
+
+    @adjoint(signal.convolve2d)
+    def signal_convolve2d(y, in1, in2, mode="full", boundary="fill", fillvalue=0):
+        "2-D convolution with zero fill: scipy.signal.convolve's gradients"
+        din1 = signal_conv_grad(dy, in1, in2, mode, 0) * convolve2d_checked(boundary, fillvalue)
+        din2 = signal_conv_grad(dy, in1, in2, mode, 1) * convolve2d_checked(boundary, fillvalue)
+
+    @tangent(signal.convolve2d)
+    def signal_convolve2d_tangent(y, in1, in2, mode="full", boundary="fill", fillvalue=0):
+        "2-D convolution with zero fill: the product rule, as scipy.signal.convolve's"
+        dy = (
+            signal.convolve(din1, in2, mode) + signal.convolve(in1, din2, mode)
+        ) * convolve2d_checked(boundary, fillvalue)
+
+    nondifferentiable(convolve2d_checked, why="it is the constant 1.0 (or raises an error)")
 
     @tangent(signal_conv_grad)
     def signal_conv_grad_tangent(r, g, in1, in2, mode="full", which=0):

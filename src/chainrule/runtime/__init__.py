@@ -106,6 +106,7 @@ from .shapes import (
 from .signals import (
     column_of,
     conv_grad,
+    convolve2d_checked,
     corr_crop,
     corr_embed,
     cross_grad_left,
@@ -225,6 +226,7 @@ __all__ = [
     "cofactor_vjp",
     "svd_checked",
     "signal_conv_grad",
+    "convolve2d_checked",
     "triangle_of",
     "triangle_into",
     "flipped_trans",

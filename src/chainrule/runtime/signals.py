@@ -326,6 +326,18 @@ def corr_crop(full, a, v, mode="valid"):
     return full[start : start + length]
 
 
+def convolve2d_checked(boundary="fill", fillvalue=0):
+    """1.0, after checking that scipy.signal.convolve2d pads with zeros (then it is
+    scipy.signal.convolve, whose rules it uses); other boundaries have no rule yet."""
+    if boundary not in ("fill", "pad") or fillvalue != 0:
+        raise ValueError(
+            "the derivative of scipy.signal.convolve2d is supported with boundary='fill' and "
+            f"fillvalue=0 (got boundary={boundary!r}, fillvalue={fillvalue!r}); pad the "
+            "input with np.pad and use mode='valid' instead"
+        )
+    return 1.0
+
+
 def signal_conv_grad(g, in1, in2, mode="full", which=0):
     """Gradient of scipy.signal.convolve(in1, in2, mode) with respect to in1 (which=0) or
     in2 (which=1): the output gradient placed in the full N-D convolution, correlated
