@@ -111,3 +111,29 @@ def test_a_slot_written_in_a_loop_and_read_by_the_next_iteration():
     gg = grad(lambda v: np.sum(grad(display_then_recurrence)(v)))(x)
     fd = numerical_vjp(lambda v: np.sum(grad(display_then_recurrence)(v)), (x,), 1.0, 0)
     np.testing.assert_allclose(gg, fd, rtol=1e-5, atol=1e-6)
+
+
+def stacked_in_an_inner_loop(x, s):
+    hs = [x * 1.0, x * 2.0]
+    for _ in range(2):
+        for _ in range(3):  # reads the list the outer loop changes in place
+            s = s - np.sum(np.sin(np.stack(hs)) ** 2)
+        hs[0] = hs[0] * 1.5
+    return s
+
+
+def grown_in_the_outer_loop(x, s):
+    hs = [x * 1.0]
+    for _ in range(2):
+        for _ in range(3):
+            s = s - np.sum(np.sin(np.stack(hs)) ** 2)
+        hs.append(hs[-1] * 1.5)
+    return s
+
+
+def test_an_inner_loop_reading_a_list_the_outer_loop_changes():
+    # np.stack(hs) in the inner loop was taken for an invariant of both loops and read
+    # back stale by the backward pass: a wrong gradient (hs[0] = ...), a crash (append)
+    x = np.array([0.3, -0.2, 0.5])
+    for f in (stacked_in_an_inner_loop, grown_in_the_outer_loop):
+        check_grads(f, (x, 0.5), order=2)

@@ -410,3 +410,20 @@ def test_median(rows):
     check_grads(_median_loss, (x,), order=2)
     ties = np.array([1.0, 2.0, 2.0, 5.0])  # the middle value twice: the two share it
     np.testing.assert_allclose(chainrule.grad(np.median)(ties), [0.0, 0.5, 0.5, 0.0])
+
+
+def r_median(x, w, axis, keepdims):
+    return np.sum(np.median(x, axis=axis, keepdims=keepdims) * w)
+
+
+@FEW
+@given(data=array_and_axis(), keepdims=st.booleans())
+def test_median_over_drawn_shapes_and_axes(data, keepdims):
+    """Reverse and forward mode (check_grad, check_grads) against finite differences."""
+    x, axis = data
+    assume(x.size > 0)
+    gaps = np.diff(np.sort(x.reshape(-1)))
+    assume(np.all(gaps > 1e-3))  # no ties: finite differences need one middle element
+    w = weights(np.median(x, axis=axis, keepdims=keepdims).shape)
+    check_grad(r_median, x, w, axis, keepdims)
+    check_grads(lambda v: np.sum(np.median(v, axis=axis, keepdims=keepdims) * w), (x,))

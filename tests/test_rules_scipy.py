@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import FEWER
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from rules_cases import Case, check_case
 
@@ -205,3 +205,27 @@ def test_convolve2d(mode):
 
     with pytest.raises(ValueError, match="boundary='fill' and fillvalue=0"):
         chainrule.grad(wrapped)(kernel, image)
+
+
+@FEWER
+@given(
+    image=st.tuples(st.integers(1, 6), st.integers(1, 6)),
+    kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    mode=st.sampled_from(["full", "same", "valid"]),
+    seed=st.integers(0, 2**16),
+)
+def test_convolve2d_over_drawn_shapes(image, kernel, mode, seed):
+    from chainrule.testing import check_grads
+
+    if mode == "valid":  # one input must cover the other along both axes
+        assume(
+            all(a >= b for a, b in zip(image, kernel)) or all(a <= b for a, b in zip(image, kernel))
+        )
+    rng = np.random.default_rng(seed)
+    a, k = rng.normal(size=image), rng.normal(size=kernel)
+    w = rng.normal(size=scipy.signal.convolve2d(a, k, mode).shape)
+
+    def loss(a, k):
+        return np.sum(np.tanh(scipy.signal.convolve2d(a, k, mode)) * w)
+
+    check_grads(loss, (a, k))

@@ -332,3 +332,17 @@ def test_scipy_cholesky(f, oracle):
     np.testing.assert_allclose(grad(f)(a), autograd.grad(oracle)(a), atol=1e-12)
     np.testing.assert_allclose(hessian(f)(a), autograd.hessian(oracle)(a), atol=1e-10)
     check_grads(f, (a,), order=2)
+
+
+@FEWER
+@given(n=st.integers(1, 4), lower=st.booleans(), seed=st.integers(0, 2**16))
+def test_scipy_cholesky_over_drawn_sizes(n, lower, seed):
+    rng = np.random.default_rng(seed)
+    b = rng.normal(size=(n, n))
+    a = b @ b.T + n * np.eye(n)
+    w = rng.normal(size=(n, n))
+
+    def loss(a):
+        return np.sum(sl.cholesky(a, lower=lower) * w)
+
+    check_grads(loss, (a,), order=2, rtol=1e-4, atol=1e-6)

@@ -476,6 +476,26 @@ class Statements:
             self.share(scope, e)
         size = max(1, len(elem) and ctx.n)
         ctx.tags.update({"list-slot-carry", "list-setitem", "for-range"})
+        if ctx.chance(0.3):
+            # an inner loop reads the list the outer loop changes in place: what the inner
+            # loop computes from it is no invariant of the outer one (saved per iteration;
+            # it was not: a stale np.stack(hs) gave wrong gradients)
+            ctx.tags.update({"list-display", "nested-loop", "list-stack"})
+            k2 = ctx.fresh_name("k")
+            change = ctx.pick(
+                [f"{hs}[0] = {hs}[1] * {s.text}", f"{hs}.append({hs}[-1] * {s.text})"]
+            )
+            lines = [
+                f"{hs} = [{first.text}, {second.text}]",
+                f"{acc} = 0.0",
+                f"for {k} in range(2):",
+                f"    for {k2} in range(2):",
+                f"        {acc} = {acc} + 0.5 * np.sum(np.sin(np.stack({hs})))",
+                f"    {change}",
+            ]
+            scope.set(Value(acc, (), 4.0 * 4 * size))
+            self.pending.append(acc)
+            return lines
         if ctx.chance(0.5):
             ctx.tags.add("list-display")
             slot = ctx.pick(["0", "-2"])

@@ -47,6 +47,7 @@ class LoopInfo:
     needs_init: list[str] = field(default_factory=list)  # outside names accumulated inside
     rebound: set[str] = field(default_factory=set)  # names the reversed header assigns
     invariant: set[str] = field(default_factory=set)  # same value every iteration: not saved
+    changed: set[str] = field(default_factory=set)  # arrays and lists it changes in place
 
 
 class Gradients:

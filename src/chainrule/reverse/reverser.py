@@ -187,9 +187,14 @@ class Reverser:
             return [], set()
         variant = {t for s in walk_statements([stmt]) for t in assigned_by(s)}
         info = LoopInfo(variant=variant, body=stmt.body)
+        info.changed = changed_in_place(stmt)
         # what this loop or a loop around it changes (a value invariant in the inner loop
-        # only would need saving by the outer one, where it may not exist yet)
-        moving = variant.union(*(loop.variant - loop.invariant for loop in grads.loops))
+        # only would need saving by the outer one, where it may not exist yet), by
+        # assignment or in place (`np.stack(hs)` in an inner loop, while the outer loop
+        # appends to hs or writes hs[0], is no invariant)
+        moving = variant.union(
+            info.changed, *((loop.variant - loop.invariant) | loop.changed for loop in grads.loops)
+        )
         info.invariant = loop_invariants(stmt, moving, self.assignments)
         reversed_range = (
             isinstance(stmt, ast.For)
@@ -459,6 +464,31 @@ ADJOINT_OF_KIND: dict[StatementKind, StatementAdjoint] = {
     StatementKind.ADD_AT: lambda r, s: r.writes.add_at(s),
     StatementKind.UNPACK: Reverser.unpack,
 }
+
+
+_IN_PLACE_METHODS = frozenset(("append", "pop", "insert", "extend", "remove", "clear", "at"))
+
+
+def changed_in_place(loop: ast.For | ast.While) -> set[str]:
+    """Names whose array or list a loop changes without rebinding them: item writes
+    (`out[i] = v`, `hs[0] = h`), `hs.append(h)`, `hs.pop()`, `np.add.at(out, ...)`."""
+    names: set[str] = set()
+    for node in ast.walk(loop):
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
+            base = node.value
+            while isinstance(base, ast.Subscript):
+                base = base.value
+            if isinstance(base, ast.Name):
+                names.add(base.id)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _IN_PLACE_METHODS
+        ):
+            owner = node.args[0] if node.func.attr == "at" and node.args else node.func.value
+            if isinstance(owner, ast.Name):
+                names.add(owner.id)
+    return names
 
 
 def loop_invariants(
