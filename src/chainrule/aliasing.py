@@ -111,7 +111,8 @@ def fresh_functions() -> tuple:
         "cumsum cumprod where stack concatenate vstack hstack dstack column_stack row_stack "
         "block append clip sort tile repeat pad diff ediff1d trace tril triu take "
         "take_along_axis nan_to_num round around convolve correlate interp trapezoid trapz "
-        "gradient select piecewise polyval meshgrid sign heaviside"
+        "gradient select piecewise polyval meshgrid sign heaviside diag_indices tril_indices "
+        "triu_indices indices"
     ).split()
     found = [getattr(np, n) for n in names if hasattr(np, n)]
     found.append(np.ndarray.copy)

@@ -124,7 +124,9 @@ def _bind_params(ctx: Context, params: list[tuple[str, Spec]], scope: Scope) -> 
             if position == 0:
                 ctx.first_arg.update(names)
             for new, (_, shape) in zip(names, leaves):
-                scope.set(Value(new, shape, ARG_BOUND, arg=True))
+                # the caller's container still holds the array: a write into it is
+                # refused (chainrule copies only arguments that are arrays themselves)
+                scope.set(Value(new, shape, ARG_BOUND, arg=True, held=True))
             continue
         for text, shape in leaves:
             scope.set(Value(text, shape, ARG_BOUND, arg=True, fixed=spec[0] != "leaf"))

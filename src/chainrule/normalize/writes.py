@@ -186,10 +186,15 @@ class InPlaceNormalizer:
         base, value = call.args
         array = self.n.expressions.rename(base)
 
+        module = call.func.value if isinstance(call.func, ast.Attribute) else None
+
         def numpy_call(name: str, *args: ast.expr) -> ast.Call:
-            bound = self.n.names.fresh(name)  # whatever the module calls NumPy
-            self.n.extra_cells[bound] = getattr(np, name)
-            func = ast.Name(id=bound, ctx=ast.Load())
+            if module is not None and self.n.p.resolve(module) is np:  # np.shape(a): its
+                func: ast.expr = ast.Attribute(value=clone(module), attr=name, ctx=ast.Load())
+            else:  # (a read of the shape only, which the write analysis recognises)
+                bound = self.n.names.fresh(name)  # fill_diagonal imported from numpy
+                self.n.extra_cells[bound] = getattr(np, name)
+                func = ast.Name(id=bound, ctx=ast.Load())
             return ast.Call(func=func, args=list(args), keywords=[])
 
         shape = numpy_call("shape", array)
