@@ -69,6 +69,7 @@ class Blocks(Statements):
             (0.6 if frame.top else 0, self.container),
             (0.4, self.swap),
             (0.4, self.unpack_array),
+            (0.3, self.comprehension_statement),
             (0.8 if any(f.tuple_result for f in funcs) else 0, self.helper_pair),
             (0.2, self.assert_or_pass),
             (2.0 if compound else 0, self.if_stmt),

@@ -631,6 +631,37 @@ class Statements:
         self.pending.append(b)
         return [f"{a}, {b} = {call}"]
 
+    def comprehension_statement(self, scope: Scope, frame: Frame) -> list[str]:
+        vectors = [v for v in scope.values.values() if len(v.shape) == 1 and not v.integer]
+        if not vectors:
+            return self.assign(scope, frame)
+        return self.comprehension(scope, self.ctx.pick(vectors), self.ctx.fresh_name("z"))
+
+    def comprehension(self, scope: Scope, v: Value, z: str) -> list[str]:
+        """A list comprehension or sum(generator) over the vector v (written out as the
+        loop it stands for)."""
+        ctx = self.ctx
+        n = v.shape[0]
+        scope.set(Value(z, (), 2.0 * n * n))
+        self.pending.append(z)
+        form = ctx.pick(["list", "filtered-sum", "nested", "indexed-sum"])
+        ctx.tags.add("list-comprehension")
+        if form in ("filtered-sum", "indexed-sum"):
+            ctx.tags.add("sum-generator")
+        if form == "list":
+            return [f"{z} = np.sum(np.stack([np.sin(e) * 2.0 for e in {v.text}]))"]
+        if form == "filtered-sum":
+            return [f"{z} = sum(np.tanh(e) * 1.5 for e in {v.text} if e > 0.1)"]
+        if form == "nested":
+            return [
+                f"{z} = np.sum(np.array([np.sin(a) * np.cos(b) for a in {v.text} "
+                f"for b in {v.text}[:2]]))"
+            ]
+        return [
+            f"{z} = sum(np.tanh({v.text}[i]) * np.tanh({v.text}[-1 - i]) "
+            f"for i in range(len({v.text})))"
+        ]
+
     # -- documented refusals, generated on purpose -------------------------------------------
 
     def refusal(self, scope: Scope, kind: str) -> list[str]:
@@ -658,28 +689,10 @@ class Statements:
                 ctx.tags.add("write-other-arg")
             return [f"{v.text}[0] = {self.ex.expr(scope, (), 2).text}"]
         if kind == "comprehension" and v is not None:
-            # list comprehensions and sum(generator) are written out as loops (supported);
-            # a dict comprehension is refused
-            n = v.shape[0]
-            scope.set(Value(z, (), 2.0 * n * n))
-            form = ctx.pick(["list", "filtered-sum", "nested", "indexed-sum", "dict"])
-            ctx.tags.add("dict-comprehension" if form == "dict" else "list-comprehension")
-            if form in ("filtered-sum", "indexed-sum"):
-                ctx.tags.add("sum-generator")
-            if form == "list":
-                return [f"{z} = np.sum(np.stack([np.sin(e) * 2.0 for e in {v.text}]))"]
-            if form == "filtered-sum":
-                return [f"{z} = sum(np.tanh(e) * 1.5 for e in {v.text} if e > 0.1)"]
-            if form == "nested":
-                return [
-                    f"{z} = np.sum(np.array([np.sin(a) * np.cos(b) for a in {v.text} "
-                    f"for b in {v.text}[:2]]))"
-                ]
-            if form == "indexed-sum":
-                return [
-                    f"{z} = sum(np.tanh({v.text}[i]) * np.tanh({v.text}[-1 - i]) "
-                    f"for i in range(len({v.text})))"
-                ]
+            if ctx.chance(0.6):
+                return self.comprehension(scope, v, z)
+            ctx.tags.add("dict-comprehension")  # refused
+            scope.set(Value(z, (), 2.0))
             parts = ctx.fresh_name("parts")
             return [
                 f"{parts} = {{i: np.sin(e) * 2.0 for i, e in enumerate({v.text})}}",
