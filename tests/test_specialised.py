@@ -301,3 +301,22 @@ def test_copies_and_in_place_sums_keep_the_gradient():
         np.testing.assert_allclose(b, c, rtol=1e-10)
     H = chainrule.hessian(lambda h0: carried(W, h0, xs))(h0)
     np.testing.assert_allclose(H, autograd.hessian(lambda h0: reference(W, h0))(h0), rtol=1e-7)
+
+
+def sorted_and_factored(x, a):
+    s = np.sort(x, axis=1) * x
+    c = np.linalg.cholesky(a) * a
+    return np.sum(s**2) + np.sum(c) + np.sum(np.median(x, axis=0) * x[0])
+
+
+def test_shape_rules_of_sort_cholesky_and_median():
+    """np.sort (along an axis), np.linalg.cholesky and np.median (a reduction) have shape
+    rules: the specialised code knows their results' shapes, so the products' gradients
+    need no unbroadcast."""
+    x = weights((3, 4))
+    b = weights((3, 3), 1)
+    a = b @ b.T + 3 * np.eye(3)
+    source = variant_source(sorted_and_factored, (x, a))
+    assert "unbroadcast" not in "\n".join(backward_statements(source)), source
+    chainrule.check_grad(sorted_and_factored, x, a)
+    chainrule.check_grad(sorted_and_factored, x, a, argnums=1)

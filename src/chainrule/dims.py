@@ -83,7 +83,7 @@ def _products() -> dict[int, str]:
     }
 
 
-_REDUCTIONS = ("sum", "mean", "max", "min", "amax", "amin", "prod")
+_REDUCTIONS = ("sum", "mean", "max", "min", "amax", "amin", "prod", "median")
 
 
 def _reduction(prim: Any) -> bool:
@@ -91,6 +91,35 @@ def _reduction(prim: Any) -> bool:
     return name in _REDUCTIONS and (
         getattr(np, name, None) is prim or getattr(np.ndarray, name, None) is prim
     )
+
+
+def _same_dims() -> dict[int, str | None]:
+    """Functions whose result has their first argument's dims, by id, with the keyword
+    whose literal None would flatten it instead (np.sort(x, axis=None))."""
+    table: dict[Any, str | None] = {
+        np.sort: "axis",
+        np.cumsum: "axis",
+        np.cumprod: "axis",
+        np.roll: None,
+        np.nan_to_num: None,
+        np.real: None,
+        np.imag: None,
+        np.conjugate: None,
+        np.fliplr: None,
+        np.flipud: None,
+        np.linalg.cholesky: None,
+    }
+    try:
+        import scipy.linalg
+    except ImportError:  # pragma: no cover - SciPy is optional
+        pass
+    else:
+        table[scipy.linalg.cholesky] = None
+    return {id(f): axis for f, axis in table.items()}
+
+
+_SAME_DIMS = _same_dims()
+_ABSENT = object()
 
 
 def literal_int(expr: Any) -> int | None:
@@ -242,6 +271,14 @@ class DimsRules:
             return self.join(self.of(args[0]), self.of(args[1]), kind)
         if elementwise_ufunc(prim, args, bool(record.kwargs)):
             return self.elementwise(args)
+        if id(prim) in _SAME_DIMS and args:  # np.sort(x), np.linalg.cholesky(a): x's dims
+            flattening = _SAME_DIMS[id(prim)]
+            axis = (record.kwargs or {}).get(flattening, args[1] if len(args) > 1 else _ABSENT)
+            if flattening is None or (axis is not _ABSENT and literal_int(axis) is not None):
+                return self.of(args[0])
+            if axis is _ABSENT and prim is np.sort:  # (sort's default axis is -1)
+                return self.of(args[0])
+            return None
         if _reduction(prim) and args and set(record.kwargs or {}) <= {"axis", "keepdims"}:
             kwargs = record.kwargs or {}
             axis = kwargs.get("axis", args[1] if len(args) > 1 else None)
