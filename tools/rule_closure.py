@@ -77,6 +77,8 @@ def _calls(rule: Any) -> list[tuple[str, Any]]:
 def _rules_of(obj: Any, rules: Any) -> tuple[bool, bool, bool]:
     if obj is None or isinstance(obj, tuple):
         return False, False, False
+    if getattr(obj, "__chainrule_by_source__", False):  # runtime.DIFFERENTIATED_BY_SOURCE:
+        return True, True, False  # differentiated from its source, like the user's code
     return (
         rules.lookup(obj) is not None,
         rules.lookup_tangent(obj) is not None,
@@ -200,6 +202,11 @@ def markdown(data: dict) -> str:
         f"adjoint and a tangent), {len(nd)} declared non-differentiable."
     )
     lines += ["", "### Runtime helpers (chainrule/runtime.py)", ""]
+    lines += [
+        "A helper in runtime.DIFFERENTIATED_BY_SOURCE counts as having both rules: chainrule "
+        "differentiates its source when generated code calling it is transformed again.",
+        "",
+    ]
     lines += [
         "| helper | called by | adjoint | tangent | non-diff. |",
         "|---|---|---|---|---|",
