@@ -93,3 +93,19 @@ def test_what_stays_refused(body, message, tmp_path):
     with pytest.raises(CompileError, match=message) as info:
         grad(f)(X)
     assert info.value.lineno == 4
+
+
+def _helper_with_its_own_x(xs):
+    x = xs[0] * 3.0
+    s = sum(x * x for x in xs)  # the comprehension's x is not the helper's
+    return s + x * 10.0
+
+
+def calls_the_helper(xs):
+    return _helper_with_its_own_x(xs) * 2.0
+
+
+def test_a_comprehension_in_an_inlined_helper_keeps_its_own_scope():
+    expected = 2.0 * (2.0 * X + np.array([30.0, 0.0, 0.0, 0.0]))
+    np.testing.assert_allclose(grad(calls_the_helper)(X), expected)
+    check_grads(calls_the_helper, (X,), order=2)
