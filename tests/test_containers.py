@@ -1,5 +1,7 @@
 """Container arguments (dicts, tuples, lists; nested) and has_aux, against finite differences."""
 
+import inspect
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -452,8 +454,9 @@ def test_dict_get_with_a_literal_key():
         key = "a" if x[0] > 0 else "b"
         return np.sum(d.get(key, x))
 
-    with pytest.raises(CompileError, match="needs a key known when the code is compiled"):
+    with pytest.raises(CompileError, match="needs a key known when the code is compiled") as e:
         grad(computed_key)(d, x)
+    assert e.value.lineno == inspect.getsourcelines(computed_key)[1] + 2
 
 
 def _all_but_last(layers, x):
@@ -473,5 +476,6 @@ def test_a_literal_slice_of_a_container_argument():
     def computed(layers, x, k):
         return _all_but_last(layers[:k], x)
 
-    with pytest.raises(CompileError, match="needs bounds known when the code is compiled"):
+    with pytest.raises(CompileError, match="needs bounds known when the code is compiled") as e:
         grad(computed)(layers, x, 2)
+    assert e.value.lineno == inspect.getsourcelines(computed)[1] + 1

@@ -6,6 +6,7 @@ Each derivative is checked against central finite differences (chainrule.testing
 against autograd running the same code written with autograd.numpy.
 """
 
+import inspect
 import types
 
 import autograd
@@ -311,5 +312,6 @@ def test_fill_diagonal_is_a_write():
         np.fill_diagonal(m, 1.0, wrap=True)
         return np.sum(m)
 
-    with pytest.raises(CompileError, match="wrap=True is not supported"):
+    with pytest.raises(CompileError, match="wrap=True is not supported") as info:
         grad(wrapped)(np.ones(3))
+    assert info.value.lineno == inspect.getsourcelines(wrapped)[1] + 2

@@ -12,6 +12,8 @@ distribution function, counts) are module constants.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 from helpers import FEWER, write_module
@@ -459,5 +461,6 @@ def test_a_frozen_distribution_calls_its_functions_with_its_parameters():
 
     np.testing.assert_allclose(chainrule.grad(chained)(0.1, 0.5), (0.5 - 0.1) / 1.5**2)
     check_grads(chained, (0.1, 0.5), order=2)
-    with pytest.raises(CompileError, match=r"call its function with them instead"):
+    with pytest.raises(CompileError, match=r"call its function with them instead") as info:
         chainrule.grad(named)(0.1, 0.5)
+    assert info.value.lineno == inspect.getsourcelines(named)[1] + 1

@@ -24,7 +24,7 @@ from ..ir import (
 )
 from ..parse import lambda_to_def
 from .advice import base_text, op_text
-from .core import Normalizer, all_identifiers, is_atom, is_distribution
+from .core import Normalizer, is_atom, is_distribution
 
 
 class AssignmentNormalizer:
@@ -262,7 +262,7 @@ class AssignmentNormalizer:
         # none may be a name of the function being normalized: in an inlined gradient,
         # `(dx, t6, t7), (t8, _, _) = dy` would otherwise overwrite the temporary `t7`
         # before the second row reads it
-        own = all_identifiers(self.n.p.node)
+        own = self.n.own_identifiers()
         varied = self.n.varied(value)
         for elt in target.elts:
             if isinstance(elt, (ast.Tuple, ast.List)):

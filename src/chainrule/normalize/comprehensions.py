@@ -27,7 +27,7 @@ import ast
 
 from ..ir import clone
 from .advice import unsupported_expression
-from .core import Normalizer, all_identifiers
+from .core import Normalizer
 
 _INNER_SCOPES = (
     ast.Lambda,
@@ -52,7 +52,7 @@ class ComprehensionLowering:
 
     def items(self, expr: Comprehension) -> ast.Name:
         """`[e for t in xs if c]`: a list built by appends."""
-        items = self._fresh("items")
+        items = self.n.local_name("items")
         self.n.varied_user.add(items)  # (activity ran before this name existed)
         empty = ast.copy_location(ast.List(elts=[], ctx=ast.Load()), expr)
         self.n.assignments.assign_name(items, empty)
@@ -61,21 +61,12 @@ class ComprehensionLowering:
 
     def total(self, expr: Comprehension, start: ast.expr | None) -> ast.Name:
         """`sum(e for t in xs if c)`: Python's sum, the items added to `start` in order."""
-        total = self._fresh("total")
+        total = self.n.local_name("total")
         self.n.varied_user.add(total)
         first = start if start is not None else ast.Constant(0)
         self.n.assignments.assign_name(total, ast.copy_location(first, expr))
         self._loops(expr, lambda elt: _accumulate(total, elt))
         return ast.copy_location(ast.Name(id=total, ctx=ast.Load()), expr)
-
-    def _fresh(self, base: str) -> str:
-        """A new local name, never one of the function's own (in an inlined function,
-        whose names the caller's name table does not hold)."""
-        own = all_identifiers(self.n.p.node)
-        name = self.n.local_name(base)
-        while name in own:
-            name = self.n.local_name(base)
-        return name
 
     def _loops(self, expr: Comprehension, innermost) -> None:
         for part in [expr.elt, *(p for g in expr.generators for p in [g.iter, *g.ifs])]:
@@ -87,7 +78,7 @@ class ComprehensionLowering:
         for generator in expr.generators:
             iterator = _renamed(generator.iter, renames)  # in the scope so far
             for name in [n for n in ast.walk(generator.target) if isinstance(n, ast.Name)]:
-                renames[name.id] = self._fresh(name.id)
+                renames[name.id] = self.n.local_name(name.id)
             target = _renamed(generator.target, renames)
             tests = [_renamed(t, renames) for t in generator.ifs]
             headers.append((target, iterator, tests))
@@ -98,7 +89,7 @@ class ComprehensionLowering:
             before: list[ast.stmt] = []
             if isinstance(iterator, (ast.Tuple, ast.List)) and self.n.varied(iterator):
                 # a display of differentiated values: a container, named (loops over it unroll)
-                sequence = self._fresh("sequence")
+                sequence = self.n.local_name("sequence")
                 store = ast.Name(id=sequence, ctx=ast.Store())
                 before = [ast.Assign(targets=[store], value=iterator)]
                 iterator = ast.Name(id=sequence, ctx=ast.Load())

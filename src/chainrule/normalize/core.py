@@ -143,6 +143,7 @@ class Normalizer:
         self.structures = dict(structures or {})  # container argument -> its nesting
         self.has_aux = has_aux
         self.names = Names(all_identifiers(parsed.node) | set(parsed.params))
+        self._identifiers: dict[int, set[str]] = {}  # id(parsed node) -> its names
         self.root_identifiers = frozenset(self.names.taken)
         # user names used as SSA names, one entry per definition: the branches of an `if`
         # may each define the same one (StatementNormalizer.if_statement merges the facts)
@@ -235,9 +236,21 @@ class Normalizer:
         """For a list, the values whose memory its items may share."""
         return self.held.get(ssa, frozenset())
 
+    def own_identifiers(self) -> set[str]:
+        """Every name the function being normalized uses (an inlined function's names
+        are not in `names`, which the differentiated function's seeded)."""
+        key = id(self.p.node)
+        if key not in self._identifiers:
+            self._identifiers[key] = all_identifiers(self.p.node)
+        return self._identifiers[key]
+
     def local_name(self, base: str) -> str:
-        """A fresh name for a variable the compiler introduces (flags, indices)."""
+        """A fresh name for a variable the compiler introduces (flags, indices, a
+        comprehension's variables), never one of the current function's own."""
+        own = self.own_identifiers()
         name = self.names.fresh(base)
+        while name in own:
+            name = self.names.fresh(base)
         self.p.local_names.add(name)
         return name
 

@@ -41,7 +41,7 @@ from ..ir import (
 )
 from ..parse import body_statements, lambda_to_def, parse_function, stored_names
 from ..rules import is_nondifferentiable, lookup, lookup_tangent
-from .core import Normalizer, all_identifiers, shape_only_second
+from .core import Normalizer, shape_only_second
 from .jumps import hoist_assignment_expressions, lower_jumps
 
 
@@ -578,7 +578,7 @@ class Inliner:
             self.n.caller_values = caller_values
             self.n.loads = value_loads(parsed.node, shape_only_second(parsed))
             body = hoist_assignment_expressions([clone(s) for s in body], self.n.error)
-            body = lower_jumps(body, self._jump_names(parsed.node))
+            body = lower_jumps(body, self.n.local_name)
             ast.fix_missing_locations(ast.Module(body=body, type_ignores=[]))
             self.n.live = live_after(body)
             self.n.body = body
@@ -611,19 +611,6 @@ class Inliner:
             changes = self.n.callee_changes.pop()
         self.n.writes.check_callee_changes(call, callee.name, changes)
         return result
-
-    def _jump_names(self, node: ast.FunctionDef) -> Callable[[str], str]:
-        """Fresh names for the flags lowering an inlined function's jumps introduces
-        (`returned`, `result`, ...), never one of that function's own names."""
-        own = all_identifiers(node)
-
-        def fresh(base: str) -> str:
-            name = self.n.local_name(base)
-            while name in own:
-                name = self.n.local_name(base)
-            return name
-
-        return fresh
 
     def alias_free_names(self, parsed: Parsed, local: set[str], scope: dict[str, str]) -> None:
         """Give the callee's global names a binding in the generated function.

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from .. import ir
 from ..activity import Activity, rule_for
+from ..aliasing import IN_PLACE_METHODS
 from ..derivatives import DerivativeContext
 from ..flow import bound_on_entry
 from ..ir import (
@@ -466,12 +467,15 @@ ADJOINT_OF_KIND: dict[StatementKind, StatementAdjoint] = {
 }
 
 
-_IN_PLACE_METHODS = frozenset(("append", "pop", "insert", "extend", "remove", "clear", "at"))
+# list methods, np.add.at (`.at`), and the array methods aliasing knows to change in place
+_LIST_METHODS = {"append", "pop", "insert", "extend", "remove", "clear"}
+_IN_PLACE_METHODS = IN_PLACE_METHODS | _LIST_METHODS | {"at"}
 
 
 def changed_in_place(loop: ast.For | ast.While) -> set[str]:
     """Names whose array or list a loop changes without rebinding them: item writes
-    (`out[i] = v`, `hs[0] = h`), `hs.append(h)`, `hs.pop()`, `np.add.at(out, ...)`."""
+    (`out[i] = v`, `hs[0] = h`), `hs.append(h)`, `hs.pop()`, `np.add.at(out, ...)`,
+    `a.sort()`."""
     names: set[str] = set()
     for node in ast.walk(loop):
         if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
